@@ -1,0 +1,3 @@
+from threephase_core.cli import main
+
+raise SystemExit(main())

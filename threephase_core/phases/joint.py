@@ -1,0 +1,44 @@
+"""The paper's Joint variant: one model trained on L_DAE + L_CL, summed at every step.
+
+Each step takes one DAE batch (noisy text -> original) and one batch of labelled pairs and
+back-propagates the sum of the two losses (the original code alternated the losses and
+gave every pair the label 0; we do what the paper says). The shorter stream is cycled.
+Learning rate, epochs and pair batch size come from the `cl` section; the DAE batch size
+and noise from `dae`.
+"""
+from __future__ import annotations
+
+from threephase_core.config import CLConfig, DAEConfig
+from threephase_core.phases.contrastive import PairBatches, _stats, prepare_pairs
+from threephase_core.phases.dae import DAEBatches, dae_loss_on, make_dae_loss
+from threephase_core.training import PhaseContext, make_optimizer, make_scheduler, run_steps, unique_params
+
+
+def train_joint(model, texts, labels, n_classes: int, dae: DAEConfig, cl: CLConfig, ctx: PhaseContext) -> dict:
+    from sentence_transformers.sentence_transformer.losses import CosineSimilarityLoss
+
+    dae_loss = make_dae_loss(model, dae).to(ctx.device)
+    cl_loss = CosineSimilarityLoss(model)
+    pairs = prepare_pairs(texts, labels, n_classes, cl, ctx.seed)
+    pair_batches = PairBatches(model, pairs, cl.batch_size, ctx)
+    dae_batches = DAEBatches(model, texts, dae, ctx)
+    n_steps = max(len(pair_batches), len(dae_batches))
+
+    def make(epoch: int) -> list:
+        if epoch < 0:
+            return [None] * n_steps
+        p, d = pair_batches.epoch(epoch), dae_batches.epoch(epoch)
+        return [(p[i % len(p)], d[i % len(d)]) for i in range(n_steps)]
+
+    def loss(item):
+        idx, dae_item = item
+        return dae_loss_on(dae_loss, dae_batches.features(dae_item)) + pair_batches.loss(cl_loss, model, idx)
+
+    params = unique_params(dae_loss)
+    opt = make_optimizer([{"params": params, "lr": cl.lr}], ctx.device)
+    total = ctx.cap(cl.epochs * n_steps)
+    sched = make_scheduler(opt, total, 0.1, "linear")
+    dae_loss.train()
+    run_steps(ctx, "joint", cl.epochs, make, loss, opt, sched, params, total_steps=total)
+    del dae_loss
+    return _stats(pairs)

@@ -1,0 +1,263 @@
+"""2-D projections of sentence embeddings per training phase, and cluster quality.
+
+Why: the workbench shows what each phase (base -> DAE -> CL -> joint -> FT) does to
+the embedding space of the same validation texts. PCA is the instant preview; UMAP
+(umap-learn, cosine metric) is the detailed map. Successive phases are laid out
+comparably: the same seed, UMAP initialised from the previous phase's layout, and
+each layout Procrustes-aligned onto the previous one, so that a point stays roughly
+where it was unless the phase really moved it.
+
+The first UMAP fit in a process spends 15-45 s compiling numba code, so
+``warm_up_umap()`` does a tiny fit in a daemon thread at start-up (numba's on-disk
+cache helps later processes). ``umap`` is imported lazily (its import alone takes
+seconds) so that importing this module is instant. BLAS threads are limited during
+projection work: with training running in the same process, multi-threaded BLAS on
+busy cores made PCA 50-100x slower.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import warnings
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+logger = logging.getLogger(__name__)
+
+PHASE_ORDER = ("base", "dae", "cl", "joint", "ft")
+_BLAS_THREADS = 1
+_SILHOUETTE_MAX_ROWS = 5000
+_EXACT_KNN_MAX = 10_000  # above this, umap's own pynndescent k-NN
+
+_warm_lock = threading.Lock()
+_warm_thread: threading.Thread | None = None
+_warm_done = False  # warm-up attempted to the end (success or failure)
+_umap_warm = False  # a UMAP fit has completed in this process
+
+
+def _l2_normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1.0)
+
+
+def _check_2d(embeddings: np.ndarray) -> np.ndarray:
+    x = np.asarray(embeddings)
+    if x.ndim != 2:
+        raise ValueError(f"embeddings must be a 2-D array (n, d), got shape {x.shape}")
+    return x
+
+
+def pca_2d(embeddings: np.ndarray, seed: int = 0) -> np.ndarray:
+    """PCA to 2-D of the L2-normalised rows (cosine geometry); deterministic signs.
+
+    ``seed`` is accepted for API symmetry; the exact SVD used here is deterministic.
+    """
+    x = _check_2d(embeddings)
+    n = x.shape[0]
+    out = np.zeros((n, 2), dtype=np.float32)
+    if n < 2:
+        return out
+    with threadpool_limits(limits=_BLAS_THREADS, user_api="blas"):
+        xc = _l2_normalise(x)
+        xc -= xc.mean(axis=0)
+        _, _, vt = np.linalg.svd(xc, full_matrices=False)
+        comps = vt[:2]
+        # Sign convention: the largest-magnitude loading of each component is positive.
+        signs = np.sign(comps[np.arange(len(comps)), np.argmax(np.abs(comps), axis=1)])
+        comps = comps * np.where(signs == 0, 1.0, signs)[:, None]
+        proj = xc @ comps.T
+    out[:, : proj.shape[1]] = proj
+    return out
+
+
+def _exact_knn(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact cosine k-NN (self included, as umap expects) via BLAS."""
+    from sklearn.neighbors import NearestNeighbors
+
+    nn = NearestNeighbors(n_neighbors=k, metric="cosine", algorithm="brute").fit(x)
+    dist, ind = nn.kneighbors(x)
+    return ind.astype(np.int32), np.maximum(dist, 0.0).astype(np.float32)
+
+
+def _fit_umap(x: np.ndarray, seed: int, n_neighbors: int, init) -> np.ndarray:
+    """fit_transform with the cosine metric; exact k-NN handed in for n <= _EXACT_KNN_MAX.
+
+    umap's own small-data path (n < 4096) calls its numba cosine once per pair from
+    Python (~5 s for 2,000 rows) and its pynndescent path compiles for ~40 s, so
+    the k-NN graph is computed here with sklearn (0.1 s for 2,000 rows).
+    """
+    import umap  # lazy: slow import
+
+    kw = {}
+    if x.shape[0] <= _EXACT_KNN_MAX:
+        kw["precomputed_knn"] = _exact_knn(x, n_neighbors)
+        # Without a search index umap warns that transform() is unavailable; not needed.
+        warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
+    model = umap.UMAP(
+        n_components=2, n_neighbors=n_neighbors, metric="cosine", init=init,
+        random_state=seed, n_jobs=1, low_memory=True, **kw,
+    )
+    with threadpool_limits(limits=_BLAS_THREADS, user_api="blas"):
+        return np.asarray(model.fit_transform(x), dtype=np.float32)
+
+
+def umap_2d(
+    embeddings: np.ndarray, seed: int = 0, init: np.ndarray | None = None, n_neighbors: int = 15
+) -> np.ndarray:
+    """UMAP to 2-D with the cosine metric; ``init`` (n, 2) is used as the initial layout.
+
+    n_neighbors is clipped to n - 1; fewer than 4 rows fall back to PCA.
+    """
+    global _umap_warm
+    x = _check_2d(embeddings).astype(np.float32)
+    n = x.shape[0]
+    if n < 4:
+        return pca_2d(x, seed)
+    init_arg = "spectral"
+    if init is not None:
+        init_arr = np.asarray(init, dtype=np.float64)
+        if init_arr.shape != (n, 2):
+            raise ValueError(f"init must have shape ({n}, 2), got {init_arr.shape}")
+        # umap rescales init per axis; a constant axis would divide by zero.
+        if np.all(np.isfinite(init_arr)) and np.all(np.ptp(init_arr, axis=0) > 0):
+            init_arg = init_arr
+    layout = _fit_umap(x, seed, int(max(2, min(n_neighbors, n - 1))), init_arg)
+    _umap_warm = True
+    return layout
+
+
+def align_to(reference: np.ndarray, layout: np.ndarray) -> np.ndarray:
+    """Map ``layout`` onto ``reference`` with orthogonal Procrustes.
+
+    Rotation/reflection, uniform scale and translation, least squares.
+    """
+    from scipy.linalg import orthogonal_procrustes
+
+    ref = np.asarray(reference, dtype=np.float64)
+    lay = np.asarray(layout, dtype=np.float64)
+    if ref.shape != lay.shape or ref.ndim != 2:
+        raise ValueError(f"reference and layout shapes differ: {ref.shape} vs {lay.shape}")
+    mu_r, mu_l = ref.mean(axis=0), lay.mean(axis=0)
+    r0, l0 = ref - mu_r, lay - mu_l
+    norm = float((l0**2).sum())
+    if norm == 0.0 or not np.isfinite(norm):
+        return (l0 + mu_r).astype(np.float32)
+    rot, sv_sum = orthogonal_procrustes(l0, r0)
+    scale = sv_sum / norm
+    return (scale * l0 @ rot + mu_r).astype(np.float32)
+
+
+def _standardise(layout: np.ndarray) -> np.ndarray:
+    centred = layout - layout.mean(axis=0)
+    std = centred.std(axis=0)
+    return centred / np.where(std > 0, std, 1.0)
+
+
+def project_phases(
+    embeddings: dict[str, np.ndarray], method: str = "umap", seed: int = 0
+) -> dict[str, np.ndarray]:
+    """2-D layouts for each phase (dict order), each aligned to the previous phase's.
+
+    For UMAP the previous (standardised) layout is also the initial layout.
+    """
+    if method not in ("umap", "pca"):
+        raise ValueError(f"unknown projection method {method!r}; expected 'umap' or 'pca'")
+    rows = {name: _check_2d(e).shape[0] for name, e in embeddings.items()}
+    if len(set(rows.values())) > 1:
+        raise ValueError(f"all phases must have the same number of rows, got {rows}")
+    out: dict[str, np.ndarray] = {}
+    prev: np.ndarray | None = None
+    for name, emb in embeddings.items():
+        if method == "pca":
+            layout = pca_2d(emb, seed)
+        else:
+            init = None if prev is None else _standardise(prev)
+            layout = umap_2d(emb, seed=seed, init=init)
+        if prev is not None:
+            layout = align_to(prev, layout)
+        out[name] = layout
+        prev = layout
+    return out
+
+
+def cluster_quality(embeddings: np.ndarray, labels: np.ndarray, k: int = 5) -> dict[str, float]:
+    """Cosine silhouette (<= 5,000 seeded rows) and leave-one-out cosine k-NN accuracy.
+
+    k-NN majority-vote ties go to the label of the nearest tied neighbour.
+    """
+    from sklearn.metrics import silhouette_score
+    from sklearn.neighbors import NearestNeighbors
+
+    x = _check_2d(embeddings).astype(np.float32)
+    _, y = np.unique(np.asarray(labels), return_inverse=True)
+    y = y.ravel()
+    n = x.shape[0]
+    if y.shape[0] != n:
+        raise ValueError(f"{n} embeddings but {y.shape[0]} labels")
+    result = {"silhouette": float("nan"), "knn_acc": float("nan")}
+    with threadpool_limits(limits=_BLAS_THREADS, user_api="blas"):
+        if n > k and len(np.unique(y)) >= 2:
+            idx = np.arange(n)
+            if n > _SILHOUETTE_MAX_ROWS:
+                idx = np.sort(np.random.default_rng(0).choice(n, _SILHOUETTE_MAX_ROWS, replace=False))
+            n_lab = len(np.unique(y[idx]))
+            if 2 <= n_lab <= len(idx) - 1:
+                result["silhouette"] = float(silhouette_score(x[idx], y[idx], metric="cosine"))
+        kk = min(k, n - 1)
+        if kk >= 1:
+            nn = NearestNeighbors(n_neighbors=kk + 1, metric="cosine", algorithm="brute").fit(x)
+            ind = nn.kneighbors(x, return_distance=False)
+            # Drop self (or, if duplicates pushed self out, the farthest neighbour).
+            is_self = ind == np.arange(n)[:, None]
+            drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), kk)
+            keep = np.ones_like(ind, dtype=bool)
+            keep[np.arange(n), drop] = False
+            neigh = y[ind[keep].reshape(n, kk)]
+            counts = np.zeros((n, int(y.max()) + 1), dtype=np.int64)
+            np.add.at(counts, (np.repeat(np.arange(n), kk), neigh.ravel()), 1)
+            tied = counts[np.arange(n)[:, None], neigh] == counts.max(axis=1, keepdims=True)
+            pred = neigh[np.arange(n), tied.argmax(axis=1)]
+            result["knn_acc"] = float(np.mean(pred == y))
+    return result
+
+
+def _warm_up() -> None:
+    global _warm_done, _umap_warm
+    try:
+        x = np.random.default_rng(0).normal(size=(300, 16)).astype(np.float32)
+        # Same code path as umap_2d: spectral init, then an array init.
+        layout = _fit_umap(x, 0, 15, "spectral")
+        _fit_umap(x, 0, 15, _standardise(layout))
+        _umap_warm = True
+    except Exception as exc:  # never raise from the warm-up
+        logger.warning("UMAP warm-up failed: %s", exc)
+    finally:
+        _warm_done = True
+
+
+def warm_up_umap(background: bool = True) -> threading.Thread | None:
+    """Compile UMAP's numba code once (idempotent); returns the daemon thread, or None.
+
+    A second call returns the running thread, or None once the warm-up has finished.
+    With ``background=False`` it waits for the warm-up to finish and returns None.
+    """
+    global _warm_thread
+    with _warm_lock:
+        if _warm_done or _umap_warm:
+            return None
+        if _warm_thread is None:
+            _warm_thread = threading.Thread(target=_warm_up, name="umap-warm-up", daemon=True)
+            _warm_thread.start()
+        thread = _warm_thread
+    if background:
+        return thread
+    thread.join()
+    return None
+
+
+def is_umap_warm() -> bool:
+    """True once a UMAP fit (the warm-up or a real one) has completed in this process."""
+    return _umap_warm

@@ -1,0 +1,158 @@
+"""Run one recipe end to end and leave everything in its run folder.
+
+Order: config.json -> data -> encoder -> embeddings of the validation split after loading
+(`base`) and after every phase -> FT -> validation and test metrics (test evaluated once, at
+the end, with the model chosen on validation) -> model. Each finished step is on disk before
+the next starts, so a crash or a cancel keeps what was done.
+"""
+from __future__ import annotations
+
+import random
+import time
+import traceback
+
+import numpy as np
+import torch
+
+from threephase_core.batching import tokenize
+from threephase_core.config import ConfigError, RunConfig, save_config, to_dict
+from threephase_core.data import DataError, TextDataset, load_dataset
+from threephase_core.encoder import ModelError, device_label, load_encoder, pick_device
+from threephase_core.metrics import classification_metrics
+from threephase_core.progress import Cancelled, Progress
+from threephase_core.runstore import Run
+from threephase_core.training import PhaseContext, encode
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def friendly_error(exc: BaseException) -> str:
+    """A message a person can act on; the traceback goes to the event log only."""
+    if isinstance(exc, (DataError, ModelError)):
+        return str(exc)
+    if isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower():
+        return "the GPU ran out of memory: try a smaller batch size (e.g. --set ft.batch_size=16) or a smaller max_length"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def execute(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | None = None) -> dict:
+    """Run `cfg` into `run`, reporting through `progress`; never raises. Returns the final status."""
+    progress.sinks.append(run.append_event)
+    run.update_status(state="running", created=time.time(), recipe=cfg.recipe, dataset=cfg.dataset, seed=cfg.seed)
+    progress.set_state("running")
+    t0 = time.time()
+    try:
+        metrics = _run(cfg, run, progress, dataset)
+        progress.set_state("done")
+        run.update_status(state="done", wall_s=time.time() - t0, phase_walls=progress.snapshot()["phase_walls"])
+        return {"state": "done", "metrics": metrics}
+    except Cancelled:
+        progress.set_state("cancelled", "stopped by request; finished phases are kept")
+        run.update_status(state="cancelled", message="stopped by request", wall_s=time.time() - t0, phase_walls=progress.snapshot()["phase_walls"])
+        return {"state": "cancelled"}
+    except BaseException as exc:  # noqa: BLE001 - a job never takes the process down
+        message = friendly_error(exc)
+        run.append_event({"t": time.time(), "type": "traceback", "text": traceback.format_exc()})
+        progress.set_state("failed", message)
+        run.update_status(state="failed", message=message, wall_s=time.time() - t0)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        return {"state": "failed", "message": message, "input_error": isinstance(exc, (DataError, ModelError, ConfigError))}
+
+
+def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | None) -> dict:
+    cfg.validate()
+    save_config(cfg, run.path / "config.json")
+    seed_everything(cfg.seed)
+    device = pick_device(cfg.device)
+    run.update_status(device=device, device_name=device_label() if device != "cpu" else "CPU")
+    ds = dataset or load_dataset(
+        cfg.dataset, cfg.text_column, cfg.label_column, cfg.seed, cfg.val_fraction, cfg.test_fraction, cfg.max_train_rows
+    )
+    run.write("data.json", ds.summary())
+    progress.log("data", rows={s: len(ds.split(s)) for s in ("train", "validation", "test")}, notes=ds.notes)
+    model = load_encoder(cfg.model, device=device)
+    ctx = PhaseContext(device=device, seed=cfg.seed, progress=progress, max_steps=cfg.max_steps, max_length=cfg.max_length, chunk=cfg.long_text == "chunk")
+
+    # Validation rows whose embeddings are kept after each phase (capped, seeded).
+    val = ds.validation
+    if len(val) > cfg.embed_rows:
+        val = val.sample(n=cfg.embed_rows, random_state=cfg.seed)
+    view_texts, view_labels = val["text"].tolist(), val["label"].to_numpy()
+    view_tok = tokenize(model.tokenizer, view_texts, cfg.max_length, ctx.chunk)
+    metrics: dict = {"phases": {}, "device": device}
+
+    def snapshot(phase: str) -> None:
+        from threephase_core.projection import cluster_quality
+
+        emb = encode(model, view_tok, ctx)
+        run.save_embeddings(phase, emb, view_labels, view_texts)
+        metrics["phases"].setdefault(phase, {}).update(cluster_quality(emb, view_labels))
+        run.write("metrics.json", metrics)
+
+    snapshot("base")
+    texts, labels = ds.train["text"].tolist(), ds.train["label"].to_numpy()
+    for phase in cfg.phases:
+        if phase == "dae":
+            from threephase_core.phases.dae import train_dae
+
+            train_dae(model, texts, cfg.dae, ctx)
+        elif phase == "cl":
+            from threephase_core.phases.contrastive import train_contrastive
+
+            stats = train_contrastive(model, texts, labels, ds.num_classes, cfg.cl, ctx)
+            metrics["phases"]["cl"] = {"data": _named(stats, ds.label_names)}
+        elif phase == "joint":
+            from threephase_core.phases.joint import train_joint
+
+            stats = train_joint(model, texts, labels, ds.num_classes, cfg.dae, cfg.cl, ctx)
+            metrics["phases"]["joint"] = {"data": _named(stats, ds.label_names)}
+        elif phase == "ft":
+            clf, info = _finetune(model, ds, cfg, ctx)
+            metrics["ft"] = info
+        metrics["phases"].setdefault(phase, {})["wall_s"] = progress.end_phase()
+        snapshot(phase)
+
+    # Test once, at the end, with the model chosen on validation.
+    for split in ("validation", "test"):
+        df = ds.split(split)
+        proba = clf.logits_for(tokenize(model.tokenizer, df["text"].tolist(), cfg.max_length, ctx.chunk))
+        metrics[split] = classification_metrics(df["label"].to_numpy(), proba.argmax(-1), ds.label_names)
+    metrics["before_ft"] = {"val_acc": metrics["ft"].pop("before_ft_val_acc", None)}
+    run.write("metrics.json", metrics)
+    clf.save(run.model_dir)
+    progress.log("saved", model=str(run.model_dir))
+    return metrics
+
+
+def _finetune(model, ds: TextDataset, cfg: RunConfig, ctx: PhaseContext):
+    from threephase_core.phases.finetune import train_classifier
+
+    return train_classifier(
+        model, ds.label_names, ds.train["text"].tolist(), ds.train["label"].to_numpy(),
+        ds.validation["text"].tolist(), ds.validation["label"].to_numpy(), cfg.ft, ctx,
+    )
+
+
+def _named(stats: dict, names: list[str]) -> dict:
+    out = dict(stats)
+    for key in ("counts_before", "counts_after"):
+        if key in out:
+            out[key] = {names[int(k)]: int(v) for k, v in out[key].items()}
+    return out
+
+
+def run_recipe(cfg: RunConfig, runs_dir=None, progress: Progress | None = None) -> tuple[Run, dict]:
+    """Synchronous convenience: create a run folder under `runs_dir` and execute `cfg` there."""
+    from threephase_core.runstore import RunStore
+
+    run = RunStore(runs_dir).create(cfg.recipe, cfg.dataset, cfg.seed)
+    result = execute(cfg, run, progress or Progress())
+    return run, result
+
+
+__all__ = ["execute", "run_recipe", "to_dict"]

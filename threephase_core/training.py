@@ -1,0 +1,167 @@
+"""The training loop every phase shares, and the context it runs in.
+
+One loop for all phases keeps the speed work in one place: batches come pre-tokenised and
+length-bucketed (`batching.py`); bf16 autocast on CUDA, fp32 on CPU; fused AdamW on CUDA;
+losses stay on the device and are read back (a host synchronisation) only every
+`log_every` steps; cancel is checked at every step boundary through `Progress.step`.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+
+from threephase_core.batching import Tokenized, bucketed_batches, collate, segment_mean
+from threephase_core.progress import Progress
+
+
+@dataclass
+class PhaseContext:
+    """What a phase needs besides its data and settings."""
+
+    device: str = "cpu"
+    seed: int = 0
+    progress: Progress = field(default_factory=Progress)
+    max_steps: int = 0
+    max_length: int = 128
+    chunk: bool = False  # long texts as several chunks (mean of chunk embeddings)
+
+    @property
+    def cuda(self) -> bool:
+        return torch.device(self.device).type == "cuda"
+
+    @property
+    def log_every(self) -> int:
+        return 25 if self.cuda else 1
+
+    def autocast(self):
+        if self.cuda:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def rng(self, salt: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, salt])
+
+    def cap(self, steps: int) -> int:
+        return min(steps, self.max_steps) if self.max_steps else steps
+
+
+def make_optimizer(groups: list[dict], device: str, weight_decay: float = 0.01) -> torch.optim.Optimizer:
+    """AdamW; fused kernels on CUDA (one launch for all parameters)."""
+    fused = torch.device(device).type == "cuda"
+    return torch.optim.AdamW(groups, weight_decay=weight_decay, fused=fused)
+
+
+def make_scheduler(opt, total_steps: int, warmup_ratio: float = 0.06, kind: str = "linear", floor: float = 0.0):
+    """Linear warm-up, then linear decay, cosine decay (to `floor` of the peak) or constant."""
+    warm = max(1, int(round(total_steps * warmup_ratio)))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        rest = max(1, total_steps - warm)
+        t = min(1.0, (step - warm) / rest)
+        if kind == "constant":
+            return 1.0
+        if kind == "cosine":
+            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+        return max(0.0, 1.0 - t)
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def unique_params(*modules: torch.nn.Module) -> list[torch.nn.Parameter]:
+    seen, out = set(), []
+    for m in modules:
+        for p in m.parameters():
+            if p.requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                out.append(p)
+    return out
+
+
+def run_steps(
+    ctx: PhaseContext,
+    phase: str,
+    epochs: int,
+    make_batches: Callable[[int], list],
+    compute_loss: Callable[[object], torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    scheduler=None,
+    params: Iterable[torch.nn.Parameter] = (),
+    after_step: Callable[[int, int], bool] | None = None,
+    total_steps: int | None = None,
+    max_grad_norm: float = 1.0,
+) -> int:
+    """Train for `epochs` over the batches `make_batches(epoch)` gives; return steps taken.
+
+    `after_step(step, epoch)` may return True to stop early (used by FT's validation).
+    """
+    params = list(params)
+    total = ctx.cap(total_steps if total_steps is not None else epochs * len(make_batches(-1)))
+    ctx.progress.start_phase(phase, total)
+    step, pending = 0, []
+    for epoch in range(epochs):
+        for batch in make_batches(epoch):
+            with ctx.autocast():
+                loss = compute_loss(batch)
+            loss.backward()
+            if max_grad_norm and params:
+                torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            pending.append(loss.detach())
+            step += 1
+            last = step >= total
+            if step % ctx.log_every == 0 or last:
+                value = torch.stack(pending).float().mean().item()
+                ctx.progress.step(len(pending), loss=value, epoch=epoch)
+                pending = []
+            else:
+                ctx.progress.check_cancel()
+            if after_step is not None and after_step(step, epoch):
+                return step
+            if last:
+                return step
+    if pending:
+        ctx.progress.step(len(pending), loss=torch.stack(pending).float().mean().item())
+    return step
+
+
+def embed_batch(model, batch: dict) -> torch.Tensor:
+    """Pooled embeddings of a collated batch (chunk rows averaged back per text)."""
+    feats = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    out = model(feats)["sentence_embedding"]
+    if "owner" in batch:
+        out = segment_mean(out, batch["owner"], batch["n_texts"])
+    return out
+
+
+@torch.no_grad()
+def encode(model, tok: Tokenized, ctx: PhaseContext, batch_size: int = 128) -> np.ndarray:
+    """Embeddings of every text, in input order, as float32 (model in eval mode)."""
+    was_training = model.training
+    model.eval()
+    parts, order = [], []
+    for idx in bucketed_batches(tok.lengths, batch_size, rng=None):
+        with ctx.autocast():
+            emb = embed_batch(model, collate(tok, idx, ctx.device))
+        parts.append(emb.float())
+        order.append(idx)
+    model.train(was_training)
+    if not parts:
+        return np.zeros((0, 0), dtype=np.float32)
+    out = torch.cat(parts).cpu().numpy()
+    result = np.empty_like(out)
+    result[np.concatenate(order)] = out
+    return result
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    return max(1, math.ceil(n / batch_size))
