@@ -66,11 +66,15 @@ def bucketed_batches(
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def collate(tok: Tokenized, index: np.ndarray, device: str | torch.device) -> dict[str, torch.Tensor]:
+def collate(
+    tok: Tokenized, index: np.ndarray, device: str | torch.device, extras: dict[str, np.ndarray] | None = None
+) -> dict[str, torch.Tensor]:
     """Pad the chunks of the texts in `index` into one batch on `device`.
 
     The result has ``input_ids`` and ``attention_mask``, plus ``owner`` (text position of each
-    row) when some text has several chunks.
+    row) when some text has several chunks, plus ``extras[k][index]`` for each extra array
+    (labels, scores): they travel with the batch through pinned memory, so reading them never
+    forces a host synchronisation on the GPU.
     """
     rows, owner = [], []
     for pos, i in enumerate(index):
@@ -88,6 +92,8 @@ def collate(tok: Tokenized, index: np.ndarray, device: str | torch.device) -> di
     if len(rows) != len(index):
         batch["owner"] = _to(np.asarray(owner, dtype=np.int64), device, cuda)
         batch["n_texts"] = len(index)
+    for key, values in (extras or {}).items():
+        batch[key] = _to(np.ascontiguousarray(values[index]), device, cuda)
     return batch
 
 

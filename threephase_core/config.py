@@ -194,9 +194,11 @@ def _coerce(value: Any, typ: Any, key: str) -> Any:
     if not isinstance(value, str):
         if typ is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
-        if typ is tuple[str, ...] and isinstance(value, (list, tuple)):
+        if typ == tuple[str, ...] and isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
             return tuple(value)
-        if isinstance(value, typ if isinstance(typ, type) else object):
+        if isinstance(value, bool) and typ is not bool:
+            raise ConfigError(f"{key}: expected {getattr(typ, '__name__', typ)}, got {value!r}")
+        if isinstance(typ, type) and isinstance(value, typ):
             return value
         raise ConfigError(f"{key}: expected {getattr(typ, '__name__', typ)}, got {value!r}")
     try:
@@ -211,7 +213,7 @@ def _coerce(value: Any, typ: Any, key: str) -> Any:
             return int(float(value)) if float(value).is_integer() else int(value)
         if typ is float:
             return float(value)
-        if typ is tuple[str, ...]:
+        if typ == tuple[str, ...]:
             return tuple(v.strip() for v in value.split(",") if v.strip())
         return value
     except ValueError:
@@ -222,11 +224,13 @@ def _set(cfg: RunConfig, key: str, value: Any) -> None:
     target: Any = cfg
     parts = key.split(".")
     for part in parts[:-1]:
-        if part not in ("dae", "cl", "ft"):
+        if target is not cfg or part not in ("dae", "cl", "ft"):
             raise ConfigError(f"unknown section {part!r} in {key!r}; sections are dae, cl, ft")
         target = getattr(target, part)
     hints = typing.get_type_hints(type(target))
     name = parts[-1]
     if name not in hints:
         raise ConfigError(f"unknown setting {key!r}; known: {sorted(hints)}")
+    if dataclasses.is_dataclass(hints[name]):
+        raise ConfigError(f"{key!r} is a section, not a setting; set one of its fields, e.g. {name}.lr=3e-5")
     setattr(target, name, _coerce(value, hints[name], key))

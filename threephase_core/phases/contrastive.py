@@ -59,7 +59,7 @@ class PairBatches:
         self.ctx, self.batch_size = ctx, batch_size
         self.tok_a = tokenize(model.tokenizer, pairs["a"], ctx.max_length)
         self.tok_b = tokenize(model.tokenizer, pairs["b"], ctx.max_length)
-        self.scores = torch.tensor(pairs["scores"], dtype=torch.float32)
+        self.scores = np.asarray(pairs["scores"], dtype=np.float32)
         self.lengths = np.maximum(self.tok_a.lengths, self.tok_b.lengths)
         self.rng = ctx.rng(salt)
 
@@ -72,10 +72,10 @@ class PairBatches:
         return bucketed_batches(self.lengths, self.batch_size, self.rng)
 
     def loss(self, loss_fn, model, idx) -> torch.Tensor:
-        fa, fb = collate(self.tok_a, idx, self.ctx.device), collate(self.tok_b, idx, self.ctx.device)
+        fa = collate(self.tok_a, idx, self.ctx.device, {"scores": self.scores})
+        fb = collate(self.tok_b, idx, self.ctx.device)
         u, v = merged_pair_embeddings(model, fa, fb)
-        labels = self.scores[torch.as_tensor(idx)].to(self.ctx.device, non_blocking=True)
-        return loss_fn.compute_loss_from_embeddings([u.float(), v.float()], labels)
+        return loss_fn.compute_loss_from_embeddings([u.float(), v.float()], fa["scores"])
 
 
 def train_contrastive(model, texts, labels, n_classes: int, cfg: CLConfig, ctx: PhaseContext) -> dict:
@@ -118,15 +118,15 @@ def _train_views(model, texts, labels, cfg: CLConfig, ctx: PhaseContext) -> dict
     else:
         loss_fn = NTXentLoss(model, cfg.temperature)
     tok = tokenize(model.tokenizer, list(texts), ctx.max_length)
-    label_t = torch.as_tensor(labels, dtype=torch.long)
+    labels = np.asarray(labels, dtype=np.int64)
     rng = ctx.rng(3)
     n_batches = steps_per_epoch(len(texts), cfg.batch_size)
     # Random (not length-sorted) batches: in-batch negatives should be a fair sample.
     make = lambda e: [None] * n_batches if e < 0 else np.array_split(rng.permutation(len(texts)), n_batches)
 
     def step_loss(idx):
-        feats = collate(tok, idx, ctx.device)
-        return loss_fn({"input_ids": feats["input_ids"], "attention_mask": feats["attention_mask"]}, label_t[idx].to(ctx.device))
+        feats = collate(tok, idx, ctx.device, {"labels": labels})
+        return loss_fn({"input_ids": feats["input_ids"], "attention_mask": feats["attention_mask"]}, feats["labels"])
 
     params = unique_params(model)
     opt = make_optimizer([{"params": params, "lr": cfg.lr}], ctx.device)

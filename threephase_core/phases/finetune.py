@@ -108,7 +108,7 @@ def train_classifier(
     clf = Classifier(encoder, label_names, cfg.head_hidden, cfg.dropout, ctx.max_length, ctx.chunk).to(ctx.device)
     tok_train = tokenize(encoder.tokenizer, list(train_texts), ctx.max_length, ctx.chunk)
     tok_val = tokenize(encoder.tokenizer, list(val_texts), ctx.max_length, ctx.chunk)
-    y_train = torch.tensor(np.asarray(train_labels), dtype=torch.long)
+    y_np = np.asarray(train_labels, dtype=np.int64)
     y_val = np.asarray(val_labels)
     eval_bs = max(cfg.batch_size, 128)
     info["before_ft_val_acc"], _ = accuracy(clf, tok_val, y_val, eval_bs)
@@ -130,15 +130,19 @@ def train_classifier(
         from threephase_core.training import encode
 
         cached = torch.from_numpy(encode(encoder, tok_train, ctx, eval_bs)).to(ctx.device)
-        n_batches = steps_per_epoch(len(y_train), cfg.batch_size)
+        y_dev = torch.from_numpy(y_np).to(ctx.device)
+        n_batches = steps_per_epoch(len(y_np), cfg.batch_size)
         rng = ctx.rng(4)
-        make = lambda e: [None] * n_batches if e < 0 else np.array_split(rng.permutation(len(y_train)), n_batches)
-        step_loss = lambda idx: nn.functional.cross_entropy(clf.head(cached[idx]), y_train[idx].to(ctx.device))
+        make = lambda e: [None] * n_batches if e < 0 else [torch.from_numpy(i).to(ctx.device) for i in np.array_split(rng.permutation(len(y_np)), n_batches)]
+        step_loss = lambda idx: nn.functional.cross_entropy(clf.head(cached[idx]), y_dev[idx])
     else:
         rng = ctx.rng(4)
-        n_batches = steps_per_epoch(len(y_train), cfg.batch_size)
+        n_batches = steps_per_epoch(len(y_np), cfg.batch_size)
         make = lambda e: [None] * n_batches if e < 0 else bucketed_batches(tok_train.lengths, cfg.batch_size, rng)
-        step_loss = lambda idx: nn.functional.cross_entropy(clf(collate(tok_train, idx, ctx.device)), y_train[idx].to(ctx.device))
+
+        def step_loss(idx):
+            batch = collate(tok_train, idx, ctx.device, {"labels": y_np})
+            return nn.functional.cross_entropy(clf(batch), batch["labels"])
 
     total = ctx.cap(cfg.epochs * n_batches)
     opt = make_optimizer(groups, ctx.device, cfg.weight_decay)

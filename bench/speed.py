@@ -1,0 +1,274 @@
+"""Training speed of each phase, next to stock loops timed in the same invocation.
+
+    python bench/speed.py --dataset ../shared/datasets/sst2            # GPU: the full table
+    python bench/speed.py --dataset demo --quick                       # CPU smoke test (CI)
+
+Measures, on one dataset (SST-2 by default):
+  * stock FT: Hugging Face Trainer, AutoModelForSequenceClassification, batch 32, bf16 on CUDA,
+    lr 5e-5, max length 128, dynamic padding; samples/s over a fixed number of steps;
+  * stock DAE / CL: sentence-transformers' DenoisingAutoEncoderLoss and CosineSimilarityLoss
+    in a plain loop (tokenise every step, batch 64, loss.item() every step);
+  * ours: each phase through the engine (pre-tokenised, length-bucketed, bf16, fused AdamW,
+    no per-step host sync, larger batches), samples/s = samples seen / phase wall time;
+  * the whole 3-Phase recipe end to end (data, model load, three phases, embeddings after every
+    phase, validation + test metrics), wall seconds.
+Prints a table and writes bench/results/speed_<device>.json and .md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from threephase_core.cli import quiet_libraries  # noqa: E402
+from threephase_core.config import CLConfig, DAEConfig, FTConfig  # noqa: E402
+from threephase_core.data import load_dataset  # noqa: E402
+from threephase_core.encoder import device_label, load_encoder, pick_device, resolve_model  # noqa: E402
+from threephase_core.noise import delete_words_batch  # noqa: E402
+from threephase_core.progress import Progress  # noqa: E402
+from threephase_core.recipes import build_config  # noqa: E402
+from threephase_core.runner import run_recipe  # noqa: E402
+from threephase_core.training import PhaseContext  # noqa: E402
+
+H100_BF16_DENSE_TFLOPS = 989.0
+
+# Our phase settings for the GPU (re-tuned learning rates for the larger batches; chosen on
+# validation accuracy, see bench/results/*.md). The CPU uses the engine defaults.
+GPU_SETTINGS = {
+    "dae.batch_size": 512, "dae.lr": 1e-4,
+    "cl.batch_size": 512, "cl.lr": 1e-4,
+    "ft.batch_size": 512, "ft.lr": 2e-4, "ft.epochs": 3, "ft.head_lr": 2e-3,
+}
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def stock_trainer_ft(model_path, texts, labels, n_classes, device, steps, batch=32) -> dict:
+    """Stock Hugging Face Trainer fine-tuning, timed over `steps` steps."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
+
+    tok = AutoTokenizer.from_pretrained(model_path)
+    enc = tok(texts, truncation=True, max_length=128)
+
+    class DS(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(texts)
+
+        def __getitem__(self, i):
+            return {"input_ids": enc["input_ids"][i], "attention_mask": enc["attention_mask"][i], "labels": int(labels[i])}
+
+    model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=n_classes)
+    args = TrainingArguments(
+        output_dir="/tmp/stock_trainer", per_device_train_batch_size=batch, learning_rate=5e-5, max_steps=steps,
+        warmup_steps=max(1, int(0.06 * steps)), bf16=device.startswith("cuda"), use_cpu=not device.startswith("cuda"), report_to=[],
+        save_strategy="no", logging_steps=10**9, dataloader_num_workers=0, seed=0,
+    )
+    trainer = Trainer(model=model, args=args, train_dataset=DS(), data_collator=DataCollatorWithPadding(tok))
+    t = time.time()
+    out = trainer.train()
+    wall = time.time() - t
+    return {"samples_per_s": steps * batch / wall, "wall_s": wall, "steps": steps, "batch": batch, "trainer_reported": out.metrics.get("train_samples_per_second")}
+
+
+def stock_st_loop(model_path, texts, labels, device, kind: str, steps: int, batch=64) -> dict:
+    """sentence-transformers' own loss in a plain bf16 loop (tokenise per step, item() per step)."""
+    from sentence_transformers.sentence_transformer.losses import CosineSimilarityLoss, DenoisingAutoEncoderLoss
+
+    model = load_encoder(model_path, device)
+    loss_fn = (DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True) if kind == "dae" else CosineSimilarityLoss(model)).to(device)
+    opt = torch.optim.AdamW([p for p in loss_fn.parameters() if p.requires_grad], lr=3e-5)
+    rng = np.random.default_rng(0)
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else torch.autocast("cpu", enabled=False)
+
+    def feats(batch_texts):
+        f = model.tokenizer(batch_texts, padding=True, truncation=True, max_length=128, return_tensors="pt")
+        return {"input_ids": f["input_ids"].to(device), "attention_mask": f["attention_mask"].to(device)}
+
+    def one_step():
+        idx = rng.integers(0, len(texts), batch)
+        if kind == "dae":
+            clean = [texts[i] for i in idx]
+            features = [feats(delete_words_batch(clean, 0.6, rng)), feats(clean)]
+            lab = None
+        else:
+            j = rng.integers(0, len(texts), batch)
+            features = [feats([texts[i] for i in idx]), feats([texts[k] for k in j])]
+            lab = torch.tensor((labels[idx] == labels[j]).astype(np.float32), device=device)
+        with amp:
+            loss = loss_fn(features, lab)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        return loss.item()
+
+    for _ in range(3):
+        one_step()
+    sync(device)
+    t = time.time()
+    for _ in range(steps):
+        one_step()
+    sync(device)
+    wall = time.time() - t
+    return {"samples_per_s": steps * batch / wall, "wall_s": wall, "steps": steps, "batch": batch}
+
+
+def our_phase(model_path, ds, device, phase: str, settings: dict, max_steps: int) -> dict:
+    """One phase through the engine; samples/s over the phase's own wall time."""
+    cfg = build_config("three_phase", settings)
+    model = load_encoder(model_path, device)
+    progress = Progress()
+    ctx = PhaseContext(device=device, seed=0, progress=progress, max_steps=max_steps, max_length=128)
+    texts, labels = ds.train["text"].tolist(), ds.train["label"].to_numpy()
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    sync(device)
+    t = time.time()
+    extra = {}
+    if phase == "dae":
+        from threephase_core.phases.dae import train_dae
+
+        steps = train_dae(model, texts, cfg.dae, ctx)
+        batch = cfg.dae.batch_size
+    elif phase == "cl":
+        from threephase_core.phases.contrastive import train_contrastive
+
+        extra = train_contrastive(model, texts, labels, ds.num_classes, cfg.cl, ctx)
+        steps = progress.step_no
+        batch = cfg.cl.batch_size
+    else:
+        from threephase_core.phases.finetune import train_classifier
+
+        _, info = train_classifier(model, ds.label_names, texts, labels, ds.validation["text"].tolist(), ds.validation["label"].to_numpy(), cfg.ft, ctx)
+        steps, batch = info["steps"], cfg.ft.batch_size
+        extra = {"best_val_acc": info["best_val_acc"]}
+    sync(device)
+    wall = time.time() - t
+    phase_wall = progress.snapshot()["phase_walls"].get(phase) or wall
+    n_samples = steps * batch  # the last batch of an epoch may be smaller: negligible at these sizes
+    out = {"samples_per_s": n_samples / phase_wall, "phase_wall_s": phase_wall, "call_wall_s": wall, "steps": steps, "batch": batch}
+    if device.startswith("cuda"):
+        out["peak_mem_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    out.update({k: v for k, v in extra.items() if k in ("pairs", "best_val_acc")})
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dataset", default=str(ROOT.parent / "shared" / "datasets" / "sst2"))
+    ap.add_argument("--model", default="minilm")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--quick", action="store_true", help="tiny step counts and a row cap (CPU smoke test)")
+    ap.add_argument("--skip-stock", action="store_true")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    ap.add_argument("--set", dest="overrides", action="append", default=[], help="override our GPU settings, key=value")
+    args = ap.parse_args()
+    quiet_libraries()
+    device = pick_device(args.device)
+    cuda = device.startswith("cuda")
+    model_path = resolve_model(args.model)
+    settings = dict(GPU_SETTINGS) if cuda else {}
+    for item in args.overrides:
+        k, v = item.split("=", 1)
+        settings[k] = v
+    rows_cap = 400 if args.quick else 0
+    ds = load_dataset(args.dataset, max_train_rows=rows_cap)
+    texts, labels = ds.train["text"].tolist(), ds.train["label"].to_numpy()
+    max_steps = 3 if args.quick else 0
+    stock_steps = 3 if args.quick else 300
+    result = {
+        "device": device_label() if cuda else "cpu",
+        "dataset": ds.name, "train_rows": len(texts), "quick": args.quick,
+        "versions": {"torch": torch.__version__, "python": platform.python_version(), **_versions()},
+        "command": " ".join(sys.argv), "settings": settings,
+    }
+    print(f"device {result['device']}; dataset {ds.name}: {len(texts)} train rows")
+    if not args.skip_stock:
+        result["stock_ft"] = stock_trainer_ft(model_path, texts, labels, ds.num_classes, device, stock_steps)
+        print("stock FT", _fmt(result["stock_ft"]))
+        result["stock_dae"] = stock_st_loop(model_path, texts, labels, device, "dae", stock_steps // 3 or 1)
+        print("stock DAE", _fmt(result["stock_dae"]))
+        result["stock_cl"] = stock_st_loop(model_path, texts, labels, device, "cl", stock_steps // 3 or 1)
+        print("stock CL", _fmt(result["stock_cl"]))
+    for phase in ("ft", "dae", "cl"):
+        result[f"ours_{phase}"] = our_phase(model_path, ds, device, phase, settings, max_steps)
+        print(f"ours {phase}", _fmt(result[f"ours_{phase}"]))
+    t = time.time()
+    cfg = build_config("three_phase", {**settings, "dataset": args.dataset, "model": args.model, "max_steps": max_steps, "max_train_rows": rows_cap})
+    run, res = run_recipe(cfg, runs_dir="/tmp/threephase_speed_runs")
+    wall = time.time() - t
+    result["three_phase"] = {"wall_s": wall, "state": res["state"], "run": str(run.path)}
+    if res["state"] == "done":
+        m = res["metrics"]
+        result["three_phase"].update(val_acc=m["validation"]["accuracy"], test_acc=m["test"]["accuracy"], phase_walls={k: v.get("wall_s") for k, v in m["phases"].items()})
+    print("ours 3-Phase", _fmt(result["three_phase"]))
+    flat = {
+        "device": result["device"],
+        "stock_ft_samples_per_s": result.get("stock_ft", {}).get("samples_per_s"),
+        "ft_samples_per_s": result["ours_ft"]["samples_per_s"],
+        "stock_dae_samples_per_s": result.get("stock_dae", {}).get("samples_per_s"),
+        "dae_samples_per_s": result["ours_dae"]["samples_per_s"],
+        "stock_cl_samples_per_s": result.get("stock_cl", {}).get("samples_per_s"),
+        "cl_samples_per_s": result["ours_cl"]["samples_per_s"],
+        "three_phase_sst2_wall_s": wall if ds.name == "sst2" and not args.quick else None,
+    }
+    result.update(flat)
+    table = _table(result)
+    print(table)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tag = ("quick_" if args.quick else "") + _slug(result["device"])
+    (out / f"speed_{tag}.json").write_text(json.dumps(result, indent=2, default=float))
+    (out / f"speed_{tag}.md").write_text(table + "\n")
+    print(f"wrote {out / f'speed_{tag}.json'}")
+    return 0
+
+
+def _table(r: dict) -> str:
+    lines = [f"# Speed on {r['device']} ({r['dataset']}, {r['train_rows']} train rows)", "",
+             f"command: `{r['command']}`", "", "| phase | stock samples/s | ours samples/s | ratio | our batch | peak GiB |", "|---|---|---|---|---|---|"]
+    for phase in ("ft", "dae", "cl"):
+        s = r.get(f"stock_{phase}", {}).get("samples_per_s")
+        o = r[f"ours_{phase}"]
+        ratio = f"{o['samples_per_s'] / s:.1f}x" if s else "-"
+        lines.append(f"| {phase.upper()} | {s:,.0f} | {o['samples_per_s']:,.0f} | {ratio} | {o['batch']} | {o.get('peak_mem_gib', float('nan')):.1f} |" if s else
+                     f"| {phase.upper()} | - | {o['samples_per_s']:,.0f} | - | {o['batch']} | {o.get('peak_mem_gib', float('nan')):.1f} |")
+    tp = r["three_phase"]
+    lines += ["", f"3-Phase end to end: {tp['wall_s']:.1f} s wall ({tp['state']}), validation acc {tp.get('val_acc', float('nan')):.4f}, test acc {tp.get('test_acc', float('nan')):.4f}",
+              f"phase walls: {tp.get('phase_walls')}", f"versions: {r['versions']}"]
+    return "\n".join(lines)
+
+
+def _fmt(d: dict) -> str:
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in d.items())
+
+
+def _slug(s: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in s.lower()).strip("_")
+
+
+def _versions() -> dict:
+    out = {}
+    for name in ("transformers", "sentence_transformers", "numpy"):
+        try:
+            out[name] = __import__(name).__version__
+        except Exception:
+            pass
+    return out
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

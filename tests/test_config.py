@@ -1,0 +1,240 @@
+"""RunConfig: typed overrides, (de)serialisation, validation, recipes."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from threephase_core.config import (
+    ConfigError,
+    RunConfig,
+    from_dict,
+    load_config,
+    save_config,
+    to_dict,
+)
+from threephase_core.recipes import RECIPES, build_config, get_recipe
+
+
+# ---- overrides -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "override, getter, expected",
+    [
+        ("ft.lr=3e-5", lambda c: c.ft.lr, 3e-5),
+        ("ft.freeze_encoder=true", lambda c: c.ft.freeze_encoder, True),
+        ("ft.freeze_encoder=False", lambda c: c.ft.freeze_encoder, False),
+        ("ft.swa=yes", lambda c: c.ft.swa, True),
+        ("ft.swa=0", lambda c: c.ft.swa, False),
+        ("seed=3", lambda c: c.seed, 3),
+        ("ft.epochs=7.0", lambda c: c.ft.epochs, 7),
+        ("dae.noise_ratio=0.3", lambda c: c.dae.noise_ratio, 0.3),
+        ("cl.augmentation=12", lambda c: c.cl.augmentation, 12),
+        ("cl.imbalance=extra", lambda c: c.cl.imbalance, "extra"),
+        ("model=tiny", lambda c: c.model, "tiny"),
+        (" dataset = some/path.csv ", lambda c: c.dataset, "some/path.csv"),
+        ("ft.lora_targets=query,key,value", lambda c: c.ft.lora_targets, "query,key,value"),
+        ("phases=dae, ft", lambda c: c.phases, ("dae", "ft")),
+    ],
+)
+def test_string_override_parses_and_types(override, getter, expected):
+    cfg = RunConfig().with_overrides([override])
+    value = getter(cfg)
+    assert value == expected
+    assert type(value) is type(expected)
+
+
+def test_override_does_not_mutate_the_original():
+    base = RunConfig()
+    new = base.with_overrides(["ft.lr=1e-3", "seed=9"])
+    assert (base.ft.lr, base.seed) == (5e-5, 0)
+    assert (new.ft.lr, new.seed) == (1e-3, 9)
+    assert new.ft is not base.ft
+
+
+def test_dict_overrides_accept_typed_values():
+    cfg = RunConfig().with_overrides({"ft.lr": 1e-4, "ft.epochs": 10, "ft.swa": True, "cl.max_ratio": 20, "phases": ["cl", "ft"]})
+    assert cfg.ft.lr == 1e-4 and cfg.ft.epochs == 10 and cfg.ft.swa is True
+    assert cfg.cl.max_ratio == 20.0 and isinstance(cfg.cl.max_ratio, float)
+    assert cfg.phases == ("cl", "ft")
+
+
+def test_later_override_wins():
+    assert RunConfig().with_overrides(["seed=1", "seed=2"]).seed == 2
+
+
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("ft.lrr=1e-5", "ft.lrr"),  # unknown key in a section
+        ("sede=3", "sede"),  # unknown top-level key
+        ("xx.lr=1e-5", "xx"),  # unknown section
+        ("dae.ft.lr=1", "dae.ft.lr"),  # a section nested in a section
+        ("ft.lr.x=1", "ft.lr.x"),
+        ("ft=3", "ft"),  # a section is not a setting
+        ("seed=abc", "seed"),
+        ("ft.epochs=1.5", "ft.epochs"),
+        ("ft.lr=fast", "ft.lr"),
+        ("ft.freeze_encoder=maybe", "ft.freeze_encoder"),
+        ("ft.epochs=nan", "ft.epochs"),
+        ("seed", "seed"),  # no '='
+    ],
+)
+def test_bad_string_override_raises_config_error_naming_the_key(override, fragment):
+    with pytest.raises(ConfigError) as err:
+        RunConfig().with_overrides([override])
+    assert fragment in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "overrides, fragment",
+    [
+        ({"ft.epochs": 1.5}, "ft.epochs"),
+        ({"ft.epochs": True}, "ft.epochs"),  # bool is not an int setting
+        ({"ft.lr": True}, "ft.lr"),
+        ({"ft.swa": 1.0}, "ft.swa"),
+        ({"dataset": 5}, "dataset"),
+        ({"phases": [1, 2]}, "phases"),
+        ({"cl.nope": 1}, "cl.nope"),
+    ],
+)
+def test_bad_dict_override_raises(overrides, fragment):
+    with pytest.raises(ConfigError) as err:
+        RunConfig().with_overrides(overrides)
+    assert fragment in str(err.value)
+
+
+def test_config_error_is_a_value_error():
+    assert issubclass(ConfigError, ValueError)
+
+
+# ---- (de)serialisation -----------------------------------------------------------------
+def test_to_dict_from_dict_round_trip():
+    cfg = RunConfig().with_overrides(["ft.lr=3e-5", "cl.imbalance=extra", "phases=dae,cl,ft", "ft.swa=true", "seed=4"])
+    d = to_dict(cfg)
+    assert d["phases"] == ["dae", "cl", "ft"]
+    json.dumps(d)  # plain JSON
+    back = from_dict(json.loads(json.dumps(d)))
+    assert back == cfg
+    assert back.phases == ("dae", "cl", "ft")
+
+
+def test_save_and_load_config(tmp_path):
+    cfg = build_config("extra_imb", ["seed=5"])
+    save_config(cfg, tmp_path / "sub" / "config.json")
+    assert load_config(tmp_path / "sub" / "config.json") == cfg
+
+
+@pytest.mark.parametrize(
+    "mutate, fragment",
+    [
+        (lambda d: d.update(new_top=1), "new_top"),
+        (lambda d: d["ft"].update(new_ft=1), "new_ft"),
+        (lambda d: d["dae"].update(bogus=1), "bogus"),
+    ],
+)
+def test_from_dict_rejects_unknown_keys(mutate, fragment):
+    d = to_dict(RunConfig())
+    mutate(d)
+    with pytest.raises(ConfigError, match=fragment):
+        from_dict(d)
+
+
+def test_from_dict_fills_missing_sections_with_defaults():
+    cfg = from_dict({"seed": 2})
+    assert cfg.seed == 2 and cfg.ft == RunConfig().ft and cfg.phases == ()
+
+
+# ---- validation ------------------------------------------------------------------------
+def test_defaults_validate():
+    assert RunConfig(phases=("dae", "cl", "ft")).validate().seed == 0
+
+
+@pytest.mark.parametrize(
+    "overrides, fragment",
+    [
+        (["phases=dae,cl"], "ft"),
+        (["phases=dae,xyz,ft"], "xyz"),
+        (["cl.imbalance=bogus"], "bogus"),
+        (["cl.loss=triplet"], "triplet"),
+        (["dae.noise_ratio=1.0"], "noise_ratio"),
+        (["dae.noise_ratio=-0.1"], "noise_ratio"),
+        (["ft.scheduler=step"], "step"),
+        (["long_text=split"], "split"),
+        (["device=tpu"], "tpu"),
+        (["ft.batch_size=0"], "batch_size"),
+        (["dae.epochs=0"], "epochs"),
+        (["cl.lr=0"], "lr"),
+        (["val_fraction=0.6"], "val_fraction"),
+        (["test_fraction=0"], "test_fraction"),
+    ],
+)
+def test_validate_rejects_bad_values(overrides, fragment):
+    cfg = RunConfig(phases=("dae", "cl", "ft")).with_overrides(overrides)
+    with pytest.raises(ConfigError, match=fragment):
+        cfg.validate()
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:1"])
+def test_validate_accepts_devices(device):
+    RunConfig(device=device).validate()
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ([], (1.5, 4.0)),
+        (["cl.imbalance=extra"], (1.5, 20.0)),
+        (["cl.imbalance=none"], (1.0, 1.0)),
+        (["cl.min_ratio=2", "cl.max_ratio=8"], (2.0, 8.0)),
+        (["cl.imbalance=extra", "cl.min_ratio=0"], (0.0, 20.0)),
+    ],
+)
+def test_ratios_from_preset_or_explicit(overrides, expected):
+    assert RunConfig().with_overrides(overrides).cl.ratios() == expected
+
+
+# ---- recipes ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_every_recipe_builds_a_valid_config(name):
+    cfg = build_config(name)
+    r = get_recipe(name)
+    assert cfg.recipe == name and cfg.phases == r.phases and cfg.phases[-1] == "ft"
+    for key, value in r.overrides.items():
+        section, _, field = key.rpartition(".")
+        assert getattr(getattr(cfg, section) if section else cfg, field) == value
+
+
+@pytest.mark.parametrize(
+    "recipe, user, checks",
+    [
+        ("extra_imb", [], {"cl.imbalance": "extra"}),
+        ("extra_imb", ["cl.imbalance=none"], {"cl.imbalance": "none"}),  # user wins over recipe
+        ("lora", [], {"ft.lora": True, "ft.lr": 5e-4}),
+        ("lora", ["ft.lr=1e-3"], {"ft.lora": True, "ft.lr": 1e-3}),
+        ("simclr", ["seed=7"], {"cl.loss": "simclr", "cl.temperature": 0.05, "ft.freeze_encoder": True, "seed": 7}),
+        ("report_baseline", {"ft.epochs": 3}, {"ft.epochs": 3, "ft.scheduler": "cosine", "ft.batch_size": 16}),
+        ("three_phase", ["ft.freeze_encoder=true"], {"ft.freeze_encoder": True, "cl.imbalance": "normal"}),
+    ],
+)
+def test_build_config_applies_recipe_then_user_overrides(recipe, user, checks):
+    cfg = build_config(recipe, user)
+    for key, value in checks.items():
+        section, _, field = key.rpartition(".")
+        assert getattr(getattr(cfg, section) if section else cfg, field) == value, key
+    assert cfg.recipe == recipe and cfg.phases == get_recipe(recipe).phases
+
+
+def test_build_config_keeps_base_settings():
+    base = RunConfig(seed=5, dataset="x.csv").with_overrides(["ft.lr=1e-3"])
+    cfg = build_config("swa", base=base)
+    assert (cfg.seed, cfg.dataset, cfg.ft.lr, cfg.ft.swa) == (5, "x.csv", 1e-3, True)
+    assert base.ft.swa is False  # base untouched
+
+
+def test_build_config_errors():
+    with pytest.raises(ConfigError, match="nope"):
+        build_config("nope")
+    with pytest.raises(ConfigError, match="ft.lrr"):
+        build_config("ft", ["ft.lrr=1"])
+    with pytest.raises(ConfigError, match="noise_ratio"):
+        build_config("three_phase", ["dae.noise_ratio=2"])  # validated at the end
