@@ -26,31 +26,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from threephase_core.cli import quiet_libraries  # noqa: E402
-from threephase_core.config import CLConfig, DAEConfig, FTConfig  # noqa: E402
 from threephase_core.data import load_dataset  # noqa: E402
 from threephase_core.encoder import device_label, load_encoder, pick_device, resolve_model  # noqa: E402
 from threephase_core.noise import delete_words_batch  # noqa: E402
+sys.path.insert(0, str(ROOT / "bench"))
+from settings import settings_for  # noqa: E402
 from threephase_core.progress import Progress  # noqa: E402
 from threephase_core.recipes import build_config  # noqa: E402
 from threephase_core.runner import run_recipe  # noqa: E402
 from threephase_core.training import PhaseContext  # noqa: E402
 
 H100_BF16_DENSE_TFLOPS = 989.0
-
-# Our phase settings for the GPU (re-tuned learning rates for the larger batches; chosen on
-# validation accuracy, see bench/results/*.md). The CPU uses the engine defaults.
-GPU_SETTINGS = {
-    "dae.batch_size": 512, "dae.lr": 1e-4,
-    "cl.batch_size": 512, "cl.lr": 1e-4,
-    "ft.batch_size": 512, "ft.lr": 2e-4, "ft.epochs": 3, "ft.head_lr": 2e-3,
-}
-
 
 def sync(device: str) -> None:
     if device.startswith("cuda"):
@@ -126,46 +117,6 @@ def stock_st_loop(model_path, texts, labels, device, kind: str, steps: int, batc
     return {"samples_per_s": steps * batch / wall, "wall_s": wall, "steps": steps, "batch": batch}
 
 
-def our_phase(model_path, ds, device, phase: str, settings: dict, max_steps: int) -> dict:
-    """One phase through the engine; samples/s over the phase's own wall time."""
-    cfg = build_config("three_phase", settings)
-    model = load_encoder(model_path, device)
-    progress = Progress()
-    ctx = PhaseContext(device=device, seed=0, progress=progress, max_steps=max_steps, max_length=128)
-    texts, labels = ds.train["text"].tolist(), ds.train["label"].to_numpy()
-    if device.startswith("cuda"):
-        torch.cuda.reset_peak_memory_stats()
-    sync(device)
-    t = time.time()
-    extra = {}
-    if phase == "dae":
-        from threephase_core.phases.dae import train_dae
-
-        steps = train_dae(model, texts, cfg.dae, ctx)
-        batch = cfg.dae.batch_size
-    elif phase == "cl":
-        from threephase_core.phases.contrastive import train_contrastive
-
-        extra = train_contrastive(model, texts, labels, ds.num_classes, cfg.cl, ctx)
-        steps = progress.step_no
-        batch = cfg.cl.batch_size
-    else:
-        from threephase_core.phases.finetune import train_classifier
-
-        _, info = train_classifier(model, ds.label_names, texts, labels, ds.validation["text"].tolist(), ds.validation["label"].to_numpy(), cfg.ft, ctx)
-        steps, batch = info["steps"], cfg.ft.batch_size
-        extra = {"best_val_acc": info["best_val_acc"]}
-    sync(device)
-    wall = time.time() - t
-    phase_wall = progress.snapshot()["phase_walls"].get(phase) or wall
-    n_samples = steps * batch  # the last batch of an epoch may be smaller: negligible at these sizes
-    out = {"samples_per_s": n_samples / phase_wall, "phase_wall_s": phase_wall, "call_wall_s": wall, "steps": steps, "batch": batch}
-    if device.startswith("cuda"):
-        out["peak_mem_gib"] = torch.cuda.max_memory_allocated() / 2**30
-    out.update({k: v for k, v in extra.items() if k in ("pairs", "best_val_acc")})
-    return out
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default=str(ROOT.parent / "shared" / "datasets" / "sst2"))
@@ -180,12 +131,13 @@ def main() -> int:
     device = pick_device(args.device)
     cuda = device.startswith("cuda")
     model_path = resolve_model(args.model)
-    settings = dict(GPU_SETTINGS) if cuda else {}
+    settings = {}
     for item in args.overrides:
         k, v = item.split("=", 1)
         settings[k] = v
     rows_cap = 400 if args.quick else 0
     ds = load_dataset(args.dataset, max_train_rows=rows_cap)
+    settings = {**settings_for(ds.name, cuda), **settings}
     texts, labels = ds.train["text"].tolist(), ds.train["label"].to_numpy()
     max_steps = 3 if args.quick else 0
     stock_steps = 3 if args.quick else 300
@@ -196,6 +148,41 @@ def main() -> int:
         "command": " ".join(sys.argv), "settings": settings,
     }
     print(f"device {result['device']}; dataset {ds.name}: {len(texts)} train rows")
+    # Ours: the whole recipe first (it also warms the GPU up); per-phase throughput from its phase walls.
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    t = time.time()
+    cfg = build_config("three_phase", {**settings, "dataset": args.dataset, "model": args.model, "max_steps": max_steps, "max_train_rows": rows_cap})
+    run, res = run_recipe(cfg, runs_dir="/tmp/threephase_speed_runs")
+    wall = time.time() - t
+    result["three_phase"] = {"wall_s": wall, "state": res["state"], "run": str(run.path)}
+    if res["state"] != "done":
+        print("3-Phase failed:", res.get("message"))
+        return 1
+    m = res["metrics"]
+    walls = {k: v.get("wall_s") for k, v in m["phases"].items() if v.get("wall_s")}
+    result["three_phase"].update(val_acc=m["validation"]["accuracy"], test_acc=m["test"]["accuracy"], phase_walls=walls,
+                                 peak_mem_gib=torch.cuda.max_memory_allocated() / 2**30 if cuda else None)
+    print("ours 3-Phase", _fmt(result["three_phase"]))
+    n, pairs = len(texts), m["phases"]["cl"]["data"]["pairs"]
+    mean_tokens = float(np.mean([len(x) for x in load_encoder(model_path, "cpu").tokenizer(texts[:5000], truncation=True, max_length=128)["input_ids"]]))
+    seen = {
+        "dae": min(n * cfg.dae.epochs, (max_steps or 10**12) * cfg.dae.batch_size),
+        "cl": min(pairs * cfg.cl.epochs, (max_steps or 10**12) * cfg.cl.batch_size),
+        "ft": m["ft"]["steps"] * cfg.ft.batch_size,
+    }
+    batch = {"dae": cfg.dae.batch_size, "cl": cfg.cl.batch_size, "ft": cfg.ft.batch_size}
+    # Rough matmul FLOPs per sample: 6 x (weights touched) x tokens; DAE adds the tied decoder
+    # (same size + cross-attention) and the vocabulary projection; CL encodes two texts.
+    enc = 6 * 12 * 384 * 384 * 6  # 6 layers x (4 attention + 8 MLP) x d^2, x6 for forward+backward
+    per_token = {"ft": enc, "cl": 2 * enc, "dae": 2 * enc + 6 * 6 * 4 * 384 * 384 + 6 * 384 * 30522}
+    for phase in ("ft", "dae", "cl"):
+        sps = seen[phase] / walls[phase]
+        tflops = sps * mean_tokens * per_token[phase] / 1e12
+        result[f"ours_{phase}"] = {"samples_per_s": sps, "tokens_per_s": sps * mean_tokens * (2 if phase == "cl" else 1), "phase_wall_s": walls[phase],
+                                   "batch": batch[phase], "est_tflops": tflops, "est_mfu": tflops / H100_BF16_DENSE_TFLOPS if cuda else None,
+                                   "peak_mem_gib": result["three_phase"]["peak_mem_gib"]}
+        print(f"ours {phase}", _fmt(result[f"ours_{phase}"]))
     if not args.skip_stock:
         result["stock_ft"] = stock_trainer_ft(model_path, texts, labels, ds.num_classes, device, stock_steps)
         print("stock FT", _fmt(result["stock_ft"]))
@@ -203,18 +190,6 @@ def main() -> int:
         print("stock DAE", _fmt(result["stock_dae"]))
         result["stock_cl"] = stock_st_loop(model_path, texts, labels, device, "cl", stock_steps // 3 or 1)
         print("stock CL", _fmt(result["stock_cl"]))
-    for phase in ("ft", "dae", "cl"):
-        result[f"ours_{phase}"] = our_phase(model_path, ds, device, phase, settings, max_steps)
-        print(f"ours {phase}", _fmt(result[f"ours_{phase}"]))
-    t = time.time()
-    cfg = build_config("three_phase", {**settings, "dataset": args.dataset, "model": args.model, "max_steps": max_steps, "max_train_rows": rows_cap})
-    run, res = run_recipe(cfg, runs_dir="/tmp/threephase_speed_runs")
-    wall = time.time() - t
-    result["three_phase"] = {"wall_s": wall, "state": res["state"], "run": str(run.path)}
-    if res["state"] == "done":
-        m = res["metrics"]
-        result["three_phase"].update(val_acc=m["validation"]["accuracy"], test_acc=m["test"]["accuracy"], phase_walls={k: v.get("wall_s") for k, v in m["phases"].items()})
-    print("ours 3-Phase", _fmt(result["three_phase"]))
     flat = {
         "device": result["device"],
         "stock_ft_samples_per_s": result.get("stock_ft", {}).get("samples_per_s"),
@@ -224,6 +199,7 @@ def main() -> int:
         "stock_cl_samples_per_s": result.get("stock_cl", {}).get("samples_per_s"),
         "cl_samples_per_s": result["ours_cl"]["samples_per_s"],
         "three_phase_sst2_wall_s": wall if ds.name == "sst2" and not args.quick else None,
+        "reference_stock_ft_samples_per_s": 1347, "reference_stock_dae_samples_per_s": 983, "reference_stock_cl_samples_per_s": 1215,
     }
     result.update(flat)
     table = _table(result)
@@ -239,15 +215,16 @@ def main() -> int:
 
 def _table(r: dict) -> str:
     lines = [f"# Speed on {r['device']} ({r['dataset']}, {r['train_rows']} train rows)", "",
-             f"command: `{r['command']}`", "", "| phase | stock samples/s | ours samples/s | ratio | our batch | peak GiB |", "|---|---|---|---|---|---|"]
+             f"command: `{r['command']}`", "", "| phase | stock samples/s (this run) | ours samples/s | ratio | ratio to shared/README stock | our batch | est. MFU |", "|---|---|---|---|---|---|---|"]
     for phase in ("ft", "dae", "cl"):
         s = r.get(f"stock_{phase}", {}).get("samples_per_s")
         o = r[f"ours_{phase}"]
         ratio = f"{o['samples_per_s'] / s:.1f}x" if s else "-"
-        lines.append(f"| {phase.upper()} | {s:,.0f} | {o['samples_per_s']:,.0f} | {ratio} | {o['batch']} | {o.get('peak_mem_gib', float('nan')):.1f} |" if s else
-                     f"| {phase.upper()} | - | {o['samples_per_s']:,.0f} | - | {o['batch']} | {o.get('peak_mem_gib', float('nan')):.1f} |")
+        ref = {"ft": 1347, "dae": 983, "cl": 1215}[phase]
+        mfu = f"{o['est_mfu']:.1%}" if o.get("est_mfu") else "-"
+        lines.append(f"| {phase.upper()} | {f'{s:,.0f}' if s else '-'} | {o['samples_per_s']:,.0f} | {ratio} | {o['samples_per_s'] / ref:.1f}x | {o['batch']} | {mfu} |")
     tp = r["three_phase"]
-    lines += ["", f"3-Phase end to end: {tp['wall_s']:.1f} s wall ({tp['state']}), validation acc {tp.get('val_acc', float('nan')):.4f}, test acc {tp.get('test_acc', float('nan')):.4f}",
+    lines += ["", f"3-Phase end to end: {tp['wall_s']:.1f} s wall ({tp['state']}; data, model load, 3 phases, embeddings after each, metrics), validation acc {tp.get('val_acc', float('nan')):.4f}, test acc {tp.get('test_acc', float('nan')):.4f}, peak GPU memory {tp.get('peak_mem_gib') or 0:.1f} GiB",
               f"phase walls: {tp.get('phase_walls')}", f"versions: {r['versions']}"]
     return "\n".join(lines)
 

@@ -52,7 +52,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     quiet_libraries()
     args = _parser().parse_args(argv)
     if args.command == "recipes":

@@ -201,7 +201,12 @@ def _read_file(path: Path, text_column: str, label_column: str) -> dict[str, pd.
     frame = _columns(df, text_column, label_column, path.name)
     if "split" not in df.columns:
         return {"train": frame}
-    split = df["split"].astype(str).str.lower().replace({"dev": "validation", "valid": "validation", "val": "validation"})
+    split = df["split"].astype(str).str.strip().str.lower().replace({"dev": "validation", "valid": "validation", "val": "validation"})
+    unknown = sorted(set(split) - set(SPLITS))
+    if unknown:
+        raise DataError(
+            f"{path.name}: 'split' column has value(s) {unknown[:5]}; use train, validation (or dev/val/valid) or test"
+        )
     frames = {s: frame[split == s].reset_index(drop=True) for s in SPLITS if (split == s).any()}
     if "train" not in frames:
         raise DataError(f"{path.name} has a 'split' column but no row with split 'train'")
@@ -282,14 +287,14 @@ def _assemble(name, frames, names, seed, val_fraction, test_fraction) -> TextDat
 def _check_rows(df: pd.DataFrame, where: str) -> None:
     missing = df["label"].isna()
     if missing.any():
-        rows = list(np.flatnonzero(missing.to_numpy())[:5])
+        rows = np.flatnonzero(missing.to_numpy())[:5].tolist()
         raise DataError(f"{where}: {int(missing.sum())} row(s) have no label (first rows: {rows}); fill or remove them")
     text = df["text"]
     empty = text.isna() | (text.astype(str).str.strip() == "")
     if empty.all():
         raise DataError(f"{where}: every text is empty; is the text column right?")
     if empty.any():
-        rows = list(np.flatnonzero(empty.to_numpy())[:5])
+        rows = np.flatnonzero(empty.to_numpy())[:5].tolist()
         raise DataError(f"{where}: {int(empty.sum())} row(s) have an empty text (first rows: {rows}); fill or remove them")
     if not all(isinstance(t, str) for t in text):
         df["text"] = text.astype(str)
@@ -311,6 +316,7 @@ def _encode_labels(frames, names, where) -> tuple[list[str], dict[str, pd.DataFr
             # Keep ids as given; unused ids simply have no rows.
             pass
         out = {s: pd.DataFrame({"text": f["text"].astype(str), "label": f["label"].astype("int64")}) for s, f in frames.items()}
+        _check_known_in_train({s: set(f["label"].tolist()) for s, f in out.items()}, names, where)
         return list(names), out
     as_str = {s: f["label"].astype(str).str.strip() for s, f in frames.items()}
     seen = sorted(set(pd.concat(as_str.values())))
@@ -319,15 +325,18 @@ def _encode_labels(frames, names, where) -> tuple[list[str], dict[str, pd.DataFr
     unknown = sorted(set(seen) - set(names))
     if unknown:
         raise DataError(f"{where}: label(s) {unknown[:5]} are not in labels.json")
-    train_labels = set(as_str["train"])
-    for s in ("validation", "test"):
-        if s in as_str:
-            extra = sorted(set(as_str[s]) - train_labels)
-            if extra:
-                raise DataError(f"{where}: {s} has label(s) {extra[:5]} that never occur in train")
     index = {n: i for i, n in enumerate(names)}
+    _check_known_in_train({s: {index[v] for v in a} for s, a in as_str.items()}, names, where)
     out = {s: pd.DataFrame({"text": frames[s]["text"].astype(str), "label": as_str[s].map(index).astype("int64")}) for s in frames}
     return list(names), out
+
+
+def _check_known_in_train(ids: dict[str, set[int]], names: list[str], where: str) -> None:
+    """Every validation/test class must occur in train (a model cannot learn a class it never sees)."""
+    for s in ("validation", "test"):
+        extra = sorted(ids.get(s, set()) - ids["train"])
+        if extra:
+            raise DataError(f"{where}: {s} has label(s) {[names[i] for i in extra[:5]]} that never occur in train")
 
 
 def _carve(train: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:

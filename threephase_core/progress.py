@@ -61,7 +61,7 @@ class Progress:
             self.step_no = min(self.step_no + n, self.total)
             step, phase = self.step_no, self.phase
             if loss is not None:
-                self.losses[phase].append((step, float(loss)))
+                self.losses.setdefault(phase, []).append((step, float(loss)))
         if loss is not None or info:
             self._emit({"type": "loss", "phase": phase, "step": step, "loss": loss, **info})
         self.check_cancel()

@@ -50,6 +50,6 @@ class NTXentLoss(nn.Module):
 
     def forward(self, features: dict[str, Tensor], labels: Tensor | None = None) -> Tensor:
         n = features["input_ids"].shape[0]
-        doubled = {k: torch.cat([v, v]) for k, v in features.items()}
+        doubled = {k: torch.cat([v, v]) if isinstance(v, Tensor) else v for k, v in features.items()}
         emb = self.model(doubled)["sentence_embedding"]
         return nt_xent_loss(emb[:n], emb[n:], self.temperature)

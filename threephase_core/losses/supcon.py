@@ -60,6 +60,6 @@ class SupConLoss(nn.Module):
         self.model, self.temperature = model, temperature
 
     def forward(self, features: dict[str, Tensor], labels: Tensor) -> Tensor:
-        doubled = {k: torch.cat([v, v]) for k, v in features.items()}
+        doubled = {k: torch.cat([v, v]) if isinstance(v, Tensor) else v for k, v in features.items()}
         emb = self.model(doubled)["sentence_embedding"]
         return supcon_loss(emb, torch.cat([labels, labels]), self.temperature)

@@ -1,0 +1,183 @@
+"""Accuracy of recipes x datasets x seeds, with the 3-Phase - FT difference and a paired test.
+
+    python bench/accuracy.py --datasets snips2,sst5 --recipes three_phase,ft --seeds 0,1,2
+    python bench/accuracy.py --datasets snips2 --long-tail 10,50,100 --recipes three_phase,no_imb,extra_imb,ft
+    python bench/accuracy.py --quick                      # CPU smoke test: demo data, tiny step counts
+
+Datasets are folder names under --data-root (default ../shared/datasets) or 'demo'. Model
+selection uses the validation split only; test numbers are reported, never tuned on. Rows are
+merged into bench/results/accuracy_<device>.json across invocations (same dataset, recipe
+and seed: the newest row wins), and the Markdown table is rebuilt from all rows.
+Long-tailed variants (`--long-tail R`): the train split subsampled with a fixed seed to an
+exponential class profile whose largest/smallest ratio is R (validation and test
+untouched), named like `snips2_lt100`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import numpy as np  # noqa: E402
+
+from settings import settings_for  # noqa: E402
+from threephase_core.cli import quiet_libraries  # noqa: E402
+from threephase_core.data import TextDataset, load_dataset  # noqa: E402
+from threephase_core.encoder import device_label, pick_device  # noqa: E402
+from threephase_core.progress import Progress  # noqa: E402
+from threephase_core.recipes import build_config  # noqa: E402
+from threephase_core.runner import execute  # noqa: E402
+from threephase_core.runstore import RunStore  # noqa: E402
+
+ALL_DATASETS = "snips_builtin_intents,snips2,sst2,sst5,ag_news,massive_en_us,imdb"
+
+
+def make_long_tailed(ds: TextDataset, ratio: float, seed: int = 0) -> TextDataset:
+    """Subsample train to sizes n_max * ratio**(-k/(K-1)), classes ranked in a seeded order."""
+    rng = np.random.default_rng(seed)
+    counts = ds.train["label"].value_counts()
+    order = rng.permutation(sorted(counts.index.tolist()))
+    n_max = int(counts.max())
+    k = len(order)
+    parts = []
+    for rank, label in enumerate(order):
+        target = max(1, int(round(n_max * ratio ** (-rank / max(k - 1, 1)))))
+        rows = ds.train[ds.train["label"] == label]
+        parts.append(rows.sample(n=min(target, len(rows)), random_state=seed))
+    import pandas as pd
+
+    train = pd.concat(parts).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    return TextDataset(
+        name=f"{ds.name}_lt{int(ratio)}", label_names=ds.label_names, train=train, validation=ds.validation, test=ds.test,
+        source=ds.source, notes=ds.notes + [f"long-tailed train: exponential profile, ratio {ratio}, seed {seed}"],
+    )
+
+
+def rare_class_recall(metrics: dict, train_counts: dict, n: int = 3) -> float:
+    """Mean test recall of the n classes with the fewest training rows."""
+    rare = sorted(train_counts, key=train_counts.get)[:n]
+    return float(np.mean([metrics["test"]["per_class"][c]["recall"] for c in rare]))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", default=ALL_DATASETS)
+    ap.add_argument("--recipes", default="three_phase,ft")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--data-root", default=str(ROOT.parent / "shared" / "datasets"))
+    ap.add_argument("--model", default="minilm")
+    ap.add_argument("--long-tail", default="", help="comma-separated imbalance ratios, e.g. 10,50,100")
+    ap.add_argument("--max-train-rows", type=int, default=0)
+    ap.add_argument("--set", dest="overrides", action="append", default=[])
+    ap.add_argument("--quick", action="store_true", help="demo data, tiny model, 2 steps a phase (CPU smoke test)")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    ap.add_argument("--runs-dir", default="/tmp/threephase_accuracy_runs")
+    args = ap.parse_args()
+    quiet_libraries()
+    device = pick_device("auto")
+    cuda = device.startswith("cuda")
+    if args.quick:
+        args.datasets, args.model, args.seeds = "demo", "tiny", "0,1"
+    seeds = [int(s) for s in args.seeds.split(",")]
+    recipes = args.recipes.split(",")
+    ratios = [float(r) for r in args.long_tail.split(",") if r]
+    tag = ("quick_" if args.quick else "") + _slug(device_label() if cuda else "cpu")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / f"accuracy_{tag}.json"
+    store = RunStore(args.runs_dir)
+    for name in args.datasets.split(","):
+        base = load_dataset("demo" if name == "demo" else str(Path(args.data_root) / name), max_train_rows=args.max_train_rows)
+        variants = [make_long_tailed(base, r) for r in ratios] if ratios else [base]
+        for ds in variants:
+            for recipe in recipes:
+                for seed in seeds:
+                    overrides = {**settings_for(base.name, cuda), "model": args.model, "seed": seed, "dataset": ds.name}
+                    if args.quick:
+                        overrides["max_steps"] = 2
+                    for item in args.overrides:
+                        k, v = item.split("=", 1)
+                        overrides[k] = v
+                    cfg = build_config(recipe, overrides)
+                    run = store.create(recipe, ds.name, seed)
+                    t = time.time()
+                    res = execute(cfg, run, Progress(), dataset=ds)
+                    row = {"dataset": ds.name, "recipe": recipe, "seed": seed, "state": res["state"], "wall_s": time.time() - t,
+                           "device": device_label() if cuda else "cpu", "train_rows": len(ds.train), "settings": overrides}
+                    if res["state"] == "done":
+                        m = res["metrics"]
+                        row.update(
+                            val_acc=m["validation"]["accuracy"], test_acc=m["test"]["accuracy"],
+                            macro_f1=m["test"]["f1_macro"], val_macro_f1=m["validation"]["f1_macro"],
+                            before_ft_val_acc=m["before_ft"]["val_acc"],
+                            phase_wall_s={p: v.get("wall_s") for p, v in m["phases"].items() if v.get("wall_s") is not None},
+                            rare3_recall=rare_class_recall(m, ds.class_counts("train")),
+                        )
+                    else:
+                        row["message"] = res.get("message", "")
+                    print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items() if k != "settings"}), flush=True)
+                    _merge(json_path, row)
+    rows = json.loads(json_path.read_text())["rows"]
+    table = summary_table(rows)
+    (out / f"accuracy_{tag}.md").write_text(f"# Accuracy ({tag})\n\nversions: python {platform.python_version()}; {_versions()}\n\n{table}\n")
+    print(table)
+    return 0
+
+
+def _merge(path: Path, row: dict) -> None:
+    data = json.loads(path.read_text()) if path.exists() else {"rows": []}
+    key = (row["dataset"], row["recipe"], row["seed"])
+    data["rows"] = [r for r in data["rows"] if (r["dataset"], r["recipe"], r["seed"]) != key] + [row]
+    path.write_text(json.dumps(data, indent=2, default=float))
+
+
+def summary_table(rows: list[dict]) -> str:
+    """Mean ± std per dataset and recipe, and 3-Phase - FT with a paired t-test over seeds."""
+    from scipy import stats
+
+    done = [r for r in rows if r.get("state") == "done"]
+    lines = ["| dataset | recipe | seeds | val acc | test acc | test macro F1 | rare-3 recall | wall s |", "|---|---|---|---|---|---|---|---|"]
+    groups: dict = {}
+    for r in done:
+        groups.setdefault((r["dataset"], r["recipe"]), []).append(r)
+    for (d, rec), rs in sorted(groups.items()):
+        def ms(key, scale=100.0):
+            v = np.array([x[key] for x in rs]) * scale
+            return f"{v.mean():.2f} ± {v.std(ddof=1) if len(v) > 1 else 0:.2f}"
+        lines.append(f"| {d} | {rec} | {len(rs)} | {ms('val_acc')} | {ms('test_acc')} | {ms('macro_f1')} | {ms('rare3_recall')} | {np.mean([x['wall_s'] for x in rs]):.0f} |")
+    lines += ["", "3-Phase - FT (test accuracy, points; paired over seeds):", "", "| dataset | seeds | 3-Phase | FT | diff | paired t p-value |", "|---|---|---|---|---|---|"]
+    for d in sorted({r["dataset"] for r in done}):
+        a = {r["seed"]: r["test_acc"] for r in done if r["dataset"] == d and r["recipe"] == "three_phase"}
+        b = {r["seed"]: r["test_acc"] for r in done if r["dataset"] == d and r["recipe"] == "ft"}
+        common = sorted(set(a) & set(b))
+        if not common:
+            continue
+        x, y = np.array([a[s] for s in common]) * 100, np.array([b[s] for s in common]) * 100
+        p = stats.ttest_rel(x, y).pvalue if len(common) > 1 and np.any(x != y) else float("nan")
+        lines.append(f"| {d} | {len(common)} | {x.mean():.2f} | {y.mean():.2f} | {x.mean() - y.mean():+.2f} | {p:.3f} |")
+    return "\n".join(lines)
+
+
+def _versions() -> str:
+    out = []
+    for name in ("torch", "transformers", "sentence_transformers"):
+        try:
+            out.append(f"{name} {__import__(name).__version__}")
+        except Exception:
+            pass
+    return ", ".join(out)
+
+
+def _slug(s: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in s.lower()).strip("_")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,225 @@
+"""Streamlit plumbing shared by the pages: the job manager, cached datasets, the workbench
+state that survives page switches, and a few display helpers.
+
+State. A setting lives in ``st.session_state`` under a ``wb.*`` key (see `DEFAULTS`); a widget
+showing it is created with `bind`, which loads the ``wb.*`` value into the widget before it
+is drawn and copies it back on change. So the Data page's choice and the Imbalance page's
+ratios reach the Train page, and come back after any page switch (Streamlit drops the state
+of widgets that are not on the current page; the ``wb.*`` keys are not widgets).
+"""
+from __future__ import annotations
+
+import html
+import threading
+from typing import Any, Callable
+
+import streamlit as st
+
+from threephase_core import workbench as wb
+from threephase_core.runstore import RunStore, default_runs_dir
+
+DEFAULTS: dict[str, Any] = {
+    "wb.dataset": {"spec": "demo", "text_column": "text", "label_column": "label"},
+    "wb.source": "demo",
+    "wb.preset": "normal",
+    "wb.min_ratio": 1.5,
+    "wb.max_ratio": 4.0,
+    "wb.noise": 0.6,
+    "wb.augmentation": 2,
+    "wb.model_kind": "minilm",
+    "wb.model_path": "",
+    "wb.model_hub": "",
+    "wb.recipe": "three_phase",
+    "wb.seeds": "0",
+    "wb.device": "auto",
+    "wb.max_steps": 0,
+    "wb.max_length": 128,
+    "wb.max_train_rows": 0,
+    "wb.embed_rows": 5000,
+    "wb.run": None,  # the run shown on the Embeddings and Results pages
+}
+
+
+def init_state() -> None:
+    for key, value in DEFAULTS.items():
+        if key not in st.session_state:
+            st.session_state[key] = dict(value) if isinstance(value, dict) else value
+
+
+def bind(widget: Callable, label: str, name: str, *, page: str, on_change: Callable | None = None, **kw) -> Any:
+    """Draw `widget` showing the workbench setting `name` (a ``wb.*`` key); see the module doc."""
+    wkey = f"{page}:{name}"
+    if name not in st.session_state:
+        st.session_state[name] = DEFAULTS.get(name)
+    st.session_state[wkey] = st.session_state[name]
+
+    def copy_back() -> None:
+        st.session_state[name] = st.session_state[wkey]
+        if on_change is not None:
+            on_change()
+
+    return widget(label, key=wkey, on_change=copy_back, **kw)
+
+
+# ---- engine objects -------------------------------------------------------------------
+def _release(manager) -> None:
+    manager.shutdown(timeout=30)
+
+
+@st.cache_resource(show_spinner=False, on_release=_release)
+def _manager(runs_dir: str):
+    return wb.open_manager(runs_dir)
+
+
+def manager():
+    """The process's job manager (one per runs folder); survives reruns, refreshes, tabs."""
+    return _manager(str(default_runs_dir().resolve()))
+
+
+def store() -> RunStore:
+    return manager().store
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> bool:
+    """Once per process: compile UMAP's numba code and import torch in the background, so the
+    first Embeddings map and the first Imbalance pair count do not wait for them."""
+    from threephase_core.projection import warm_up_umap
+
+    warm_up_umap(background=True)
+
+    def imports() -> None:
+        try:
+            import threephase_core.phases.contrastive  # noqa: F401  (torch, sentence-transformers)
+        except Exception:
+            pass
+
+    threading.Thread(target=imports, name="import-warm-up", daemon=True).start()
+    return True
+
+
+@st.cache_resource(show_spinner=False)
+def device_label() -> str:
+    from threephase_core.encoder import device_label as label
+
+    return label()
+
+
+@st.cache_resource(show_spinner="Loading the dataset…", max_entries=6)
+def _load(spec: str, text_column: str, label_column: str, stamp: float):
+    from threephase_core.data import load_dataset
+
+    return load_dataset(spec, text_column, label_column, seed=0)
+
+
+def load_dataset(choice: dict):
+    """The dataset of a choice {spec, text_column, label_column}; DataError on bad input."""
+    spec = choice["spec"]
+    return _load(spec, choice.get("text_column", "text"), choice.get("label_column", "label"), wb.source_stamp(spec))
+
+
+def current_dataset():
+    """(choice, dataset or None, error message or None) for the dataset in use."""
+    from threephase_core.data import DataError
+
+    choice = st.session_state.get("wb.dataset") or dict(DEFAULTS["wb.dataset"])
+    try:
+        return choice, load_dataset(choice), None
+    except DataError as exc:
+        return choice, None, str(exc)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def pair_stats(spec: str, text_column: str, label_column: str, stamp: float, r_min: float, r_max: float, augmentation: int) -> dict:
+    ds = _load(spec, text_column, label_column, stamp)
+    return wb.pair_stats(ds.train["text"].tolist(), ds.train["label"].to_numpy(), ds.num_classes, r_min, r_max, augmentation)
+
+
+def model_spec() -> str:
+    kind = st.session_state.get("wb.model_kind", "minilm")
+    if kind == "path":
+        return (st.session_state.get("wb.model_path") or "").strip()
+    if kind == "hub":
+        return (st.session_state.get("wb.model_hub") or "").strip()
+    return kind
+
+
+# ---- display --------------------------------------------------------------------------
+STATE_BADGE = {
+    "queued": ("Queued", "gray"), "running": ("Running", "blue"), "done": ("Done", "green"),
+    "failed": ("Failed", "red"), "cancelled": ("Cancelled", "orange"), "interrupted": ("Interrupted", "orange"),
+}
+STATE_ICON = {"queued": "⏳", "running": "▶️", "done": "✅", "failed": "❌", "cancelled": "⏹️", "interrupted": "⚠️"}
+
+
+def header(title: str, subtitle: str) -> None:
+    st.title(title)
+    st.caption(subtitle)
+
+
+def legend(names: list[str]) -> None:
+    """Class colours as one compact row (the maps themselves carry no legend)."""
+    from pages._charts import class_colors
+
+    colors = class_colors(names)
+    items = "".join(
+        f'<span style="display:inline-flex;align-items:center;margin:0 14px 4px 0;font-size:0.85rem;">'
+        f'<span style="width:11px;height:11px;border-radius:50%;background:{colors[n]};display:inline-block;margin-right:6px;"></span>'
+        f"{html.escape(n)}</span>"
+        for n in names
+    )
+    st.markdown(f'<div style="display:flex;flex-wrap:wrap;">{items}</div>', unsafe_allow_html=True)
+
+
+def words_html(words: list[tuple[str, bool]]) -> str:
+    """Kept words plain, deleted ones struck through in red."""
+    out = []
+    for word, kept in words:
+        w = html.escape(word)
+        out.append(w if kept else f'<span style="color:#dc2626;text-decoration:line-through;opacity:0.75;">{w}</span>')
+    return " ".join(out)
+
+
+def run_label(row: dict) -> str:
+    acc = row.get("test_acc")
+    acc_s = f" · test {acc:.1%}" if isinstance(acc, float) and acc == acc else ""
+    return f"{STATE_ICON.get(row['state'], '')} {row['recipe']} · {row['dataset']} · {row['model']} · seed {row['seed']}{acc_s} · {row['run'][:15]}"
+
+
+def pct(x) -> str:
+    return "–" if x is None or x != x else f"{x:.1%}"
+
+
+def job_caption(status: dict) -> str:
+    phase = status.get("phase") or "starting"
+    if status["state"] == "queued":
+        return "queued"
+    if status["state"] != "running":
+        return status["state"]
+    eta = status.get("eta_s")
+    eta_s = f", phase ETA {wb.fmt_seconds(eta)}" if eta is not None else ""
+    return f"{phase.upper()} step {status.get('step', 0)}/{status.get('total', 0)}{eta_s}"
+
+
+def sidebar_status() -> None:
+    """Device and the running job in the sidebar of every page; polls only while a job is on."""
+    with st.sidebar:
+        st.caption(f"Device: **{device_label()}**")
+        mgr = manager()
+        pending = bool(mgr.pending())
+
+        @st.fragment(run_every=2.0 if pending else None)
+        def _status() -> None:
+            jobs = mgr.pending()
+            if not jobs:
+                if pending:
+                    st.rerun()
+                st.caption("No job running.")
+                return
+            job = next((j for j in jobs if j.state == "running"), jobs[0])
+            s = job.status()
+            st.progress(min(max(s["fraction"], 0.0), 1.0), text=f"{job.config.recipe} · {wb.dataset_label(job.config.dataset)} — {job_caption(s)}")
+            if len(jobs) > 1:
+                st.caption(f"{len(jobs) - 1} more in the queue")
+
+        _status()

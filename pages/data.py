@@ -1,0 +1,145 @@
+"""Data: pick the dataset (demo, a dataset folder, an uploaded file, a hub id) and look at it."""
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from pages import _charts as charts
+from pages import _ui as ui
+from threephase_core import workbench as wb
+from threephase_core.data import DataError, available_datasets
+
+PAGE = "data"
+SOURCES = {"demo": "Bundled demo", "folder": "Dataset folder", "upload": "Upload a file", "hub": "Hugging Face hub"}
+
+ui.header("Data", "Choose the texts and labels to train on. The choice carries over to the Imbalance and Train pages.")
+
+
+def use(spec: str, text_column: str, label_column: str) -> bool:
+    """Load a candidate; make it the workbench dataset if it loads, else show why not."""
+    choice = {"spec": spec, "text_column": text_column, "label_column": label_column}
+    try:
+        ui.load_dataset(choice)
+    except DataError as exc:
+        st.error(f"This dataset cannot be used: {exc}", icon=":material/error:")
+        return False
+    if st.session_state["wb.dataset"] != choice:
+        st.session_state["wb.dataset"] = choice
+    return True
+
+
+def column_pickers(spec: str, df) -> tuple[str, str]:
+    """Text and label column selectboxes for a table, pre-set to the current or guessed columns."""
+    cols = [str(c) for c in df.columns]
+    cur = st.session_state["wb.dataset"]
+    guess_text, guess_label = wb.guess_columns(df)
+    if cur.get("spec") == spec:
+        guess_text = cur.get("text_column", guess_text) if cur.get("text_column") in cols else guess_text
+        guess_label = cur.get("label_column", guess_label) if cur.get("label_column") in cols else guess_label
+    a, b = st.columns(2)
+    key = hashlib.md5(spec.encode()).hexdigest()[:8]
+    text_col = a.selectbox("Text column", cols, index=cols.index(guess_text), key=f"data:text:{key}")
+    label_col = b.selectbox("Label column", cols, index=cols.index(guess_label), key=f"data:label:{key}")
+    if text_col == label_col:
+        st.warning("The text and label columns are the same column; pick two different ones.")
+    return text_col, label_col
+
+
+source = ui.bind(st.segmented_control, "Source", "wb.source", page=PAGE, options=list(SOURCES), format_func=SOURCES.get, required=True)
+
+with st.container(border=True):
+    if source == "demo":
+        st.markdown("Short customer-support messages in **7 intents**, deliberately imbalanced (118 to 10 training rows per class), bundled with the project.")
+        use("demo", "text", "label")
+
+    elif source == "folder":
+        folders = [(spec, desc) for spec, desc in available_datasets() if spec != "demo"]
+        options = [spec for spec, _ in folders] + ["__other__"]
+        cur = st.session_state["wb.dataset"]["spec"]
+        idx = options.index(cur) if cur in options else 0
+        pick = st.selectbox(
+            "Folder", options, index=idx, key="data:folder",
+            format_func=lambda s: "Another folder…" if s == "__other__" else wb.dataset_label(s),
+            help="A folder with train / validation / test files (.parquet, .csv or .jsonl) and an optional labels.json. "
+            "Folders found under ../shared/datasets are listed.",
+        )
+        if pick == "__other__":
+            pick = st.text_input("Folder path", key="data:folder_path", placeholder="/path/to/dataset").strip()
+        if pick:
+            table = wb.table_file(pick)
+            if table is None:
+                st.error(f"No train file (train.parquet, train.csv or train.jsonl) found in {pick!r}.", icon=":material/error:")
+            else:
+                try:
+                    text_col, label_col = column_pickers(pick, wb.peek_table(table))
+                    if text_col != label_col:
+                        use(pick, text_col, label_col)
+                except DataError as exc:
+                    st.error(str(exc), icon=":material/error:")
+
+    elif source == "upload":
+        limit = st.get_option("server.maxUploadSize")
+        up = st.file_uploader(
+            "CSV, JSONL or parquet file", type=["csv", "jsonl", "json", "parquet"], key="data:upload",
+            help=f"One row per text, with a text column and a label column; an optional 'split' column "
+            f"(train / validation / test) assigns rows to splits, otherwise they are carved from train. Up to {limit} MB.",
+        )
+        if up is not None:
+            try:
+                path = wb.save_upload(up.name, up.getvalue(), ui.store().root)
+                text_col, label_col = column_pickers(str(path), wb.peek_table(path))
+                if text_col != label_col:
+                    use(str(path), text_col, label_col)
+            except DataError as exc:
+                st.error(str(exc), icon=":material/error:")
+        else:
+            st.caption(f"Files up to {limit} MB (`server.maxUploadSize` in .streamlit/config.toml).")
+
+    else:  # hub
+        st.caption("Needs a network connection; the hub is not reachable when HF_HUB_OFFLINE=1.")
+        a, b, c = st.columns([2, 1, 1])
+        hub_id = a.text_input("Dataset id", key="data:hub_id", placeholder="e.g. SetFit/sst5")
+        text_col = b.text_input("Text column", value="text", key="data:hub_text")
+        label_col = c.text_input("Label column", value="label", key="data:hub_label")
+        if st.button("Load from the hub", key="data:hub_load", disabled=not hub_id.strip()):
+            with st.spinner(f"Loading {hub_id} from the hub…"):
+                use(hub_id.strip(), text_col.strip(), label_col.strip())
+
+choice, ds, error = ui.current_dataset()
+if error:
+    st.error(f"The dataset in use cannot be loaded: {error}", icon=":material/error:")
+    st.stop()
+
+st.subheader(f"In use: {wb.dataset_label(choice['spec'])}")
+st.caption(f"{ds.source} · text column `{choice['text_column']}` · label column `{choice['label_column']}`")
+counts = {s: ds.class_counts(s) for s in ("train", "validation", "test")}
+train_counts = [n for n in counts["train"].values() if n > 0]
+cols = st.columns(5)
+cols[0].metric("Train rows", f"{len(ds.train):,}", border=True)
+cols[1].metric("Validation rows", f"{len(ds.validation):,}", border=True)
+cols[2].metric("Test rows", f"{len(ds.test):,}", border=True)
+cols[3].metric("Classes", ds.num_classes, border=True)
+cols[4].metric("Imbalance", f"{max(train_counts) / max(min(train_counts), 1):.1f} : 1", help="Largest / smallest class in train.", border=True)
+if ds.num_classes > 100 or ds.num_classes > 0.5 * len(ds.train):
+    st.warning(f"{ds.num_classes} classes for {len(ds.train)} training rows: is the label column right?")
+for note in ds.notes:
+    st.info(note, icon=":material/info:")
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    st.markdown("**Rows per class and split**")
+    st.plotly_chart(charts.class_distribution(counts, ds.label_names), key="data_dist", config={"displayModeBar": False})
+with right:
+    st.markdown("**Sample texts per class**")
+    if "data.sample_seed" not in st.session_state:
+        st.session_state["data.sample_seed"] = 0
+    pick = st.selectbox("Class", ["All classes"] + ds.label_names, key="data:sample_class")
+    samples = wb.sample_texts(ds.train, ds.label_names, per_class=3 if pick == "All classes" else 8, seed=st.session_state["data.sample_seed"])
+    if pick != "All classes":
+        samples = samples[samples["class"] == pick]
+    st.dataframe(samples, hide_index=True, width="stretch", height=300,
+                 column_config={"class": st.column_config.TextColumn("class", width="small"), "text": st.column_config.TextColumn("text", width="large")})
+    if st.button("Other samples", icon=":material/shuffle:", key="data:shuffle"):
+        st.session_state["data.sample_seed"] += 1
+        st.rerun()

@@ -1,0 +1,172 @@
+"""Tokenise-once batching: length buckets, padding, long-text chunks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from threephase_core.batching import Tokenized, bucketed_batches, collate, segment_mean, tokenize
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    from threephase_core.encoder import packaged_minilm_path
+
+    return AutoTokenizer.from_pretrained(packaged_minilm_path())
+
+
+# ---- bucketed_batches ------------------------------------------------------------------
+def _lengths(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(1, 200, size=n)
+
+
+@pytest.mark.parametrize("n, batch_size", [(0, 4), (1, 4), (7, 3), (100, 8), (1000, 16), (1000, 1000), (999, 7)])
+@pytest.mark.parametrize("seeded", [False, True])
+def test_batches_cover_every_index_once_and_are_sorted(n, batch_size, seeded):
+    lengths = _lengths(n)
+    rng = np.random.default_rng(0) if seeded else None
+    batches = bucketed_batches(lengths, batch_size, rng, window=4)
+    flat = np.concatenate(batches) if batches else np.array([], dtype=np.int64)
+    assert sorted(flat.tolist()) == list(range(n))
+    assert all(1 <= len(b) <= batch_size for b in batches)
+    assert len(batches) >= -(-n // batch_size)
+    for b in batches:
+        assert np.all(np.diff(lengths[b]) >= 0), "batch not length-sorted"
+
+
+def test_unseeded_batches_are_in_global_length_order():
+    lengths = _lengths(50)
+    batches = bucketed_batches(lengths, 8, None)
+    flat = np.concatenate(batches)
+    assert np.all(np.diff(lengths[flat]) >= 0)
+    assert all(len(b) == 8 for b in batches[:-1])
+    assert bucketed_batches(lengths, 8, None)[0].tolist() == batches[0].tolist()
+
+
+def test_seeded_batches_are_repeatable_and_shuffled():
+    lengths = _lengths(2000)
+    a = bucketed_batches(lengths, 16, np.random.default_rng(1), window=8)
+    b = bucketed_batches(lengths, 16, np.random.default_rng(1), window=8)
+    c = bucketed_batches(lengths, 16, np.random.default_rng(2), window=8)
+    assert [x.tolist() for x in a] == [x.tolist() for x in b]
+    assert [x.tolist() for x in a] != [x.tolist() for x in c]
+    # batch order is shuffled: mean lengths are not monotone across batches
+    means = np.array([lengths[x].mean() for x in a])
+    assert not np.all(np.diff(means) >= 0)
+
+
+def test_bucketing_reduces_padding():
+    lengths = _lengths(4096)
+    rng = np.random.default_rng(0)
+    bucketed = bucketed_batches(lengths, 32, rng, window=16)
+    perm = np.random.default_rng(0).permutation(len(lengths))
+    plain = [perm[i : i + 32] for i in range(0, len(perm), 32)]
+
+    def padding(batches):
+        return sum(int(lengths[b].max()) * len(b) - int(lengths[b].sum()) for b in batches)
+
+    assert padding(bucketed) < 0.3 * padding(plain)
+
+
+# ---- collate ---------------------------------------------------------------------------
+def _tok(*chunk_lists, pad=0) -> Tokenized:
+    return Tokenized([[np.asarray(c, dtype=np.int64) for c in chunks] for chunks in chunk_lists], pad)
+
+
+def test_collate_pads_and_masks():
+    tok = _tok([[101, 5, 6, 102]], [[101, 7, 102]], [[101, 8, 9, 10, 11, 102]], pad=0)
+    batch = collate(tok, np.array([1, 0]), "cpu")
+    assert set(batch) == {"input_ids", "attention_mask"}
+    assert batch["input_ids"].dtype == torch.int64 and batch["attention_mask"].dtype == torch.int64
+    assert batch["input_ids"].tolist() == [[101, 7, 102, 0], [101, 5, 6, 102]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1, 0], [1, 1, 1, 1]]
+    full = collate(tok, np.array([0, 1, 2]), "cpu")
+    assert full["input_ids"].shape == (3, 6)
+    assert full["attention_mask"].sum(1).tolist() == [4, 3, 6]
+
+
+def test_collate_uses_the_pad_id():
+    tok = _tok([[1, 2, 3]], [[4]], pad=-7)
+    batch = collate(tok, np.array([0, 1]), "cpu")
+    assert batch["input_ids"][1].tolist() == [4, -7, -7]
+    assert batch["attention_mask"][1].tolist() == [1, 0, 0]
+
+
+def test_collate_with_chunks_sets_owner():
+    tok = _tok([[1, 2], [3]], [[4, 5, 6]], [[7], [8], [9, 9]])
+    batch = collate(tok, np.array([2, 1, 0]), "cpu")
+    assert batch["input_ids"].shape == (6, 3)
+    assert batch["owner"].tolist() == [0, 0, 0, 1, 2, 2]
+    assert batch["n_texts"] == 3
+    assert batch["input_ids"].tolist() == [[7, 0, 0], [8, 0, 0], [9, 9, 0], [4, 5, 6], [1, 2, 0], [3, 0, 0]]
+
+
+# ---- tokenize --------------------------------------------------------------------------
+LONG = " ".join(f"word{i} and some more text number {i}." for i in range(60))
+
+
+def test_tokenize_truncates(tokenizer):
+    tok = tokenize(tokenizer, [LONG, "short text"], max_length=32)
+    assert len(tok) == 2 and tok.pad_id == tokenizer.pad_token_id
+    assert [len(c) for c in tok.chunks] == [1, 1]
+    long_ids = tok.chunks[0][0]
+    assert len(long_ids) == 32
+    assert long_ids[0] == tokenizer.cls_token_id and long_ids[-1] == tokenizer.sep_token_id
+    assert tok.chunks[1][0].tolist() == tokenizer("short text")["input_ids"]
+    assert tok.lengths.tolist() == [32, len(tokenizer("short text")["input_ids"])]
+
+
+@pytest.mark.parametrize("max_length", [8, 16, 64])
+def test_tokenize_chunks_long_texts(tokenizer, max_length):
+    body = tokenizer(LONG, add_special_tokens=False)["input_ids"]
+    tok = tokenize(tokenizer, [LONG, "short text", ""], max_length=max_length, chunk=True)
+    chunks = tok.chunks[0]
+    step = max_length - 2
+    assert len(chunks) == -(-len(body) // step)
+    for c in chunks:
+        assert len(c) <= max_length
+        assert c[0] == tokenizer.cls_token_id and c[-1] == tokenizer.sep_token_id
+    assert all(len(c) == max_length for c in chunks[:-1])
+    # the chunk bodies put back together are the whole text: nothing lost, nothing repeated
+    assert np.concatenate([c[1:-1] for c in chunks]).tolist() == body
+    # a short text is one chunk equal to the plain tokenisation
+    assert len(tok.chunks[1]) == 1 and tok.chunks[1][0].tolist() == tokenizer("short text")["input_ids"]
+    # an empty text is one chunk of just the special tokens
+    assert [c.tolist() for c in tok.chunks[2]] == [[tokenizer.cls_token_id, tokenizer.sep_token_id]]
+    assert tok.lengths[0] == len(body) + 2 * len(chunks)
+
+
+def test_chunked_batch_and_segment_mean(tokenizer):
+    tok = tokenize(tokenizer, ["short text", LONG], max_length=16, chunk=True)
+    batch = collate(tok, np.array([0, 1]), "cpu")
+    n_rows = 1 + len(tok.chunks[1])
+    assert batch["input_ids"].shape == (n_rows, 16)
+    assert batch["owner"].tolist() == [0] + [1] * (n_rows - 1)
+    rows = torch.randn(n_rows, 5)
+    pooled = segment_mean(rows, batch["owner"], batch["n_texts"])
+    torch.testing.assert_close(pooled[0], rows[0])
+    torch.testing.assert_close(pooled[1], rows[1:].mean(0))
+
+
+def test_segment_mean():
+    rows = torch.tensor([[1.0, 2.0], [3.0, 4.0], [10.0, 0.0], [5.0, 5.0], [7.0, 1.0]])
+    owner = torch.tensor([0, 0, 1, 2, 2])
+    out = segment_mean(rows, owner, 4)  # text 3 owns no row: zeros, not NaN
+    torch.testing.assert_close(out, torch.tensor([[2.0, 3.0], [10.0, 0.0], [6.0, 3.0], [0.0, 0.0]]))
+
+
+def test_segment_mean_gradients_flow():
+    rows = torch.randn(4, 3, requires_grad=True)
+    segment_mean(rows, torch.tensor([0, 1, 1, 1]), 2).sum().backward()
+    torch.testing.assert_close(rows.grad, torch.tensor([[1.0] * 3] + [[1 / 3] * 3] * 3))
+
+
+def test_collate_extras_follow_the_index():
+    tok = _tok([[1]], [[2, 3]], [[4, 5, 6]])
+    labels = np.array([10, 11, 12])
+    scores = np.array([0.0, 0.5, 1.0], dtype=np.float32)
+    batch = collate(tok, np.array([2, 0]), "cpu", {"labels": labels, "scores": scores})
+    assert batch["labels"].tolist() == [12, 10] and batch["labels"].dtype == torch.int64
+    assert batch["scores"].tolist() == [1.0, 0.0] and batch["scores"].dtype == torch.float32

@@ -1,0 +1,366 @@
+"""Dataset loading: every supported source, carving, caps, and each input error as DataError."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from threephase_core.data import DataError, TextDataset, load_dataset, stratified_sample
+
+
+def _frame(counts: dict, prefix: str = "") -> pd.DataFrame:
+    rows = [(f"{prefix}{label} example number {k}", label) for label, n in counts.items() for k in range(n)]
+    return pd.DataFrame(rows, columns=["text", "label"])
+
+
+def _labels_of(ds: TextDataset, split: str) -> list[str]:
+    return [ds.label_names[i] for i in ds.split(split)["label"]]
+
+
+def _assert_well_formed(ds: TextDataset):
+    for split in ("train", "validation", "test"):
+        df = ds.split(split)
+        assert list(df.columns) == ["text", "label"]
+        assert df["label"].dtype == "int64"
+        assert df["text"].map(type).eq(str).all()
+        assert list(df.index) == list(range(len(df)))
+        assert df["label"].between(0, ds.num_classes - 1).all()
+
+
+# ---- sources ---------------------------------------------------------------------------
+def test_demo():
+    ds = load_dataset("demo")
+    _assert_well_formed(ds)
+    assert ds.name == "demo" and ds.num_classes == 7
+    assert all(len(ds.split(s)) > 0 for s in ("train", "validation", "test"))
+    assert set(ds.train["label"]) == set(range(7))
+    summary = ds.summary()
+    assert summary["rows"]["train"] == len(ds.train)
+    assert sum(summary["class_counts"]["train"].values()) == len(ds.train)
+    assert not any("carved" in n for n in ds.notes)
+
+
+def test_shared_folder_layout_parquet(tmp_path):
+    folder = tmp_path / "intents"
+    folder.mkdir()
+    names = ["greet", "bye", "thanks"]
+    (folder / "labels.json").write_text(json.dumps(names))
+    _frame({0: 8, 1: 6, 2: 4}).to_parquet(folder / "train.parquet")
+    _frame({0: 2, 1: 2, 2: 1}, "val ").to_parquet(folder / "validation.parquet")
+    _frame({0: 3, 1: 1, 2: 1}, "test ").to_parquet(folder / "test.parquet")
+    ds = load_dataset(str(folder))
+    _assert_well_formed(ds)
+    assert ds.name == "intents" and ds.label_names == names
+    assert [len(ds.train), len(ds.validation), len(ds.test)] == [18, 5, 5]
+    assert ds.class_counts("train") == {"greet": 8, "bye": 6, "thanks": 4}
+    assert ds.class_counts("test") == {"greet": 3, "bye": 1, "thanks": 1}
+    assert ds.train["text"].tolist() == _frame({0: 8, 1: 6, 2: 4})["text"].tolist()
+    assert not any("carved" in n for n in ds.notes)
+
+
+def test_folder_with_string_labels_and_labels_json_order(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "labels.json").write_text(json.dumps(["zeta", "alpha"]))
+    _frame({"alpha": 5, "zeta": 5}).to_csv(folder / "train.csv", index=False)
+    ds = load_dataset(str(folder))
+    assert ds.label_names == ["zeta", "alpha"]  # labels.json order, not alphabetical
+    assert all(t.startswith(n) for t, n in zip(ds.train["text"], _labels_of(ds, "train")))
+
+
+def test_folder_label_not_in_labels_json(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "labels.json").write_text(json.dumps(["a", "b"]))
+    _frame({"a": 5, "b": 5, "c": 5}).to_csv(folder / "train.csv", index=False)
+    with pytest.raises(DataError, match="labels.json"):
+        load_dataset(str(folder))
+
+
+def test_folder_without_train(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    _frame({"a": 5, "b": 5}).to_csv(folder / "test.csv", index=False)
+    with pytest.raises(DataError, match="no train file"):
+        load_dataset(str(folder))
+
+
+def test_csv_with_string_labels(tmp_path):
+    f = tmp_path / "tickets.csv"
+    df = _frame({"refund": 10, "delivery": 10, "account": 10})
+    df.to_csv(f, index=False)
+    ds = load_dataset(str(f), seed=0)
+    _assert_well_formed(ds)
+    assert ds.name == "tickets"
+    assert ds.label_names == ["account", "delivery", "refund"]
+    # every row keeps its own label name through the id mapping, in every split
+    for split in ("train", "validation", "test"):
+        for text, name in zip(ds.split(split)["text"], _labels_of(ds, split)):
+            assert text.startswith(name + " ")
+    assert sorted(pd.concat([ds.train, ds.validation, ds.test])["text"]) == sorted(df["text"])
+
+
+def test_csv_custom_columns(tmp_path):
+    f = tmp_path / "x.csv"
+    pd.DataFrame({"sentence": [f"s {i}" for i in range(20)], "intent": ["a", "b"] * 10, "other": 1}).to_csv(f, index=False)
+    ds = load_dataset(str(f), text_column="sentence", label_column="intent")
+    assert ds.label_names == ["a", "b"] and len(ds.train) + len(ds.validation) + len(ds.test) == 20
+
+
+def test_jsonl(tmp_path):
+    f = tmp_path / "data.jsonl"
+    rows = [{"text": f"text {i}", "label": i % 3} for i in range(30)]
+    f.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
+    ds = load_dataset(str(f))
+    _assert_well_formed(ds)
+    assert ds.label_names == ["0", "1", "2"]
+    assert len(ds.train) + len(ds.validation) + len(ds.test) == 30
+    for split in ("train", "validation", "test"):
+        for text, label in zip(ds.split(split)["text"], ds.split(split)["label"]):
+            assert int(text.split()[1]) % 3 == label
+
+
+def test_json_array(tmp_path):
+    f = tmp_path / "data.json"
+    f.write_text(json.dumps([{"text": f"text {i}", "label": "ab"[i % 2]} for i in range(20)]))
+    ds = load_dataset(str(f))
+    assert ds.label_names == ["a", "b"]
+
+
+def test_split_column(tmp_path):
+    f = tmp_path / "all.csv"
+    df = pd.concat(
+        [
+            _frame({"a": 6, "b": 6}).assign(split="train"),
+            _frame({"a": 2, "b": 1}, "v ").assign(split="dev"),
+            _frame({"a": 1, "b": 2}, "t ").assign(split="Test"),
+        ]
+    )
+    df.to_csv(f, index=False)
+    ds = load_dataset(str(f))
+    assert [len(ds.train), len(ds.validation), len(ds.test)] == [12, 3, 3]
+    assert all(t.startswith("v ") for t in ds.validation["text"])
+    assert all(t.startswith("t ") for t in ds.test["text"])
+    assert not any("carved" in n for n in ds.notes)
+
+
+def test_split_column_with_only_train_and_test_carves_validation(tmp_path):
+    f = tmp_path / "all.csv"
+    pd.concat([_frame({"a": 10, "b": 10}).assign(split="train"), _frame({"a": 2, "b": 2}, "t ").assign(split="test")]).to_csv(f, index=False)
+    ds = load_dataset(str(f))
+    assert len(ds.test) == 4 and len(ds.validation) == 2
+    assert [n for n in ds.notes if "carved" in n] == [n for n in ds.notes if n.startswith("validation split carved")]
+
+
+def test_split_column_unknown_value_is_an_error(tmp_path):
+    f = tmp_path / "all.csv"
+    pd.concat([_frame({"a": 4, "b": 4}).assign(split="train"), _frame({"a": 2, "b": 2}, "x ").assign(split="holdout")]).to_csv(f, index=False)
+    with pytest.raises(DataError, match="holdout"):
+        load_dataset(str(f))
+
+
+def test_split_column_without_train(tmp_path):
+    f = tmp_path / "all.csv"
+    _frame({"a": 4, "b": 4}).assign(split="test").to_csv(f, index=False)
+    with pytest.raises(DataError, match="train"):
+        load_dataset(str(f))
+
+
+# ---- carving and caps ------------------------------------------------------------------
+def test_carving_is_stratified_seeded_and_noted(tmp_path):
+    f = tmp_path / "d.csv"
+    df = _frame({"a": 100, "b": 50, "c": 20})
+    df.to_csv(f, index=False)
+    ds = load_dataset(str(f), seed=0, val_fraction=0.1, test_fraction=0.2)
+    # test first: round(0.2 * n) per class; then validation from what is left
+    assert ds.class_counts("test") == {"a": 20, "b": 10, "c": 4}
+    assert ds.class_counts("validation") == {"a": 8, "b": 4, "c": 2}
+    assert ds.class_counts("train") == {"a": 72, "b": 36, "c": 14}
+    texts = [set(ds.split(s)["text"]) for s in ("train", "validation", "test")]
+    assert not (texts[0] & texts[1] or texts[0] & texts[2] or texts[1] & texts[2])
+    assert set.union(*texts) == set(df["text"])
+    assert any(n.startswith("test split carved from train: 34 rows") for n in ds.notes)
+    assert any(n.startswith("validation split carved from train: 14 rows") for n in ds.notes)
+    again = load_dataset(str(f), seed=0, val_fraction=0.1, test_fraction=0.2)
+    other = load_dataset(str(f), seed=1, val_fraction=0.1, test_fraction=0.2)
+    assert again.test["text"].tolist() == ds.test["text"].tolist()
+    assert again.train["text"].tolist() == ds.train["text"].tolist()
+    assert set(other.test["text"]) != set(ds.test["text"])
+
+
+def test_small_class_keeps_a_training_row(tmp_path):
+    f = tmp_path / "d.csv"
+    _frame({"a": 30, "b": 2}).to_csv(f, index=False)
+    ds = load_dataset(str(f))
+    assert ds.class_counts("train")["b"] >= 1
+
+
+def test_single_example_class_is_kept_in_train_and_noted(tmp_path):
+    f = tmp_path / "d.csv"
+    _frame({"a": 10, "b": 10, "lonely": 1}).to_csv(f, index=False)
+    ds = load_dataset(str(f))
+    assert ds.class_counts("train")["lonely"] == 1
+    assert ds.class_counts("validation")["lonely"] == 0 and ds.class_counts("test")["lonely"] == 0
+    assert any("single training example" in n and "lonely" in n for n in ds.notes)
+
+
+def test_duplicates_are_counted_not_removed(tmp_path):
+    f = tmp_path / "d.csv"
+    df = _frame({"a": 5, "b": 5})
+    df = pd.concat([df, df.iloc[[0, 0, 7]]])  # 3 duplicate rows
+    df.to_csv(f, index=False)
+    folder = tmp_path / "dup"
+    folder.mkdir()
+    df.to_csv(folder / "train.csv", index=False)
+    _frame({"a": 1, "b": 1}, "v ").to_csv(folder / "validation.csv", index=False)
+    _frame({"a": 1, "b": 1}, "t ").to_csv(folder / "test.csv", index=False)
+    ds = load_dataset(str(folder))
+    assert len(ds.train) == 13
+    assert "3 duplicate text(s) in train (kept)" in ds.notes
+
+
+def test_overlap_between_splits_is_noted(tmp_path):
+    folder = tmp_path / "leak"
+    folder.mkdir()
+    train = _frame({"a": 5, "b": 5})
+    train.to_csv(folder / "train.csv", index=False)
+    train.iloc[:2].to_csv(folder / "validation.csv", index=False)
+    _frame({"a": 1, "b": 1}, "t ").to_csv(folder / "test.csv", index=False)
+    ds = load_dataset(str(folder))
+    assert "2 validation text(s) also appear in train" in ds.notes
+
+
+def test_max_train_rows(tmp_path):
+    full = load_dataset("demo")
+    capped = load_dataset("demo", max_train_rows=70, seed=0)
+    assert abs(len(capped.train) - 70) <= full.num_classes
+    assert set(capped.train["label"]) == set(full.train["label"])  # every class keeps a row
+    assert set(capped.train["text"]) <= set(full.train["text"])
+    assert capped.validation.equals(full.validation) and capped.test.equals(full.test)
+    assert any("capped at 70" in n for n in capped.notes)
+    # shares are kept
+    share_full = full.train["label"].value_counts(normalize=True)
+    share_cap = capped.train["label"].value_counts(normalize=True)
+    assert (share_full - share_cap).abs().max() < 0.03
+    assert load_dataset("demo", max_train_rows=70, seed=0).train.equals(capped.train)
+    assert len(load_dataset("demo", max_train_rows=10_000).train) == len(full.train)
+
+
+def test_stratified_sample_keeps_every_class():
+    df = pd.DataFrame({"text": [str(i) for i in range(103)], "label": [0] * 100 + [1, 2, 3]})
+    out = stratified_sample(df, 10, seed=0)
+    assert set(out["label"]) == {0, 1, 2, 3}
+    assert (out["label"] == 0).sum() == 10
+
+
+# ---- errors ----------------------------------------------------------------------------
+def _write(path: Path, content) -> str:
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif isinstance(content, pd.DataFrame):
+        content.to_csv(path, index=False)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "name, content, fragments",
+    [
+        ("empty.csv", b"", ["empty"]),
+        ("empty.jsonl", b"", ["empty"]),
+        ("header_only.csv", "text,label\n", ["no rows"]),
+        ("cols.csv", pd.DataFrame({"sentence": ["a", "b"], "label": [0, 1]}), ["'text'", "['sentence', 'label']"]),
+        ("cols2.csv", pd.DataFrame({"text": ["a", "b"], "intent": [0, 1]}), ["'label'", "['text', 'intent']"]),
+        ("emptytext.csv", "text,label\nhello there,a\n,b\nfine,b\n", ["empty text", "[1]"]),
+        ("blanktext.csv", "text,label\nhello there,a\n   ,b\nfine,b\n", ["empty text"]),
+        ("alltextempty.csv", "text,label\n,a\n,b\n", ["every text is empty"]),
+        ("nolabel.csv", "text,label\nhello,a\nthere,\nfine,b\n", ["no label", "[1]"]),
+        ("nolabel_num.csv", "text,label\nhello,0\nthere,\nfine,1\n", ["no label"]),
+        ("single.csv", "text,label\nhello,a\nthere,a\nfine,a\n", ["single class", "'a'"]),
+        ("utf16.csv", b"\xff\xfet\x00e\x00x\x00t\x00,\x00l\x00a\x00b\x00e\x00l\x00\n\x00", ["UTF-8"]),
+        ("latin1.csv", "text,label\ncaf\xe9 ok,a\nother,b\n".encode("latin-1"), ["UTF-8"]),
+        ("bad.jsonl", '{"text": "a", "label": 1}\n{"text": "b", "label"\n', ["could not be parsed"]),
+        ("badutf.jsonl", b'{"text": "\xff\xfe", "label": 1}\n', ["UTF-8"]),
+        ("neg.csv", "text,label\na,-1\nb,0\n", ["whole numbers"]),
+        ("frac.csv", "text,label\na,0.5\nb,1\n", ["whole numbers"]),
+        ("corrupt.parquet", b"this is not parquet at all", ["corrupt.parquet"]),
+    ],
+)
+def test_bad_files_raise_data_error(tmp_path, name, content, fragments):
+    with pytest.raises(DataError) as err:
+        load_dataset(_write(tmp_path / name, content))
+    for fragment in fragments:
+        assert fragment in str(err.value), (fragment, str(err.value))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError, match="file not found"):
+        load_dataset(str(tmp_path / "nope.csv"))
+
+
+def test_no_dataset_given():
+    with pytest.raises(DataError):
+        load_dataset("  ")
+
+
+def test_unsupported_existing_file(tmp_path):
+    with pytest.raises(DataError, match="unsupported"):
+        load_dataset(_write(tmp_path / "data.txt", "hello\n"))
+
+
+@pytest.mark.parametrize("label_kind", ["str", "int"])
+def test_validation_label_not_in_train(tmp_path, label_kind):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    lab = (lambda x: x) if label_kind == "str" else (lambda x: "abc".index(x))
+    _frame({lab("a"): 5, lab("b"): 5}).to_parquet(folder / "train.parquet")
+    _frame({lab("a"): 1, lab("c"): 1}, "v ").to_parquet(folder / "validation.parquet")
+    with pytest.raises(DataError) as err:
+        load_dataset(str(folder))
+    msg = str(err.value)
+    assert "validation" in msg and "never occur in train" in msg
+    assert ("'c'" if label_kind == "str" else "'2'") in msg
+
+
+def test_test_label_not_in_train(tmp_path):
+    f = tmp_path / "all.csv"
+    pd.concat([_frame({"a": 4, "b": 4}).assign(split="train"), _frame({"z": 1}, "t ").assign(split="test")]).to_csv(f, index=False)
+    with pytest.raises(DataError, match="test has label"):
+        load_dataset(str(f))
+
+
+def test_labels_json_may_name_classes_absent_from_the_data(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "labels.json").write_text(json.dumps(["a", "b", "unused"]))
+    _frame({0: 5, 1: 5}).to_parquet(folder / "train.parquet")
+    ds = load_dataset(str(folder))
+    assert ds.num_classes == 3 and ds.class_counts()["unused"] == 0
+
+
+@pytest.mark.parametrize("content", ['{"a": 1}', "[1, 2]", "not json"])
+def test_bad_labels_json(tmp_path, content):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "labels.json").write_text(content)
+    _frame({0: 5, 1: 5}).to_parquet(folder / "train.parquet")
+    with pytest.raises(DataError, match="labels.json"):
+        load_dataset(str(folder))
+
+
+def test_labels_json_too_short_for_numeric_labels(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "labels.json").write_text(json.dumps(["a", "b"]))
+    _frame({0: 5, 1: 5, 2: 5}).to_parquet(folder / "train.parquet")
+    with pytest.raises(DataError, match="labels.json"):
+        load_dataset(str(folder))
+
+
+def test_hub_id_offline_is_a_data_error():
+    with pytest.raises(DataError) as err:
+        load_dataset("no-such-user/no-such-dataset-xyz")
+    assert "no-such-user/no-such-dataset-xyz" in str(err.value)

@@ -1,0 +1,594 @@
+"""What the workbench pages need from the engine, with no Streamlit in it.
+
+The pages (``app.py``, ``pages/*.py``) are views: everything they compute lives here or in
+the engine, so it can be tested without a browser.
+
+* datasets: uploads saved where the worker thread can read them, column peeking/guessing;
+* imbalance preview: the f(x) curve, per-class repeat factors, the pair count, noise previews;
+* models: a quick check of a model choice before a job is queued (so a typo fails at once);
+* runs: one table row per run folder, the recipe comparison (mean ± std over seeds),
+  per-class frames, loss curves rebuilt from the event log, a zip of the trained model;
+* projections: 2-D maps of every phase's embeddings, cached in the run folder as
+  ``projections/<method>.npz`` so a restart shows them at once; UMAP runs in a background
+  thread (one at a time) while the page shows PCA;
+* job managers: a registry, so tests and shutdown hooks can stop every worker thread.
+
+Deliberately not here: training, metrics and projection maths (the engine's), and plotting
+(the pages' ``_charts.py``).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import threading
+import time
+import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from threephase_core.config import IMBALANCE_PRESETS, RunConfig
+from threephase_core.data import FILE_SUFFIXES, SPLITS, DataError
+from threephase_core.imbalance import corrected_counts, imbalance_factor, oversample_factor
+from threephase_core.runstore import Run, RunStore, default_runs_dir
+
+PHASE_TITLES = {"base": "Base encoder", "dae": "After DAE", "cl": "After CL", "joint": "After Joint", "ft": "After FT"}
+PHASE_SHORT = {"base": "Base", "dae": "DAE", "cl": "CL", "joint": "Joint", "ft": "FT"}
+ACTIVE_STATES = ("queued", "running")
+UPLOAD_DIR = "_uploads"  # inside the runs folder; RunStore.list() skips it (no config.json)
+
+
+# ---- job managers ---------------------------------------------------------------------
+_managers: list = []
+_managers_lock = threading.Lock()
+
+
+def open_manager(runs_dir: str | Path | None = None):
+    """A new JobManager on `runs_dir` (default: $THREEPHASE_RUNS_DIR or ./runs), registered
+    so that `shutdown_managers` can stop its worker thread."""
+    from threephase_core.engine import JobManager
+
+    manager = JobManager(runs_dir or default_runs_dir())
+    with _managers_lock:
+        _managers.append(manager)
+    return manager
+
+
+def shutdown_managers(timeout: float = 30.0) -> None:
+    """Cancel every job and stop every worker started through `open_manager`."""
+    with _managers_lock:
+        managers, _managers[:] = list(_managers), []
+    for manager in managers:
+        manager.shutdown(timeout)
+
+
+def live_status(manager) -> dict[str, dict]:
+    """run id -> the job's status snapshot, for every job this manager knows."""
+    return {job.run.id: job.status() for job in manager.jobs()} if manager is not None else {}
+
+
+# ---- datasets -------------------------------------------------------------------------
+def dataset_label(spec: str) -> str:
+    """A short name for a dataset spec: 'demo', a folder or file name, or the hub id."""
+    spec = str(spec)
+    if spec == "demo" or not spec:
+        return spec or "?"
+    path = Path(spec)
+    if path.exists() or "/" in spec and path.suffix.lower() in FILE_SUFFIXES:
+        return path.name
+    return spec
+
+
+def model_label(spec: str) -> str:
+    spec = str(spec or "minilm")
+    if spec in ("minilm", "tiny"):
+        return {"minilm": "MiniLM-L6", "tiny": "tiny BERT"}[spec]
+    return Path(spec).name if Path(spec).expanduser().exists() else spec
+
+
+def save_upload(name: str, data: bytes, runs_dir: str | Path | None = None) -> Path:
+    """Keep an uploaded file on disk (``<runs>/_uploads/<hash>/<name>``) so the worker thread
+    can load it by path; the same content is stored once. Raises DataError on a bad file."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in FILE_SUFFIXES:
+        raise DataError(f"{name}: unsupported file type {suffix or '(none)'}; upload a .csv, .jsonl, .json or .parquet file")
+    if not data:
+        raise DataError(f"{name} is empty (0 bytes)")
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).name) or f"upload{suffix}"
+    folder = Path(runs_dir or default_runs_dir()) / UPLOAD_DIR / digest
+    path = folder / safe
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{safe}.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return path
+
+
+def table_file(spec: str) -> Path | None:
+    """The file whose columns describe a dataset spec: the file itself, or a folder's train file."""
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return path
+    if path.is_dir():
+        for suffix in FILE_SUFFIXES:
+            if (path / f"train{suffix}").exists():
+                return path / f"train{suffix}"
+    return None
+
+
+def peek_table(path: str | Path, rows: int = 5) -> pd.DataFrame:
+    """The first rows of a data file, read by the engine's reader (DataError on a bad file)."""
+    from threephase_core.data import _read_table  # the engine's reader and its messages
+
+    df = _read_table(Path(path))
+    if df.empty or len(df.columns) == 0:
+        raise DataError(f"{Path(path).name} has no rows")
+    return df.head(rows)
+
+
+_TEXT_NAMES = ("text", "sentence", "utterance", "content", "review", "document", "query", "question")
+_LABEL_NAMES = ("label", "labels", "intent", "class", "category", "target", "scenario", "sentiment", "y")
+
+
+def guess_columns(df: pd.DataFrame) -> tuple[str, str]:
+    """(text column, label column): known names first, else the longest-string column and the
+    column with the fewest distinct values."""
+    cols = [str(c) for c in df.columns]
+    lower = {c.lower(): c for c in cols}
+    text = next((lower[n] for n in _TEXT_NAMES if n in lower), None)
+    label = next((lower[n] for n in _LABEL_NAMES if n in lower), None)
+    if text is None:
+        lengths = {c: df[c].astype(str).str.len().mean() for c in cols}
+        text = max(lengths, key=lengths.get) if lengths else cols[0]
+    if label is None:
+        others = [c for c in cols if c != text and c != "split"] or cols
+        label = min(others, key=lambda c: df[c].nunique())
+    return text, label
+
+
+def source_stamp(spec: str) -> float:
+    """Modification time of a local dataset (0 for the demo and hub ids): a cache key part."""
+    path = Path(spec).expanduser()
+    if spec == "demo" or not path.exists():
+        return 0.0
+    if path.is_dir():
+        return max((p.stat().st_mtime for p in path.iterdir()), default=path.stat().st_mtime)
+    return path.stat().st_mtime
+
+
+def sample_texts(train: pd.DataFrame, label_names: list[str], per_class: int = 3, seed: int = 0) -> pd.DataFrame:
+    """A few training texts of every class (seeded), as a (class, text) frame."""
+    parts = []
+    for i, name in enumerate(label_names):
+        rows = train[train["label"] == i]
+        if len(rows):
+            pick = rows.sample(n=min(per_class, len(rows)), random_state=seed)
+            parts.append(pd.DataFrame({"class": name, "text": pick["text"].to_numpy()}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["class", "text"])
+
+
+# ---- imbalance and noise preview ------------------------------------------------------
+def preset_for(r_min: float, r_max: float) -> str:
+    """The preset with these ratios, or 'custom'."""
+    return next((n for n, (a, b) in IMBALANCE_PRESETS.items() if math.isclose(a, r_min) and math.isclose(b, r_max)), "custom")
+
+
+def imbalance_curve(largest: int, r_max: float, points: int = 160) -> tuple[np.ndarray, np.ndarray]:
+    """f(x) for x from 1 to M (log-spaced), the engine's formula."""
+    largest = max(int(largest), 1)
+    xs = np.unique(np.concatenate([np.geomspace(1, largest, points), [1.0, float(largest)]])) if largest > 1 else np.array([1.0])
+    ys = np.array([imbalance_factor(min(x, largest), largest, r_max) for x in xs])
+    return xs, ys
+
+
+def threshold_size(largest: int, r_min: float, r_max: float) -> float:
+    """The class size below which classes are oversampled: x <= M ** (1 - r_min / r_max)."""
+    if r_max <= 0 or largest <= 1:
+        return 0.0
+    return float(largest ** (1 - r_min / r_max))
+
+
+def class_table(counts: dict[str, int], r_min: float, r_max: float) -> pd.DataFrame:
+    """Per class: rows, f(x), repeats, rows after correction, oversampled or not."""
+    present = [n for n in counts.values() if n > 0]
+    largest = max(present) if present else 1
+    after = corrected_counts(dict(counts), r_min, r_max)
+    rows = []
+    for name, n in counts.items():
+        f = imbalance_factor(n, largest, r_max) if n > 0 else float("nan")
+        rep = oversample_factor(n, largest, r_min, r_max) if n > 0 else 0
+        rows.append({"class": name, "rows": int(n), "f": f, "repeats": rep, "rows_after": int(after[name]), "oversampled": rep > 1})
+    return pd.DataFrame(rows)
+
+
+def pair_stats(texts: list[str], labels, n_classes: int, r_min: float, r_max: float, augmentation: int = 2, seed: int = 0) -> dict:
+    """Phase 2's data for these ratios, built by the engine: rows after correction and pairs."""
+    from threephase_core.config import CLConfig
+    from threephase_core.phases.contrastive import prepare_pairs
+
+    cfg = CLConfig(min_ratio=float(r_min), max_ratio=float(r_max), augmentation=int(augmentation))
+    out = prepare_pairs(texts, labels, n_classes, cfg, seed)
+    scores = np.asarray(out["scores"])
+    return {
+        "rows_before": int(sum(out["counts_before"].values())),
+        "rows_after": int(sum(out["counts_after"].values())),
+        "pairs": int(len(scores)),
+        "positive_pairs": int((scores >= 1.0).sum()),
+    }
+
+
+def _align(original: str, noisy: str) -> list[tuple[str, bool]]:
+    """Mark which words of `original` survive in `noisy` (a subsequence of it)."""
+    kept = noisy.split()
+    out, j = [], 0
+    for word in original.split():
+        if j < len(kept) and kept[j] == word:
+            out.append((word, True))
+            j += 1
+        else:
+            out.append((word, False))
+    return out
+
+
+def noise_preview(text: str, ratio: float, seed: int = 0) -> list[tuple[str, bool]]:
+    """(word, kept) after the DAE's word deletion at `ratio` (engine's `delete_words`)."""
+    from threephase_core.noise import delete_words
+
+    return _align(text, delete_words(text, float(ratio), np.random.default_rng(seed)))
+
+
+def stopword_preview(text: str, seed: int = 0) -> list[tuple[str, bool]]:
+    """(word, kept) for an oversampled copy (engine's `stopword_noise`)."""
+    from threephase_core.noise import stopword_noise
+
+    return _align(text, stopword_noise(text, np.random.default_rng(seed)))
+
+
+# ---- models ---------------------------------------------------------------------------
+def check_model(spec: str) -> str | None:
+    """A clear message when a model choice cannot work, else None. Quick: loads nothing."""
+    spec = (spec or "").strip()
+    if spec in ("", "minilm", "default"):
+        try:
+            from threephase_core.encoder import packaged_minilm_path
+
+            packaged_minilm_path()
+        except Exception as exc:  # ModelError: package missing
+            return str(exc)
+        return None
+    if spec == "tiny":
+        return None
+    path = Path(spec).expanduser()
+    if path.exists() or spec.startswith((".", "/", "~")) or os.sep in spec and not re.fullmatch(r"[\w.-]+/[\w.-]+", spec):
+        if not path.is_dir():
+            return f"model folder not found: {spec}"
+        if not ((path / "modules.json").exists() or (path / "config.json").exists()):
+            return f"{spec} is not a model folder: it has neither config.json nor modules.json"
+        return None
+    if not re.fullmatch(r"[\w.-]+(/[\w.-]+)?", spec):
+        return f"{spec!r} is neither an existing folder nor a Hugging Face hub id (owner/name)"
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(spec, "config.json")
+        except Exception:
+            cached = None
+        if not isinstance(cached, str):
+            return (
+                f"hub model {spec!r} is not in the local cache and the hub is offline (HF_HUB_OFFLINE=1). "
+                "Use the packaged MiniLM, a local model folder, or go online."
+            )
+    return None
+
+
+# ---- runs -----------------------------------------------------------------------------
+def run_state(run: Run, live: dict[str, dict]) -> str:
+    """The run's state; a 'running'/'queued' folder with no live job is 'interrupted'."""
+    if run.id in live:
+        return live[run.id]["state"]
+    state = run.status.get("state", "unknown")
+    return "interrupted" if state in ACTIVE_STATES else state
+
+
+def _stamp(run: Run) -> float:
+    created = run.status.get("created")
+    if created:
+        return float(created)
+    try:
+        return (run.path / "config.json").stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def run_row(run: Run, live: dict[str, dict]) -> dict:
+    cfg, status, metrics = run.config, run.status, run.metrics
+    val, test = metrics.get("validation", {}), metrics.get("test", {})
+    wall = status.get("wall_s")
+    if run.id in live and live[run.id]["state"] in ACTIVE_STATES:
+        wall = live[run.id].get("elapsed_s")
+    return {
+        "run": run.id,
+        "state": run_state(run, live),
+        "recipe": cfg.get("recipe", status.get("recipe", "?")),
+        "dataset": dataset_label(cfg.get("dataset", status.get("dataset", "?"))),
+        "model": model_label(cfg.get("model", "")),
+        "seed": cfg.get("seed", status.get("seed")),
+        "val_acc": val.get("accuracy"),
+        "test_acc": test.get("accuracy"),
+        "test_f1": test.get("f1_macro"),
+        "wall_s": wall,
+        "steps_cap": cfg.get("max_steps", 0) or None,
+        "device": status.get("device_name") or status.get("device"),
+        "created": pd.Timestamp(_stamp(run), unit="s", tz="UTC").tz_convert(None).floor("s"),
+        "has_model": run.has_model(),
+        "phases": len(run.embedding_phases()),
+    }
+
+
+RUN_COLUMNS = ["run", "state", "recipe", "dataset", "model", "seed", "val_acc", "test_acc", "test_f1", "wall_s", "steps_cap", "device", "created", "has_model", "phases"]
+
+
+def runs_frame(store: RunStore, live: dict[str, dict] | None = None) -> pd.DataFrame:
+    """One row per run folder, newest first."""
+    live = live or {}
+    rows = [run_row(r, live) for r in store.list()]
+    df = pd.DataFrame(rows, columns=RUN_COLUMNS)
+    return df.sort_values("created", ascending=False, kind="stable").reset_index(drop=True) if len(df) else df
+
+
+def recipe_comparison(df: pd.DataFrame) -> pd.DataFrame:
+    """The ablation table from finished runs: per recipe, mean and std over seeds of
+    validation/test accuracy and macro F1 (std 0 for a single seed), in the recipes' order."""
+    from threephase_core.recipes import RECIPES
+
+    done = df[(df["state"] == "done") & df["test_acc"].notna()] if len(df) else df
+    if not len(done):
+        return pd.DataFrame(columns=["recipe", "seeds", "val_mean", "val_std", "test_mean", "test_std", "f1_mean", "f1_std"])
+    g = done.groupby("recipe")
+    out = pd.DataFrame({
+        "seeds": g["seed"].nunique(),
+        "runs": g.size(),
+        "val_mean": g["val_acc"].mean(), "val_std": g["val_acc"].std(ddof=0),
+        "test_mean": g["test_acc"].mean(), "test_std": g["test_acc"].std(ddof=0),
+        "f1_mean": g["test_f1"].mean(), "f1_std": g["test_f1"].std(ddof=0),
+    }).reset_index()
+    order = {name: i for i, name in enumerate(RECIPES)}
+    out["_o"] = out["recipe"].map(lambda r: order.get(r, len(order)))
+    return out.sort_values("_o").drop(columns="_o").reset_index(drop=True)
+
+
+def per_class_frame(metrics: dict, split: str = "test") -> pd.DataFrame:
+    per = (metrics.get(split) or {}).get("per_class") or {}
+    rows = [{"class": name, "precision": v.get("precision"), "recall": v.get("recall"), "f1": v.get("f1-score"), "support": int(v.get("support", 0))} for name, v in per.items()]
+    return pd.DataFrame(rows, columns=["class", "precision", "recall", "f1", "support"])
+
+
+def confusion(metrics: dict, split: str = "test") -> tuple[np.ndarray, list[str]] | None:
+    m = metrics.get(split) or {}
+    if "confusion_matrix" not in m:
+        return None
+    names = list((m.get("per_class") or {}).keys())
+    matrix = np.asarray(m["confusion_matrix"])
+    if len(names) != len(matrix):
+        names = [str(i) for i in range(len(matrix))]
+    return matrix, names
+
+
+def losses_from_events(events: list[dict]) -> dict[str, list[tuple[int, float]]]:
+    """{phase: [(step, loss), ...]} rebuilt from a run's event log (past runs)."""
+    out: dict[str, list[tuple[int, float]]] = {}
+    for e in events:
+        if e.get("type") == "loss" and e.get("loss") is not None:
+            out.setdefault(e.get("phase", "?"), []).append((int(e.get("step", 0)), float(e["loss"])))
+    return out
+
+
+def loss_frame(losses: dict[str, list]) -> pd.DataFrame:
+    rows = [(phase, int(s), float(l)) for phase, pts in losses.items() for s, l in pts]
+    return pd.DataFrame(rows, columns=["phase", "step", "loss"])
+
+
+def config_rows(config: dict) -> pd.DataFrame:
+    """A run's config as (setting, value) rows, sections flattened to 'ft.lr'."""
+    rows = []
+    for key, value in config.items():
+        if isinstance(value, dict):
+            rows += [(f"{key}.{k}", v) for k, v in value.items()]
+        else:
+            rows.append((key, value))
+    return pd.DataFrame([(k, " → ".join(v) if isinstance(v, list) else str(v)) for k, v in rows], columns=["setting", "value"])
+
+
+def model_zip(run: Run) -> bytes:
+    """The run's trained model folder (encoder + head) as zip bytes."""
+    if not run.has_model():
+        raise FileNotFoundError(f"run {run.id} has no saved model")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for f in sorted(run.model_dir.rglob("*")):
+            if f.is_file():
+                zf.write(f, Path(run.id) / "model" / f.relative_to(run.model_dir))
+        zf.write(run.path / "config.json", Path(run.id) / "config.json")
+    return buf.getvalue()
+
+
+def phase_quality(metrics: dict, phases: list[str]) -> dict[str, dict]:
+    """phase -> {silhouette, knn_acc} from metrics.json (NaN where missing)."""
+    ph = metrics.get("phases", {})
+    return {p: {"silhouette": ph.get(p, {}).get("silhouette", float("nan")), "knn_acc": ph.get(p, {}).get("knn_acc", float("nan"))} for p in phases}
+
+
+# ---- projections ----------------------------------------------------------------------
+PROJECTION_VERSION = 1
+_executor: ThreadPoolExecutor | None = None
+_inflight: dict[tuple, Future] = {}
+_proj_lock = threading.Lock()
+
+
+def _embed_stamp(run: Run, phases: list[str]) -> list[float]:
+    return [round((run.path / "embeddings" / f"{p}.npz").stat().st_mtime, 3) for p in phases]
+
+
+def load_run_embeddings(run: Run) -> tuple[list[str], dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """(phases, {phase: embeddings}, labels, texts) for the phases on disk (same rows each)."""
+    phases = run.embedding_phases()
+    embs, labels, texts = {}, None, None
+    for p in phases:
+        d = run.load_embeddings(p)
+        if labels is not None and len(d["labels"]) != len(labels):
+            continue  # a phase from a different row set: leave it out
+        embs[p] = d["embeddings"]
+        if labels is None:
+            labels, texts = d["labels"], d["texts"]
+    phases = [p for p in phases if p in embs]
+    return phases, embs, (labels if labels is not None else np.zeros(0, int)), (texts if texts is not None else np.array([], dtype=str))
+
+
+def projection_file(run: Run, method: str) -> Path:
+    return run.path / "projections" / f"{method}.npz"
+
+
+def cached_projection(run: Run, method: str) -> dict[str, np.ndarray] | None:
+    """The cached 2-D layouts {phase: (n, 2)} if they match the embeddings on disk."""
+    f = projection_file(run, method)
+    if not f.exists():
+        return None
+    try:
+        with np.load(f, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            phases = run.embedding_phases()
+            if meta.get("version") != PROJECTION_VERSION or meta.get("phases") != phases or meta.get("stamp") != _embed_stamp(run, phases):
+                return None
+            return {p: z[f"xy_{p}"] for p in phases}
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def compute_projection(run: Run, method: str = "pca", seed: int = 0) -> dict[str, np.ndarray]:
+    """Project every phase (aligned to the previous one) and cache it in the run folder."""
+    from threephase_core.projection import project_phases
+
+    phases, embs, _, _ = load_run_embeddings(run)
+    if not phases:
+        return {}
+    stamp = _embed_stamp(run, phases)
+    layouts = project_phases({p: embs[p] for p in phases}, method=method, seed=seed)
+    meta = json.dumps({"version": PROJECTION_VERSION, "method": method, "phases": phases, "stamp": stamp, "seed": seed})
+    folder = run.path / "projections"
+    folder.mkdir(exist_ok=True)
+    tmp = folder / f".{method}.{os.getpid()}.{threading.get_ident()}.tmp.npz"
+    np.savez(tmp, meta=np.array(meta), **{f"xy_{p}": layouts[p].astype(np.float32) for p in phases})
+    os.replace(tmp, projection_file(run, method))
+    return layouts
+
+
+def projection(run: Run, method: str) -> dict[str, np.ndarray]:
+    """Cached layouts, else computed now (meant for PCA: instant)."""
+    return cached_projection(run, method) or compute_projection(run, method)
+
+
+def request_projection(run: Run, method: str = "umap") -> Future:
+    """Compute (and cache) a projection in the background; one at a time, deduplicated."""
+    global _executor
+    key = (str(run.path), method, tuple(run.embedding_phases()))
+    with _proj_lock:
+        fut = _inflight.get(key)
+        if fut is not None and (not fut.done() or fut.exception() is None):
+            return fut
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1)  # default thread names: not a run worker
+        fut = _executor.submit(compute_projection, Run(run.path), method)
+        _inflight[key] = fut
+        return fut
+
+
+def projection_failure(run: Run, method: str) -> str | None:
+    """The error message of a failed background projection of this run, if any."""
+    key = (str(run.path), method, tuple(run.embedding_phases()))
+    fut = _inflight.get(key)
+    if fut is not None and fut.done() and fut.exception() is not None:
+        return f"{type(fut.exception()).__name__}: {fut.exception()}"
+    return None
+
+
+# ---- train-page helpers ---------------------------------------------------------------
+def parse_seeds(text: str) -> list[int]:
+    """'0', '0,1,2', '0-4' or '0 1 2' -> sorted unique seeds; ValueError with a clear message."""
+    seeds: set[int] = set()
+    for part in re.split(r"[,\s]+", (text or "").strip()):
+        if not part:
+            continue
+        m = re.fullmatch(r"(\d+)-(\d+)", part)
+        if m:
+            a, b = int(m.group(1)), int(m.group(2))
+            if b < a or b - a > 99:
+                raise ValueError(f"seed range {part!r} must go upwards and hold at most 100 seeds")
+            seeds.update(range(a, b + 1))
+        elif part.isdigit():
+            seeds.add(int(part))
+        else:
+            raise ValueError(f"seed {part!r} is not a whole number >= 0 (write e.g. 0 or 0,1,2 or 0-4)")
+    if not seeds:
+        raise ValueError("give at least one seed (e.g. 0, or 0,1,2 for three runs)")
+    return sorted(seeds)
+
+
+def recipe_fixed_fields(recipe: str) -> set[str]:
+    """Settings a recipe sets itself (e.g. cl.imbalance for extra_imb): shown, not edited."""
+    from threephase_core.recipes import get_recipe
+
+    return set(get_recipe(recipe).overrides)
+
+
+def recipe_defaults(recipe: str) -> RunConfig:
+    from threephase_core.recipes import build_config
+
+    return build_config(recipe)
+
+
+def changed_overrides(recipe: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Only the settings that differ from the recipe's own defaults (so a recipe's fixed
+    settings are never overwritten by a form field that was left alone)."""
+    base = recipe_defaults(recipe)
+    fixed = recipe_fixed_fields(recipe)
+    out = {}
+    for key, value in values.items():
+        if key in fixed:
+            continue
+        target: Any = base
+        for part in key.split("."):
+            target = getattr(target, part)
+        if isinstance(value, float) and isinstance(target, (int, float)) and math.isclose(float(target), value, rel_tol=1e-9, abs_tol=1e-12):
+            continue
+        if value != target:
+            out[key] = value
+    return out
+
+
+def fmt_seconds(s: float | None) -> str:
+    if s is None or (isinstance(s, float) and not math.isfinite(s)):
+        return "–"
+    s = float(s)
+    if s < 60:
+        return f"{s:.0f} s" if s >= 10 else f"{s:.1f} s"
+    if s < 3600:
+        return f"{int(s // 60)} min {int(s % 60):02d} s"
+    return f"{int(s // 3600)} h {int(s % 3600 // 60):02d} min"
+
+
+def splits_rows(summary: dict) -> dict[str, int]:
+    return {s: int(summary.get("rows", {}).get(s, 0)) for s in SPLITS}
+
+
+def now() -> float:
+    return time.time()
