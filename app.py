@@ -66,8 +66,9 @@ def home() -> None:
     with right:
         mgr = ui.manager()
         runs = wb.runs_frame(mgr.store, wb.live_status(mgr))
-        m1, m2 = st.columns(2)
-        m1.metric("Device", ui.device_label(), border=True)
+        m1, m2 = st.columns([2, 1])
+        device = ui.device_label()
+        m1.metric("Device", device if len(device) <= 18 else device.replace("NVIDIA ", ""), border=True, help=device)
         m2.metric("Runs on disk", len(runs), delta=f"{len(mgr.pending())} in queue" if mgr.pending() else None, delta_color="off", border=True)
         model = wb.model_label(ui.model_spec())
         st.button(
@@ -87,7 +88,6 @@ def home() -> None:
         return
     recent = runs.head(8)
     view = recent.assign(
-        state=[f"{ui.STATE_ICON.get(s, '')} {s}" for s in recent["state"]],
         val_acc=recent["val_acc"] * 100, test_acc=recent["test_acc"] * 100,
     )
     st.dataframe(

@@ -99,7 +99,7 @@ def main() -> int:
         for ds in variants:
             for recipe in recipes:
                 for seed in seeds:
-                    overrides = {**settings_for(base.name, cuda), "model": args.model, "seed": seed, "dataset": ds.name}
+                    overrides = {**settings_for(base.name, cuda, len(ds.train)), "model": args.model, "seed": seed, "dataset": ds.name}
                     if args.quick:
                         overrides["max_steps"] = 2
                     for item in args.overrides:

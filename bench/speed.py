@@ -137,7 +137,7 @@ def main() -> int:
         settings[k] = v
     rows_cap = 400 if args.quick else 0
     ds = load_dataset(args.dataset, max_train_rows=rows_cap)
-    settings = {**settings_for(ds.name, cuda), **settings}
+    settings = {**settings_for(ds.name, cuda, len(ds.train)), **settings}
     texts, labels = ds.train["text"].tolist(), ds.train["label"].to_numpy()
     max_steps = 3 if args.quick else 0
     stock_steps = 3 if args.quick else 300

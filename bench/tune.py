@@ -46,7 +46,7 @@ def main() -> int:
     values = [g.split("=", 1)[1].split(",") for g in args.grid]
     rows = []
     for combo in itertools.product(*values) if keys else [()]:
-        over = {**settings_for(ds.name, cuda), "model": args.model, "seed": args.seed, "dataset": ds.name, "embed_rows": 500, **dict(zip(keys, combo))}
+        over = {**settings_for(ds.name, cuda, len(ds.train)), "model": args.model, "seed": args.seed, "dataset": ds.name, "embed_rows": 500, **dict(zip(keys, combo))}
         cfg = build_config(args.recipe, over)
         t = time.time()
         res = execute(cfg, RunStore("/tmp/threephase_tune_runs").create(args.recipe, ds.name, args.seed), Progress(), dataset=ds)

@@ -87,7 +87,8 @@ def imbalance_curve(xs, ys, table: pd.DataFrame, r_min: float, r_max: float, thr
             hovertemplate=f"<b>{row['class']}</b><br>{row['rows']} rows, f = {row['f']:.2f}<br>"
             + (f"repeated ×{row['repeats']} → {row['rows_after']} rows" if row["oversampled"] else "unchanged") + "<extra></extra>",
         )
-    fig.update_xaxes(type="log", title="class size x (training rows, log scale)")
+    ticks = [v for v in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000) if v <= largest * 1.5]
+    fig.update_xaxes(type="log", title="class size x (training rows, log scale)", tickvals=ticks, ticktext=[f"{v:,}" for v in ticks])
     fig.update_yaxes(title="f(x)", rangemode="tozero")
     fig.update_layout(uirevision="imbalance")
     return _style(fig, height=380)
@@ -136,12 +137,15 @@ def loss_curves(losses: pd.DataFrame, phases: list[str], evals: list[dict] | Non
             fig.add_scatter(x=[e.get("step") for e in evals], y=[e.get("val_acc") for e in evals], mode="lines+markers",
                             name="val acc", line=dict(color="#f97316", width=1.5, dash="dot"), marker=dict(size=6), showlegend=False,
                             hovertemplate="step %{x}<br>val acc %{y:.3f}<extra></extra>", row=1, col=i, secondary_y=True)
-            fig.update_yaxes(title_text="val acc", range=[0, 1], showgrid=False, row=1, col=i, secondary_y=True,
-                             title_font=dict(color="#f97316"))
+            fig.update_yaxes(title_text="val acc", range=[0, 1.02], tickmode="linear", tick0=0, dtick=0.25, tickformat=".0%",
+                             showgrid=False, row=1, col=i, secondary_y=True, title_font=dict(color="#f97316"),
+                             tickfont=dict(color="#f97316"))
         fig.update_xaxes(title_text="step", row=1, col=i)
     for ann in fig.layout.annotations:
-        ann.font = dict(size=12, family=FONT)
-    return _style(fig, height=height, legend=False)
+        ann.font = dict(size=12, family=FONT, color="#334155")
+    fig = _style(fig, height=height, legend=False)
+    fig.update_layout(margin=dict(l=10, r=10, t=28, b=10))
+    return fig
 
 
 # ---- embeddings ---------------------------------------------------------------------
@@ -164,10 +168,10 @@ def embedding_map(xy: np.ndarray, labels: np.ndarray, texts, names: list[str], t
             customdata=np.array([_wrap(t) for t in np.asarray(texts)[mask]], dtype=object),
             hovertemplate=f"<b>{names[k]}</b><br>%{{customdata}}<extra></extra>",
         ))
-    fig.update_xaxes(showticklabels=False, title=None, showgrid=False, zeroline=False, scaleanchor="y", scaleratio=1)
-    fig.update_yaxes(showticklabels=False, title=None, showgrid=False, zeroline=False)
     fig = _style(fig, height=height, title=title, legend=False)
-    fig.update_layout(dragmode="pan", margin=dict(l=4, r=4, t=36, b=4))
+    fig.update_xaxes(showticklabels=False, title=None, showgrid=False, zeroline=False, showline=False)
+    fig.update_yaxes(showticklabels=False, title=None, showgrid=False, zeroline=False, showline=False)
+    fig.update_layout(dragmode="pan", margin=dict(l=4, r=4, t=36, b=4), plot_bgcolor="#fafbfc")
     return fig
 
 
@@ -179,6 +183,7 @@ def recipe_comparison(comp: pd.DataFrame, metric: str = "test", baseline: str = 
     fig = go.Figure(go.Bar(
         x=comp["recipe"], y=mean, error_y=dict(type="data", array=std, color="#334155", thickness=1.2, width=6),
         marker=dict(color=colors), text=[f"{m:.1f}" for m in mean], textposition="outside", cliponaxis=False,
+        width=min(0.7, 0.3 + 0.08 * len(comp)),
         customdata=np.stack([std, comp["seeds"]], axis=1),
         hovertemplate="<b>%{x}</b><br>%{y:.2f} ± %{customdata[0]:.2f}<br>%{customdata[1]} seed(s)<extra></extra>",
     ))
@@ -186,7 +191,7 @@ def recipe_comparison(comp: pd.DataFrame, metric: str = "test", baseline: str = 
         base = float(mean[comp["recipe"] == baseline].iloc[0])
         fig.add_hline(y=base, line=dict(color="#64748b", dash="dot", width=1), annotation_text="FT baseline",
                       annotation_position="top right", annotation_font_color="#64748b")
-    lo = max(0.0, float((mean - std).min()) - 10) if len(mean) else 0
+    lo = max(0.0, float((mean - std).min()) - 10) if len(mean) > 1 else 0.0
     fig.update_yaxes(title=f"{'test' if metric == 'test' else 'validation'} accuracy (%)", range=[lo, min(100.0, float((mean + std).max()) + 6) if len(mean) else 100])
     return _style(fig, height=360, legend=False)
 

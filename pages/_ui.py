@@ -149,7 +149,6 @@ STATE_BADGE = {
     "queued": ("Queued", "gray"), "running": ("Running", "blue"), "done": ("Done", "green"),
     "failed": ("Failed", "red"), "cancelled": ("Cancelled", "orange"), "interrupted": ("Interrupted", "orange"),
 }
-STATE_ICON = {"queued": "⏳", "running": "▶️", "done": "✅", "failed": "❌", "cancelled": "⏹️", "interrupted": "⚠️"}
 
 
 def header(title: str, subtitle: str) -> None:
@@ -183,7 +182,7 @@ def words_html(words: list[tuple[str, bool]]) -> str:
 def run_label(row: dict) -> str:
     acc = row.get("test_acc")
     acc_s = f" · test {acc:.1%}" if isinstance(acc, float) and acc == acc else ""
-    return f"{STATE_ICON.get(row['state'], '')} {row['recipe']} · {row['dataset']} · {row['model']} · seed {row['seed']}{acc_s} · {row['run'][:15]}"
+    return f"{row['recipe']} · {row['dataset']} · {row['model']} · seed {row['seed']}{acc_s} · {row['state']} · {row['run'][:15]}"
 
 
 def pct(x) -> str:

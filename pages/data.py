@@ -16,13 +16,14 @@ SOURCES = {"demo": "Bundled demo", "folder": "Dataset folder", "upload": "Upload
 ui.header("Data", "Choose the texts and labels to train on. The choice carries over to the Imbalance and Train pages.")
 
 
-def use(spec: str, text_column: str, label_column: str) -> bool:
+def use(spec: str, text_column: str, label_column: str, shown_as: str | None = None) -> bool:
     """Load a candidate; make it the workbench dataset if it loads, else show why not."""
     choice = {"spec": spec, "text_column": text_column, "label_column": label_column}
     try:
         ui.load_dataset(choice)
     except DataError as exc:
-        st.error(f"This dataset cannot be used: {exc}", icon=":material/error:")
+        message = str(exc).replace(spec, shown_as) if shown_as else str(exc)
+        st.error(f"This dataset cannot be used: {message}", icon=":material/error:")
         return False
     if st.session_state["wb.dataset"] != choice:
         st.session_state["wb.dataset"] = choice
@@ -86,13 +87,14 @@ with st.container(border=True):
             f"(train / validation / test) assigns rows to splits, otherwise they are carved from train. Up to {limit} MB.",
         )
         if up is not None:
+            path = None
             try:
                 path = wb.save_upload(up.name, up.getvalue(), ui.store().root)
                 text_col, label_col = column_pickers(str(path), wb.peek_table(path))
                 if text_col != label_col:
-                    use(str(path), text_col, label_col)
+                    use(str(path), text_col, label_col, shown_as=up.name)
             except DataError as exc:
-                st.error(str(exc), icon=":material/error:")
+                st.error(str(exc).replace(str(path), up.name) if path else str(exc), icon=":material/error:")
         else:
             st.caption(f"Files up to {limit} MB (`server.maxUploadSize` in .streamlit/config.toml).")
 
@@ -139,7 +141,7 @@ with right:
     if pick != "All classes":
         samples = samples[samples["class"] == pick]
     st.dataframe(samples, hide_index=True, width="stretch", height=300,
-                 column_config={"class": st.column_config.TextColumn("class", width="small"), "text": st.column_config.TextColumn("text", width="large")})
+                 column_config={"class": st.column_config.TextColumn("class", width="medium"), "text": st.column_config.TextColumn("text", width="large")})
     if st.button("Other samples", icon=":material/shuffle:", key="data:shuffle"):
         st.session_state["data.sample_seed"] += 1
         st.rerun()

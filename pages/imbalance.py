@@ -11,7 +11,6 @@ from threephase_core.config import IMBALANCE_PRESETS
 
 PAGE = "imb"
 PRESETS = list(IMBALANCE_PRESETS) + ["custom"]
-PRESET_HELP = {"normal": "normal (1.5, 4)", "extra": "extra (1.5, 20)", "none": "none (1, 1)", "custom": "custom"}
 
 ui.header(
     "Imbalance & noise",
@@ -39,8 +38,8 @@ counts = ds.class_counts("train")
 controls, chart = st.columns([1, 2.4], gap="large")
 with controls:
     st.markdown("**Imbalance correction** (phase 2)")
-    ui.bind(st.segmented_control, "Preset", "wb.preset", page=PAGE, options=PRESETS, format_func=PRESET_HELP.get,
-            required=True, on_change=preset_changed, help="The paper's presets as (min ratio, max ratio).")
+    ui.bind(st.segmented_control, "Preset", "wb.preset", page=PAGE, options=PRESETS, required=True, on_change=preset_changed,
+            help="The paper's presets: normal (1.5, 4), extra (1.5, 20), none (1, 1) as (min ratio, max ratio).")
     r_min = ui.bind(st.slider, "Min ratio r_min", "wb.min_ratio", page=PAGE, min_value=0.5, max_value=5.0, step=0.05,
                     on_change=ratio_changed, help="A class is oversampled only where f(x) ≥ r_min.")
     r_max = ui.bind(st.slider, "Max ratio r_max", "wb.max_ratio", page=PAGE, min_value=1.0, max_value=30.0, step=0.5,
@@ -57,6 +56,7 @@ xs, ys = wb.imbalance_curve(largest, r_max)
 threshold = wb.threshold_size(largest, r_min, r_max)
 with chart:
     st.markdown(f"**f(x) = r_max · ln(M/x) / ln(M)** with M = {largest} (the largest class); classes with f(x) ≥ r_min are repeated round(f(x)) times")
+    ui.legend(ds.label_names)
     st.plotly_chart(charts.imbalance_curve(xs, ys, table, r_min, r_max, threshold, ds.label_names), key="imb_curve",
                     config={"displayModeBar": False})
 

@@ -80,27 +80,29 @@ def test_collate_pads_and_masks():
     batch = collate(tok, np.array([1, 0]), "cpu")
     assert set(batch) == {"input_ids", "attention_mask"}
     assert batch["input_ids"].dtype == torch.int64 and batch["attention_mask"].dtype == torch.int64
-    assert batch["input_ids"].tolist() == [[101, 7, 102, 0], [101, 5, 6, 102]]
-    assert batch["attention_mask"].tolist() == [[1, 1, 1, 0], [1, 1, 1, 1]]
+    # Width is rounded up to a multiple of PAD_MULTIPLE (8).
+    assert batch["input_ids"].tolist() == [[101, 7, 102, 0, 0, 0, 0, 0], [101, 5, 6, 102, 0, 0, 0, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1, 0, 0, 0, 0, 0], [1, 1, 1, 1, 0, 0, 0, 0]]
     full = collate(tok, np.array([0, 1, 2]), "cpu")
-    assert full["input_ids"].shape == (3, 6)
+    assert full["input_ids"].shape == (3, 8)
     assert full["attention_mask"].sum(1).tolist() == [4, 3, 6]
 
 
 def test_collate_uses_the_pad_id():
     tok = _tok([[1, 2, 3]], [[4]], pad=-7)
     batch = collate(tok, np.array([0, 1]), "cpu")
-    assert batch["input_ids"][1].tolist() == [4, -7, -7]
-    assert batch["attention_mask"][1].tolist() == [1, 0, 0]
+    assert batch["input_ids"][1].tolist() == [4] + [-7] * 7
+    assert batch["attention_mask"][1].tolist() == [1] + [0] * 7
 
 
 def test_collate_with_chunks_sets_owner():
     tok = _tok([[1, 2], [3]], [[4, 5, 6]], [[7], [8], [9, 9]])
     batch = collate(tok, np.array([2, 1, 0]), "cpu")
-    assert batch["input_ids"].shape == (6, 3)
+    assert batch["input_ids"].shape == (6, 8)
     assert batch["owner"].tolist() == [0, 0, 0, 1, 2, 2]
     assert batch["n_texts"] == 3
-    assert batch["input_ids"].tolist() == [[7, 0, 0], [8, 0, 0], [9, 9, 0], [4, 5, 6], [1, 2, 0], [3, 0, 0]]
+    rows = [[7], [8], [9, 9], [4, 5, 6], [1, 2], [3]]
+    assert batch["input_ids"].tolist() == [r + [0] * (8 - len(r)) for r in rows]
 
 
 # ---- tokenize --------------------------------------------------------------------------

@@ -17,6 +17,9 @@ import numpy as np
 import torch
 
 
+PAD_MULTIPLE = 8
+
+
 @dataclass
 class Tokenized:
     """Token ids per text, as one or more chunks each (one unless chunking)."""
@@ -81,7 +84,9 @@ def collate(
         for c in tok.chunks[int(i)]:
             rows.append(c)
             owner.append(pos)
-    width = max(len(r) for r in rows)
+    # Widths rounded up to a multiple of 8: tensor-core friendly, and far fewer distinct shapes
+    # for the GPU libraries to plan for (each new shape costs a one-off heuristic search).
+    width = -(-max(len(r) for r in rows) // PAD_MULTIPLE) * PAD_MULTIPLE
     ids = np.full((len(rows), width), tok.pad_id, dtype=np.int64)
     mask = np.zeros((len(rows), width), dtype=np.int64)
     for k, r in enumerate(rows):

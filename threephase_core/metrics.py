@@ -9,7 +9,10 @@ from sklearn.metrics import accuracy_score, classification_report, confusion_mat
 def classification_metrics(y_true, y_pred, label_names: list[str]) -> dict:
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     labels = list(range(len(label_names)))
-    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+    # Macro averages over the classes that occur (in truth or prediction): a class absent from
+    # a small split would otherwise count as a zero and drag the average down.
+    present = sorted(set(y_true.tolist()) | set(y_pred.tolist()))
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=present, average="macro", zero_division=0)
     out = {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "precision_macro": float(p),

@@ -43,6 +43,7 @@ def build_pairs(
     if n != len(labels):
         raise ValueError("texts and labels differ in length")
     rng = np.random.default_rng(seed)
+    flat = labels.tolist() if labels.ndim == 1 else [tuple(row) for row in labels.tolist()]
     seen: set[tuple[str, str]] = set()
     pos: list[tuple[int, int]] = []
     neg: list[tuple[int, int]] = []
@@ -56,7 +57,7 @@ def build_pairs(
             if key in seen:
                 continue
             seen.add(key)
-            same = np.array_equal(labels[i], labels[j])
+            same = flat[i] == flat[j]
             (pos if same else neg).append((i, j))
     keep = min(len(pos), len(neg))
     if max_pairs:

@@ -25,7 +25,6 @@ import math
 import os
 import re
 import threading
-import time
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -35,12 +34,11 @@ import numpy as np
 import pandas as pd
 
 from threephase_core.config import IMBALANCE_PRESETS, RunConfig
-from threephase_core.data import FILE_SUFFIXES, SPLITS, DataError
+from threephase_core.data import FILE_SUFFIXES, DataError
 from threephase_core.imbalance import corrected_counts, imbalance_factor, oversample_factor
 from threephase_core.runstore import Run, RunStore, default_runs_dir
 
 PHASE_TITLES = {"base": "Base encoder", "dae": "After DAE", "cl": "After CL", "joint": "After Joint", "ft": "After FT"}
-PHASE_SHORT = {"base": "Base", "dae": "DAE", "cl": "CL", "joint": "Joint", "ft": "FT"}
 ACTIVE_STATES = ("queued", "running")
 UPLOAD_DIR = "_uploads"  # inside the runs folder; RunStore.list() skips it (no config.json)
 
@@ -59,6 +57,12 @@ def open_manager(runs_dir: str | Path | None = None):
     with _managers_lock:
         _managers.append(manager)
     return manager
+
+
+def managers() -> list:
+    """The JobManagers started through `open_manager` and not yet shut down."""
+    with _managers_lock:
+        return list(_managers)
 
 
 def shutdown_managers(timeout: float = 30.0) -> None:
@@ -254,8 +258,10 @@ def stopword_preview(text: str, seed: int = 0) -> list[tuple[str, bool]]:
 
 
 # ---- models ---------------------------------------------------------------------------
-def check_model(spec: str) -> str | None:
-    """A clear message when a model choice cannot work, else None. Quick: loads nothing."""
+def check_model(spec: str, kind: str | None = None) -> str | None:
+    """A clear message when a model choice cannot work, else None. Quick: loads nothing.
+
+    `kind` ('path' or 'hub') says how the user meant `spec`; by default it is guessed."""
     spec = (spec or "").strip()
     if spec in ("", "minilm", "default"):
         try:
@@ -268,14 +274,15 @@ def check_model(spec: str) -> str | None:
     if spec == "tiny":
         return None
     path = Path(spec).expanduser()
-    if path.exists() or spec.startswith((".", "/", "~")) or os.sep in spec and not re.fullmatch(r"[\w.-]+/[\w.-]+", spec):
+    hub_like = re.fullmatch(r"[\w.-]+(/[\w.-]+)?", spec) is not None
+    if kind == "path" or (kind != "hub" and (path.exists() or spec.startswith((".", "/", "~")) or not hub_like)):
         if not path.is_dir():
             return f"model folder not found: {spec}"
         if not ((path / "modules.json").exists() or (path / "config.json").exists()):
             return f"{spec} is not a model folder: it has neither config.json nor modules.json"
         return None
-    if not re.fullmatch(r"[\w.-]+(/[\w.-]+)?", spec):
-        return f"{spec!r} is neither an existing folder nor a Hugging Face hub id (owner/name)"
+    if not hub_like:
+        return f"{spec!r} is not a Hugging Face hub id (owner/name)"
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         try:
             from huggingface_hub import try_to_load_from_cache
@@ -327,7 +334,7 @@ def run_row(run: Run, live: dict[str, dict]) -> dict:
         "test_acc": test.get("accuracy"),
         "test_f1": test.get("f1_macro"),
         "wall_s": wall,
-        "steps_cap": cfg.get("max_steps", 0) or None,
+        "steps_cap": str(cfg.get("max_steps") or ""),
         "device": status.get("device_name") or status.get("device"),
         "created": pd.Timestamp(_stamp(run), unit="s", tz="UTC").tz_convert(None).floor("s"),
         "has_model": run.has_model(),
@@ -585,10 +592,3 @@ def fmt_seconds(s: float | None) -> str:
         return f"{int(s // 60)} min {int(s % 60):02d} s"
     return f"{int(s // 3600)} h {int(s % 3600 // 60):02d} min"
 
-
-def splits_rows(summary: dict) -> dict[str, int]:
-    return {s: int(summary.get("rows", {}).get(s, 0)) for s in SPLITS}
-
-
-def now() -> float:
-    return time.time()

@@ -204,7 +204,7 @@ class _SWA:
         self.averaged = None
         self.updates = 0
         self.every = max(1, (total - self.start) // 20)  # ~20 snapshots in the average
-        self._make_avg = lambda: AveragedModel(clf, use_buffers=True)
+        self._make_avg = lambda: AveragedModel(clf, use_buffers=False)
         self.sched = SWALR(opt, swa_lr=[g["lr"] * cfg.swa_lr_factor for g in opt.param_groups], anneal_epochs=1, anneal_strategy="linear")
 
     def on_step(self, step: int) -> None:
@@ -218,5 +218,6 @@ class _SWA:
             self.updates += 1
 
     def finish(self) -> None:
-        """Copy the averaged weights into the classifier (no BatchNorm here, so no bn update)."""
+        """Copy the averaged weights into the classifier. Parameters only are averaged: the
+        encoder has no BatchNorm, and its integer buffers (position ids) cannot be averaged."""
         self.clf.load_state_dict(self.averaged.module.state_dict())

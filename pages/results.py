@@ -1,0 +1,159 @@
+"""Results: every run on disk, the recipes compared over seeds, and one run in detail."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from pages import _charts as charts
+from pages import _ui as ui
+from threephase_core import workbench as wb
+
+PAGE = "res"
+
+ui.header("Results", "All runs in the runs folder, the paper's ablation table rebuilt from them, and any run in detail.")
+mgr = ui.manager()
+live = wb.live_status(mgr)
+df = wb.runs_frame(mgr.store, live)
+if not len(df):
+    st.info(f"No runs in `{mgr.store.root}` yet. Start one on the Train page.", icon=":material/info:")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.stop()
+
+# ---- all runs -------------------------------------------------------------------------
+done = df[df["state"] == "done"]
+m = st.columns(4)
+m[0].metric("Runs", len(df), border=True)
+m[1].metric("Finished", len(done), border=True)
+m[2].metric("Best test accuracy", ui.pct(done["test_acc"].max()) if len(done) else "–", border=True)
+m[3].metric("Training time, all runs", wb.fmt_seconds(df["wall_s"].fillna(0).sum()), border=True)
+
+st.subheader("All runs")
+view = df.assign(
+    val_acc=df["val_acc"] * 100, test_acc=df["test_acc"] * 100, test_f1=df["test_f1"] * 100,
+)
+st.dataframe(
+    view[["created", "state", "recipe", "dataset", "model", "seed", "val_acc", "test_acc", "test_f1", "wall_s", "steps_cap", "run"]],
+    hide_index=True, width="stretch", height=min(400, 38 + 35 * len(view)),
+    column_config={
+        "created": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
+        "val_acc": st.column_config.NumberColumn("val acc", format="%.1f%%"),
+        "test_acc": st.column_config.NumberColumn("test acc", format="%.1f%%"),
+        "test_f1": st.column_config.NumberColumn("test macro F1", format="%.1f%%"),
+        "wall_s": st.column_config.NumberColumn("wall time", format="%.0f s"),
+        "steps_cap": st.column_config.TextColumn("step cap", help="Max steps per phase (smoke runs); empty = full run."),
+    },
+)
+st.download_button("Download the table (CSV)", df.drop(columns=["has_model"]).to_csv(index=False), file_name="threephase_runs.csv",
+                   mime="text/csv", icon=":material/download:", key="res:csv_all", on_click="ignore")
+
+# ---- recipe comparison ----------------------------------------------------------------
+st.subheader("Recipes compared")
+if not len(done):
+    st.info("The comparison appears once runs have finished.", icon=":material/info:")
+else:
+    groups = done.groupby(["dataset", "model"]).size().sort_values(ascending=False)
+    options = [f"{d} · {mo}" for d, mo in groups.index]
+    a, b = st.columns([2, 1])
+    pick = a.selectbox("Dataset and model", options, key="res:group", help="Recipes are compared on one dataset with one model.")
+    metric = b.segmented_control("Score", ["test", "val"], default="test", key="res:metric", required=True,
+                                 format_func={"test": "Test accuracy", "val": "Validation accuracy"}.get)
+    d_name, m_name = groups.index[options.index(pick)]
+    comp = wb.recipe_comparison(df[(df["dataset"] == d_name) & (df["model"] == m_name)])
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        st.plotly_chart(charts.recipe_comparison(comp, metric or "test"), key="res_comp", config={"displayModeBar": False})
+    with right:
+        table = pd.DataFrame({
+            "recipe": comp["recipe"],
+            "seeds": comp["seeds"],
+            "val acc": [f"{mu:.1%} ± {sd:.1%}" for mu, sd in zip(comp["val_mean"], comp["val_std"])],
+            "test acc": [f"{mu:.1%} ± {sd:.1%}" for mu, sd in zip(comp["test_mean"], comp["test_std"])],
+            "macro F1": [f"{mu:.1%} ± {sd:.1%}" for mu, sd in zip(comp["f1_mean"], comp["f1_std"])],
+        })
+        st.dataframe(table, hide_index=True, width="stretch")
+        st.caption("Mean ± standard deviation over seeds (finished runs only). The paper: 3-Phase beats FT alone; each ablation is below 3-Phase.")
+        capped = df[(df["dataset"] == d_name) & (df["model"] == m_name) & (df["steps_cap"] != "") & (df["state"] == "done")]
+        if len(capped):
+            st.warning(f"{len(capped)} of these runs had a step cap (smoke runs): their scores are not real results.", icon=":material/warning:")
+
+# ---- one run --------------------------------------------------------------------------
+st.subheader("One run")
+rows = {r["run"]: r for r in df.to_dict("records")}
+if st.session_state.get("wb.run") not in rows:
+    st.session_state["wb.run"] = next(iter(rows))
+run_id = ui.bind(st.selectbox, "Run", "wb.run", page=PAGE, options=list(rows), format_func=lambda i: ui.run_label(rows[i]))
+run = mgr.store.get(run_id)
+row, metrics, status = rows[run_id], run.metrics, run.status
+if row["state"] == "failed":
+    st.error(f"This run failed: {status.get('message', 'no message')}", icon=":material/error:")
+elif row["state"] in ("cancelled", "interrupted"):
+    st.warning(f"This run was {row['state']}; what finished before is kept.", icon=":material/warning:")
+t = st.columns(5)
+t[0].metric("Validation accuracy", ui.pct(row["val_acc"]), border=True)
+t[1].metric("Test accuracy", ui.pct(row["test_acc"]), border=True)
+t[2].metric("Test macro F1", ui.pct(row["test_f1"]), border=True)
+before = (metrics.get("before_ft") or {}).get("val_acc")
+t[3].metric("Val acc before FT", ui.pct(before), help="The classifier head on the encoder before phase 3.", border=True)
+t[4].metric("Wall time", wb.fmt_seconds(row["wall_s"]), border=True)
+
+split = st.segmented_control("Split", ["test", "validation"], default="test", key="res:split", required=True) or "test"
+names = run.data_summary.get("label_names") or []
+tabs = st.tabs(["Per class", "Confusion matrix", "Training curves", "Phases", "Settings"])
+with tabs[0]:
+    per = wb.per_class_frame(metrics, split)
+    if len(per):
+        a, b = st.columns([3, 2], gap="large")
+        a.plotly_chart(charts.per_class_f1(per, names or per["class"].tolist()), key="res_f1", config={"displayModeBar": False})
+        b.dataframe(per, hide_index=True, width="stretch", column_config={
+            "precision": st.column_config.NumberColumn(format="%.3f"), "recall": st.column_config.NumberColumn(format="%.3f"),
+            "f1": st.column_config.NumberColumn("F1", format="%.3f")})
+        b.download_button("Per-class metrics (CSV)", per.to_csv(index=False), file_name=f"{run_id}_{split}_per_class.csv",
+                          mime="text/csv", icon=":material/download:", key="res:csv_class", on_click="ignore")
+    else:
+        st.info("No classification metrics: the run did not reach the end of fine-tuning.", icon=":material/info:")
+with tabs[1]:
+    cm = wb.confusion(metrics, split)
+    if cm is not None:
+        st.plotly_chart(charts.confusion_matrix(*cm), key="res_cm", config={"displayModeBar": False})
+    else:
+        st.info("No confusion matrix for this run.", icon=":material/info:")
+with tabs[2]:
+    losses = wb.loss_frame(wb.losses_from_events(run.events()))
+    phases = list(run.config.get("phases") or losses["phase"].unique())
+    if len(losses):
+        st.plotly_chart(charts.loss_curves(losses, phases, (metrics.get("ft") or {}).get("evals")), key="res_loss", config={"displayModeBar": False})
+    else:
+        st.info("No training steps were logged.", icon=":material/info:")
+with tabs[3]:
+    ph = metrics.get("phases", {})
+    prow = []
+    for p, v in ph.items():
+        data = v.get("data", {})
+        prow.append({"phase": wb.PHASE_TITLES.get(p, p), "wall time (s)": v.get("wall_s"), "silhouette": v.get("silhouette"),
+                     "kNN acc": v.get("knn_acc"), "pairs": data.get("pairs")})
+    if prow:
+        st.dataframe(pd.DataFrame(prow), hide_index=True, width="stretch", column_config={
+            "wall time (s)": st.column_config.NumberColumn(format="%.1f"), "silhouette": st.column_config.NumberColumn(format="%.3f"),
+            "kNN acc": st.column_config.NumberColumn(format="%.3f")})
+    cl_data = next((v["data"] for p, v in ph.items() if "counts_before" in v.get("data", {})), None)
+    if cl_data:
+        counts = pd.DataFrame({"class": list(cl_data["counts_before"]), "before": list(cl_data["counts_before"].values()),
+                               "after correction": [cl_data["counts_after"].get(c) for c in cl_data["counts_before"]]})
+        st.markdown("**Phase-2 rows per class**")
+        st.dataframe(counts, hide_index=True, width="stretch")
+    st.page_link("pages/embeddings.py", label="See the embedding maps of this run", icon=":material/scatter_plot:")
+with tabs[4]:
+    st.dataframe(wb.config_rows(run.config), hide_index=True, width="stretch", height=400)
+    summary = run.data_summary
+    if summary.get("notes"):
+        for note in summary["notes"]:
+            st.caption(f"Data note: {note}")
+
+d1, d2, _ = st.columns([1, 1, 2])
+d1.download_button("metrics.json", json.dumps(metrics, indent=2), file_name=f"{run_id}_metrics.json", mime="application/json",
+                   icon=":material/download:", key="res:metrics_json", on_click="ignore", disabled=not metrics)
+d2.download_button("Trained model (zip)", lambda: wb.model_zip(mgr.store.get(run_id)), file_name=f"{run_id}_model.zip", mime="application/zip",
+                   icon=":material/download:", key="res:model_zip", on_click="ignore", disabled=not run.has_model(),
+                   help="Encoder (sentence-transformers format) + classification head; load with threephase_core.load_classifier.")

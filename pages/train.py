@@ -1,0 +1,283 @@
+"""Train: set up a run (model, recipe, per-phase settings), queue it, and watch it live.
+
+Jobs run in the process's JobManager (a background thread); this page only submits, cancels
+and polls. A refresh or a second tab finds the same manager, so it re-attaches to the job.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import _charts as charts
+from pages import _ui as ui
+from threephase_core import workbench as wb
+from threephase_core.config import IMBALANCE_PRESETS, ConfigError
+from threephase_core.recipes import RECIPES, build_config
+
+PAGE = "train"
+MODELS = {
+    "minilm": "MiniLM-L6 (packaged, default)",
+    "tiny": "Tiny random BERT (fast demo)",
+    "path": "Local model folder",
+    "hub": "Hugging Face hub id",
+}
+PHASE_TABS = {"dae": "Phase 1 · DAE", "cl": "Phase 2 · CL", "joint": "Joint · DAE + CL", "ft": "Phase 3 · FT"}
+SHARED = {"dae.noise_ratio": "wb.noise", "cl.augmentation": "wb.augmentation"}  # also set on the Imbalance page
+
+# (key, label, kind, options) per phase section; kind: int | float | lr | bool | choice
+FIELDS = {
+    "dae": [("dae.epochs", "Epochs", "int", (1, 100)), ("dae.lr", "Learning rate", "lr", None), ("dae.batch_size", "Batch size", "int", (1, 1024)),
+            ("dae.noise_ratio", "Noise ratio (word deletion)", "float", (0.0, 0.9))],
+    "cl": [("cl.epochs", "Epochs", "int", (1, 100)), ("cl.lr", "Learning rate", "lr", None), ("cl.batch_size", "Batch size", "int", (1, 1024)),
+           ("cl.augmentation", "Pair augmentation", "int", (1, 16)), ("cl.loss", "Loss", "choice", ("cosine", "supcon", "simclr")),
+           ("cl.max_pairs", "Max pairs (0 = all)", "int", (0, 10_000_000))],
+    "ft": [("ft.epochs", "Max epochs", "int", (1, 200)), ("ft.lr", "Encoder learning rate", "lr", None), ("ft.head_lr", "Head learning rate", "lr", None),
+           ("ft.batch_size", "Batch size", "int", (1, 1024)), ("ft.patience", "Early-stopping patience (epochs)", "int", (1, 100)),
+           ("ft.scheduler", "Schedule", "choice", ("linear", "cosine", "constant")), ("ft.head_hidden", "Head hidden size", "int", (8, 4096)),
+           ("ft.dropout", "Dropout", "float", (0.0, 0.9)), ("ft.freeze_encoder", "Freeze the encoder", "bool", None)],
+}
+FIELDS["joint"] = FIELDS["dae"] + FIELDS["cl"]
+HELP = {
+    "dae.noise_ratio": "Also on the Imbalance & noise page.",
+    "cl.augmentation": "Pairs are drawn augmentation × ⌊log2(classes)⌋ times. Also on the Imbalance & noise page.",
+    "cl.loss": "cosine: the paper's Siamese pairs; supcon / simclr: the companion study's losses on dropout views.",
+    "ft.patience": "Stop after this many epochs without a better validation accuracy; the best epoch is kept.",
+}
+
+
+def _get(cfg, key: str):
+    target = cfg
+    for part in key.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def setting_name(recipe: str, key: str) -> str:
+    return SHARED.get(key, f"wb.t.{recipe}.{key}")
+
+
+def imbalance_values(recipe: str) -> dict:
+    """cl.* imbalance settings from the Imbalance page, unless the recipe fixes them."""
+    if "cl.imbalance" in wb.recipe_fixed_fields(recipe):
+        return {}
+    preset = st.session_state["wb.preset"]
+    if preset in IMBALANCE_PRESETS:
+        return {"cl.imbalance": preset}
+    return {"cl.min_ratio": float(st.session_state["wb.min_ratio"]), "cl.max_ratio": float(st.session_state["wb.max_ratio"])}
+
+
+def recipe_values(recipe: str) -> dict:
+    """The per-phase settings for a recipe: what the form shows (or would show)."""
+    base = wb.recipe_defaults(recipe)
+    values = {}
+    for phase in dict.fromkeys(base.phases):
+        for key, *_ in FIELDS.get(phase, []):
+            values[key] = st.session_state.get(setting_name(recipe, key), _get(base, key))
+    if "cl" in base.phases or "joint" in base.phases:
+        values.update(imbalance_values(recipe))
+    return values
+
+
+def run_settings() -> dict:
+    choice = st.session_state["wb.dataset"]
+    return {
+        "dataset": choice["spec"], "text_column": choice.get("text_column", "text"), "label_column": choice.get("label_column", "label"),
+        "model": ui.model_spec() or "minilm", "device": st.session_state["wb.device"],
+        "max_steps": int(st.session_state["wb.max_steps"]), "max_length": int(st.session_state["wb.max_length"]),
+        "max_train_rows": int(st.session_state["wb.max_train_rows"]), "embed_rows": int(st.session_state["wb.embed_rows"]),
+    }
+
+
+def queue(recipes: list[str]) -> None:
+    """Validate everything, then submit one job per recipe and seed; errors go to the page."""
+    mgr = ui.manager()
+    _, _, data_error = ui.current_dataset()
+    if data_error:
+        st.session_state["train.error"] = f"The dataset cannot be used: {data_error}"
+        return
+    settings = run_settings()
+    kind = st.session_state["wb.model_kind"]
+    problem = wb.check_model(settings["model"], kind if kind in ("path", "hub") else None) if ui.model_spec() else "give a model folder or hub id"
+    if problem:
+        st.session_state["train.error"] = f"Model: {problem}"
+        return
+    try:
+        seeds = wb.parse_seeds(st.session_state["wb.seeds"])
+        configs = [
+            build_config(r, {**settings, **wb.changed_overrides(r, recipe_values(r)), "seed": seed})
+            for r in recipes for seed in seeds
+        ]
+    except (ConfigError, ValueError) as exc:
+        st.session_state["train.error"] = str(exc)
+        return
+    jobs = [mgr.submit(cfg) for cfg in configs]
+    st.session_state["wb.run"] = jobs[0].run.id
+    st.session_state["train.focus"] = jobs[0].id
+    st.session_state["train.notice"] = f"Queued {len(jobs)} run(s)." if len(jobs) > 1 else f"Queued run {jobs[0].run.id}."
+
+
+def stop() -> None:
+    mgr = ui.manager()
+    job = mgr.active()
+    if job is not None:
+        mgr.cancel(job.id)
+        st.session_state["train.notice"] = "Stopping at the next training step; finished phases are kept."
+
+
+def clear_queue() -> None:
+    mgr = ui.manager()
+    queued = [j for j in mgr.pending() if j.state == "queued"]
+    for j in queued:
+        mgr.cancel(j.id)
+    st.session_state["train.notice"] = f"Removed {len(queued)} queued run(s)."
+
+
+def field(recipe: str, key: str, label: str, kind: str, opts, fixed: set[str], base) -> None:
+    name = setting_name(recipe, key)
+    if name not in st.session_state:
+        st.session_state[name] = _get(base, key)
+    if key in fixed:
+        st.session_state[name] = _get(base, key)
+    kw = {"page": PAGE, "disabled": key in fixed, "help": ("Set by this recipe. " if key in fixed else "") + HELP.get(key, "") or None}
+    if kind == "int":
+        ui.bind(st.number_input, label, name, min_value=opts[0], max_value=opts[1], step=1, **kw)
+    elif kind == "float":
+        ui.bind(st.number_input, label, name, min_value=opts[0], max_value=opts[1], step=0.05, format="%.2f", **kw)
+    elif kind == "lr":
+        ui.bind(st.number_input, label, name, min_value=1e-7, max_value=1.0, step=1e-5, format="%.1e", **kw)
+    elif kind == "bool":
+        ui.bind(st.checkbox, label, name, **kw)
+    else:
+        ui.bind(st.selectbox, label, name, options=list(opts), **kw)
+
+
+# ---- page -----------------------------------------------------------------------------
+ui.header("Train", "Queue a recipe; it trains in the background while you keep using the workbench.")
+mgr = ui.manager()
+choice, ds, data_error = ui.current_dataset()
+pending_ids = tuple(j.id for j in mgr.pending())
+
+
+@st.fragment(run_every=1.0 if pending_ids else None)
+def live() -> None:
+    """The focused job (the running one, else the last queued here): phases, losses, queue."""
+    jobs = mgr.jobs()
+    if tuple(j.id for j in mgr.pending()) != pending_ids:
+        st.rerun()  # a job started or ended: redraw the whole page (buttons, queue, polling)
+    focus = mgr.active() or next((j for j in jobs if j.id == st.session_state.get("train.focus")), None) or jobs[-1]
+    s = focus.status()
+    label, color = ui.STATE_BADGE.get(s["state"], (s["state"], "gray"))
+    with st.container(border=True):
+        head, badge, stop_col, clear_col = st.columns([5, 0.8, 1, 1.2], vertical_alignment="center")
+        head.markdown(f"#### {focus.config.recipe} · {wb.dataset_label(focus.config.dataset)} · {wb.model_label(focus.config.model)} · seed {focus.config.seed}")
+        badge.badge(label, color=color)
+        stop_col.button("Stop", icon=":material/stop:", width="stretch", key="train:stop", on_click=stop, disabled=mgr.active() is None,
+                        help="Stop the running job at its next step; finished phases stay on disk.")
+        clear_col.button("Clear queue", icon=":material/clear_all:", width="stretch", key="train:clear", on_click=clear_queue,
+                         disabled=not any(j.state == "queued" for j in mgr.pending()), help="Remove the runs waiting in the queue.")
+        st.caption(f"Run folder `{focus.run.path}` · elapsed {wb.fmt_seconds(s['elapsed_s'])}")
+        cols = st.columns(len(focus.config.phases))
+        for col, phase in zip(cols, focus.config.phases):
+            if phase in s["phases_done"]:
+                col.progress(1.0, text=f"**{phase.upper()}** · done in {wb.fmt_seconds(s['phase_walls'].get(phase))}")
+            elif phase == s["phase"] and s["state"] == "running":
+                eta = f" · ETA {wb.fmt_seconds(s['eta_s'])}" if s["eta_s"] is not None else ""
+                col.progress(min(s["fraction"], 1.0), text=f"**{phase.upper()}** · step {s['step']}/{s['total']}{eta}")
+            else:
+                col.progress(0.0, text=f"**{phase.upper()}** · {'waiting' if s['state'] in ('queued', 'running') else 'not run'}")
+        if s["state"] == "failed":
+            st.error(f"The run failed: {s['message']}", icon=":material/error:")
+        elif s["state"] == "cancelled":
+            st.warning(f"Stopped: {s['message'] or 'cancelled'}.", icon=":material/stop_circle:")
+        elif s["state"] == "done":
+            st.success("Done. The maps of each phase and the scores are ready.", icon=":material/check_circle:")
+            a, b, _ = st.columns([1, 1, 3])
+            a.page_link("pages/embeddings.py", label="Embedding maps", icon=":material/scatter_plot:")
+            b.page_link("pages/results.py", label="Results", icon=":material/leaderboard:")
+        losses = wb.loss_frame(s["losses"])
+        if len(losses):
+            st.plotly_chart(charts.loss_curves(losses, list(focus.config.phases), s["evals"], height=230), key="train_loss",
+                            config={"displayModeBar": False})
+        elif s["state"] in ("queued", "running"):
+            st.caption(":material/hourglass_top: Loading the data and the model; loss curves appear with the first steps.")
+    if len(jobs) > 1:
+        with st.expander(f"Queue and earlier runs of this session ({len(jobs)})", expanded=len(pending_ids) > 1):
+            rows = []
+            for j in reversed(jobs):
+                js = j.status()
+                rows.append({"#": j.id, "state": js["state"], "recipe": j.config.recipe, "dataset": wb.dataset_label(j.config.dataset),
+                             "model": wb.model_label(j.config.model), "seed": j.config.seed, "now": ui.job_caption(js), "run": j.run.id})
+            st.dataframe(rows, hide_index=True, width="stretch")
+
+
+if mgr.jobs():
+    live()
+else:
+    st.caption("No run in this workbench session yet: set one up below. Past runs are on the Results and Embeddings pages.")
+
+st.subheader("New run")
+c1, c2, c3 = st.columns([1.1, 1.2, 1], gap="large")
+with c1:
+    st.markdown("**Data and model**")
+    with st.container(border=True):
+        if data_error:
+            st.error(f"Dataset: {data_error}", icon=":material/error:")
+        else:
+            st.markdown(f"Dataset **{wb.dataset_label(choice['spec'])}** · {len(ds.train):,} train rows · {ds.num_classes} classes")
+        st.page_link("pages/data.py", label="Change the data", icon=":material/table:")
+    kind = ui.bind(st.radio, "Model", "wb.model_kind", page=PAGE, options=list(MODELS), format_func=MODELS.get,
+                   help="The packaged MiniLM works offline. The tiny random BERT only shows the machinery (its accuracy means nothing).")
+    if kind == "path":
+        ui.bind(st.text_input, "Model folder", "wb.model_path", page=PAGE, placeholder="/path/to/sentence-transformers-model")
+    elif kind == "hub":
+        ui.bind(st.text_input, "Hub id", "wb.model_hub", page=PAGE, placeholder="sentence-transformers/all-MiniLM-L12-v2")
+with c2:
+    st.markdown("**Recipe**")
+    paper = [n for n, r in RECIPES.items() if r.group == "paper"]
+    study = [n for n, r in RECIPES.items() if r.group != "paper"]
+    recipe = ui.bind(st.selectbox, "Recipe", "wb.recipe", page=PAGE, options=paper + study,
+                     format_func=lambda n: f"{n}  ({'paper' if RECIPES[n].group == 'paper' else 'companion study'})")
+    r = RECIPES[recipe]
+    st.markdown(" → ".join(f"`{p.upper()}`" for p in r.phases))
+    st.caption(r.description)
+    ui.bind(st.text_input, "Seeds", "wb.seeds", page=PAGE, help="One run per seed: 0, or 0,1,2, or 0-4. Several seeds give the mean ± std on the Results page.")
+with c3:
+    st.markdown("**Run**")
+    devices = ["auto", "cpu"] + (["cuda"] if "CPU" not in ui.device_label() else [])
+    if st.session_state["wb.device"] not in devices:
+        st.session_state["wb.device"] = "auto"
+    ui.bind(st.selectbox, "Device", "wb.device", page=PAGE, options=devices, help=f"auto picks the GPU when there is one. This machine: {ui.device_label()}.")
+    ui.bind(st.number_input, "Max steps per phase (0 = full)", "wb.max_steps", page=PAGE, min_value=0, max_value=1_000_000, step=5,
+            help="Caps every phase: a quick look at the machinery, not a real result.")
+    with st.expander("Size limits"):
+        ui.bind(st.number_input, "Max tokens per text", "wb.max_length", page=PAGE, min_value=16, max_value=4096, step=16)
+        ui.bind(st.number_input, "Max training rows (0 = all)", "wb.max_train_rows", page=PAGE, min_value=0, max_value=10_000_000, step=1000,
+                help="A stratified sample of the training split, for CPU runs on big data.")
+        ui.bind(st.number_input, "Validation rows kept for the maps", "wb.embed_rows", page=PAGE, min_value=50, max_value=50_000, step=500)
+
+base = wb.recipe_defaults(recipe)
+fixed = wb.recipe_fixed_fields(recipe)
+tabs = st.tabs([PHASE_TABS[p] for p in base.phases])
+for tab, phase in zip(tabs, base.phases):
+    with tab:
+        cols = st.columns(4)
+        for i, (key, label, kind_, opts) in enumerate(FIELDS[phase]):
+            with cols[i % 4]:
+                field(recipe, key, label, kind_, opts, fixed, base)
+        if phase in ("cl", "joint"):
+            if "cl.imbalance" in fixed:
+                st.caption(f"Imbalance correction: **{base.cl.imbalance}** {IMBALANCE_PRESETS[base.cl.imbalance]}, set by this recipe.")
+            else:
+                r_min, r_max = float(st.session_state["wb.min_ratio"]), float(st.session_state["wb.max_ratio"])
+                st.caption(f"Imbalance correction: **{st.session_state['wb.preset']}** (r_min {r_min:g}, r_max {r_max:g}), from the Imbalance & noise page.")
+            st.page_link("pages/imbalance.py", label="Tune imbalance and noise", icon=":material/tune:")
+
+b1, b2, _ = st.columns([1, 1.3, 2])
+b1.button("Start", type="primary", icon=":material/play_arrow:", width="stretch", key="train:start", on_click=queue, args=([recipe],),
+          help="Queue this recipe (one run per seed). Runs go one at a time.")
+paper_recipes = [n for n, rr in RECIPES.items() if rr.group == "paper"]
+b2.button(f"Queue all {len(paper_recipes)} paper recipes", icon=":material/playlist_add:", width="stretch", key="train:ablation",
+          on_click=queue, args=(paper_recipes,), help="The paper's method and ablations with these settings and seeds: fills the Results comparison.")
+if st.session_state.get("train.error"):
+    st.error(st.session_state.pop("train.error"), icon=":material/error:")
+if st.session_state.get("train.notice"):
+    st.toast(st.session_state.pop("train.notice"))

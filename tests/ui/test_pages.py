@@ -1,0 +1,314 @@
+"""AppTests of every workbench page (streamlit.testing.v1), on an empty run store and on one
+holding a finished run; the Imbalance sliders redraw the curve; Start/Stop drive a real job."""
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import numpy as np
+import pytest
+
+from threephase_core import workbench as wb
+from threephase_core.runstore import RunStore
+
+PAGES = ["pages/data.py", "pages/imbalance.py", "pages/train.py", "pages/embeddings.py", "pages/results.py"]
+
+
+def figures(at) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def values(v) -> list:
+    """A trace's data as a list: plotly writes numpy arrays as typed arrays {dtype, bdata}."""
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"])).tolist()
+    return list(v)
+
+
+def texts(at) -> str:
+    """All markdown, captions, titles, alerts and metric labels of the page, as one string."""
+    parts = []
+    for kind in ("markdown", "caption", "title", "header", "subheader", "error", "warning", "info", "success"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    return "\n".join(parts)
+
+
+def ok(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def only_manager():
+    managers = wb.managers()
+    assert len(managers) == 1, managers
+    return managers[0]
+
+
+# ---- every page renders ---------------------------------------------------------------
+def test_home_empty_store(empty_store, open_app):
+    at = open_app()
+    ok(at)
+    assert "The method in three sentences" in texts(at)
+    assert any(m.label == "Device" for m in at.metric)
+    assert at.button(key="home:start").label == "Run 3-Phase on the demo data"
+    assert "No runs yet" in texts(at)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_on_empty_store(empty_store, open_app, page):
+    at = open_app(page)
+    ok(at)
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_home_with_finished_run(finished_store, open_app):
+    at = open_app()
+    ok(at)
+    recent = at.dataframe[0].value
+    assert list(recent["state"]) == ["done"] and list(recent["recipe"]) == ["three_phase"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_with_finished_run(finished_store, open_app, page):
+    at = open_app(page)
+    ok(at)
+    assert not at.error, [e.value for e in at.error]
+    if page == "pages/embeddings.py":
+        titles = [f["layout"]["title"]["text"] for f in figures(at)]
+        assert [t.split(" · ")[0] for t in titles] == ["Base encoder", "After DAE", "After CL", "After FT"]
+        assert len(at.metric) == 8  # silhouette and kNN accuracy per phase
+    if page == "pages/results.py":
+        table = at.dataframe[0].value
+        assert list(table["state"]) == ["done"] and table["test_acc"].notna().all()
+        assert any(m.label == "Test accuracy" for m in at.metric)
+        assert len(figures(at)) >= 2  # recipe comparison + per-class F1
+
+
+# ---- data -----------------------------------------------------------------------------
+def test_data_upload_with_column_mapping(empty_store, open_app):
+    at = open_app("pages/data.py")
+    at.segmented_control(key="data:wb.source").set_value("upload").run()
+    csv = "sentence,intent\n" + "\n".join(f"please help with thing number {i},{'a' if i % 3 else 'b'}" for i in range(60))
+    at.file_uploader[0].upload("mine.csv", csv.encode(), "text/csv").run()
+    ok(at)
+    assert not at.error, [e.value for e in at.error]
+    assert [s.value for s in at.selectbox if s.label in ("Text column", "Label column")] == ["sentence", "intent"]
+    chosen = at.session_state["wb.dataset"]
+    assert chosen["spec"].endswith("mine.csv") and chosen["text_column"] == "sentence" and chosen["label_column"] == "intent"
+    assert "In use: mine.csv" in texts(at)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("empty.csv", b"", "empty"),
+    ("bad.jsonl", b'{"text": "a", "label": ', "could not be parsed"),
+    ("broken.parquet", b"not a parquet file", "broken.parquet could not be"),
+])
+def test_data_bad_upload_gives_a_clear_error(empty_store, open_app, name, content, message):
+    at = open_app("pages/data.py")
+    at.segmented_control(key="data:wb.source").set_value("upload").run()
+    at.file_uploader[0].upload(name, content).run()
+    ok(at)
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    assert at.session_state["wb.dataset"]["spec"] == "demo"  # the working choice is kept
+
+
+def test_data_wrong_label_column_gives_a_clear_error(empty_store, open_app, tmp_path):
+    folder = tmp_path / "mydata"
+    folder.mkdir()
+    rows = [{"text": f"text {i}", "label": "x" if i % 2 else "y", "empty": ""} for i in range(40)]
+    (folder / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    at = open_app("pages/data.py")
+    at.segmented_control(key="data:wb.source").set_value("folder").run()
+    at.selectbox(key="data:folder").set_value("__other__").run()
+    at.text_input(key="data:folder_path").input(str(folder)).run()
+    ok(at)
+    assert at.session_state["wb.dataset"]["spec"] == str(folder)
+    label_box = next(s for s in at.selectbox if s.label == "Label column")
+    label_box.set_value("empty").run()
+    ok(at)
+    assert at.error, "choosing an empty label column should say why it cannot be used"
+    assert at.session_state["wb.dataset"]["label_column"] == "label"
+
+
+def test_data_missing_folder(empty_store, open_app, tmp_path):
+    at = open_app("pages/data.py")
+    at.segmented_control(key="data:wb.source").set_value("folder").run()
+    at.selectbox(key="data:folder").set_value("__other__").run()
+    at.text_input(key="data:folder_path").input(str(tmp_path / "nowhere")).run()
+    ok(at)
+    assert any("No train file" in e.value for e in at.error)
+
+
+# ---- imbalance ------------------------------------------------------------------------
+def _curve(at) -> list[float]:
+    fig = figures(at)[0]
+    return values(next(t["y"] for t in fig["data"] if t.get("name") == "f(x)"))
+
+
+def _threshold_line(at) -> list[float]:
+    fig = figures(at)[0]
+    return values(next(t["y"] for t in fig["data"] if str(t.get("name", "")).startswith("min ratio")))
+
+
+def test_imbalance_sliders_change_the_curve(empty_store, open_app):
+    at = open_app("pages/imbalance.py")
+    ok(at)
+    curve, line = _curve(at), _threshold_line(at)
+    assert max(curve) == pytest.approx(4.0) and line == [1.5, 1.5]
+    pairs = next(m.value for m in at.metric if m.label == "Training pairs")
+
+    at.slider(key="imb:wb.max_ratio").set_value(10.0).run()
+    ok(at)
+    assert max(_curve(at)) == pytest.approx(10.0)
+    assert at.segmented_control(key="imb:wb.preset").value == "custom"
+
+    at.slider(key="imb:wb.min_ratio").set_value(3.0).run()
+    ok(at)
+    assert _threshold_line(at) == [3.0, 3.0]
+    at.number_input(key="imb:wb.augmentation").set_value(6).run()
+    ok(at)
+    assert int(next(m.value for m in at.metric if m.label == "Training pairs").replace(",", "")) > int(pairs.replace(",", ""))
+
+    at.segmented_control(key="imb:wb.preset").set_value("extra").run()
+    ok(at)
+    assert at.slider(key="imb:wb.min_ratio").value == 1.5 and at.slider(key="imb:wb.max_ratio").value == 20.0
+    assert max(_curve(at)) == pytest.approx(20.0)
+
+    at.slider(key="imb:wb.noise").set_value(0.3).run()
+    ok(at)
+    # The settings flow into the Train page's defaults.
+    at.switch_page("pages/train.py").run()
+    ok(at)
+    assert at.number_input(key="train:wb.noise").value == pytest.approx(0.3)
+    assert "extra" in texts(at)
+    at.switch_page("pages/imbalance.py").run()
+    assert at.slider(key="imb:wb.noise").value == pytest.approx(0.3)  # survives the page switch
+
+
+def test_imbalance_counts_change_with_the_ratios(empty_store, open_app):
+    at = open_app("pages/imbalance.py")
+    before = values(figures(at)[1]["data"][1]["y"])  # rows after correction, per class
+    at.segmented_control(key="imb:wb.preset").set_value("none").run()
+    after_none = values(figures(at)[1]["data"][1]["y"])
+    assert after_none == values(figures(at)[1]["data"][0]["y"])  # no change with (1, 1)
+    assert before != after_none
+
+
+# ---- train ----------------------------------------------------------------------------
+def test_start_launches_a_job_and_stop_cancels_it(empty_store, open_app):
+    at = open_app("pages/train.py")
+    at.radio(key="train:wb.model_kind").set_value("tiny").run()
+    at.number_input(key="train:wb.t.three_phase.dae.epochs").set_value(30).run()  # long enough to stop it
+    at.button(key="train:start").click().run()
+    ok(at)
+    assert not at.error, [e.value for e in at.error]
+    job = only_manager().jobs()[0]
+    assert job.config.dae.epochs == 30
+    assert job.config.model == "tiny" and job.config.recipe == "three_phase" and job.config.dataset == "demo"
+    deadline = time.monotonic() + 60
+    while job.state == "queued" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert job.state == "running"
+    at.run()  # fragments do not tick in AppTest: rerun by hand
+    ok(at)
+    assert not at.button(key="train:stop").disabled
+    at.button(key="train:stop").click().run()
+    assert job.wait(60), "the job did not stop"
+    assert job.state == "cancelled"
+    at.run()
+    ok(at)
+    assert any("Stopped" in w.value for w in at.warning)
+    assert job.run.status["state"] == "cancelled"
+
+
+def test_second_session_reattaches_to_the_running_job(empty_store, open_app):
+    first = open_app("pages/train.py")
+    first.radio(key="train:wb.model_kind").set_value("tiny").run()
+    first.button(key="train:start").click().run()
+    job = only_manager().jobs()[0]
+    second = open_app("pages/train.py")  # a refresh or a second tab: a new session, same process
+    ok(second)
+    assert any(job.config.recipe in str(m.value) and "tiny BERT" in str(m.value) for m in second.markdown)
+    assert only_manager() is wb.managers()[0]
+    only_manager().cancel(job.id)
+    assert job.wait(60)
+
+
+def test_train_settings_reach_the_config(empty_store, open_app):
+    at = open_app("pages/train.py")
+    at.radio(key="train:wb.model_kind").set_value("tiny").run()
+    at.selectbox(key="train:wb.recipe").set_value("ft").run()
+    at.number_input(key="train:wb.t.ft.ft.epochs").set_value(2).run()
+    at.number_input(key="train:wb.max_steps").set_value(2).run()
+    at.text_input(key="train:wb.seeds").input("3,4").run()
+    at.button(key="train:start").click().run()
+    ok(at)
+    jobs = only_manager().jobs()
+    assert [j.config.seed for j in jobs] == [3, 4]
+    assert all(j.config.recipe == "ft" and j.config.ft.epochs == 2 and j.config.max_steps == 2 for j in jobs)
+    at.run()
+    assert not at.button(key="train:clear").disabled
+    at.button(key="train:clear").click().run()
+    at.button(key="train:stop").click().run()
+    for j in jobs:
+        assert j.wait(60)
+    assert {j.state for j in jobs} <= {"cancelled", "done"}
+
+
+@pytest.mark.parametrize("kind, value, message", [
+    ("path", "/no/such/model", "model folder not found"),
+    ("hub", "someone/not-cached-model-xyz", "offline"),
+])
+def test_bad_model_gives_a_clear_error(empty_store, open_app, monkeypatch, kind, value, message):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    at = open_app("pages/train.py")
+    at.radio(key="train:wb.model_kind").set_value(kind).run()
+    at.text_input(key=f"train:wb.model_{kind}").input(value).run()
+    at.button(key="train:start").click().run()
+    ok(at)
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    assert not only_manager().jobs()
+
+
+def test_bad_seeds_give_a_clear_error(empty_store, open_app):
+    at = open_app("pages/train.py")
+    at.text_input(key="train:wb.seeds").input("zero").run()
+    at.button(key="train:start").click().run()
+    ok(at)
+    assert any("seed" in e.value for e in at.error)
+    assert not only_manager().jobs()
+
+
+def test_home_button_queues_the_demo_run(empty_store, open_app):
+    at = open_app()
+    at.session_state["wb.model_kind"] = "tiny"
+    at.session_state["wb.max_steps"] = 2
+    at.button(key="home:start").click().run()
+    ok(at)
+    job = only_manager().jobs()[0]
+    assert (job.config.recipe, job.config.dataset, job.config.model, job.config.max_steps) == ("three_phase", "demo", "tiny", 2)
+    assert any(t.value == "Train" for t in at.title)  # it switched to the Train page
+    assert job.wait(120)
+    assert job.state == "done"
+
+
+# ---- embeddings -----------------------------------------------------------------------
+def test_embeddings_swap_pca_for_cached_umap(finished_store, open_app):
+    at = open_app("pages/embeddings.py")
+    titles = [f["layout"]["title"]["text"] for f in figures(at)]
+    run = RunStore(finished_store).list()[0]
+    if wb.cached_projection(run, "umap") is None:
+        assert all(t.endswith("PCA") for t in titles)
+        assert "Computing UMAP" in texts(at)
+    wb.request_projection(run, "umap").result(timeout=240)
+    at.run()
+    ok(at)
+    assert all(f["layout"]["title"]["text"].endswith("UMAP") for f in figures(at))
+    at.selectbox(key="emb:emb.highlight").set_value("cancel_subscription").run()
+    ok(at)
+    fig = figures(at)[0]
+    muted = [t for t in fig["data"] if t["marker"]["color"] == "#d5d9e0"]
+    assert len(muted) == len(fig["data"]) - 1  # every class but the highlighted one is grey
+    at.segmented_control(key="emb:emb.method").set_value("pca").run()
+    assert all(f["layout"]["title"]["text"].endswith("PCA") for f in figures(at))

@@ -1,0 +1,159 @@
+"""Tests for threephase_core.workbench: the Streamlit-free helpers behind the pages."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from threephase_core import workbench as wb
+from threephase_core.data import DataError
+from threephase_core.runstore import RunStore
+
+
+@pytest.mark.parametrize("text, seeds", [("0", [0]), ("0,1,2", [0, 1, 2]), (" 2 1 2 ", [1, 2]), ("0-3", [0, 1, 2, 3]), ("5, 0-1", [0, 1, 5])])
+def test_parse_seeds(text, seeds):
+    assert wb.parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize("text", ["", "a", "-1", "3-1", "1.5"])
+def test_parse_seeds_rejects(text):
+    with pytest.raises(ValueError):
+        wb.parse_seeds(text)
+
+
+def test_class_table_matches_the_worked_values():
+    # METHOD.md: M = 1000, normal preset: x=1 -> x4, 5 -> x3, 20 -> x2, 50 -> x2, 75 and 100 unchanged.
+    counts = {"big": 1000, "a": 1, "b": 5, "c": 20, "d": 50, "e": 75, "f": 100}
+    t = wb.class_table(counts, 1.5, 4.0).set_index("class")
+    assert t.loc[["a", "b", "c", "d", "e", "f"], "repeats"].tolist() == [4, 3, 2, 2, 1, 1]
+    assert t.loc["a", "f"] == pytest.approx(4.0) and 1.499 < t.loc["e", "f"] < 1.5
+    assert t.loc["c", "rows_after"] == 40 and not t.loc["big", "oversampled"]
+    assert wb.threshold_size(1000, 1.5, 4.0) == pytest.approx(1000 ** 0.625)
+    assert wb.threshold_size(100, 1.5, 4.0) == pytest.approx(17.78, abs=0.01)
+
+
+def test_imbalance_curve_runs_from_r_max_to_zero():
+    xs, ys = wb.imbalance_curve(118, 4.0)
+    assert xs[0] == 1 and xs[-1] == 118 and np.all(np.diff(xs) > 0)
+    assert ys[0] == pytest.approx(4.0) and ys[-1] == pytest.approx(0.0) and np.all(np.diff(ys) <= 1e-12)
+
+
+@pytest.mark.parametrize("name, expected", [("normal", (1.5, 4.0)), ("extra", (1.5, 20.0)), ("none", (1.0, 1.0))])
+def test_preset_for(name, expected):
+    assert wb.preset_for(*expected) == name
+    assert wb.preset_for(2.0, 4.0) == "custom"
+
+
+def test_pair_stats_on_the_demo():
+    from threephase_core.data import load_dataset
+
+    ds = load_dataset("demo")
+    s = wb.pair_stats(ds.train["text"].tolist(), ds.train["label"].to_numpy(), ds.num_classes, 1.5, 4.0, 2)
+    assert s["rows_before"] == 354 and s["rows_after"] == 354 + 18 + 10  # technical_issue and cancel_subscription doubled
+    assert s["pairs"] == 2 * s["positive_pairs"] > 0
+    none = wb.pair_stats(ds.train["text"].tolist(), ds.train["label"].to_numpy(), ds.num_classes, 1.0, 1.0, 2)
+    assert none["rows_after"] == 354
+
+
+def test_noise_preview_marks_deleted_words():
+    text = "please tell me where my order is right now"
+    words = wb.noise_preview(text, 0.6, seed=1)
+    assert [w for w, _ in words] == text.split()
+    assert any(k for _, k in words) and not all(k for _, k in words)
+    assert all(k for _, k in wb.noise_preview(text, 0.0))
+    kept = [w for w, k in wb.stopword_preview("i want to return the shoes that i bought", seed=0) if k]
+    assert "shoes" in kept and len(kept) < 9
+
+
+def test_guess_columns():
+    df = pd.DataFrame({"id": [1, 2], "utterance": ["hi there", "bye now"], "intent": ["greet", "bye"]})
+    assert wb.guess_columns(df) == ("utterance", "intent")
+    df = pd.DataFrame({"a": ["a long sentence here", "another long one"], "b": [0, 0]})
+    assert wb.guess_columns(df) == ("a", "b")
+
+
+def test_save_upload(tmp_path):
+    path = wb.save_upload("my data.csv", b"text,label\nhello,a\n", tmp_path)
+    assert path.read_bytes() == b"text,label\nhello,a\n" and path.name == "my_data.csv"
+    assert wb.save_upload("my data.csv", b"text,label\nhello,a\n", tmp_path) == path  # stored once
+    assert not RunStore(tmp_path).list()  # uploads are not runs
+    with pytest.raises(DataError, match="empty"):
+        wb.save_upload("x.csv", b"", tmp_path)
+    with pytest.raises(DataError, match="unsupported"):
+        wb.save_upload("x.xlsx", b"zz", tmp_path)
+
+
+def test_check_model(tmp_path, monkeypatch):
+    assert wb.check_model("minilm") is None and wb.check_model("tiny") is None
+    assert "not found" in wb.check_model(str(tmp_path / "nope"))
+    assert "not a model folder" in wb.check_model(str(tmp_path))
+    (tmp_path / "config.json").write_text("{}")
+    assert wb.check_model(str(tmp_path)) is None
+    assert "not found" in wb.check_model("models/mine", kind="path")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert "offline" in wb.check_model("someone/not-a-cached-model-xyz")
+    assert "hub id" in wb.check_model("not a hub id", kind="hub")
+
+
+def test_changed_overrides_keeps_the_recipe_settings():
+    base = wb.recipe_defaults("report_baseline")
+    values = {"ft.lr": base.ft.lr, "ft.epochs": 3, "ft.dropout": 0.2, "dae.noise_ratio": 0.6}
+    assert wb.changed_overrides("report_baseline", values) == {"ft.dropout": 0.2}  # ft.epochs is the recipe's
+    assert wb.changed_overrides("extra_imb", {"cl.imbalance": "normal", "cl.lr": 1e-4}) == {"cl.lr": 1e-4}
+
+
+def test_recipe_comparison_mean_and_std():
+    df = pd.DataFrame({
+        "state": ["done"] * 5 + ["failed"], "recipe": ["ft", "ft", "three_phase", "three_phase", "three_phase", "ft"],
+        "seed": [0, 1, 0, 1, 2, 2], "val_acc": [0.8, 0.9, 0.9, 0.9, 0.9, 0.1],
+        "test_acc": [0.80, 0.90, 0.91, 0.92, 0.93, 0.1], "test_f1": [0.7, 0.8, 0.9, 0.9, 0.9, 0.1],
+    })
+    comp = wb.recipe_comparison(df).set_index("recipe")
+    assert list(comp.index) == ["three_phase", "ft"]  # the recipes' own order
+    assert comp.loc["ft", "test_mean"] == pytest.approx(0.85) and comp.loc["ft", "test_std"] == pytest.approx(0.05)
+    assert comp.loc["three_phase", "seeds"] == 3 and comp.loc["three_phase", "test_mean"] == pytest.approx(0.92)
+
+
+def test_runs_frame_and_run_files(finished_store):
+    store = RunStore(finished_store)
+    df = wb.runs_frame(store)
+    assert len(df) == 1 and df.loc[0, "state"] == "done" and df.loc[0, "model"] == "tiny BERT" and df.loc[0, "phases"] == 4
+    run = store.list()[0]
+    assert wb.per_class_frame(run.metrics)["support"].sum() == 79
+    matrix, names = wb.confusion(run.metrics)
+    assert matrix.shape == (7, 7) and names[0] == "order_status"
+    losses = wb.loss_frame(wb.losses_from_events(run.events()))
+    assert set(losses["phase"]) == {"dae", "cl", "ft"}
+    assert "ft.lr" in set(wb.config_rows(run.config)["setting"])
+    with zipfile.ZipFile(io.BytesIO(wb.model_zip(run))) as zf:
+        names = zf.namelist()
+    assert any(n.endswith("head.safetensors") for n in names) and any(n.endswith("config.json") for n in names)
+
+
+def test_interrupted_run(finished_store):
+    run = RunStore(finished_store).list()[0]
+    run.update_status(state="running")  # as left by a server that stopped mid-run
+    assert wb.run_state(run, {}) == "interrupted"
+    assert wb.run_state(run, {run.id: {"state": "running"}}) == "running"
+
+
+def test_projection_is_cached_in_the_run_folder(finished_store):
+    run = RunStore(finished_store).list()[0]
+    assert wb.cached_projection(run, "pca") is None
+    layouts = wb.projection(run, "pca")
+    assert list(layouts) == ["base", "dae", "cl", "ft"] and layouts["ft"].shape == (79, 2)
+    again = wb.cached_projection(run, "pca")
+    assert again is not None and np.allclose(again["ft"], layouts["ft"])
+    meta = json.loads(str(np.load(wb.projection_file(run, "pca"))["meta"]))
+    assert meta["phases"] == ["base", "dae", "cl", "ft"]
+    # New embeddings make the cache stale.
+    d = run.load_embeddings("ft")
+    run.save_embeddings("ft", d["embeddings"] * 2, d["labels"], list(d["texts"]))
+    os.utime(run.path / "embeddings" / "ft.npz", (time.time() + 5, time.time() + 5))
+    assert wb.cached_projection(run, "pca") is None
