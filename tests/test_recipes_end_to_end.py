@@ -1,0 +1,77 @@
+"""Every recipe runs end to end on the demo data with the tiny encoder and leaves a complete
+run folder whose saved classifier loads and predicts."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from threephase_core.classifier import load_classifier
+from threephase_core.recipes import RECIPES, build_config
+from threephase_core.runner import run_recipe
+
+
+def _check_run_folder(run, cfg) -> dict:
+    path = run.path
+    for name in ("config.json", "status.json", "events.jsonl", "data.json", "metrics.json"):
+        assert (path / name).is_file(), name
+    assert json.loads((path / "config.json").read_text())["recipe"] == cfg.recipe
+    assert run.status["state"] == "done"
+    assert run.embedding_phases() == ["base", *cfg.phases]
+    for phase in run.embedding_phases():
+        emb = run.load_embeddings(phase)
+        assert emb["embeddings"].shape[0] == len(emb["labels"]) == len(emb["texts"]) > 0
+        assert np.isfinite(emb["embeddings"]).all()
+    for name in ("classifier.json", "head.safetensors", "encoder/modules.json"):
+        assert (run.model_dir / name).is_file(), name
+    events = run.events()
+    kinds = {e["type"] for e in events}
+    assert {"state", "phase_start", "phase_end", "eval", "saved"} <= kinds
+    return run.metrics
+
+
+@pytest.mark.parametrize("recipe", list(RECIPES))
+def test_recipe_runs_and_saves_everything(recipe, tiny_model_path, tmp_path):
+    cfg = build_config(recipe, {"model": tiny_model_path, "max_steps": 2, "embed_rows": 40, "dataset": "demo"})
+    run, result = run_recipe(cfg, runs_dir=tmp_path)
+    assert result["state"] == "done", result
+    m = _check_run_folder(run, cfg)
+    for split in ("validation", "test"):
+        assert 0.0 <= m[split]["accuracy"] <= 1.0
+        assert len(m[split]["confusion_matrix"]) == 7
+    assert m["before_ft"]["val_acc"] is not None  # the sanity row of the companion study
+    for phase in ("base", *cfg.phases):
+        assert {"silhouette", "knn_acc"} <= set(m["phases"][phase])
+    if "cl" in cfg.phases and cfg.cl.loss == "cosine":
+        data = m["phases"]["cl"]["data"]
+        assert data["pairs"] == 2 * data["positive_pairs"]
+        before, after = data["counts_before"], data["counts_after"]
+        changed = {k for k in before if after[k] != before[k]}
+        small = {"technical_issue", "cancel_subscription"}  # the classes below M ** 0.625
+        if cfg.cl.imbalance == "normal":
+            assert changed == small
+        elif cfg.cl.imbalance == "extra":  # threshold M ** (1 - 1.5/20): more classes qualify
+            assert small < changed and "order_status" not in changed
+        else:
+            assert changed == set()
+    clf = load_classifier(run.path, device="cpu")
+    preds = clf.predict(["where is my parcel?", "I want my money back"])
+    assert all(p in clf.label_names for p in preds)
+
+
+def test_lora_recipe_reports_trainable_share(tiny_model_path, tmp_path):
+    cfg = build_config("lora", {"model": tiny_model_path, "max_steps": 2, "embed_rows": 20})
+    run, result = run_recipe(cfg, runs_dir=tmp_path)
+    assert result["state"] == "done"
+    lora = result["metrics"]["ft"]["lora"]
+    assert 0 < lora["trainable_params"] < lora["total_params"]
+    assert 0 < lora["trainable_share"] < 0.5
+
+
+def test_same_seed_same_result_on_cpu(tiny_model_path, tmp_path):
+    cfg = build_config("three_phase", {"model": tiny_model_path, "max_steps": 3, "embed_rows": 30, "seed": 7})
+    _, a = run_recipe(cfg, runs_dir=tmp_path / "a")
+    _, b = run_recipe(cfg, runs_dir=tmp_path / "b")
+    assert a["metrics"]["validation"]["confusion_matrix"] == b["metrics"]["validation"]["confusion_matrix"]
+    assert a["metrics"]["phases"]["cl"]["silhouette"] == pytest.approx(b["metrics"]["phases"]["cl"]["silhouette"])
