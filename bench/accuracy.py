@@ -40,10 +40,13 @@ ALL_DATASETS = "snips_builtin_intents,snips2,sst2,sst5,ag_news,massive_en_us,imd
 
 
 def make_long_tailed(ds: TextDataset, ratio: float, seed: int = 0) -> TextDataset:
-    """Subsample train to sizes n_max * ratio**(-k/(K-1)), classes ranked in a seeded order."""
+    """Subsample train to sizes n_max * ratio**(-k/(K-1)) for the classes ranked by size
+    (largest first; ties in a seeded order), each capped by the rows it has."""
     rng = np.random.default_rng(seed)
     counts = ds.train["label"].value_counts()
-    order = rng.permutation(sorted(counts.index.tolist()))
+    labels = sorted(counts.index.tolist())
+    tie = dict(zip(labels, rng.permutation(len(labels))))
+    order = sorted(labels, key=lambda c: (-counts[c], tie[c]))
     n_max = int(counts.max())
     k = len(order)
     parts = []
@@ -84,7 +87,8 @@ def main() -> int:
     device = pick_device("auto")
     cuda = device.startswith("cuda")
     if args.quick:
-        args.datasets, args.model, args.seeds = "demo", "tiny", "0,1"
+        args.datasets, args.seeds = "demo", "0,1"
+        args.model = args.model if args.model != "minilm" else "tiny"
     seeds = [int(s) for s in args.seeds.split(",")]
     recipes = args.recipes.split(",")
     ratios = [float(r) for r in args.long_tail.split(",") if r]

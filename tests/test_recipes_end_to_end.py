@@ -75,3 +75,15 @@ def test_same_seed_same_result_on_cpu(tiny_model_path, tmp_path):
     _, b = run_recipe(cfg, runs_dir=tmp_path / "b")
     assert a["metrics"]["validation"]["confusion_matrix"] == b["metrics"]["validation"]["confusion_matrix"]
     assert a["metrics"]["phases"]["cl"]["silhouette"] == pytest.approx(b["metrics"]["phases"]["cl"]["silhouette"])
+
+
+def test_long_texts_can_be_chunked(tiny_model_path, tmp_path):
+    """long_text=chunk: each text is cut into max_length chunks whose embeddings are averaged."""
+    cfg = build_config("ft", {"model": tiny_model_path, "max_steps": 2, "embed_rows": 20, "long_text": "chunk", "max_length": 8})
+    run, result = run_recipe(cfg, runs_dir=tmp_path)
+    assert result["state"] == "done", result
+    assert run.load_embeddings("ft")["embeddings"].shape[0] == 20
+    clf = load_classifier(run.path, device="cpu")
+    assert clf.chunk and clf.max_length == 8
+    long_text = " ".join(["refund"] * 60)
+    assert clf.predict_proba([long_text]).shape == (1, 7)

@@ -153,4 +153,9 @@ def _print_metrics(m: dict, run) -> None:
     print(f"{'phase':8s} {'wall s':>8s} {'silhouette':>11s} {'kNN acc':>8s}")
     for phase, info in m["phases"].items():
         print(f"{phase:8s} {_num(info.get('wall_s'), 8, 1)} {_num(info.get('silhouette'), 11, 3)} {_num(info.get('knn_acc'), 8, 3)}")
+    lora = m["ft"].get("lora")
+    if lora:
+        print(f"\nLoRA: {lora['trainable_params']:,} trainable of {lora['total_params']:,} encoder parameters ({lora['trainable_share']:.2%})")
+    if m.get("before_ft", {}).get("val_acc") is not None:
+        print(f"before fine-tuning (untrained head): validation accuracy {m['before_ft']['val_acc']:.4f}")
     print(f"\nbest validation accuracy {m['ft']['best_val_acc']:.4f} at step {m['ft']['best_step']}; run folder: {run.path}")
