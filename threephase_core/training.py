@@ -134,6 +134,18 @@ def run_steps(
     return step
 
 
+def fit(
+    ctx: PhaseContext, phase: str, epochs: int, batches_per_epoch: int, make_batches, compute_loss,
+    params: list, lr: float, warmup_ratio: float = 0.1, schedule: str = "linear",
+) -> int:
+    """The representation phases' common path: AdamW at `lr` over `params`, warm-up then
+    `schedule`, for `epochs` x `batches_per_epoch` steps (capped by ctx.max_steps)."""
+    opt = make_optimizer([{"params": params, "lr": lr}], ctx.device)
+    total = ctx.cap(epochs * batches_per_epoch)
+    sched = make_scheduler(opt, total, warmup_ratio, schedule)
+    return run_steps(ctx, phase, epochs, make_batches, compute_loss, opt, sched, params, total_steps=total)
+
+
 def embed_batch(model, batch: dict) -> torch.Tensor:
     """Pooled embeddings of a collated batch (chunk rows averaged back per text)."""
     feats = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}

@@ -17,7 +17,7 @@ from threephase_core.config import CLConfig
 from threephase_core.imbalance import corrected_counts, correct_imbalance
 from threephase_core.losses import NTXentLoss, SupConLoss
 from threephase_core.pairs import build_pairs, pair_multiplier
-from threephase_core.training import PhaseContext, make_optimizer, make_scheduler, run_steps, steps_per_epoch, unique_params
+from threephase_core.training import PhaseContext, fit, steps_per_epoch, unique_params
 
 
 def prepare_pairs(texts, labels, n_classes: int, cfg: CLConfig, seed: int) -> dict:
@@ -89,12 +89,8 @@ def train_contrastive(model, texts, labels, n_classes: int, cfg: CLConfig, ctx: 
         raise ValueError("phase 2 found no positive/negative pairs: every class needs at least two texts")
     loss_fn = CosineSimilarityLoss(model)
     batches = PairBatches(model, pairs, cfg.batch_size, ctx)
-    params = unique_params(model)
-    opt = make_optimizer([{"params": params, "lr": cfg.lr}], ctx.device)
-    total = ctx.cap(cfg.epochs * len(batches))
-    sched = make_scheduler(opt, total, 0.1, "linear")
     model.train()
-    run_steps(ctx, "cl", cfg.epochs, batches.epoch, lambda idx: batches.loss(loss_fn, model, idx), opt, sched, params, total_steps=total)
+    fit(ctx, "cl", cfg.epochs, len(batches), batches.epoch, lambda idx: batches.loss(loss_fn, model, idx), unique_params(model), cfg.lr)
     return _stats(pairs)
 
 
@@ -128,11 +124,7 @@ def _train_views(model, texts, labels, cfg: CLConfig, ctx: PhaseContext) -> dict
         feats = collate(tok, idx, ctx.device, {"labels": labels})
         return loss_fn({"input_ids": feats["input_ids"], "attention_mask": feats["attention_mask"]}, feats["labels"])
 
-    params = unique_params(model)
-    opt = make_optimizer([{"params": params, "lr": cfg.lr}], ctx.device)
-    total = ctx.cap(cfg.epochs * n_batches)
-    sched = make_scheduler(opt, total, 0.1, "linear")
     model.train()
-    run_steps(ctx, "cl", cfg.epochs, make, step_loss, opt, sched, params, total_steps=total)
+    fit(ctx, "cl", cfg.epochs, n_batches, make, step_loss, unique_params(model), cfg.lr)
     counts = {int(c): int(n) for c, n in zip(*np.unique(labels, return_counts=True))}
     return {"loss": cfg.loss, "texts": len(texts), "counts_after": counts}

@@ -12,7 +12,7 @@ from __future__ import annotations
 from threephase_core.batching import bucketed_batches, collate, tokenize
 from threephase_core.config import DAEConfig
 from threephase_core.noise import delete_words_batch
-from threephase_core.training import PhaseContext, make_optimizer, make_scheduler, run_steps, steps_per_epoch, unique_params
+from threephase_core.training import PhaseContext, fit, steps_per_epoch, unique_params
 
 
 def make_dae_loss(model, cfg: DAEConfig):
@@ -56,13 +56,9 @@ def train_dae(model, texts: list[str], cfg: DAEConfig, ctx: PhaseContext) -> int
     loss_fn = make_dae_loss(model, cfg).to(ctx.device)
     loss_fn.train()
     batches = DAEBatches(model, texts, cfg, ctx)
-    params = unique_params(loss_fn)
-    opt = make_optimizer([{"params": params, "lr": cfg.lr}], ctx.device)
-    total = ctx.cap(cfg.epochs * len(batches))
-    sched = make_scheduler(opt, total, 0.0, "constant")
-    steps = run_steps(
-        ctx, "dae", cfg.epochs, batches.epoch, lambda item: dae_loss_on(loss_fn, batches.features(item)),
-        opt, sched, params, total_steps=total,
+    steps = fit(
+        ctx, "dae", cfg.epochs, len(batches), batches.epoch, lambda item: dae_loss_on(loss_fn, batches.features(item)),
+        unique_params(loss_fn), cfg.lr, warmup_ratio=0.0, schedule="constant",
     )
     del loss_fn  # the decoder goes; the encoder keeps the trained (tied) weights
     return steps

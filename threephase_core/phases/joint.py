@@ -11,7 +11,7 @@ from __future__ import annotations
 from threephase_core.config import CLConfig, DAEConfig
 from threephase_core.phases.contrastive import PairBatches, _stats, prepare_pairs
 from threephase_core.phases.dae import DAEBatches, dae_loss_on, make_dae_loss
-from threephase_core.training import PhaseContext, make_optimizer, make_scheduler, run_steps, unique_params
+from threephase_core.training import PhaseContext, fit, unique_params
 
 
 def train_joint(model, texts, labels, n_classes: int, dae: DAEConfig, cl: CLConfig, ctx: PhaseContext) -> dict:
@@ -34,11 +34,7 @@ def train_joint(model, texts, labels, n_classes: int, dae: DAEConfig, cl: CLConf
         idx, dae_item = item
         return dae_loss_on(dae_loss, dae_batches.features(dae_item)) + pair_batches.loss(cl_loss, model, idx)
 
-    params = unique_params(dae_loss)
-    opt = make_optimizer([{"params": params, "lr": cl.lr}], ctx.device)
-    total = ctx.cap(cl.epochs * n_steps)
-    sched = make_scheduler(opt, total, 0.1, "linear")
     dae_loss.train()
-    run_steps(ctx, "joint", cl.epochs, make, loss, opt, sched, params, total_steps=total)
+    fit(ctx, "joint", cl.epochs, n_steps, make, loss, unique_params(dae_loss), cl.lr)
     del dae_loss
     return _stats(pairs)
