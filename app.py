@@ -59,10 +59,10 @@ def home() -> None:
             "on the validation split."
         )
         st.caption("López-Ávila & Suárez-Paniagua, *Combining Denoising Autoencoders with Contrastive Learning to fine-tune Transformer Models*, EMNLP 2023.")
-        c1, c2, c3 = st.columns(3)
-        c1.page_link("pages/data.py", label="1 · Pick the data", icon=":material/table:")
-        c2.page_link("pages/imbalance.py", label="2 · Tune imbalance & noise", icon=":material/tune:")
-        c3.page_link("pages/train.py", label="3 · Train and watch", icon=":material/model_training:")
+        c1, c2, c3 = st.columns([1, 1.5, 1.2])
+        c1.page_link("pages/data.py", label="Pick the data", icon=":material/table:")
+        c2.page_link("pages/imbalance.py", label="Tune imbalance & noise", icon=":material/tune:")
+        c3.page_link("pages/train.py", label="Train and watch", icon=":material/model_training:")
     with right:
         mgr = ui.manager()
         runs = wb.runs_frame(mgr.store, wb.live_status(mgr))

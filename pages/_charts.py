@@ -182,7 +182,8 @@ def recipe_comparison(comp: pd.DataFrame, metric: str = "test", baseline: str = 
     colors = ["#4f46e5" if r == "three_phase" else ("#94a3b8" if r == baseline else "#a5b4fc") for r in comp["recipe"]]
     fig = go.Figure(go.Bar(
         x=comp["recipe"], y=mean, error_y=dict(type="data", array=std, color="#334155", thickness=1.2, width=6),
-        marker=dict(color=colors), text=[f"{m:.1f}" for m in mean], textposition="outside", cliponaxis=False,
+        marker=dict(color=colors), text=[f"{m:.1f}" for m in mean], textposition="inside", insidetextanchor="start",
+        textfont=dict(color="white", size=12),
         width=min(0.7, 0.3 + 0.08 * len(comp)),
         customdata=np.stack([std, comp["seeds"]], axis=1),
         hovertemplate="<b>%{x}</b><br>%{y:.2f} ± %{customdata[0]:.2f}<br>%{customdata[1]} seed(s)<extra></extra>",
@@ -190,10 +191,12 @@ def recipe_comparison(comp: pd.DataFrame, metric: str = "test", baseline: str = 
     if baseline in set(comp["recipe"]):
         base = float(mean[comp["recipe"] == baseline].iloc[0])
         fig.add_hline(y=base, line=dict(color="#64748b", dash="dot", width=1), annotation_text="FT baseline",
-                      annotation_position="top right", annotation_font_color="#64748b")
+                      annotation_position="right", annotation_font=dict(color="#64748b", size=11))
     lo = max(0.0, float((mean - std).min()) - 10) if len(mean) > 1 else 0.0
     fig.update_yaxes(title=f"{'test' if metric == 'test' else 'validation'} accuracy (%)", range=[lo, min(100.0, float((mean + std).max()) + 6) if len(mean) else 100])
-    return _style(fig, height=360, legend=False)
+    fig = _style(fig, height=360, legend=False)
+    fig.update_layout(margin=dict(l=10, r=80, t=10, b=10))
+    return fig
 
 
 def confusion_matrix(matrix: np.ndarray, names: list[str]) -> go.Figure:

@@ -40,6 +40,25 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+def via_app() -> None:
+    """Make sure a page runs inside app.py's navigation.
+
+    Streamlit runs a ``pages/*.py`` file on its own (its older folder-based multipage mode)
+    when the first visitor of a fresh server opens a page URL directly, because this folder is
+    called ``pages``: no wide layout, no sidebar status, no state defaults. Such a run switches
+    the process to ``st.navigation`` (what app.py's first run would do) and reruns, which runs
+    app.py with the same page. (AppTest starts every run in that mode, so in tests every run
+    passes here once; buttons therefore act through on_click callbacks, which run first.)
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without the older mode
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def init_state() -> None:
     for key, value in DEFAULTS.items():
         if key not in st.session_state:
@@ -61,19 +80,26 @@ def bind(widget: Callable, label: str, name: str, *, page: str, on_change: Calla
     return widget(label, key=wkey, on_change=copy_back, **kw)
 
 
+def bump(key: str) -> None:
+    """Button callback: count `key` up (buttons here act through callbacks, which run before
+    the script and so also survive `via_app`'s rerun)."""
+    st.session_state[key] = st.session_state.get(key, 0) + 1
+
+
 # ---- engine objects -------------------------------------------------------------------
-def _release(manager) -> None:
-    manager.shutdown(timeout=30)
-
-
-@st.cache_resource(show_spinner=False, on_release=_release)
+@st.cache_resource(show_spinner=False)
 def _manager(runs_dir: str):
-    return wb.open_manager(runs_dir)
+    return wb.manager_for(runs_dir)
 
 
 def manager():
-    """The process's job manager (one per runs folder); survives reruns, refreshes, tabs."""
-    return _manager(str(default_runs_dir().resolve()))
+    """The process's job manager (one per runs folder); survives reruns, refreshes, tabs, and a
+    cleared cache (the workbench registry keeps it, so a running job is never orphaned)."""
+    mgr = _manager(str(default_runs_dir().resolve()))
+    if not mgr.alive:  # shut down (tests do): take a fresh one
+        _manager.clear()
+        mgr = _manager(str(default_runs_dir().resolve()))
+    return mgr
 
 
 def store() -> RunStore:
@@ -83,9 +109,12 @@ def store() -> RunStore:
 @st.cache_resource(show_spinner=False)
 def warm_up() -> bool:
     """Once per process: compile UMAP's numba code and import torch in the background, so the
-    first Embeddings map and the first Imbalance pair count do not wait for them."""
+    first Embeddings map and the first Imbalance pair count do not wait for them; keep the
+    libraries' loading reports out of the server log."""
+    from threephase_core.cli import quiet_libraries
     from threephase_core.projection import warm_up_umap
 
+    quiet_libraries()
     warm_up_umap(background=True)
 
     def imports() -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import streamlit as st
 
@@ -13,6 +14,7 @@ from threephase_core.data import DataError, available_datasets
 PAGE = "data"
 SOURCES = {"demo": "Bundled demo", "folder": "Dataset folder", "upload": "Upload a file", "hub": "Hugging Face hub"}
 
+ui.via_app()
 ui.header("Data", "Choose the texts and labels to train on. The choice carries over to the Imbalance and Train pages.")
 
 
@@ -104,9 +106,14 @@ with st.container(border=True):
         hub_id = a.text_input("Dataset id", key="data:hub_id", placeholder="e.g. SetFit/sst5")
         text_col = b.text_input("Text column", value="text", key="data:hub_text")
         label_col = c.text_input("Label column", value="label", key="data:hub_label")
-        if st.button("Load from the hub", key="data:hub_load", disabled=not hub_id.strip()):
-            with st.spinner(f"Loading {hub_id} from the hub…"):
-                use(hub_id.strip(), text_col.strip(), label_col.strip())
+
+        def request() -> None:
+            ss = st.session_state
+            ss["data.hub_request"] = (ss["data:hub_id"].strip(), ss["data:hub_text"].strip(), ss["data:hub_label"].strip())
+
+        st.button("Load from the hub", key="data:hub_load", disabled=not hub_id.strip(), on_click=request)
+        if "data.hub_request" in st.session_state:
+            use(*st.session_state.pop("data.hub_request"))  # the dataset cache shows a spinner
 
 choice, ds, error = ui.current_dataset()
 if error:
@@ -114,7 +121,8 @@ if error:
     st.stop()
 
 st.subheader(f"In use: {wb.dataset_label(choice['spec'])}")
-st.caption(f"{ds.source} · text column `{choice['text_column']}` · label column `{choice['label_column']}`")
+source = "uploaded file" if wb.UPLOAD_DIR in Path(choice["spec"]).parts else ds.source
+st.caption(f"{source} · text column `{choice['text_column']}` · label column `{choice['label_column']}`")
 counts = {s: ds.class_counts(s) for s in ("train", "validation", "test")}
 train_counts = [n for n in counts["train"].values() if n > 0]
 cols = st.columns(5)
@@ -142,6 +150,4 @@ with right:
         samples = samples[samples["class"] == pick]
     st.dataframe(samples, hide_index=True, width="stretch", height=300,
                  column_config={"class": st.column_config.TextColumn("class", width="medium"), "text": st.column_config.TextColumn("text", width="large")})
-    if st.button("Other samples", icon=":material/shuffle:", key="data:shuffle"):
-        st.session_state["data.sample_seed"] += 1
-        st.rerun()
+    st.button("Other samples", icon=":material/shuffle:", key="data:shuffle", on_click=ui.bump, args=("data.sample_seed",))

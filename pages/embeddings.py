@@ -16,6 +16,15 @@ from threephase_core import workbench as wb
 PAGE = "emb"
 METHODS = {"umap": "UMAP", "pca": "PCA"}
 
+
+def delta(value: float, before: float | None, scale: float, fmt: str, tiny: float) -> str | None:
+    """The change from the previous phase in display units, or None when it rounds to zero."""
+    if before is None or math.isnan(value) or math.isnan(before) or abs(value - before) * scale < tiny:
+        return None
+    return fmt.format((value - before) * scale)
+
+
+ui.via_app()
 ui.header("Embeddings", "Each map shows the same validation texts, embedded by the encoder after that phase. Colour = true class.")
 mgr = ui.manager()
 live = wb.live_status(mgr)
@@ -34,7 +43,7 @@ c1, c2, c3 = st.columns([3, 1, 1.4], gap="medium")
 with c1:
     run_id = ui.bind(st.selectbox, "Run", "wb.run", page=PAGE, options=ids, format_func=lambda i: ui.run_label(rows[i]))
 run = mgr.store.get(run_id)
-phases, embs, labels, texts = wb.load_run_embeddings(run)
+phases, labels, texts = wb.run_points(run)
 names = run.data_summary.get("label_names") or [str(i) for i in range(int(labels.max()) + 1 if len(labels) else 0)]
 with c2:
     if "emb.method" not in st.session_state:
@@ -45,13 +54,6 @@ with c3:
     if "emb.highlight" not in st.session_state or st.session_state["emb.highlight"] not in ["All classes"] + names:
         st.session_state["emb.highlight"] = "All classes"
     highlight = ui.bind(st.selectbox, "Highlight a class", "emb.highlight", page=PAGE, options=["All classes"] + names)
-
-def delta(value: float, before: float | None, scale: float, fmt: str, tiny: float) -> str | None:
-    """The change from the previous phase in display units, or None when it rounds to zero."""
-    if before is None or math.isnan(value) or math.isnan(before) or abs(value - before) * scale < tiny:
-        return None
-    return fmt.format((value - before) * scale)
-
 
 state = rows[run_id]["state"]
 training = state in wb.ACTIVE_STATES
@@ -81,14 +83,15 @@ def maps() -> None:
     if note:
         st.caption(f":material/hourglass_top: {note}")
     ui.legend(names)
-    quality = wb.phase_quality(current.metrics, phases)
-    cols = st.columns(len(phases), gap="small")
+    shown_phases = [p for p in phases if p in layouts]  # a phase saved with other rows is left out
+    quality = wb.phase_quality(current.metrics, shown_phases)
+    cols = st.columns(len(shown_phases), gap="small")
     prev = None
-    for col, phase in zip(cols, phases):
+    for col, phase in zip(cols, shown_phases):
         with col:
             title = f"{wb.PHASE_TITLES.get(phase, phase)} · {METHODS[shown]}"
             fig = charts.embedding_map(layouts[phase], labels, texts, names, title, None if highlight == "All classes" else highlight,
-                                       height=340 if len(phases) <= 4 else 300)
+                                       height=340 if len(shown_phases) <= 4 else 300)
             st.plotly_chart(fig, key=f"emb_map_{phase}", config={"displayModeBar": False, "scrollZoom": True})
             q = quality[phase]
             a, b = st.columns(2)

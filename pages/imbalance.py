@@ -12,6 +12,7 @@ from threephase_core.config import IMBALANCE_PRESETS
 PAGE = "imb"
 PRESETS = list(IMBALANCE_PRESETS) + ["custom"]
 
+ui.via_app()
 ui.header(
     "Imbalance & noise",
     "Phase 2 oversamples small classes before it builds pairs; phase 1 deletes words before it rebuilds the sentence. "
@@ -64,11 +65,11 @@ stats = ui.pair_stats(choice["spec"], choice["text_column"], choice["label_colum
                       float(r_min), float(r_max), int(aug))
 over = table[table["oversampled"]]
 m = st.columns(4)
-m[0].metric("Oversampled classes", f"{len(over)} of {len(table)}",
+m[0].metric("Oversampled classes", f"{len(over)} of {len(table)}", height="stretch",
             help=f"Classes of at most {threshold:.1f} rows (x ≤ M^(1 − r_min/r_max))." if threshold >= 1 else "No class is small enough.", border=True)
-m[1].metric("Phase-2 rows", f"{stats['rows_after']:,}", delta=f"+{stats['rows_after'] - stats['rows_before']:,}" if stats["rows_after"] > stats["rows_before"] else None, border=True)
-m[2].metric("Training pairs", f"{stats['pairs']:,}", help="Unique pairs after balancing to 50% same-class / 50% different-class.", border=True)
-m[3].metric("Same-class pairs", f"{stats['positive_pairs']:,}", border=True)
+m[1].metric("Phase-2 rows", f"{stats['rows_after']:,}", height="stretch", delta=f"+{stats['rows_after'] - stats['rows_before']:,}" if stats["rows_after"] > stats["rows_before"] else None, border=True)
+m[2].metric("Training pairs", f"{stats['pairs']:,}", height="stretch", help="Unique pairs after balancing to 50% same-class / 50% different-class.", border=True)
+m[3].metric("Same-class pairs", f"{stats['positive_pairs']:,}", height="stretch", border=True)
 
 left, right = st.columns([3, 2], gap="large")
 with left:
@@ -94,9 +95,7 @@ with right:
         st.markdown(f"<div style='font-size:0.95rem;line-height:1.6'>{ui.words_html(wb.stopword_preview(copy_text, st.session_state['imb.sample'] + 1))}</div>",
                     unsafe_allow_html=True)
         st.caption(f"An extra copy of a `{cls}` text (oversampled ×{int(over.set_index('class').loc[cls, 'repeats'])}): copies lose some stop words.")
-    if st.button("Another text", icon=":material/shuffle:", key="imb:shuffle"):
-        st.session_state["imb.sample"] += 1
-        st.rerun()
+    st.button("Another text", icon=":material/shuffle:", key="imb:shuffle", on_click=ui.bump, args=("imb.sample",))
 
 with st.expander("Per-class numbers"):
     st.dataframe(

@@ -12,6 +12,7 @@ from threephase_core import workbench as wb
 
 PAGE = "res"
 
+ui.via_app()
 ui.header("Results", "All runs in the runs folder, the paper's ablation table rebuilt from them, and any run in detail.")
 mgr = ui.manager()
 live = wb.live_status(mgr)

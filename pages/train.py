@@ -52,7 +52,10 @@ def _get(cfg, key: str):
 
 
 def setting_name(recipe: str, key: str) -> str:
-    return SHARED.get(key, f"wb.t.{recipe}.{key}")
+    """The session key of a setting: shared with the Imbalance page, or this recipe's own."""
+    if key in SHARED and key not in wb.recipe_fixed_fields(recipe):
+        return SHARED[key]
+    return f"wb.t.{recipe}.{key}"
 
 
 def imbalance_values(recipe: str) -> dict:
@@ -151,6 +154,7 @@ def field(recipe: str, key: str, label: str, kind: str, opts, fixed: set[str], b
 
 
 # ---- page -----------------------------------------------------------------------------
+ui.via_app()
 ui.header("Train", "Queue a recipe; it trains in the background while you keep using the workbench.")
 mgr = ui.manager()
 choice, ds, data_error = ui.current_dataset()

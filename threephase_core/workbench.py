@@ -45,7 +45,7 @@ UPLOAD_DIR = "_uploads"  # inside the runs folder; RunStore.list() skips it (no 
 
 # ---- job managers ---------------------------------------------------------------------
 _managers: list = []
-_managers_lock = threading.Lock()
+_managers_lock = threading.RLock()
 
 
 def open_manager(runs_dir: str | Path | None = None):
@@ -57,6 +57,17 @@ def open_manager(runs_dir: str | Path | None = None):
     with _managers_lock:
         _managers.append(manager)
     return manager
+
+
+def manager_for(runs_dir: str | Path | None = None):
+    """The process's JobManager for `runs_dir`: the live one if there is one, else a new one.
+    One worker per runs folder and process, whatever happens to the caller's caches."""
+    root = Path(runs_dir or default_runs_dir()).resolve()
+    with _managers_lock:  # check and create under one lock: two sessions get the same manager
+        for manager in _managers:
+            if manager.store.root.resolve() == root and manager.alive:
+                return manager
+        return open_manager(root)
 
 
 def managers() -> list:
@@ -401,7 +412,7 @@ def losses_from_events(events: list[dict]) -> dict[str, list[tuple[int, float]]]
 
 
 def loss_frame(losses: dict[str, list]) -> pd.DataFrame:
-    rows = [(phase, int(s), float(l)) for phase, pts in losses.items() for s, l in pts]
+    rows = [(phase, int(step), float(loss)) for phase, pts in losses.items() for step, loss in pts]
     return pd.DataFrame(rows, columns=["phase", "step", "loss"])
 
 
@@ -459,6 +470,16 @@ def load_run_embeddings(run: Run) -> tuple[list[str], dict[str, np.ndarray], np.
             labels, texts = d["labels"], d["texts"]
     phases = [p for p in phases if p in embs]
     return phases, embs, (labels if labels is not None else np.zeros(0, int)), (texts if texts is not None else np.array([], dtype=str))
+
+
+def run_points(run: Run) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(phases on disk, labels, texts) of a run's saved validation rows, without reading the
+    embeddings themselves (what a page needs to draw cached maps)."""
+    phases = run.embedding_phases()
+    if not phases:
+        return [], np.zeros(0, dtype=np.int64), np.array([], dtype=str)
+    with np.load(run.path / "embeddings" / f"{phases[0]}.npz", allow_pickle=False) as z:
+        return phases, z["labels"], z["texts"]
 
 
 def projection_file(run: Run, method: str) -> Path:

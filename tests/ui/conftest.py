@@ -4,9 +4,9 @@
   phase), made once per session; ``finished_store`` copies it for one test and points
   ``$THREEPHASE_RUNS_DIR`` at the copy (pages write projection caches into run folders).
 * ``empty_store``: an empty runs folder as ``$THREEPHASE_RUNS_DIR`` (the root ``tmp_runs``).
-* every test starts and ends with empty Streamlit caches; clearing ``st.cache_resource``
-  shuts the cached JobManager down (its ``on_release``), and `shutdown_managers` catches any
-  other, so no ``threephase-worker`` thread outlives its test.
+* every test starts and ends with empty Streamlit caches, and ends with
+  `workbench.shutdown_managers()`, which cancels the jobs and stops the worker of every
+  JobManager the pages opened, so no ``threephase-worker`` thread outlives its test.
 """
 from __future__ import annotations
 

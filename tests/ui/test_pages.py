@@ -97,6 +97,9 @@ def test_data_upload_with_column_mapping(empty_store, open_app):
     chosen = at.session_state["wb.dataset"]
     assert chosen["spec"].endswith("mine.csv") and chosen["text_column"] == "sentence" and chosen["label_column"] == "intent"
     assert "In use: mine.csv" in texts(at)
+    shown = at.dataframe[0].value["text"].tolist()
+    at.button(key="data:shuffle").click().run()
+    assert at.dataframe[0].value["text"].tolist() != shown
 
 
 @pytest.mark.parametrize("name, content, message", [
@@ -129,6 +132,17 @@ def test_data_wrong_label_column_gives_a_clear_error(empty_store, open_app, tmp_
     ok(at)
     assert at.error, "choosing an empty label column should say why it cannot be used"
     assert at.session_state["wb.dataset"]["label_column"] == "label"
+
+
+def test_data_hub_id_offline_gives_a_clear_error(empty_store, open_app, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    at = open_app("pages/data.py")
+    at.segmented_control(key="data:wb.source").set_value("hub").run()
+    at.text_input(key="data:hub_id").input("someone/not-there").run()
+    at.button(key="data:hub_load").click().run()
+    ok(at)
+    assert any("could not load 'someone/not-there'" in e.value for e in at.error), [e.value for e in at.error]
+    assert at.session_state["wb.dataset"]["spec"] == "demo"
 
 
 def test_data_missing_folder(empty_store, open_app, tmp_path):
@@ -188,6 +202,9 @@ def test_imbalance_sliders_change_the_curve(empty_store, open_app):
 
 def test_imbalance_counts_change_with_the_ratios(empty_store, open_app):
     at = open_app("pages/imbalance.py")
+    sample = [m.value for m in at.markdown if "<div" in m.value]
+    at.button(key="imb:shuffle").click().run()
+    assert [m.value for m in at.markdown if "<div" in m.value] != sample  # another noisy text
     before = values(figures(at)[1]["data"][1]["y"])  # rows after correction, per class
     at.segmented_control(key="imb:wb.preset").set_value("none").run()
     after_none = values(figures(at)[1]["data"][1]["y"])

@@ -157,3 +157,16 @@ def test_projection_is_cached_in_the_run_folder(finished_store):
     run.save_embeddings("ft", d["embeddings"] * 2, d["labels"], list(d["texts"]))
     os.utime(run.path / "embeddings" / "ft.npz", (time.time() + 5, time.time() + 5))
     assert wb.cached_projection(run, "pca") is None
+
+
+def test_one_manager_per_runs_folder(tmp_path):
+    first = wb.manager_for(tmp_path / "a")
+    try:
+        assert wb.manager_for(tmp_path / "a") is first  # a cleared Streamlit cache gets it back
+        assert wb.manager_for(tmp_path / "b") is not first
+    finally:
+        wb.shutdown_managers()
+    assert not first.alive and not wb.managers()
+    fresh = wb.manager_for(tmp_path / "a")
+    assert fresh is not first and fresh.alive
+    wb.shutdown_managers()
