@@ -130,7 +130,8 @@ def stratified_sample(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
 
 
 # ---- reading --------------------------------------------------------------------------
-def _read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path) -> pd.DataFrame:
+    """Read one CSV, JSONL/JSON or parquet file; every failure is a DataError with a reason."""
     if not path.exists():
         raise DataError(f"file not found: {path}")
     if path.stat().st_size == 0:
@@ -176,7 +177,7 @@ def _read_folder(folder: Path, text_column: str, label_column: str) -> dict[str,
         for suffix in FILE_SUFFIXES:
             f = folder / f"{split}{suffix}"
             if f.exists():
-                frames[split] = _columns(_read_table(f), text_column, label_column, f"{folder.name}/{f.name}")
+                frames[split] = _columns(read_table(f), text_column, label_column, f"{folder.name}/{f.name}")
                 break
     if "train" not in frames:
         raise DataError(f"folder {folder} has no train file (train.parquet, train.csv or train.jsonl)")
@@ -197,7 +198,7 @@ def _read_names(folder: Path) -> list[str] | None:
 
 
 def _read_file(path: Path, text_column: str, label_column: str) -> dict[str, pd.DataFrame]:
-    df = _read_table(path)
+    df = read_table(path)
     frame = _columns(df, text_column, label_column, path.name)
     if "split" not in df.columns:
         return {"train": frame}

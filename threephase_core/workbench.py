@@ -142,9 +142,9 @@ def table_file(spec: str) -> Path | None:
 
 def peek_table(path: str | Path, rows: int = 5) -> pd.DataFrame:
     """The first rows of a data file, read by the engine's reader (DataError on a bad file)."""
-    from threephase_core.data import _read_table  # the engine's reader and its messages
+    from threephase_core.data import read_table  # the engine's reader and its messages
 
-    df = _read_table(Path(path))
+    df = read_table(Path(path))
     if df.empty or len(df.columns) == 0:
         raise DataError(f"{Path(path).name} has no rows")
     return df.head(rows)
