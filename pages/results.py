@@ -98,6 +98,10 @@ t[2].metric("Test macro F1", ui.pct(row["test_f1"]), border=True)
 before = (metrics.get("before_ft") or {}).get("val_acc")
 t[3].metric("Val acc before FT", ui.pct(before), help="The classifier head on the encoder before phase 3.", border=True)
 t[4].metric("Wall time", wb.fmt_seconds(row["wall_s"]), border=True)
+lora = (metrics.get("ft") or {}).get("lora")
+if lora:
+    st.info(f"LoRA: {lora['trainable_params']:,} trainable of {lora['total_params']:,} encoder parameters "
+            f"({lora['trainable_share']:.2%}); the adapters are merged into the saved encoder.", icon=":material/tune:")
 
 split = st.segmented_control("Split", ["test", "validation"], default="test", key="res:split", required=True) or "test"
 names = run.data_summary.get("label_names") or []

@@ -179,6 +179,9 @@ def live() -> None:
         clear_col.button("Clear queue", icon=":material/clear_all:", width="stretch", key="train:clear", on_click=clear_queue,
                          disabled=not any(j.state == "queued" for j in mgr.pending()), help="Remove the runs waiting in the queue.")
         st.caption(f"Run folder `{focus.run.path}` · elapsed {wb.fmt_seconds(s['elapsed_s'])}")
+        if s.get("lora"):
+            lo = s["lora"]
+            st.caption(f":material/tune: LoRA trains {lo['trainable_params']:,} of {lo['total_params']:,} encoder parameters ({lo['trainable_share']:.2%}).")
         cols = st.columns(len(focus.config.phases))
         for col, phase in zip(cols, focus.config.phases):
             if phase in s["phases_done"]:

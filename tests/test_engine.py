@@ -81,3 +81,10 @@ def test_queue_runs_in_order_and_a_queued_job_can_be_dropped(manager, tiny_model
     manager.cancel(first.id)
     assert third.wait(120) and third.state == "done"
     assert second.run.status["state"] == "cancelled" and not second.run.has_model()
+
+
+def test_lora_share_is_in_the_live_status(manager, tiny_model_path):
+    job = manager.submit(build_config("lora", {"model": tiny_model_path, "max_steps": 2, "embed_rows": 10}))
+    assert job.wait(120) and job.state == "done"
+    lora = job.status()["lora"]
+    assert 0 < lora["trainable_share"] < 0.5 and lora["trainable_params"] < lora["total_params"]

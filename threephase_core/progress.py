@@ -71,6 +71,8 @@ class Progress:
         with self._lock:
             if kind == "eval":
                 self.extra.setdefault("evals", []).append(info)
+            elif kind == "lora":
+                self.extra["lora"] = dict(info)
         self._emit({"type": kind, "phase": self.phase, **info})
 
     def end_phase(self) -> float:
@@ -115,6 +117,7 @@ class Progress:
                 "phase_walls": dict(self.phase_walls),
                 "phases_done": list(self.phases_done),
                 "evals": list(self.extra.get("evals", [])),
+                "lora": dict(self.extra["lora"]) if "lora" in self.extra else None,
                 "cancel_requested": self._cancel.is_set(),
             }
 

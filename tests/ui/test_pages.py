@@ -329,3 +329,16 @@ def test_embeddings_swap_pca_for_cached_umap(finished_store, open_app):
     assert len(muted) == len(fig["data"]) - 1  # every class but the highlighted one is grey
     at.segmented_control(key="emb:emb.method").set_value("pca").run()
     assert all(f["layout"]["title"]["text"].endswith("PCA") for f in figures(at))
+
+
+def test_results_shows_the_lora_trainable_share(tmp_path, monkeypatch, open_app):
+    """A LoRA run's detail says how many encoder parameters were trainable."""
+    from threephase_core.recipes import build_config
+    from threephase_core.runner import run_recipe
+
+    run, result = run_recipe(build_config("lora", {"model": "tiny", "max_steps": 2, "embed_rows": 20}), tmp_path / "runs")
+    assert result["state"] == "done"
+    monkeypatch.setenv("THREEPHASE_RUNS_DIR", str(tmp_path / "runs"))
+    at = open_app("pages/results.py")
+    assert not at.exception
+    assert any("LoRA:" in i.value and "trainable" in i.value for i in at.info)
