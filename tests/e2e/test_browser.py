@@ -44,6 +44,7 @@ PAGES = {  # sidebar label -> (page title, text of the page's last element: the 
 MODEL_LABELS = {"tiny": "Tiny random BERT (fast demo)", "minilm": "MiniLM-L6 (packaged, default)"}
 SWITCH_LIMIT_S = 2.0
 
+REPORT: list[str] = []  # figures for the terminal summary
 pytestmark = pytest.mark.timeout(600 if os.environ.get("THREEPHASE_E2E_MODEL", "tiny") == "tiny" else 1500)
 
 
@@ -213,8 +214,10 @@ def test_workbench_end_to_end(server, page):
     assert timings, "the job ended before any page switch could be measured"
     figures = ", ".join(f"{label} {t:.2f} s" for label, t in timings)
     worst = max(t for _, t in timings)
-    print(f"\nPAGE SWITCH WHILE TRAINING: n={len(timings)} median {statistics.median(t for _, t in timings):.2f} s, "
-          f"max {worst:.2f} s ({figures})")
+    line = (f"PAGE SWITCH WHILE TRAINING: n={len(timings)} median {statistics.median(t for _, t in timings):.2f} s, "
+            f"max {worst:.2f} s ({figures})")
+    print("\n" + line)
+    REPORT.append(line)  # printed in pytest's terminal summary even without -s (conftest.py)
     assert worst < SWITCH_LIMIT_S, f"a page switch took {worst:.2f} s while training (limit {SWITCH_LIMIT_S} s): {figures}"
 
     # 4. The job finishes; the Train page says so.
