@@ -166,6 +166,12 @@ def test_defaults_validate():
         (["cl.lr=0"], "lr"),
         (["val_fraction=0.6"], "val_fraction"),
         (["test_fraction=0"], "test_fraction"),
+        (["phases="], "no phases"),
+        (["seed=-1"], ">= 0"),
+        (["max_steps=-3"], ">= 0"),
+        (["max_length=4"], "max_length"),
+        (["ft.reinit_layers=2", "ft.lora=true"], "re-drawn layers"),
+        (["ft.reinit_layers=2", "ft.freeze_encoder=true"], "re-drawn layers"),
     ],
 )
 def test_validate_rejects_bad_values(overrides, fragment):
@@ -176,7 +182,7 @@ def test_validate_rejects_bad_values(overrides, fragment):
 
 @pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:1"])
 def test_validate_accepts_devices(device):
-    RunConfig(device=device).validate()
+    RunConfig(device=device, phases=("ft",)).validate()
 
 
 @pytest.mark.parametrize(

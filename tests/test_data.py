@@ -364,3 +364,29 @@ def test_hub_id_offline_is_a_data_error():
     with pytest.raises(DataError) as err:
         load_dataset("no-such-user/no-such-dataset-xyz")
     assert "no-such-user/no-such-dataset-xyz" in str(err.value)
+
+
+def test_numeric_labels_without_names_are_mapped_to_the_values_that_occur(tmp_path):
+    """Star ratings 1-5 make 5 classes named '1'..'5', not a phantom class '0'."""
+    f = tmp_path / "stars.csv"
+    rows = [f"text number {i} about stars,{1 + i % 5}" for i in range(100)]
+    f.write_text("text,label\n" + "\n".join(rows) + "\n")
+    ds = load_dataset(str(f))
+    assert ds.label_names == ["1", "2", "3", "4", "5"]
+    assert sorted(set(ds.train["label"])) == [0, 1, 2, 3, 4]
+
+
+def test_duplicate_source_index_does_not_mix_up_carving(tmp_path):
+    a = pd.DataFrame({"text": [f"alpha {i}" for i in range(50)], "label": ["a"] * 50})
+    b = pd.DataFrame({"text": [f"beta {i}" for i in range(50)], "label": ["b"] * 50})
+    pd.concat([a, b]).to_parquet(tmp_path / "train.parquet")  # index 0..49 twice
+    ds = load_dataset(str(tmp_path))
+    assert len(ds.test) == 10 and len(ds.validation) == 8 and len(ds.train) == 82  # 10% of 45 per class rounds to 4
+    assert not set(ds.train["text"]) & set(ds.test["text"])
+
+
+def test_too_little_data_to_carve_is_a_clear_error(tmp_path):
+    f = tmp_path / "tiny.csv"
+    f.write_text("text,label\nfirst text,a\nsecond text,b\nthird text,b\n")
+    with pytest.raises(DataError, match="split is empty"):
+        load_dataset(str(f))

@@ -2,6 +2,7 @@
 n layers, LoRA trains only adapter weights."""
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -70,3 +71,16 @@ def test_lora_trains_only_adapter_weights(tiny_model_path):
     assert any(not torch.equal(named[n], v) for n, v in lora_before.items())
     merge_lora(model)
     assert not any("lora_" in n for n, _ in model.named_parameters())
+
+
+def test_swa_learning_rate_is_a_multiple_of_the_configured_rate_not_the_warmed_up_one():
+    from threephase_core.training import make_scheduler
+
+    model = nn.Linear(3, 2)
+    opt = torch.optim.AdamW([{"params": [model.weight], "lr": 1e-3}, {"params": [model.bias], "lr": 5e-5}])
+    make_scheduler(opt, total_steps=1000, warmup_ratio=0.06)  # warm-up scales the live rates down
+    swa = _SWA(model, opt, FTConfig(swa_start=0.75, swa_lr_factor=3.0), total=1000)
+    for step in range(750, 760):
+        opt.step()
+        swa.on_step(step)
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([3e-3, 1.5e-4])

@@ -111,5 +111,5 @@ def segment_mean(rows: torch.Tensor, owner: torch.Tensor, n: int) -> torch.Tenso
     """Average rows that belong to the same text (chunk embeddings -> text embedding)."""
     out = torch.zeros(n, rows.shape[-1], dtype=rows.dtype, device=rows.device)
     out.index_add_(0, owner, rows)
-    count = torch.bincount(owner, minlength=n).clamp(min=1).to(rows.dtype)
+    count = torch.zeros(n, dtype=rows.dtype, device=rows.device).index_add_(0, owner, torch.ones_like(owner, dtype=rows.dtype)).clamp(min=1)
     return out / count[:, None]

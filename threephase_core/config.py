@@ -124,6 +124,14 @@ class RunConfig:
 
     def validate(self) -> "RunConfig":
         """Raise ConfigError on values that cannot work; return self."""
+        if not self.phases:
+            raise ConfigError("no phases: pick a recipe (see `python -m threephase_core recipes`)")
+        if self.seed < 0 or self.max_steps < 0 or self.max_train_rows < 0:
+            raise ConfigError("seed, max_steps and max_train_rows must be >= 0")
+        if self.max_length < 8:
+            raise ConfigError(f"max_length={self.max_length} is too short; use at least 8 tokens")
+        if self.ft.reinit_layers and (self.ft.lora or self.ft.freeze_encoder):
+            raise ConfigError("ft.reinit_layers with ft.lora or ft.freeze_encoder would leave the re-drawn layers untrained")
         unknown = [p for p in self.phases if p not in PHASE_NAMES]
         if unknown:
             raise ConfigError(f"unknown phase(s) {unknown}; phases are {list(PHASE_NAMES)}")

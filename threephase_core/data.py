@@ -168,7 +168,8 @@ def _columns(df: pd.DataFrame, text_column: str, label_column: str, where: str) 
             f"{where} has no column {missing[0]!r}; its columns are {list(map(str, df.columns))}. "
             "Choose the text and label columns."
         )
-    return pd.DataFrame({"text": df[text_column], "label": df[label_column]})
+    # A fresh 0..n-1 index: carving selects rows by index, so duplicates in the source would mix rows up.
+    return pd.DataFrame({"text": df[text_column].to_numpy(), "label": df[label_column].to_numpy()})
 
 
 def _read_folder(folder: Path, text_column: str, label_column: str) -> dict[str, pd.DataFrame]:
@@ -233,6 +234,9 @@ def _read_hub(spec: str, text_column: str, label_column: str) -> dict[str, pd.Da
             if hub_name in dd:
                 table = dd[hub_name].to_pandas()
                 frames[split] = _columns(table, text_column, label_column, f"{spec}[{hub_name}]")
+                if pd.api.types.is_numeric_dtype(frames[split]["label"]) and (frames[split]["label"] < 0).all():
+                    del frames[split]  # an unlabelled split (GLUE test sets use -1): carve one instead
+                    break
                 feature = dd[hub_name].features.get(label_column)
                 if getattr(feature, "names", None):
                     frames[split]["label"] = frames[split]["label"].map(lambda i, n=feature.names: n[int(i)])
@@ -262,6 +266,12 @@ def _assemble(name, frames, names, seed, val_fraction, test_fraction) -> TextDat
             train, carved = _carve(train, frac, rng_state)
             frames[split] = carved
             notes.append(f"{split} split carved from train: {len(carved)} rows ({frac:.0%}, stratified, seed {seed})")
+    for split in ("validation", "test"):
+        if frames[split].empty:
+            raise DataError(
+                f"{name}: the {split} split is empty; with {len(frames['train'])} training rows nothing could be "
+                "held out. Add data (at least two rows in some class) or provide the split."
+            )
     if singles:
         notes.append(
             f"{len(singles)} class(es) have a single training example ({', '.join(singles[:5])}"
@@ -311,12 +321,17 @@ def _encode_labels(frames, names, where) -> tuple[list[str], dict[str, pd.DataFr
         k = int(values.max()) + 1
         if names is not None and len(names) < k:
             raise DataError(f"{where}: labels.json names {len(names)} classes but labels go up to {k - 1}")
-        names = names or [str(i) for i in range(k)]
-        used = sorted(set(int(v) for v in values))
-        if used != list(range(len(names))) and len(names) == k:
-            # Keep ids as given; unused ids simply have no rows.
-            pass
-        out = {s: pd.DataFrame({"text": f["text"].astype(str), "label": f["label"].astype("int64")}) for s, f in frames.items()}
+        remap = None
+        if names is None:
+            # Without labels.json, ids are whatever values occur (e.g. stars 1-5): map them to
+            # 0..K-1 in sorted order, so no class without rows is invented.
+            used = sorted(set(int(v) for v in values))
+            names = [str(v) for v in used]
+            remap = {v: i for i, v in enumerate(used)}
+        out = {
+            s: pd.DataFrame({"text": f["text"].astype(str), "label": (f["label"].astype("int64").map(remap) if remap else f["label"]).astype("int64")})
+            for s, f in frames.items()
+        }
         _check_known_in_train({s: set(f["label"].tolist()) for s, f in out.items()}, names, where)
         return list(names), out
     as_str = {s: f["label"].astype(str).str.strip() for s, f in frames.items()}

@@ -32,7 +32,7 @@ def seed_everything(seed: int) -> None:
 
 def friendly_error(exc: BaseException) -> str:
     """A message a person can act on; the traceback goes to the event log only."""
-    if isinstance(exc, (DataError, ModelError)):
+    if isinstance(exc, (DataError, ModelError, ConfigError)):
         return str(exc)
     if isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower():
         return "the GPU ran out of memory: try a smaller batch size (e.g. --set ft.batch_size=16) or a smaller max_length"
@@ -76,6 +76,9 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
     run.write("data.json", ds.summary())
     progress.log("data", rows={s: len(ds.split(s)) for s in ("train", "validation", "test")}, notes=ds.notes)
     model = load_encoder(cfg.model, device=device)
+    limit = getattr(getattr(model.transformers_model, "config", None), "max_position_embeddings", None)
+    if limit and cfg.max_length > limit:
+        raise ConfigError(f"max_length={cfg.max_length} is longer than the model allows ({limit} tokens); use long_text=chunk for long texts")
     ctx = PhaseContext(device=device, seed=cfg.seed, progress=progress, max_steps=cfg.max_steps, max_length=cfg.max_length, chunk=cfg.long_text == "chunk")
 
     # Validation rows whose embeddings are kept after each phase (capped, seeded).

@@ -15,7 +15,7 @@ def nt_xent_loss(view_a: Tensor, view_b: Tensor, temperature: float = 0.05) -> T
     z = F.normalize(torch.cat([view_a, view_b]).float(), dim=-1)
     logits = z @ z.T / temperature
     logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
-    target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    target = torch.cat([torch.arange(n, 2 * n, device=z.device), torch.arange(0, n, device=z.device)])
     return F.cross_entropy(logits, target)
 
 

@@ -21,11 +21,11 @@ def supcon_loss(embeddings: Tensor, labels: Tensor, temperature: float = 0.07) -
     log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
     positive = (labels[:, None] == labels[None, :]) & ~self_mask
     n_pos = positive.sum(1)
-    has = n_pos > 0
-    if not has.any():
-        return embeddings.sum() * 0.0
-    mean_log_prob = log_prob.masked_fill(~positive, 0.0).sum(1)[has] / n_pos[has]
-    return -mean_log_prob.mean()
+    has = (n_pos > 0).to(z.dtype)
+    # Rows without a positive are left out of the mean; written without a data-dependent
+    # branch so the GPU never waits for the host.
+    mean_log_prob = log_prob.masked_fill(~positive, 0.0).sum(1) / n_pos.clamp(min=1)
+    return -(mean_log_prob * has).sum() / has.sum().clamp(min=1.0)
 
 
 class SupConLoss(nn.Module):

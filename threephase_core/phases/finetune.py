@@ -160,10 +160,11 @@ def train_classifier(
         state["history"].append({"step": step, "epoch": epoch, "val_acc": acc})
         ctx.progress.log("eval", step=step, epoch=epoch, val_acc=acc)
         if acc > state["best"]:
-            state.update(best=acc, best_step=step, bad=0, snapshot=_snapshot(clf))
+            # Under SWA the averaged model is the one kept, so no snapshot is needed.
+            state.update(best=acc, best_step=step, bad=0, snapshot=None if swa is not None else _snapshot(clf))
         else:
             state["bad"] += 1
-        return swa is None and state["bad"] > cfg.patience
+        return swa is None and state["bad"] >= cfg.patience
 
     clf.train()
     if frozen:
@@ -205,7 +206,7 @@ class _SWA:
         self.updates = 0
         self.every = max(1, (total - self.start) // 20)  # ~20 snapshots in the average
         self._make_avg = lambda: AveragedModel(clf, use_buffers=False)
-        self.sched = SWALR(opt, swa_lr=[g["lr"] * cfg.swa_lr_factor for g in opt.param_groups], anneal_epochs=1, anneal_strategy="linear")
+        self.sched = SWALR(opt, swa_lr=[g.get("initial_lr", g["lr"]) * cfg.swa_lr_factor for g in opt.param_groups], anneal_epochs=1, anneal_strategy="linear")
 
     def on_step(self, step: int) -> None:
         if step < self.start:

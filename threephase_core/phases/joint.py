@@ -20,6 +20,8 @@ def train_joint(model, texts, labels, n_classes: int, dae: DAEConfig, cl: CLConf
     dae_loss = make_dae_loss(model, dae).to(ctx.device)
     cl_loss = CosineSimilarityLoss(model)
     pairs = prepare_pairs(texts, labels, n_classes, cl, ctx.seed)
+    if len(pairs["scores"]) == 0:
+        raise ValueError("the Joint phase found no positive/negative pairs: every class needs at least two texts")
     pair_batches = PairBatches(model, pairs, cl.batch_size, ctx)
     dae_batches = DAEBatches(model, texts, dae, ctx)
     n_steps = max(len(pair_batches), len(dae_batches))
@@ -27,8 +29,10 @@ def train_joint(model, texts, labels, n_classes: int, dae: DAEConfig, cl: CLConf
     def make(epoch: int) -> list:
         if epoch < 0:
             return [None] * n_steps
-        p, d = pair_batches.epoch(epoch), dae_batches.epoch(epoch)
-        return [(p[i % len(p)], d[i % len(d)]) for i in range(n_steps)]
+        p, d = pair_batches.epoch(epoch), []
+        while len(d) < n_steps:  # each pass over the texts draws fresh noise (never a reused copy)
+            d.extend(dae_batches.epoch(epoch))
+        return [(p[i % len(p)], d[i]) for i in range(n_steps)]
 
     def loss(item):
         idx, dae_item = item
