@@ -88,21 +88,21 @@ def run_steps(
     ctx: PhaseContext,
     phase: str,
     epochs: int,
+    total: int,
     make_batches: Callable[[int], list],
     compute_loss: Callable[[object], torch.Tensor],
     optimizer: torch.optim.Optimizer,
     scheduler=None,
     params: Iterable[torch.nn.Parameter] = (),
     after_step: Callable[[int, int], bool] | None = None,
-    total_steps: int | None = None,
     max_grad_norm: float = 1.0,
 ) -> int:
-    """Train for `epochs` over the batches `make_batches(epoch)` gives; return steps taken.
+    """Train for `epochs` over the batches `make_batches(epoch)` gives, stopping after `total`
+    steps (the caller's count, already capped by ctx.max_steps); return the steps taken.
 
     `after_step(step, epoch)` may return True to stop early (used by FT's validation).
     """
     params = list(params)
-    total = ctx.cap(total_steps if total_steps is not None else epochs * len(make_batches(-1)))
     ctx.progress.start_phase(phase, total)
     step, pending = 0, []
     for epoch in range(epochs):
@@ -143,7 +143,7 @@ def fit(
     opt = make_optimizer([{"params": params, "lr": lr}], ctx.device)
     total = ctx.cap(epochs * batches_per_epoch)
     sched = make_scheduler(opt, total, warmup_ratio, schedule)
-    return run_steps(ctx, phase, epochs, make_batches, compute_loss, opt, sched, params, total_steps=total)
+    return run_steps(ctx, phase, epochs, total, make_batches, compute_loss, opt, sched, params)
 
 
 def embed_batch(model, batch: dict) -> torch.Tensor:

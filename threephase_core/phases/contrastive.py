@@ -67,8 +67,6 @@ class PairBatches:
         return steps_per_epoch(len(self.scores), self.batch_size)
 
     def epoch(self, epoch: int) -> list:
-        if epoch < 0:
-            return [None] * len(self)
         return bucketed_batches(self.lengths, self.batch_size, self.rng)
 
     def loss(self, loss_fn, model, idx) -> torch.Tensor:
@@ -118,7 +116,7 @@ def _train_views(model, texts, labels, cfg: CLConfig, ctx: PhaseContext) -> dict
     rng = ctx.rng(3)
     n_batches = steps_per_epoch(len(texts), cfg.batch_size)
     # Random (not length-sorted) batches: in-batch negatives should be a fair sample.
-    make = lambda e: [None] * n_batches if e < 0 else np.array_split(rng.permutation(len(texts)), n_batches)
+    make = lambda e: np.array_split(rng.permutation(len(texts)), n_batches)
 
     def step_loss(idx):
         feats = collate(tok, idx, ctx.device, {"labels": labels})

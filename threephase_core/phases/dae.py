@@ -35,8 +35,6 @@ class DAEBatches:
         return steps_per_epoch(len(self.texts), self.cfg.batch_size)
 
     def epoch(self, epoch: int) -> list:
-        if epoch < 0:  # only the count is wanted
-            return [None] * len(self)
         noisy = delete_words_batch(self.texts, self.cfg.noise_ratio, self.rng)
         source = tokenize(self.tokenizer, noisy, self.ctx.max_length)
         return [(source, idx) for idx in bucketed_batches(self.targets.lengths, self.cfg.batch_size, self.rng)]

@@ -126,19 +126,17 @@ def train_classifier(
         groups.append({"params": enc_params, "lr": cfg.lr})
     params = [p for g in groups for p in g["params"]]
 
+    rng = ctx.rng(4)
+    n_batches = steps_per_epoch(len(y_np), cfg.batch_size)
     if frozen:  # embeddings once, then the head alone: minutes become seconds
         from threephase_core.training import encode
 
         cached = torch.from_numpy(encode(encoder, tok_train, ctx, eval_bs)).to(ctx.device)
         y_dev = torch.from_numpy(y_np).to(ctx.device)
-        n_batches = steps_per_epoch(len(y_np), cfg.batch_size)
-        rng = ctx.rng(4)
-        make = lambda e: [None] * n_batches if e < 0 else [torch.from_numpy(i).to(ctx.device) for i in np.array_split(rng.permutation(len(y_np)), n_batches)]
+        make = lambda e: [torch.from_numpy(i).to(ctx.device) for i in np.array_split(rng.permutation(len(y_np)), n_batches)]
         step_loss = lambda idx: nn.functional.cross_entropy(clf.head(cached[idx]), y_dev[idx])
     else:
-        rng = ctx.rng(4)
-        n_batches = steps_per_epoch(len(y_np), cfg.batch_size)
-        make = lambda e: [None] * n_batches if e < 0 else bucketed_batches(tok_train.lengths, cfg.batch_size, rng)
+        make = lambda e: bucketed_batches(tok_train.lengths, cfg.batch_size, rng)
 
         def step_loss(idx):
             batch = collate(tok_train, idx, ctx.device, {"labels": y_np})
@@ -169,7 +167,7 @@ def train_classifier(
     clf.train()
     if frozen:
         encoder.eval()
-    steps = run_steps(ctx, "ft", cfg.epochs, make, step_loss, opt, sched, params, after_step, total)
+    steps = run_steps(ctx, "ft", cfg.epochs, total, make, step_loss, opt, sched, params, after_step)
     if swa is not None and swa.averaged is not None:
         swa.finish()
         acc, _ = accuracy(clf, tok_val, y_val, eval_bs)

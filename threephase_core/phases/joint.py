@@ -27,8 +27,6 @@ def train_joint(model, texts, labels, n_classes: int, dae: DAEConfig, cl: CLConf
     n_steps = max(len(pair_batches), len(dae_batches))
 
     def make(epoch: int) -> list:
-        if epoch < 0:
-            return [None] * n_steps
         p, d = pair_batches.epoch(epoch), []
         while len(d) < n_steps:  # each pass over the texts draws fresh noise (never a reused copy)
             d.extend(dae_batches.epoch(epoch))
