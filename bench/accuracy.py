@@ -79,10 +79,15 @@ def main() -> int:
     ap.add_argument("--long-tail", default="", help="comma-separated imbalance ratios, e.g. 10,50,100")
     ap.add_argument("--max-train-rows", type=int, default=0)
     ap.add_argument("--set", dest="overrides", action="append", default=[])
+    ap.add_argument("--settings-json", default="", help="a JSON object of key=value overrides (e.g. tune.py's best_*.json); --set wins")
     ap.add_argument("--quick", action="store_true", help="demo data, tiny model, 2 steps a phase (CPU smoke test)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     ap.add_argument("--runs-dir", default="/tmp/threephase_accuracy_runs")
+    ap.add_argument("--merge", nargs="+", default=[], metavar="JSON",
+                    help="merge the rows of these result files (e.g. from bench/parallel.py) into --out; no runs")
     args = ap.parse_args()
+    if args.merge:
+        return merge_files([Path(p) for p in args.merge], Path(args.out))
     quiet_libraries()
     device = pick_device("auto")
     cuda = device.startswith("cuda")
@@ -106,6 +111,10 @@ def main() -> int:
                     overrides = {**settings_for(base.name, cuda, len(ds.train)), "model": args.model, "seed": seed, "dataset": ds.name}
                     if args.quick:
                         overrides["max_steps"] = 2
+                    if args.settings_json and Path(args.settings_json).exists():
+                        overrides.update(json.loads(Path(args.settings_json).read_text()))
+                    elif args.settings_json:
+                        print(f"note: {args.settings_json} not found; bench/settings.py defaults used", flush=True)
                     for item in args.overrides:
                         k, v = item.split("=", 1)
                         overrides[k] = v
@@ -132,6 +141,30 @@ def main() -> int:
     table = summary_table(rows)
     (out / f"accuracy_{tag}.md").write_text(f"# Accuracy ({tag})\n\nversions: python {platform.python_version()}; {_versions()}\n\n{table}\n")
     print(table)
+    return 0
+
+
+def merge_files(sources: list[Path], out: Path) -> int:
+    """Fold rows from other result files into out/accuracy_<device>.json (one per device in
+    the rows) and rebuild each device's Markdown table."""
+    by_tag: dict[str, list[dict]] = {}
+    for src in sources:
+        if not src.exists():
+            print(f"no such file: {src}", file=sys.stderr)
+            return 2
+        for row in json.loads(src.read_text())["rows"]:
+            by_tag.setdefault(_slug(row.get("device", "cpu")), []).append(row)
+    out.mkdir(parents=True, exist_ok=True)
+    for tag, rows in by_tag.items():
+        path = out / f"accuracy_{tag}.json"
+        for row in rows:
+            _merge(path, row)
+        table = summary_table(json.loads(path.read_text())["rows"])
+        md = out / f"accuracy_{tag}.md"
+        old = md.read_text() if md.exists() else ""
+        head = old[: old.index("| dataset |")] if "| dataset |" in old else f"# Accuracy ({tag})\n\n"
+        md.write_text(head + table + "\n")  # a hand-written header (commands, versions) is kept
+        print(f"merged {len(rows)} rows into {path}")
     return 0
 
 

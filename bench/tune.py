@@ -2,14 +2,16 @@
 
     python bench/tune.py --dataset sst2 --recipe ft --grid ft.lr=1e-4,2e-4,3e-4 --grid ft.epochs=3,4
 
-Every combination of the --grid values runs once (seed --seed) on top of bench/settings.py's
-GPU settings; the table is sorted by validation accuracy and written to
-bench/results/tune_<dataset>_<recipe>_<device>.md.
+Every combination of the --grid values runs once per seed in --seeds on top of
+bench/settings.py's GPU settings; the table (means over the seeds) is sorted by validation
+accuracy and written to bench/results/tune_<dataset>_<recipe>_<device>.md, and the winning
+combination (validation only) to best_<dataset>_<recipe>.json for `accuracy.py --settings-json`.
 """
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import sys
 import time
 from pathlib import Path
@@ -30,43 +32,80 @@ from threephase_core.runstore import RunStore  # noqa: E402
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", required=True)
+    ap.add_argument("--dataset", help="folder name under --data-root, a path, or 'demo'")
     ap.add_argument("--recipe", default="ft")
     ap.add_argument("--grid", action="append", default=[], help="key=v1,v2,...")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", default="0", help="comma-separated; a combination's score is its mean over them")
+    ap.add_argument("--runs-dir", default="/tmp/threephase_tune_runs")
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--data-root", default=str(ROOT.parent / "shared" / "datasets"))
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    ap.add_argument("--collect", default="", metavar="DIR",
+                    help="no runs: pool the tune_rows_*.json files under DIR (e.g. jobs split by seed) into tables and winners in --out")
     args = ap.parse_args()
+    if args.collect:
+        return collect(sorted(Path(args.collect).rglob("tune_rows_*.json")), Path(args.out))
+    if not args.dataset:
+        ap.error("--dataset is required (or --collect DIR)")
     quiet_libraries()
     cuda = pick_device("auto").startswith("cuda")
     path = args.dataset if args.dataset == "demo" or "/" in args.dataset else str(Path(args.data_root) / args.dataset)
     ds = load_dataset(path)
     keys = [g.split("=", 1)[0] for g in args.grid]
     values = [g.split("=", 1)[1].split(",") for g in args.grid]
-    rows = []
+    device = device_label() if cuda else "cpu"
+    runs = []
     for combo in itertools.product(*values) if keys else [()]:
-        over = {**settings_for(ds.name, cuda, len(ds.train)), "model": args.model, "seed": args.seed, "dataset": ds.name, "embed_rows": 500, **dict(zip(keys, combo))}
-        cfg = build_config(args.recipe, over)
-        t = time.time()
-        res = execute(cfg, RunStore("/tmp/threephase_tune_runs").create(args.recipe, ds.name, args.seed), Progress(), dataset=ds)
-        m = res.get("metrics", {})
-        row = {**dict(zip(keys, combo)), "val_acc": m.get("validation", {}).get("accuracy"), "test_acc": m.get("test", {}).get("accuracy"),
-               "wall_s": time.time() - t, "phase_walls": {p: round(v.get("wall_s", 0) or 0, 1) for p, v in m.get("phases", {}).items()}, "state": res["state"]}
-        print(row, flush=True)
-        rows.append(row)
-    rows.sort(key=lambda r: -(r["val_acc"] or 0))
-    head = keys + ["val acc", "test acc", "wall s", "phase walls"]
-    lines = [f"# Tuning {args.recipe} on {ds.name} ({device_label() if cuda else 'cpu'}), seed {args.seed}; sorted by validation accuracy", "",
-             f"command: `python bench/tune.py {' '.join(sys.argv[1:])}`", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        lines.append("| " + " | ".join([str(r[k]) for k in keys] + [f"{r['val_acc']:.4f}", f"{r['test_acc']:.4f}", f"{r['wall_s']:.0f}", str(r["phase_walls"])]) + " |")
-    table = "\n".join(lines)
-    print(table)
+        for seed in (int(x) for x in args.seeds.split(",")):
+            over = {**settings_for(ds.name, cuda, len(ds.train)), "model": args.model, "seed": seed, "dataset": ds.name, "embed_rows": 500, **dict(zip(keys, combo))}
+            cfg = build_config(args.recipe, over)
+            t = time.time()
+            res = execute(cfg, RunStore(args.runs_dir).create(args.recipe, ds.name, seed), Progress(), dataset=ds)
+            m = res.get("metrics", {})
+            runs.append({"dataset": ds.name, "recipe": args.recipe, "device": device, "combo": dict(zip(keys, combo)), "seed": seed,
+                         "val_acc": m.get("validation", {}).get("accuracy"), "test_acc": m.get("test", {}).get("accuracy"),
+                         "wall_s": time.time() - t, "state": res["state"], "command": "python bench/tune.py " + " ".join(sys.argv[1:])})
+            print(runs[-1], flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    slug = "".join(c if c.isalnum() else "_" for c in (device_label() if cuda else "cpu").lower())
-    (out / f"tune_{ds.name}_{args.recipe}_{slug}.md").write_text(table + "\n")
+    (out / f"tune_rows_{ds.name}_{args.recipe}_s{args.seeds.replace(',', '-')}.json").write_text(json.dumps(runs, indent=1))
+    return collect([out / f"tune_rows_{ds.name}_{args.recipe}_s{args.seeds.replace(',', '-')}.json"], out)
+
+
+def collect(files: list[Path], out: Path) -> int:
+    """Mean validation/test accuracy per combination over its seeds, sorted by validation;
+    writes tune_<dataset>_<recipe>_<device>.md and the winner best_<dataset>_<recipe>.json."""
+    groups: dict = {}
+    for f in files:
+        for r in json.loads(f.read_text()):
+            groups.setdefault((r["dataset"], r["recipe"], r["device"]), []).append(r)
+    out.mkdir(parents=True, exist_ok=True)
+    for (dataset, recipe, device), runs in sorted(groups.items()):
+        keys = list(runs[0]["combo"])
+        combos: dict = {}
+        for r in runs:
+            combos.setdefault(tuple(r["combo"][k] for k in keys), []).append(r)
+        rows = []
+        for combo, rs in combos.items():
+            done = [r for r in rs if r["state"] == "done"]
+            mean = (lambda k: float(sum(r[k] for r in done) / len(done))) if done else (lambda k: None)
+            rows.append({"combo": combo, "val_acc": mean("val_acc"), "test_acc": mean("test_acc"),
+                         "wall_s": mean("wall_s") or 0.0, "seeds": ",".join(str(r["seed"]) for r in sorted(done, key=lambda r: r["seed"]))})
+        rows.sort(key=lambda r: -(r["val_acc"] or 0))
+        fmt = lambda v: f"{v:.4f}" if v is not None else "failed"  # noqa: E731
+        head = keys + ["val acc", "test acc", "wall s", "seeds"]
+        commands = sorted({r["command"] for r in runs})
+        lines = [f"# Tuning {recipe} on {dataset} ({device}); means over seeds, sorted by validation accuracy", "",
+                 *[f"command: `{c}`" for c in commands], "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in rows:
+            lines.append("| " + " | ".join([str(v) for v in r["combo"]] + [fmt(r["val_acc"]), fmt(r["test_acc"]), f"{r['wall_s']:.0f}", r["seeds"]]) + " |")
+        table = "\n".join(lines)
+        print(table)
+        slug = "".join(c if c.isalnum() else "_" for c in device.lower())
+        (out / f"tune_{dataset}_{recipe}_{slug}.md").write_text(table + "\n")
+        # The combination chosen on validation, for `accuracy.py --settings-json`.
+        best = dict(zip(keys, rows[0]["combo"])) if rows and rows[0]["val_acc"] is not None else {}
+        (out / f"best_{dataset}_{recipe}.json").write_text(json.dumps(best))
     return 0
 
 

@@ -122,3 +122,95 @@ def test_stopword_noise_is_seeded():
     a = [stopword_noise(text, np.random.default_rng(s)) for s in range(10)]
     b = [stopword_noise(text, np.random.default_rng(s)) for s in range(10)]
     assert a == b and len(set(a)) > 1
+
+
+# ---- TokenWordDropper (the DAE's noise on pre-tokenised text) ---------------------------
+def _tokenizer():
+    from transformers import AutoTokenizer
+
+    from threephase_core.encoder import packaged_minilm_path
+
+    return AutoTokenizer.from_pretrained(packaged_minilm_path())
+
+
+DROP_TEXTS = [
+    "hide new secretions from the parental units",
+    "that 's far too tragic to merit such superficial treatment",
+    "one",
+    "",
+    "  spaced\tout \n words  here ",
+    "unbelievably antidisestablishmentarianism-style punctuation, everywhere!",
+    "café naïve résumé — with ünïcödé and a non\u00a0breaking space",
+]
+
+
+def _split_into_words(noisy: list[int], text: str, tok) -> list[str] | None:
+    """The words of `text`, in order, whose tokens (tokenised alone) make up `noisy` exactly."""
+    out, pos = [], 0
+    for w in text.split():
+        piece = tok(w, add_special_tokens=False)["input_ids"]
+        if noisy[pos : pos + len(piece)] == piece:
+            out.append(w)
+            pos += len(piece)
+    return out if pos == len(noisy) else None
+
+
+def test_token_dropper_targets_equal_plain_tokenisation():
+    from threephase_core.noise import TokenWordDropper
+
+    tok = _tokenizer()
+    d = TokenWordDropper(tok, DROP_TEXTS, max_length=128)
+    targets = d.targets()
+    for text, chunks in zip(DROP_TEXTS, targets.chunks):
+        assert chunks[0].tolist() == tok(text, truncation=True, max_length=128)["input_ids"]
+    assert d.n_words == sum(len(t.split()) for t in DROP_TEXTS)
+
+
+@pytest.mark.parametrize("ratio", [0.3, 0.6, 0.99])
+def test_token_dropper_deletes_whole_words_like_delete_words(ratio):
+    from threephase_core.noise import TokenWordDropper
+
+    tok = _tokenizer()
+    d = TokenWordDropper(tok, DROP_TEXTS, max_length=128)
+    cls, sep = tok.cls_token_id, tok.sep_token_id
+    for seed in range(5):
+        noisy = d.draw(ratio, np.random.default_rng(seed))
+        for text, chunks in zip(DROP_TEXTS, noisy.chunks):
+            ids = chunks[0].tolist()
+            assert ids[0] == cls and ids[-1] == sep
+            kept = _split_into_words(ids[1:-1], text, tok)
+            assert kept is not None, (text, tok.decode(ids))
+            assert _is_subsequence(kept, text.split())
+            if text.split():
+                assert len(kept) >= 1  # at least one word survives
+            if len(text.split()) == 1:
+                assert kept == text.split()
+            # the noisy copy is what tokenising the shortened text gives
+            assert ids == tok(" ".join(kept), truncation=True, max_length=128)["input_ids"]
+
+
+def test_token_dropper_rate_is_close_to_ratio_and_seeded():
+    from threephase_core.noise import TokenWordDropper
+
+    tok = _tokenizer()
+    texts = [" ".join(f"w{i}x{j}" for j in range(20)) for i in range(200)]
+    d = TokenWordDropper(tok, texts, max_length=512)
+    a = d.draw(0.6, np.random.default_rng(3))
+    b = d.draw(0.6, np.random.default_rng(3))
+    c = d.draw(0.6, np.random.default_rng(4))
+    assert all((x[0] == y[0]).all() for x, y in zip(a.chunks, b.chunks))
+    assert any(len(x[0]) != len(y[0]) or (x[0] != y[0]).any() for x, y in zip(a.chunks, c.chunks))
+    kept_words = sum(len(_split_into_words(ch[0].tolist()[1:-1], t, tok)) for t, ch in zip(texts, a.chunks))
+    assert abs(kept_words / (20 * 200) - 0.4) < 0.03
+
+
+def test_token_dropper_truncated_words_are_not_counted():
+    from threephase_core.noise import TokenWordDropper
+
+    tok = _tokenizer()
+    text = " ".join(f"word{i}" for i in range(100))
+    d = TokenWordDropper(tok, [text], max_length=16)
+    assert len(d.targets().chunks[0][0]) == 16
+    assert d.n_words <= 14  # only words with tokens inside the cut count
+    noisy = d.draw(0.99, np.random.default_rng(0)).chunks[0][0]
+    assert len(noisy) >= 3  # CLS, at least one word's tokens, SEP

@@ -93,16 +93,16 @@ def collate(
         ids[k, : len(r)] = r
         mask[k, : len(r)] = 1
     cuda = torch.device(device).type == "cuda"
-    batch = {"input_ids": _to(ids, device, cuda), "attention_mask": _to(mask, device, cuda)}
+    batch = {"input_ids": to_device(ids, device, cuda), "attention_mask": to_device(mask, device, cuda)}
     if len(rows) != len(index):
-        batch["owner"] = _to(np.asarray(owner, dtype=np.int64), device, cuda)
+        batch["owner"] = to_device(np.asarray(owner, dtype=np.int64), device, cuda)
         batch["n_texts"] = len(index)
     for key, values in (extras or {}).items():
-        batch[key] = _to(np.ascontiguousarray(values[index]), device, cuda)
+        batch[key] = to_device(np.ascontiguousarray(values[index]), device, cuda)
     return batch
 
 
-def _to(a: np.ndarray, device, cuda: bool) -> torch.Tensor:
+def to_device(a: np.ndarray, device, cuda: bool) -> torch.Tensor:
     t = torch.from_numpy(a)
     return t.pin_memory().to(device, non_blocking=True) if cuda else t
 

@@ -35,6 +35,7 @@ class DAEConfig:
     batch_size: int = 32
     noise_ratio: float = 0.6  # probability of deleting each word, drawn afresh every epoch
     decoder: str = ""  # empty: the encoder's own checkpoint, weights tied (TSDAE default)
+    fast_loss: bool = True  # vocabulary projection only at real target tokens (same loss, less work)
 
 
 @dataclass

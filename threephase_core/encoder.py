@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from threephase_core.attention import avoid_mask_syncs
+
 DEFAULT_MODEL = "minilm"
 _TINY_LOCK = threading.Lock()
 
@@ -92,6 +94,8 @@ def load_encoder(name: str, device: str = "cpu"):
         ) from None
     if model.tokenizer is None:
         raise ModelError(f"model {name!r} has no tokenizer")
+    if torch.device(device).type == "cuda":
+        avoid_mask_syncs(getattr(model, "transformers_model", None))  # see attention.py
     return model
 
 

@@ -1,26 +1,43 @@
 """Phase 1, DAE (TSDAE): adapt the encoder to the data by reconstructing each sentence from
 the pooled vector of a noisy copy.
 
-Noise deletes each word with probability `noise_ratio`, drawn afresh every epoch. The
+Noise deletes each word with probability `noise_ratio`, drawn afresh every epoch, on the
+tokens (noise.TokenWordDropper: the words' tokens go, no re-tokenising per epoch). The
 decoder is the encoder's own checkpoint as a causal LM with cross-attention on the pooled
 vector, its weights tied to the encoder (sentence-transformers `DenoisingAutoEncoderLoss`).
 For encoders with no decoder class in transformers (MPNet), `dae.decoder` names another
 checkpoint of the same hidden size, untied. No labels are used.
+
+Speed (`dae.fast_loss`, on by default): the stock loss projects every decoder position,
+padding included, onto the 30k-word vocabulary and lets the cross-entropy ignore the padding.
+We know each target's tokens on the host, so the batch carries the flat positions of the real
+target tokens and their ids (pinned, copied without a host sync; padded to a few bucket sizes
+so that the matrix shapes repeat) and only those rows reach the vocabulary projection. The loss value is the same (mean cross-entropy over real target tokens); the
+largest matrix product of the step shrinks by the padding share. `tests/test_dae_fast_loss.py`
+checks it against the stock `DenoisingAutoEncoderLoss.forward`.
 """
 from __future__ import annotations
 
-from threephase_core.batching import bucketed_batches, collate, tokenize
+import numpy as np
+import torch
+
+from threephase_core.attention import avoid_mask_syncs
+from threephase_core.batching import bucketed_batches, collate, to_device, tokenize
 from threephase_core.config import DAEConfig
-from threephase_core.noise import delete_words_batch
+from threephase_core.noise import TokenWordDropper, delete_words_batch
 from threephase_core.training import PhaseContext, fit, steps_per_epoch, unique_params
 
 
-def make_dae_loss(model, cfg: DAEConfig):
+def make_dae_loss(model, cfg: DAEConfig, cuda: bool = False):
     from sentence_transformers.sentence_transformer.losses import DenoisingAutoEncoderLoss
 
     if cfg.decoder:
-        return DenoisingAutoEncoderLoss(model, decoder_name_or_path=cfg.decoder, tie_encoder_decoder=False)
-    return DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True)
+        loss = DenoisingAutoEncoderLoss(model, decoder_name_or_path=cfg.decoder, tie_encoder_decoder=False)
+    else:
+        loss = DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True)
+    if cuda:
+        avoid_mask_syncs(loss.decoder)
+    return loss
 
 
 class DAEBatches:
@@ -28,30 +45,89 @@ class DAEBatches:
 
     def __init__(self, model, texts: list[str], cfg: DAEConfig, ctx: PhaseContext, salt: int = 1):
         self.tokenizer, self.texts, self.cfg, self.ctx = model.tokenizer, list(texts), cfg, ctx
-        self.targets = tokenize(self.tokenizer, self.texts, ctx.max_length)
+        # Fast (Rust) tokenizers give character offsets: noise on the tokens. Others re-tokenise.
+        self.dropper = TokenWordDropper(self.tokenizer, self.texts, ctx.max_length) if getattr(self.tokenizer, "is_fast", False) else None
+        self.targets = self.dropper.targets() if self.dropper else tokenize(self.tokenizer, self.texts, ctx.max_length)
         self.rng = ctx.rng(salt)
 
     def __len__(self) -> int:
         return steps_per_epoch(len(self.texts), self.cfg.batch_size)
 
     def epoch(self, epoch: int) -> list:
-        noisy = delete_words_batch(self.texts, self.cfg.noise_ratio, self.rng)
-        source = tokenize(self.tokenizer, noisy, self.ctx.max_length)
+        if self.dropper:
+            source = self.dropper.draw(self.cfg.noise_ratio, self.rng)  # = delete_words, then tokenise
+        else:
+            source = tokenize(self.tokenizer, delete_words_batch(self.texts, self.cfg.noise_ratio, self.rng), self.ctx.max_length)
         return [(source, idx) for idx in bucketed_batches(self.targets.lengths, self.cfg.batch_size, self.rng)]
 
     def features(self, item) -> list[dict]:
+        """[source, target] batches; with the fast loss the target also carries the flat
+        `label_positions` of its real next-token labels and their `label_ids`."""
         source, idx = item
-        return [collate(source, idx, self.ctx.device), collate(self.targets, idx, self.ctx.device)]
+        src, tgt = collate(source, idx, self.ctx.device), collate(self.targets, idx, self.ctx.device)
+        if self.cfg.fast_loss:
+            cuda = torch.device(self.ctx.device).type == "cuda"
+            rows = [self.targets.chunks[int(i)][0] for i in idx]
+            positions, label_ids = next_token_labels(rows, tgt["input_ids"].shape[1])
+            tgt["label_positions"] = to_device(positions, self.ctx.device, cuda)
+            tgt["label_ids"] = to_device(label_ids, self.ctx.device, cuda)
+        return [src, tgt]
+
+
+def bucket_size(n: int, floor: int = 256) -> int:
+    """n rounded up to the next of 1, 1.25, 1.5, 1.75 x a power of two (at most 1/8 more, and
+    only a few distinct sizes, so the GPU libraries plan each matrix shape once)."""
+    if n <= floor:
+        return floor
+    p = 1 << (int(n - 1).bit_length() - 1)
+    for f in (1.0, 1.25, 1.5, 1.75, 2.0):
+        if n <= int(p * f):
+            return int(p * f)
+    return 2 * p
+
+
+def next_token_labels(rows: list[np.ndarray], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat positions, in a (len(rows), width - 1) grid of next-token labels, of the labels that
+    are real tokens (row r of n tokens predicts tokens 1..n-1 at positions 0..n-2), and those
+    tokens. Both are padded to `bucket_size` with position 0 and label -100 (ignored)."""
+    lengths = np.array([len(r) for r in rows], dtype=np.int64)
+    keep = np.arange(width - 1)[None, :] < (lengths[:, None] - 1)
+    positions = np.flatnonzero(keep).astype(np.int64)
+    labels = np.concatenate([np.asarray(r[1:], dtype=np.int64) for r in rows]) if rows else np.zeros(0, np.int64)
+    size = bucket_size(len(positions))
+    positions = np.concatenate([positions, np.zeros(size - len(positions), np.int64)])
+    labels = np.concatenate([labels, np.full(size - len(labels), -100, np.int64)])
+    return positions, labels
+
+
+def can_select_positions(loss_fn) -> bool:
+    """The fast path needs the decoder's body and head apart (BERT-style `cls` head) and the
+    encoder's own tokens as targets (no re-tokenisation for a foreign decoder)."""
+    return hasattr(loss_fn.decoder, "cls") and not getattr(loss_fn, "need_retokenization", False)
 
 
 def dae_loss_on(loss_fn, feats: list[dict]):
     src, tgt = ({"input_ids": f["input_ids"], "attention_mask": f["attention_mask"]} for f in feats)
-    return loss_fn([src, tgt], None)
+    positions = feats[1].get("label_positions")
+    if positions is None or not can_select_positions(loss_fn):
+        return loss_fn([src, tgt], None)
+    # The stock forward (sentence-transformers DenoisingAutoEncoderLoss) with two changes that
+    # leave the loss unchanged: the head runs only at `positions`, and the cross-attention gets
+    # no mask (its one key, the pooled vector, is always attended; the stock mask is the
+    # source's first column, always 1, and checking that costs a host sync).
+    reps = loss_fn.encoder(src)["sentence_embedding"]
+    hidden = loss_fn.decoder.base_model(
+        input_ids=tgt["input_ids"][:, :-1], attention_mask=None, encoder_hidden_states=reps[:, None],
+        encoder_attention_mask=None, use_cache=False,
+    )[0]
+    rows = hidden.reshape(-1, hidden.shape[-1]).index_select(0, positions)
+    logits = loss_fn.decoder.cls(rows)
+    return torch.nn.functional.cross_entropy(logits.float(), feats[1]["label_ids"], ignore_index=-100)
 
 
 def train_dae(model, texts: list[str], cfg: DAEConfig, ctx: PhaseContext) -> int:
     """Train `model` in place as a denoising autoencoder; returns the number of steps."""
-    loss_fn = make_dae_loss(model, cfg).to(ctx.device)
+    loss_fn = make_dae_loss(model, cfg, ctx.cuda).to(ctx.device)
     loss_fn.train()
     batches = DAEBatches(model, texts, cfg, ctx)
     steps = fit(

@@ -17,7 +17,7 @@ from threephase_core.training import PhaseContext, fit, unique_params
 def train_joint(model, texts, labels, n_classes: int, dae: DAEConfig, cl: CLConfig, ctx: PhaseContext) -> dict:
     from sentence_transformers.sentence_transformer.losses import CosineSimilarityLoss
 
-    dae_loss = make_dae_loss(model, dae).to(ctx.device)
+    dae_loss = make_dae_loss(model, dae, ctx.cuda).to(ctx.device)
     cl_loss = CosineSimilarityLoss(model)
     pairs = prepare_pairs(texts, labels, n_classes, cl, ctx.seed)
     if len(pairs["scores"]) == 0:

@@ -1,0 +1,77 @@
+"""The DAE fast loss (head only at real target tokens) against sentence-transformers' own forward."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from threephase_core.config import DAEConfig
+from threephase_core.encoder import load_encoder
+from threephase_core.phases.dae import DAEBatches, bucket_size, can_select_positions, dae_loss_on, make_dae_loss, next_token_labels
+from threephase_core.training import PhaseContext
+
+TEXTS = [
+    "book a table for two at an italian place tonight",
+    "play some jazz",
+    "what is the weather like in paris tomorrow morning please tell me now",
+    "wake me up at seven",
+    "add milk",
+    "turn the living room lights off and lock the front door",
+]
+
+
+def test_next_token_labels_are_the_real_next_tokens_at_their_grid_positions():
+    rows = [np.array([101, 7, 8, 9, 102]), np.array([101, 102]), np.array([101, 3, 4, 5, 6, 7, 8, 102])]
+    width = 8
+    grid = np.zeros((3, width), dtype=np.int64)
+    for r, ids in enumerate(rows):
+        grid[r, : len(ids)] = ids
+    positions, labels = next_token_labels(rows, width)
+    real = labels != -100
+    n_real = sum(len(r) - 1 for r in rows)
+    assert real.sum() == n_real and real[:n_real].all()  # padding only at the end
+    assert len(positions) == bucket_size(n_real)
+    next_tokens = grid[:, 1:].reshape(-1)  # label of grid position p is the token after it
+    assert (next_tokens[positions[real]] == labels[real]).all()
+    assert len(set(positions[real].tolist())) == n_real
+
+
+def test_bucket_sizes_are_few_and_tight():
+    sizes = {bucket_size(n) for n in range(1, 70_000)}
+    assert len(sizes) < 40
+    for n in (1, 255, 256, 257, 1000, 4097, 65_000):
+        b = bucket_size(n)
+        assert b >= n and (n <= 256 or b <= n * 1.25)
+
+
+@pytest.mark.parametrize("batch_size", [2, 6])
+def test_fast_loss_equals_stock_forward_and_gradients(tiny_model_path, batch_size):
+    torch.manual_seed(0)
+    model = load_encoder(tiny_model_path, "cpu")
+    cfg = DAEConfig(batch_size=batch_size, fast_loss=True)
+    loss_fn = make_dae_loss(model, cfg)
+    loss_fn.eval()  # no dropout, so both paths see the same network
+    assert can_select_positions(loss_fn)
+    batches = DAEBatches(model, TEXTS, cfg, PhaseContext(device="cpu", seed=0))
+    for item in batches.epoch(0):
+        feats = batches.features(item)
+        assert "label_positions" in feats[1] and "label_ids" in feats[1]
+        fast = dae_loss_on(loss_fn, feats)
+        g_fast = torch.autograd.grad(fast, [p for p in loss_fn.parameters() if p.requires_grad], allow_unused=True)
+        plain = [{k: f[k] for k in ("input_ids", "attention_mask")} for f in feats]
+        stock = loss_fn(plain, None)
+        g_stock = torch.autograd.grad(stock, [p for p in loss_fn.parameters() if p.requires_grad], allow_unused=True)
+        assert torch.allclose(fast, stock, atol=1e-5), (fast.item(), stock.item())
+        for a, b in zip(g_fast, g_stock):
+            if a is None or b is None:
+                assert a is None and b is None
+            else:
+                assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_fast_loss_off_uses_stock_path(tiny_model_path):
+    model = load_encoder(tiny_model_path, "cpu")
+    cfg = DAEConfig(batch_size=3, fast_loss=False)
+    batches = DAEBatches(model, TEXTS, cfg, PhaseContext(device="cpu", seed=0))
+    feats = batches.features(batches.epoch(0)[0])
+    assert "label_positions" not in feats[1]
