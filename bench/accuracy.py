@@ -79,6 +79,7 @@ def main() -> int:
     ap.add_argument("--long-tail", default="", help="comma-separated imbalance ratios, e.g. 10,50,100")
     ap.add_argument("--max-train-rows", type=int, default=0)
     ap.add_argument("--set", dest="overrides", action="append", default=[])
+    ap.add_argument("--label", default="", help="stored as recipe 'NAME[LABEL]' (a variant kept apart from the plain rows, e.g. chunk)")
     ap.add_argument("--settings-json", default="", help="a JSON object of key=value overrides (e.g. tune.py's best_*.json); --set wins")
     ap.add_argument("--quick", action="store_true", help="demo data, tiny model, 2 steps a phase (CPU smoke test)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
@@ -122,7 +123,7 @@ def main() -> int:
                     run = store.create(recipe, ds.name, seed)
                     t = time.time()
                     res = execute(cfg, run, Progress(), dataset=ds)
-                    row = {"dataset": ds.name, "recipe": recipe, "seed": seed, "state": res["state"], "wall_s": time.time() - t,
+                    row = {"dataset": ds.name, "recipe": f"{recipe}[{args.label}]" if args.label else recipe, "seed": seed, "state": res["state"], "wall_s": time.time() - t,
                            "device": device_label() if cuda else "cpu", "train_rows": len(ds.train), "settings": overrides}
                     if res["state"] == "done":
                         m = res["metrics"]
