@@ -7,7 +7,7 @@
 Datasets are folder names under --data-root (default ../shared/datasets) or 'demo'. Model
 selection uses the validation split only; test numbers are reported, never tuned on. Rows are
 merged into bench/results/accuracy_<device>.json across invocations (same dataset, recipe
-and seed: the newest row wins), and the Markdown table is rebuilt from all rows.
+and seed: the row that finished last wins), and the Markdown table is rebuilt from all rows.
 Long-tailed variants (`--long-tail R`): the train split subsampled with a fixed seed to an
 exponential class profile whose largest/smallest ratio is R (validation and test
 untouched), named like `snips2_lt100`.
@@ -124,7 +124,8 @@ def main() -> int:
                     t = time.time()
                     res = execute(cfg, run, Progress(), dataset=ds)
                     row = {"dataset": ds.name, "recipe": f"{recipe}[{args.label}]" if args.label else recipe, "seed": seed, "state": res["state"], "wall_s": time.time() - t,
-                           "device": device_label() if cuda else "cpu", "train_rows": len(ds.train), "settings": overrides}
+                           "device": device_label() if cuda else "cpu", "train_rows": len(ds.train), "settings": overrides,
+                           "finished": time.time()}
                     if res["state"] == "done":
                         m = res["metrics"]
                         row.update(
@@ -170,8 +171,13 @@ def merge_files(sources: list[Path], out: Path) -> int:
 
 
 def _merge(path: Path, row: dict) -> None:
+    """Keep one row per (dataset, recipe, seed): the one that finished last (rows without a
+    `finished` time are older than any with one)."""
     data = json.loads(path.read_text()) if path.exists() else {"rows": []}
     key = (row["dataset"], row["recipe"], row["seed"])
+    old = [r for r in data["rows"] if (r["dataset"], r["recipe"], r["seed"]) == key]
+    if any(r.get("finished", 0) > row.get("finished", 0) for r in old):
+        return
     data["rows"] = [r for r in data["rows"] if (r["dataset"], r["recipe"], r["seed"]) != key] + [row]
     path.write_text(json.dumps(data, indent=2, default=float))
 

@@ -40,6 +40,10 @@ def main() -> int:
     jobs = [ln for ln in lines if ln]
     out = Path(args.out)
     shards = out / "shards"
+    if shards.exists():  # stale shards from an earlier call would be merged with these
+        import shutil
+
+        shutil.rmtree(shards)
     shards.mkdir(parents=True, exist_ok=True)
     env = {**__import__("os").environ, "OMP_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
 
