@@ -48,3 +48,77 @@ def test_long_tailed_profile():
     assert sizes[0] == ds.train["label"].value_counts().max()
     assert sizes[0] / sizes[-1] >= 9  # capped by the data's own smallest classes
     assert lt.validation is ds.validation and lt.test is ds.test
+
+
+def test_tune_quick_pools_seed_jobs_and_picks_the_winner_on_validation(tmp_path, tiny_model_path):
+    for seed in ("0", "1"):
+        out = _run("tune.py", "--dataset", "demo", "--model", tiny_model_path, "--recipe", "ft", "--grid", "ft.lr=1e-4,3e-4",
+                   "--grid", "max_steps=2", "--seeds", seed, "--out", str(tmp_path / f"s{seed}"), "--runs-dir", str(tmp_path / "runs"))
+        assert out.returncode == 0, out.stderr[-2000:]
+    out = _run("tune.py", "--collect", str(tmp_path), "--out", str(tmp_path / "pooled"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    table = (tmp_path / "pooled" / "tune_demo_ft_cpu.md").read_text()
+    assert "| 0,1 |" in table  # both seeds pooled per combination
+    runs = [r for f in tmp_path.glob("s*/tune_rows_*.json") for r in json.loads(f.read_text())]
+    assert len(runs) == 4 and all(r["state"] == "done" for r in runs)
+    mean_val = {lr: sum(r["val_acc"] for r in runs if r["combo"]["ft.lr"] == lr) / 2 for lr in ("1e-4", "3e-4")}
+    best = json.loads((tmp_path / "pooled" / "best_demo_ft.json").read_text())
+    assert mean_val[best["ft.lr"]] == max(mean_val.values())
+
+
+def test_collect_chooses_on_validation_not_test(tmp_path):
+    sys.path.insert(0, str(ROOT / "bench"))
+    from tune import collect
+
+    def row(lr, seed, val, test):
+        return {"dataset": "d", "recipe": "ft", "device": "cpu", "combo": {"ft.lr": lr}, "seed": seed,
+                "val_acc": val, "test_acc": test, "wall_s": 1.0, "state": "done", "command": "x"}
+
+    f = tmp_path / "tune_rows_d_ft_s0.json"
+    f.write_text(json.dumps([row("a", 0, 0.80, 0.99), row("b", 0, 0.90, 0.50), row("a", 1, 0.82, 0.99), row("b", 1, 0.88, 0.50)]))
+    assert collect([f], tmp_path / "o") == 0
+    assert json.loads((tmp_path / "o" / "best_d_ft.json").read_text()) == {"ft.lr": "b"}
+
+
+def test_merge_keeps_the_row_that_finished_last_and_the_header(tmp_path):
+    sys.path.insert(0, str(ROOT / "bench"))
+    from accuracy import merge_files
+
+    def row(test, finished=None):
+        r = {"dataset": "d", "recipe": "ft", "seed": 0, "state": "done", "device": "cpu", "wall_s": 1.0,
+             "val_acc": 0.5, "test_acc": test, "macro_f1": 0.5, "rare3_recall": 0.5}
+        if finished is not None:
+            r["finished"] = finished
+        return r
+
+    (tmp_path / "accuracy_cpu.md").write_text("# My header\n\nnotes\n\n| dataset | old table |\n")
+    newer, older, untimed = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    newer.write_text(json.dumps({"rows": [row(0.9, finished=200.0)]}))
+    older.write_text(json.dumps({"rows": [row(0.1, finished=100.0)]}))
+    untimed.write_text(json.dumps({"rows": [row(0.2)]}))
+    assert merge_files([newer, older, untimed], tmp_path) == 0
+    rows = json.loads((tmp_path / "accuracy_cpu.json").read_text())["rows"]
+    assert [r["test_acc"] for r in rows] == [0.9]
+    md = (tmp_path / "accuracy_cpu.md").read_text()
+    assert md.startswith("# My header\n\nnotes\n") and "90.00" in md and "old table" not in md
+
+
+def test_parallel_runs_jobs_with_a_deadline_and_merges(tmp_path, tiny_model_path):
+    jobs = tmp_path / "jobs.txt"
+    jobs.write_text("# two quick jobs\n--recipes ft --seeds 0\n--recipes ft --seeds 0 --label again\n")
+    (tmp_path / "out" / "shards" / "9").mkdir(parents=True)  # a stale shard from an earlier call
+    (tmp_path / "out" / "shards" / "9" / "accuracy_cpu.json").write_text(json.dumps({"rows": [{"dataset": "stale"}]}))
+    out = _run("parallel.py", str(jobs), "--workers", "2", "--out", str(tmp_path / "out"), "--deadline", "500",
+               "--common", f"--quick --model {tiny_model_path}")
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    rows = json.loads((tmp_path / "out" / "accuracy_cpu.json").read_text())["rows"]
+    assert {r["recipe"] for r in rows} == {"ft", "ft[again]"} and all(r["state"] == "done" for r in rows)
+    assert "===== job 1" in (tmp_path / "out" / "jobs.log").read_text()
+
+
+def test_profile_dae_runs_on_cpu(tmp_path, tiny_model_path):
+    out = _run("profile_dae.py", "--dataset", "demo", "--model", tiny_model_path, "--steps", "2", "--warmup", "1",
+               "--batches", "16", "--variants", "stock,fast", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr[-2000:]
+    text = (tmp_path / "profile_dae_cpu.txt").read_text()
+    assert "[stock b16]" in text and "[fast b16]" in text and "ms/step" in text

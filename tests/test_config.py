@@ -244,3 +244,25 @@ def test_build_config_errors():
         build_config("ft", ["ft.lrr=1"])
     with pytest.raises(ConfigError, match="noise_ratio"):
         build_config("three_phase", ["dae.noise_ratio=2"])  # validated at the end
+
+
+def test_gpu_presets_by_size_and_memory():
+    from threephase_core.gpu_presets import gpu_settings
+
+    assert gpu_settings(67_349)["dae.batch_size"] == 2048
+    assert gpu_settings(10_000)["ft.batch_size"] == 128
+    assert gpu_settings(300)["ft.batch_size"] == 16
+    small_gpu = gpu_settings(67_349, gpu_memory_gib=24)
+    assert small_gpu["dae.batch_size"] == 512 and small_gpu["ft.batch_size"] == 512
+    assert gpu_settings(67_349, gpu_memory_gib=12)["dae.batch_size"] == 128
+    assert all(build_config("three_phase", gpu_settings(n)) for n in (300, 10_000, 67_349))
+
+
+def test_gpu_preset_values_follow_the_recipe():
+    from threephase_core import workbench as wb
+
+    ft_only = wb.gpu_preset_values("ft", 67_349)
+    assert ft_only and all(k.startswith("ft.") for k in ft_only)
+    joint = wb.gpu_preset_values("joint", 67_349)
+    assert {k.split(".")[0] for k in joint} == {"dae", "cl", "ft"}
+    assert "dae.batch_size" in wb.gpu_preset_values("three_phase", 500)

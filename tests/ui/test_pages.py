@@ -342,3 +342,33 @@ def test_results_shows_the_lora_trainable_share(tmp_path, monkeypatch, open_app)
     at = open_app("pages/results.py")
     assert not at.exception
     assert any("LoRA:" in i.value and "trainable" in i.value for i in at.info)
+
+
+def test_gpu_speed_button_is_off_without_a_gpu(empty_store, open_app):
+    at = open_app("pages/train.py")
+    ok(at)
+    assert at.button(key="train:gpu_preset").disabled
+
+
+def test_gpu_speed_button_fills_the_phase_settings(empty_store, open_app, monkeypatch):
+    import threephase_core.encoder as encoder
+    import threephase_core.gpu_presets as presets
+
+    monkeypatch.setattr(encoder, "device_label", lambda: "NVIDIA Test GPU")
+    monkeypatch.setattr(presets, "gpu_memory_gib", lambda: 80.0)
+    at = open_app("pages/train.py")
+    at.selectbox(key="train:wb.recipe").set_value("three_phase").run()
+    assert at.number_input(key="train:wb.t.three_phase.dae.batch_size").value == 32
+    at.button(key="train:gpu_preset").click().run()
+    ok(at)
+    expected = wb.gpu_preset_values("three_phase", 354, 80.0)  # the demo's training rows: the tiny-data preset
+    assert expected["dae.batch_size"] == 16
+    for key in ("dae.batch_size", "cl.batch_size", "ft.batch_size", "ft.epochs"):
+        assert at.number_input(key=f"train:wb.t.three_phase.{key}").value == expected[key]
+    assert at.number_input(key="train:wb.t.three_phase.ft.lr").value == pytest.approx(expected["ft.lr"])
+    at.button(key="train:start").click().run()  # the preset reaches the run's config
+    ok(at)
+    job = only_manager().jobs()[-1]
+    assert job.config.dae.batch_size == 16 and job.config.ft.epochs == expected["ft.epochs"]
+    only_manager().cancel(job.id)
+    assert job.wait(120)
