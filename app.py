@@ -115,3 +115,4 @@ nav = st.navigation([
 ])
 ui.sidebar_status()
 nav.run()
+ui.persist_state()  # the settings a refresh or a new tab starts from

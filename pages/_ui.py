@@ -5,7 +5,9 @@ State. A setting lives in ``st.session_state`` under a ``wb.*`` key (see `DEFAUL
 showing it is created with `bind`, which loads the ``wb.*`` value into the widget before it
 is drawn and copies it back on change. So the Data page's choice and the Imbalance page's
 ratios reach the Train page, and come back after any page switch (Streamlit drops the state
-of widgets that are not on the current page; the ``wb.*`` keys are not widgets).
+of widgets that are not on the current page; the ``wb.*`` keys are not widgets). After every
+run app.py saves them under the runs folder (`persist_state`); a new browser session starts
+from that file, so a refresh keeps the settings.
 """
 from __future__ import annotations
 
@@ -59,10 +61,31 @@ def via_app() -> None:
         st.rerun()
 
 
+NOT_PERSISTED = {"wb.run", "wb._restored"}  # the shown run is per tab; the rest is shared
+
+
 def init_state() -> None:
+    """Defaults for every ``wb.*`` setting; a new browser session (a refresh, a new tab) first
+    takes the settings the workbench saved last (`persist_state`)."""
+    if "wb._restored" not in st.session_state:
+        for key, value in wb.load_settings(default_runs_dir()).items():
+            if key.startswith("wb.") and key not in NOT_PERSISTED and key not in st.session_state:
+                st.session_state[key] = value
+        st.session_state["wb._restored"] = True
     for key, value in DEFAULTS.items():
         if key not in st.session_state:
             st.session_state[key] = dict(value) if isinstance(value, dict) else value
+
+
+def persist_state() -> None:
+    """Save the ``wb.*`` settings under the runs folder when they changed (after each run of
+    the script), so that they survive a browser refresh."""
+    values = {k: v for k, v in st.session_state.items() if k.startswith("wb.") and k not in NOT_PERSISTED}
+    if values != st.session_state.get("_wb.saved"):
+        try:
+            st.session_state["_wb.saved"] = wb.save_settings(values, default_runs_dir())
+        except OSError:  # a read-only runs folder: settings just do not persist
+            st.session_state["_wb.saved"] = values
 
 
 def bind(widget: Callable, label: str, name: str, *, page: str, on_change: Callable | None = None, **kw) -> Any:
@@ -116,6 +139,10 @@ def warm_up() -> bool:
 
     quiet_libraries()
     warm_up_umap(background=True)
+    try:  # uploads no run used, untouched for 30 days
+        wb.prune_uploads(default_runs_dir(), keep={str(st.session_state.get("wb.dataset", {}).get("spec", ""))})
+    except OSError:
+        pass
 
     def imports() -> None:
         try:

@@ -128,6 +128,64 @@ def save_upload(name: str, data: bytes, runs_dir: str | Path | None = None) -> P
     return path
 
 
+SETTINGS_FILE = "_workbench/settings.json"  # inside the runs folder: the last settings used
+
+
+def load_settings(runs_dir: str | Path | None = None) -> dict[str, Any]:
+    """The workbench settings saved by `save_settings` ({} when none or unreadable), so that a
+    browser refresh or a new tab starts where the last one left off."""
+    path = Path(runs_dir or default_runs_dir()) / SETTINGS_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_settings(values: dict[str, Any], runs_dir: str | Path | None = None) -> dict[str, Any]:
+    """Write the JSON-able entries of `values` (atomically); returns what was written."""
+    from threephase_core.runstore import write_json_atomic
+
+    keep = {}
+    for key, value in values.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            continue
+        keep[key] = value
+    write_json_atomic(Path(runs_dir or default_runs_dir()) / SETTINGS_FILE, keep)
+    return keep
+
+
+def prune_uploads(runs_dir: str | Path | None = None, older_than_days: float = 30, keep: set[str] | None = None) -> list[Path]:
+    """Delete upload folders not touched for `older_than_days` that no run's config and no path
+    in `keep` refers to; returns the folders removed. Uploads a run used stay, so its data can
+    still be re-run."""
+    import shutil
+    import time
+
+    root = Path(runs_dir or default_runs_dir())
+    uploads = root / UPLOAD_DIR
+    if not uploads.is_dir():
+        return []
+    used = set(keep or ())
+    for cfg in root.glob("*/config.json"):
+        try:
+            used.add(str(json.loads(cfg.read_text()).get("dataset", "")))
+        except (OSError, ValueError):
+            continue
+    cutoff = time.time() - older_than_days * 86400
+    removed = []
+    for folder in uploads.iterdir():
+        if not folder.is_dir() or folder.stat().st_mtime > cutoff:
+            continue
+        if any(str(f) in used or str(f.resolve()) in used for f in folder.iterdir()):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
 def table_file(spec: str) -> Path | None:
     """The file whose columns describe a dataset spec: the file itself, or a folder's train file."""
     path = Path(spec).expanduser()

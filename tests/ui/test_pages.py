@@ -372,3 +372,25 @@ def test_gpu_speed_button_fills_the_phase_settings(empty_store, open_app, monkey
     assert job.config.dae.batch_size == 16 and job.config.ft.epochs == expected["ft.epochs"]
     only_manager().cancel(job.id)
     assert job.wait(120)
+
+
+def test_settings_survive_a_new_browser_session(empty_store, open_app):
+    at = open_app("pages/train.py")
+    at.selectbox(key="train:wb.recipe").set_value("ft").run()
+    at.number_input(key="train:wb.t.ft.ft.epochs").set_value(7).run()
+    at.text_input(key="train:wb.seeds").input("1,2").run()
+    ok(at)
+    assert (empty_store / "_workbench" / "settings.json").exists()
+    fresh = open_app("pages/train.py")  # a refresh: a new session, empty session state
+    ok(fresh)
+    assert fresh.selectbox(key="train:wb.recipe").value == "ft"
+    assert fresh.number_input(key="train:wb.t.ft.ft.epochs").value == 7
+    assert fresh.text_input(key="train:wb.seeds").value == "1,2"
+
+
+def test_a_broken_settings_file_is_ignored(empty_store, open_app):
+    (empty_store / "_workbench").mkdir()
+    (empty_store / "_workbench" / "settings.json").write_text("{not json")
+    at = open_app("pages/train.py")
+    ok(at)
+    assert at.selectbox(key="train:wb.recipe").value == "three_phase"
