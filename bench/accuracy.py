@@ -7,7 +7,7 @@
 Datasets are folder names under --data-root (default ../shared/datasets) or 'demo'. Model
 selection uses the validation split only; test numbers are reported, never tuned on. Rows are
 merged into bench/results/accuracy_<device>.json across invocations (same dataset, recipe
-and seed: the row that finished last wins), and the Markdown table is rebuilt from all rows.
+and seed: a done row beats a failed one, then the row that finished last wins), and the Markdown table is rebuilt from all rows.
 Long-tailed variants (`--long-tail R`): the train split subsampled with a fixed seed to an
 exponential class profile whose largest/smallest ratio is R (validation and test
 untouched), named like `snips2_lt100`.
@@ -170,16 +170,23 @@ def merge_files(sources: list[Path], out: Path) -> int:
     return 0
 
 
+def _rank(row: dict) -> tuple:
+    """A finished (done) row beats a failed one; then the one that finished last wins (rows
+    without a `finished` time are older than any with one)."""
+    return (row.get("state") == "done", row.get("finished", 0))
+
+
 def _merge(path: Path, row: dict) -> None:
-    """Keep one row per (dataset, recipe, seed): the one that finished last (rows without a
-    `finished` time are older than any with one)."""
+    """Keep one row per (dataset, recipe, seed): see `_rank`."""
+    from threephase_core.runstore import write_json_atomic
+
     data = json.loads(path.read_text()) if path.exists() else {"rows": []}
     key = (row["dataset"], row["recipe"], row["seed"])
     old = [r for r in data["rows"] if (r["dataset"], r["recipe"], r["seed"]) == key]
-    if any(r.get("finished", 0) > row.get("finished", 0) for r in old):
+    if any(_rank(r) > _rank(row) for r in old):
         return
     data["rows"] = [r for r in data["rows"] if (r["dataset"], r["recipe"], r["seed"]) != key] + [row]
-    path.write_text(json.dumps(data, indent=2, default=float))
+    write_json_atomic(path, json.loads(json.dumps(data, default=float)))
 
 
 def summary_table(rows: list[dict]) -> str:

@@ -27,7 +27,7 @@ from threephase_core.encoder import device_label, pick_device  # noqa: E402
 from threephase_core.progress import Progress  # noqa: E402
 from threephase_core.recipes import build_config  # noqa: E402
 from threephase_core.runner import execute  # noqa: E402
-from threephase_core.runstore import RunStore  # noqa: E402
+from threephase_core.runstore import RunStore, write_json_atomic  # noqa: E402
 
 
 def main() -> int:
@@ -54,6 +54,8 @@ def main() -> int:
     keys = [g.split("=", 1)[0] for g in args.grid]
     values = [g.split("=", 1)[1].split(",") for g in args.grid]
     device = device_label() if cuda else "cpu"
+    out = Path(args.out)
+    rows_file = out / f"tune_rows_{ds.name}_{args.recipe}_s{args.seeds.replace(',', '-')}.json"
     runs = []
     for combo in itertools.product(*values) if keys else [()]:
         for seed in (int(x) for x in args.seeds.split(",")):
@@ -66,10 +68,8 @@ def main() -> int:
                          "val_acc": m.get("validation", {}).get("accuracy"), "test_acc": m.get("test", {}).get("accuracy"),
                          "wall_s": time.time() - t, "state": res["state"], "command": "python bench/tune.py " + " ".join(sys.argv[1:])})
             print(runs[-1], flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"tune_rows_{ds.name}_{args.recipe}_s{args.seeds.replace(',', '-')}.json").write_text(json.dumps(runs, indent=1))
-    return collect([out / f"tune_rows_{ds.name}_{args.recipe}_s{args.seeds.replace(',', '-')}.json"], out)
+            write_json_atomic(rows_file, runs)  # after every run: a job stopped at a deadline keeps what it finished
+    return collect([rows_file], out)
 
 
 def collect(files: list[Path], out: Path) -> int:
@@ -78,10 +78,11 @@ def collect(files: list[Path], out: Path) -> int:
     groups: dict = {}
     for f in files:
         for r in json.loads(f.read_text()):
-            groups.setdefault((r["dataset"], r["recipe"], r["device"]), []).append(r)
+            groups.setdefault((r["dataset"], r["recipe"], r["device"], tuple(r["combo"])), []).append(r)
     out.mkdir(parents=True, exist_ok=True)
-    for (dataset, recipe, device), runs in sorted(groups.items()):
-        keys = list(runs[0]["combo"])
+    for (dataset, recipe, device, keys), runs in sorted(groups.items()):
+        keys = list(keys)
+        all_seeds = sorted({r["seed"] for r in runs})
         combos: dict = {}
         for r in runs:
             combos.setdefault(tuple(r["combo"][k] for k in keys), []).append(r)
@@ -89,9 +90,11 @@ def collect(files: list[Path], out: Path) -> int:
         for combo, rs in combos.items():
             done = [r for r in rs if r["state"] == "done"]
             mean = (lambda k: float(sum(r[k] for r in done) / len(done))) if done else (lambda k: None)
-            rows.append({"combo": combo, "val_acc": mean("val_acc"), "test_acc": mean("test_acc"),
-                         "wall_s": mean("wall_s") or 0.0, "seeds": ",".join(str(r["seed"]) for r in sorted(done, key=lambda r: r["seed"]))})
-        rows.sort(key=lambda r: -(r["val_acc"] or 0))
+            seeds = sorted(r["seed"] for r in done)
+            rows.append({"combo": combo, "val_acc": mean("val_acc"), "test_acc": mean("test_acc"), "complete": seeds == all_seeds,
+                         "wall_s": mean("wall_s") or 0.0, "seeds": ",".join(map(str, seeds))})
+        # Only combinations scored on every seed compete (a failed or missing seed is no advantage).
+        rows.sort(key=lambda r: (not r["complete"], -(r["val_acc"] or 0)))
         fmt = lambda v: f"{v:.4f}" if v is not None else "failed"  # noqa: E731
         head = keys + ["val acc", "test acc", "wall s", "seeds"]
         commands = sorted({r["command"] for r in runs})
@@ -104,7 +107,7 @@ def collect(files: list[Path], out: Path) -> int:
         slug = "".join(c if c.isalnum() else "_" for c in device.lower())
         (out / f"tune_{dataset}_{recipe}_{slug}.md").write_text(table + "\n")
         # The combination chosen on validation, for `accuracy.py --settings-json`.
-        best = dict(zip(keys, rows[0]["combo"])) if rows and rows[0]["val_acc"] is not None else {}
+        best = dict(zip(keys, rows[0]["combo"])) if rows and rows[0]["complete"] and rows[0]["val_acc"] is not None else {}
         (out / f"best_{dataset}_{recipe}.json").write_text(json.dumps(best))
     return 0
 

@@ -134,7 +134,7 @@ def apply_gpu_preset(recipe: str) -> None:
     rows = len(ds.train) if ds is not None else 0
     cap = int(st.session_state["wb.max_train_rows"])
     rows = min(rows, cap) if cap else rows
-    values = wb.gpu_preset_values(recipe, rows, gpu_memory_gib())
+    values = wb.gpu_preset_values(recipe, rows, gpu_memory_gib(), int(st.session_state["wb.max_length"]))
     for key, value in values.items():
         st.session_state[setting_name(recipe, key)] = value
     batches = sorted({v for k, v in values.items() if k.endswith("batch_size")})

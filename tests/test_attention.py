@@ -53,3 +53,20 @@ def test_models_not_on_sdpa_are_left_alone():
 
     assert not avoid_mask_syncs(Model())
     assert not avoid_mask_syncs(None)
+
+
+def test_nosync_mask_keeps_the_free_skip_when_there_is_no_padding_mask():
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, bidirectional_mask_function, sdpa_mask
+
+    from threephase_core.attention import _register
+
+    _register()
+    nosync = ALL_MASK_ATTENTION_FUNCTIONS[NAME]
+    kw = dict(batch_size=2, q_length=3, kv_length=1, mask_function=bidirectional_mask_function,
+              allow_is_causal_skip=False, allow_is_bidirectional_skip=True)  # as create_bidirectional_mask calls it
+    assert sdpa_mask(attention_mask=None, **kw) is None
+    assert nosync(attention_mask=None, **kw) is None  # no mask to check: no sync either way
+    padded = torch.tensor([[True, True, False], [True, True, True]])
+    kw["kv_length"] = 3
+    assert nosync(attention_mask=padded, **kw) is not None
+    assert nosync(attention_mask=torch.ones(2, 3, dtype=torch.bool), **kw) is not None  # never asks the device

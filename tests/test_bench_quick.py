@@ -122,3 +122,29 @@ def test_profile_dae_runs_on_cpu(tmp_path, tiny_model_path):
     assert out.returncode == 0, out.stderr[-2000:]
     text = (tmp_path / "profile_dae_cpu.txt").read_text()
     assert "[stock b16]" in text and "[fast b16]" in text and "ms/step" in text
+
+
+def test_merge_keeps_a_done_row_over_a_later_failure(tmp_path):
+    sys.path.insert(0, str(ROOT / "bench"))
+    from accuracy import _merge
+
+    path = tmp_path / "acc.json"
+    _merge(path, {"dataset": "d", "recipe": "ft", "seed": 0, "state": "done", "test_acc": 0.9, "finished": 10.0})
+    _merge(path, {"dataset": "d", "recipe": "ft", "seed": 0, "state": "failed", "message": "out of memory", "finished": 20.0})
+    assert [r["state"] for r in json.loads(path.read_text())["rows"]] == ["done"]
+    _merge(path, {"dataset": "d", "recipe": "ft", "seed": 0, "state": "done", "test_acc": 0.8, "finished": 30.0})
+    assert [r["test_acc"] for r in json.loads(path.read_text())["rows"]] == [0.8]
+
+
+def test_collect_ranks_only_combinations_scored_on_every_seed(tmp_path):
+    sys.path.insert(0, str(ROOT / "bench"))
+    from tune import collect
+
+    def row(lr, seed, val, state="done"):
+        return {"dataset": "d", "recipe": "ft", "device": "cpu", "combo": {"ft.lr": lr}, "seed": seed,
+                "val_acc": val, "test_acc": 0.5, "wall_s": 1.0, "state": state, "command": "x"}
+
+    f = tmp_path / "tune_rows_d_ft_s0-1.json"
+    f.write_text(json.dumps([row("a", 0, 0.80), row("a", 1, 0.82), row("b", 0, 0.95), row("b", 1, None, "failed")]))
+    assert collect([f], tmp_path / "o") == 0
+    assert json.loads((tmp_path / "o" / "best_d_ft.json").read_text()) == {"ft.lr": "a"}

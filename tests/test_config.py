@@ -252,9 +252,15 @@ def test_gpu_presets_by_size_and_memory():
     assert gpu_settings(67_349)["dae.batch_size"] == 2048
     assert gpu_settings(10_000)["ft.batch_size"] == 128
     assert gpu_settings(300)["ft.batch_size"] == 16
+    assert gpu_settings(67_349, gpu_memory_gib=80, max_length=64)["dae.batch_size"] == 2048
+    assert gpu_settings(67_349, gpu_memory_gib=80, max_length=128)["dae.batch_size"] == 1024  # 2048 x 128 tokens would not fit
     small_gpu = gpu_settings(67_349, gpu_memory_gib=24)
-    assert small_gpu["dae.batch_size"] == 512 and small_gpu["ft.batch_size"] == 512
-    assert gpu_settings(67_349, gpu_memory_gib=12)["dae.batch_size"] == 128
+    assert small_gpu["dae.batch_size"] == 256 and small_gpu["ft.batch_size"] == 512
+    assert gpu_settings(67_349, gpu_memory_gib=12)["ft.batch_size"] == 128
+    for mem in (12, 24, 80):  # the DAE's logits for batch x max_length tokens stay within 80% of the memory
+        for length in (64, 128, 512):
+            b = gpu_settings(67_349, gpu_memory_gib=mem, max_length=length)["dae.batch_size"]
+            assert b * length * 12 * 30_522 <= 0.8 * mem * 2**30
     assert all(build_config("three_phase", gpu_settings(n)) for n in (300, 10_000, 67_349))
 
 

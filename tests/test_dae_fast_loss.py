@@ -75,3 +75,17 @@ def test_fast_loss_off_uses_stock_path(tiny_model_path):
     batches = DAEBatches(model, TEXTS, cfg, PhaseContext(device="cpu", seed=0))
     feats = batches.features(batches.epoch(0)[0])
     assert "label_positions" not in feats[1]
+
+
+def test_fast_loss_ignores_a_literal_pad_token_like_the_stock_loss(tiny_model_path):
+    model = load_encoder(tiny_model_path, "cpu")
+    cfg = DAEConfig(batch_size=2, fast_loss=True)
+    loss_fn = make_dae_loss(model, cfg)
+    loss_fn.eval()
+    texts = ["a text with a literal [PAD] inside it", "another [PAD] one"]
+    batches = DAEBatches(model, texts, cfg, PhaseContext(device="cpu", seed=0))
+    assert any((c[0] == model.tokenizer.pad_token_id).any() for c in batches.targets.chunks)
+    feats = batches.features(batches.epoch(0)[0])
+    plain = [{k: f[k] for k in ("input_ids", "attention_mask")} for f in feats]
+    with torch.no_grad():
+        assert torch.allclose(dae_loss_on(loss_fn, feats), loss_fn(plain, None), atol=1e-5)

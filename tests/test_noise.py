@@ -214,3 +214,79 @@ def test_token_dropper_truncated_words_are_not_counted():
     assert d.n_words <= 14  # only words with tokens inside the cut count
     noisy = d.draw(0.99, np.random.default_rng(0)).chunks[0][0]
     assert len(noisy) >= 3  # CLS, at least one word's tokens, SEP
+
+
+def _trained_tokenizer(kind: str):
+    """A small SentencePiece-style (Metaspace) or byte-level BPE fast tokenizer, trained here."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    corpus = ["hello world this is a test", "the quick brown fox jumps over the lazy dog", "hello there world"] * 50
+    if kind == "metaspace":
+        tk = Tokenizer(models.Unigram())
+        tk.pre_tokenizer = pre_tokenizers.Metaspace()
+        tk.decoder = decoders.Metaspace()
+        tr = trainers.UnigramTrainer(vocab_size=60, special_tokens=["<pad>", "<s>", "</s>", "<unk>"], unk_token="<unk>")
+    else:
+        tk = Tokenizer(models.BPE())
+        tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tk.decoder = decoders.ByteLevel()
+        tr = trainers.BpeTrainer(vocab_size=300, special_tokens=["<pad>", "<s>", "</s>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tk.train_from_iterator(corpus, tr)
+    tk.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", tk.token_to_id("<s>")), ("</s>", tk.token_to_id("</s>"))])
+    return PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", bos_token="<s>", eos_token="</s>"), corpus
+
+
+def test_token_dropper_handles_offsets_that_include_the_space_before_a_word():
+    from threephase_core.noise import TokenWordDropper
+
+    tok, corpus = _trained_tokenizer("metaspace")
+    d = TokenWordDropper(tok, corpus, max_length=64)
+    assert d.faithful
+    assert d.n_words == sum(len(t.split()) for t in corpus)
+    text = corpus[0]
+    keep = np.ones(d.n_words, dtype=bool)
+    keep[0] = False  # delete "hello"
+    first = slice(0, d.lengths[0])
+    keep_tok = (d.word[first] < 0) | keep[np.maximum(d.word[first], 0)]
+    assert d.ids[first][keep_tok].tolist() == tok(" ".join(text.split()[1:]))["input_ids"]
+
+
+def test_token_dropper_flags_tokenizers_whose_word_pieces_depend_on_context():
+    from threephase_core.noise import TokenWordDropper
+
+    tok, corpus = _trained_tokenizer("bytelevel")  # "Ġworld" mid-text, "world" at the start
+    assert not TokenWordDropper(tok, corpus, max_length=64).faithful
+
+
+def test_dae_batches_fall_back_to_retokenising_when_the_dropper_is_not_faithful(monkeypatch):
+    from threephase_core.config import DAEConfig
+    from threephase_core.phases.dae import DAEBatches
+    from threephase_core.training import PhaseContext
+
+    tok, corpus = _trained_tokenizer("bytelevel")
+
+    class Model:
+        tokenizer = tok
+
+    batches = DAEBatches(Model(), corpus[:30], DAEConfig(batch_size=8), PhaseContext(device="cpu"))
+    assert batches.dropper is None
+    item = batches.epoch(0)[0]
+    assert len(item[1]) == 8
+
+
+def test_token_dropper_degenerate_texts():
+    from threephase_core.noise import TokenWordDropper
+
+    tok = _tokenizer()
+    d = TokenWordDropper(tok, ["\u200b", "\u200b \u200b"], max_length=32)  # no word yields a token
+    assert d.n_words == 0
+    out = d.draw(0.9, np.random.default_rng(0))
+    assert [c[0].tolist() for c in out.chunks] == [c[0].tolist() for c in d.targets().chunks]
+
+    tok_ms, _ = _trained_tokenizer("metaspace")
+    texts = ["hello world", "  ", "this is a test"]
+    d = TokenWordDropper(tok_ms, texts, max_length=32)
+    out = d.draw(0.0, np.random.default_rng(0))
+    assert [c[0].tolist() for c in out.chunks] == [c[0].tolist() for c in d.targets().chunks]

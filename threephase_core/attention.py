@@ -25,7 +25,9 @@ def _register() -> None:
     from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
     def sdpa_mask_nosync(*args, **kwargs):
-        kwargs["allow_is_bidirectional_skip"] = False
+        # Only a given padding mask needs the check; with none, the stock skip costs nothing.
+        if kwargs.get("attention_mask") is not None:
+            kwargs["allow_is_bidirectional_skip"] = False
         return sdpa_mask(*args, **kwargs)
 
     AttentionInterface.register(NAME, sdpa_attention_forward)

@@ -8,8 +8,9 @@ The benchmarks (`bench/settings.py`) and the Train page's "GPU speed settings" b
 - LARGE_DATA (>= 30k training rows): rates chosen on SST-2 validation
   (bench/results/tune_sst2_ft_*.md); DAE at batch 2048 (its steps are CPU-bound:
   103 ms at batch 512, 108 ms at 1024 on one host) needs ~52 GiB of GPU memory on SST-2.
-- SMALL_DATA (2k-30k rows): batch 128 so an epoch keeps enough steps; bench/results/tune/
-  found CL lr 1e-4 better on validation for SNIPS2, SST-5 and MASSIVE, FT lr 1e-4 (2e-4 on MASSIVE).
+- SMALL_DATA (2k-30k rows): batch 128 so an epoch keeps enough steps; untuned starting point
+  (bench/results/tune/ has per-dataset validation winners: CL lr 1e-4 of {2e-5, 1e-4} on
+  SNIPS2, SST-5 and MASSIVE; the benchmark jobs pass those per dataset).
 - TINY_DATA (< 2k rows): small batches, more epochs, early stopping; untuned.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ LARGE_DATA = {
 }
 SMALL_DATA = {
     "dae.batch_size": 128, "dae.lr": 5e-5,
-    "cl.batch_size": 128, "cl.lr": 1e-4,  # the validation winner on SNIPS2, SST-5 and MASSIVE (was 5e-5)
+    "cl.batch_size": 128, "cl.lr": 5e-5,
     "ft.batch_size": 128, "ft.lr": 1e-4, "ft.epochs": 4, "ft.head_lr": 1e-3,
 }
 TINY_DATA = {
@@ -31,16 +32,26 @@ TINY_DATA = {
 }
 
 
-def gpu_settings(train_rows: int, gpu_memory_gib: float | None = None) -> dict:
-    """The preset for a training set of `train_rows` rows; with `gpu_memory_gib` given, batch
-    sizes are capped to what fits (the measured peaks: ~52 GiB for DAE at 2048 on SST-2,
-    ~15 GiB for the whole recipe at 512)."""
+# GPU memory per DAE target token: bf16 vocabulary logits, their fp32 copy for the
+# cross-entropy and the gradients, ~12 bytes x 30,522 words (MiniLM's vocabulary).
+DAE_BYTES_PER_TOKEN = 12 * 30_522
+
+
+def gpu_settings(train_rows: int, gpu_memory_gib: float | None = None, max_length: int = 128) -> dict:
+    """The preset for a training set of `train_rows` rows. With `gpu_memory_gib` given, batch
+    sizes are capped to what fits (CL and FT at 512, or 128 below 20 GiB) and the DAE by tokens,
+    since its vocabulary logits grow with batch x text length (SST-2's ~50-token longest
+    batches at 2048 peaked at 52 GiB; 128-token texts at 2048 would need ~95 GiB): at most 80%
+    of the memory for `batch x max_length` target tokens, rounded down to a power of two."""
     base = LARGE_DATA if train_rows >= 30_000 else SMALL_DATA if train_rows >= 2_000 else TINY_DATA
     out = dict(base)
     if gpu_memory_gib is not None:
-        cap = 2048 if gpu_memory_gib >= 64 else 512 if gpu_memory_gib >= 20 else 128
-        for key in ("dae.batch_size", "cl.batch_size", "ft.batch_size"):
+        cap = 512 if gpu_memory_gib >= 20 else 128
+        for key in ("cl.batch_size", "ft.batch_size"):
             out[key] = min(out[key], cap)
+        tokens = 0.8 * gpu_memory_gib * 2**30 / DAE_BYTES_PER_TOKEN
+        dae_cap = 1 << max(4, int(tokens / max(max_length, 1)).bit_length() - 1)
+        out["dae.batch_size"] = min(out["dae.batch_size"], dae_cap)
     return out
 
 

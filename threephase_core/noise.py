@@ -59,47 +59,77 @@ class TokenWordDropper:
     """`delete_words` on pre-tokenised text: the DAE's per-epoch noise without re-tokenising.
 
     Built once from the texts and the tokenizer (the target tokens and, for each token, the
-    index of the whitespace word it belongs to, from the tokenizer's character offsets); each
-    `draw` then deletes whole words with probability `ratio` (at least one word kept, texts of
-    one word unchanged, special tokens always kept) as a few numpy operations over all texts at
-    once. Deleting the words from the tokens equals tokenising the shortened text except where
-    a word's pieces depend on its neighbours (they do not for WordPiece, which splits words at
-    whitespace first) and for texts cut at `max_length`, whose noisy copy is taken from the cut
-    tokens. On SST-2 this turns 2.6 s of noise and tokenisation per epoch (H100 host) into ~0.1 s.
+    whitespace word of its first non-space character, from the tokenizer's character offsets);
+    each `draw` then deletes whole words with probability `ratio` (at least one word kept, texts
+    of one word unchanged, special tokens always kept) as a few numpy operations over all texts
+    at once. Deleting a word's tokens equals tokenising the shortened text when the tokenizer
+    splits at whitespace before cutting words into pieces (WordPiece does) and the text was not
+    cut at `max_length` (its noisy copy comes from the cut tokens). Words the tokenizer drops
+    entirely (zero-width or control characters) have no tokens, so they are not counted.
+    `faithful` says whether a sample of texts passed that check (first word deleted, compared
+    with tokenising the rest); `phases/dae.py` re-tokenises instead when it did not. On SST-2
+    this turns 2.6 s of noise and tokenisation per epoch (H100 host) into ~0.5 s.
     """
 
-    def __init__(self, tokenizer, texts: list[str], max_length: int):
+    def __init__(self, tokenizer, texts: list[str], max_length: int, check: int = 200):
         texts = [str(t) for t in texts]
         enc = tokenizer(texts, truncation=True, max_length=max_length, return_offsets_mapping=True,
                         return_attention_mask=False, return_token_type_ids=False)
         ids_list = enc["input_ids"]
         self.pad_id = tokenizer.pad_token_id
+        self.n_texts = len(texts)
         self.lengths = np.fromiter(map(len, ids_list), dtype=np.int64, count=len(ids_list))
         n_tok = int(self.lengths.sum())
         self.ids = np.fromiter(itertools.chain.from_iterable(ids_list), dtype=np.int64, count=n_tok)
         off = np.fromiter(itertools.chain.from_iterable(itertools.chain.from_iterable(enc["offset_mapping"])),
                           dtype=np.int64, count=2 * n_tok).reshape(n_tok, 2)
-        text_of_token = np.repeat(np.arange(len(texts)), self.lengths)
+        self.text_of_token = np.repeat(np.arange(len(texts)), self.lengths)
         # Whitespace-word index of every character of all texts joined by a separator space.
         joined = " ".join(texts)
         chars = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+        n_chars = len(chars)
         space = np.isin(chars, _SPACE_CODEPOINTS)
-        starts = ~space & np.concatenate([[True], space[:-1]])
+        starts = ~space & np.concatenate([[True], space[:-1]]) if n_chars else np.zeros(0, dtype=bool)
         word_at_char = np.cumsum(starts) - 1
+        # First non-space character at or after each position (n_chars: none), so that a token
+        # whose offsets include the space before its word (SentencePiece, byte-level BPE)
+        # belongs to that word, not to the one before.
+        pos = np.where(space, n_chars, np.arange(n_chars))
+        next_word_char = np.minimum.accumulate(pos[::-1])[::-1] if n_chars else pos
         text_start = np.concatenate([[0], np.cumsum([len(t) + 1 for t in texts])[:-1]]).astype(np.int64)
-        special = off[:, 1] == off[:, 0]
-        char = text_start[text_of_token] + off[:, 0]
-        raw = np.where(special, -1, word_at_char[np.minimum(char, max(len(chars) - 1, 0))] if len(chars) else -1)
+        begin = text_start[self.text_of_token] + off[:, 0]
+        end = text_start[self.text_of_token] + off[:, 1]
+        first = next_word_char[np.minimum(begin, max(n_chars - 1, 0))] if n_chars else begin
+        # Special tokens (empty offsets) and tokens of spaces only are kept with every draw.
+        special = (off[:, 1] == off[:, 0]) | (first >= end) | (n_chars == 0)
+        raw = np.where(special, -1, word_at_char[np.minimum(first, max(n_chars - 1, 0))] if n_chars else -1)
         # Words cut off by truncation have no tokens: number the present words 0..n-1 in order.
         present, compact = np.unique(raw[~special], return_inverse=True)
         self.word = np.full(n_tok, -1, dtype=np.int64)
         self.word[~special] = compact
         first_token_of_word = np.zeros(len(present), dtype=np.int64)
         first_token_of_word[compact[::-1]] = np.flatnonzero(~special)[::-1]
-        self.text_of_word = text_of_token[first_token_of_word]
+        self.text_of_word = self.text_of_token[first_token_of_word]
         self.words_per_text = np.bincount(self.text_of_word, minlength=len(texts)).astype(np.int64)
         self.word_start = np.concatenate([[0], np.cumsum(self.words_per_text)[:-1]]).astype(np.int64)
         self.n_words = len(present)
+        self.faithful = self._check(tokenizer, texts, max_length, check)
+
+    def _check(self, tokenizer, texts: list[str], max_length: int, n: int) -> bool:
+        """Delete the first word of up to `n` untruncated texts of 2+ words on the tokens and by
+        re-tokenising; True when at least 90% agree."""
+        token_start = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
+        picked = [i for i in range(len(texts)) if self.words_per_text[i] >= 2 and self.lengths[i] < max_length][:n]
+        if not picked:
+            return True
+        rest = [" ".join(texts[i].split()[1:]) for i in picked]
+        expected = tokenizer(rest, truncation=True, max_length=max_length)["input_ids"]
+        agree = 0
+        for i, exp in zip(picked, expected):
+            toks = slice(token_start[i], token_start[i] + self.lengths[i])
+            kept = self.ids[toks][self.word[toks] != self.word_start[i]]
+            agree += kept.tolist() == list(exp)
+        return agree >= 0.9 * len(picked)
 
     def targets(self):
         """The clean token ids of every text, as `batching.Tokenized`."""
@@ -112,12 +142,15 @@ class TokenWordDropper:
         from threephase_core.batching import Tokenized
 
         keep_word = rng.random(self.n_words) >= ratio
-        kept_per_text = np.bincount(self.text_of_word, weights=keep_word, minlength=len(self.words_per_text))
+        kept_per_text = np.bincount(self.text_of_word, weights=keep_word, minlength=self.n_texts)
         # A text of one word stays whole; a text that lost every word gets one back at random.
         lost = np.flatnonzero((kept_per_text == 0) & (self.words_per_text > 0))
         keep_word[self.word_start[lost] + (rng.random(len(lost)) * self.words_per_text[lost]).astype(np.int64)] = True
         keep_word[self.word_start[self.words_per_text == 1]] = True
-        keep_tok = (self.word < 0) | keep_word[np.maximum(self.word, 0)]
+        if self.n_words:
+            keep_tok = (self.word < 0) | keep_word[np.maximum(self.word, 0)]
+        else:
+            keep_tok = np.ones(len(self.ids), dtype=bool)
         kept = self.ids[keep_tok]
-        kept_lengths = np.add.reduceat(keep_tok, np.concatenate([[0], np.cumsum(self.lengths)[:-1]])) if len(self.lengths) else self.lengths
+        kept_lengths = np.bincount(self.text_of_token[keep_tok], minlength=self.n_texts)
         return Tokenized([[c] for c in np.split(kept, np.cumsum(kept_lengths)[:-1])], self.pad_id)

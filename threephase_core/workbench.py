@@ -642,7 +642,7 @@ def recipe_defaults(recipe: str) -> RunConfig:
     return build_config(recipe)
 
 
-def gpu_preset_values(recipe: str, train_rows: int, gpu_memory_gib: float | None = None) -> dict[str, Any]:
+def gpu_preset_values(recipe: str, train_rows: int, gpu_memory_gib: float | None = None, max_length: int = 128) -> dict[str, Any]:
     """The GPU preset (gpu_presets.py) restricted to the settings this recipe's phases have and
     does not fix itself: what the Train page's "GPU speed settings" button writes."""
     from threephase_core.gpu_presets import gpu_settings
@@ -651,7 +651,8 @@ def gpu_preset_values(recipe: str, train_rows: int, gpu_memory_gib: float | None
     if "joint" in phases:
         phases |= {"dae", "cl"}
     fixed = recipe_fixed_fields(recipe)
-    return {k: v for k, v in gpu_settings(train_rows, gpu_memory_gib).items() if k.split(".")[0] in phases and k not in fixed}
+    preset = gpu_settings(train_rows, gpu_memory_gib, max_length)
+    return {k: v for k, v in preset.items() if k.split(".")[0] in phases and k not in fixed}
 
 
 def changed_overrides(recipe: str, values: dict[str, Any]) -> dict[str, Any]:

@@ -47,6 +47,9 @@ class DAEBatches:
         self.tokenizer, self.texts, self.cfg, self.ctx = model.tokenizer, list(texts), cfg, ctx
         # Fast (Rust) tokenizers give character offsets: noise on the tokens. Others re-tokenise.
         self.dropper = TokenWordDropper(self.tokenizer, self.texts, ctx.max_length) if getattr(self.tokenizer, "is_fast", False) else None
+        if self.dropper is not None and not self.dropper.faithful:  # e.g. byte-level BPE: words' pieces depend on context
+            self.dropper = None
+        self.select_positions = cfg.fast_loss  # the caller turns it off when the loss cannot use it
         self.targets = self.dropper.targets() if self.dropper else tokenize(self.tokenizer, self.texts, ctx.max_length)
         self.rng = ctx.rng(salt)
 
@@ -65,17 +68,17 @@ class DAEBatches:
         `label_positions` of its real next-token labels and their `label_ids`."""
         source, idx = item
         src, tgt = collate(source, idx, self.ctx.device), collate(self.targets, idx, self.ctx.device)
-        if self.cfg.fast_loss:
+        if self.select_positions:
             cuda = torch.device(self.ctx.device).type == "cuda"
             rows = [self.targets.chunks[int(i)][0] for i in idx]
-            positions, label_ids = next_token_labels(rows, tgt["input_ids"].shape[1])
+            positions, label_ids = next_token_labels(rows, tgt["input_ids"].shape[1], self.targets.pad_id)
             tgt["label_positions"] = to_device(positions, self.ctx.device, cuda)
             tgt["label_ids"] = to_device(label_ids, self.ctx.device, cuda)
         return [src, tgt]
 
 
 def bucket_size(n: int, floor: int = 256) -> int:
-    """n rounded up to the next of 1, 1.25, 1.5, 1.75 x a power of two (at most 1/8 more, and
+    """n rounded up to the next of 1, 1.25, 1.5, 1.75 x a power of two (at most 25% more, and
     only a few distinct sizes, so the GPU libraries plan each matrix shape once)."""
     if n <= floor:
         return floor
@@ -86,14 +89,17 @@ def bucket_size(n: int, floor: int = 256) -> int:
     return 2 * p
 
 
-def next_token_labels(rows: list[np.ndarray], width: int) -> tuple[np.ndarray, np.ndarray]:
+def next_token_labels(rows: list[np.ndarray], width: int, pad_id: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Flat positions, in a (len(rows), width - 1) grid of next-token labels, of the labels that
     are real tokens (row r of n tokens predicts tokens 1..n-1 at positions 0..n-2), and those
-    tokens. Both are padded to `bucket_size` with position 0 and label -100 (ignored)."""
+    tokens. Both are padded to `bucket_size` with position 0 and label -100 (ignored). A real
+    token equal to `pad_id` is ignored too, as the stock loss (ignore_index=pad) does."""
     lengths = np.array([len(r) for r in rows], dtype=np.int64)
     keep = np.arange(width - 1)[None, :] < (lengths[:, None] - 1)
     positions = np.flatnonzero(keep).astype(np.int64)
     labels = np.concatenate([np.asarray(r[1:], dtype=np.int64) for r in rows]) if rows else np.zeros(0, np.int64)
+    if pad_id is not None:
+        labels = np.where(labels == pad_id, -100, labels)
     size = bucket_size(len(positions))
     positions = np.concatenate([positions, np.zeros(size - len(positions), np.int64)])
     labels = np.concatenate([labels, np.full(size - len(labels), -100, np.int64)])
@@ -130,6 +136,7 @@ def train_dae(model, texts: list[str], cfg: DAEConfig, ctx: PhaseContext) -> int
     loss_fn = make_dae_loss(model, cfg, ctx.cuda).to(ctx.device)
     loss_fn.train()
     batches = DAEBatches(model, texts, cfg, ctx)
+    batches.select_positions = cfg.fast_loss and can_select_positions(loss_fn)
     steps = fit(
         ctx, "dae", cfg.epochs, len(batches), batches.epoch, lambda item: dae_loss_on(loss_fn, batches.features(item)),
         unique_params(loss_fn), cfg.lr, warmup_ratio=0.0, schedule="constant",
