@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
 import time
@@ -36,10 +35,8 @@ from threephase_core.encoder import device_label, load_encoder, pick_device, res
 from threephase_core.noise import delete_words_batch  # noqa: E402
 sys.path.insert(0, str(ROOT / "bench"))
 from settings import settings_for  # noqa: E402
-from threephase_core.progress import Progress  # noqa: E402
 from threephase_core.recipes import build_config  # noqa: E402
 from threephase_core.runner import run_recipe  # noqa: E402
-from threephase_core.training import PhaseContext  # noqa: E402
 
 H100_BF16_DENSE_TFLOPS = 989.0
 
