@@ -45,7 +45,7 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=8)
     ap.add_argument("--variants", default="stock,nosync,fast")
-    ap.add_argument("--batches", default="512,1024")
+    ap.add_argument("--batches", default="512,2048")
     ap.add_argument("--rows", type=int, default=0, help="cap on train rows (0 = all)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = ap.parse_args()

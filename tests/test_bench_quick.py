@@ -16,13 +16,15 @@ def _run(script: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_speed_quick(tmp_path, tiny_model_path):
-    out = _run("speed.py", "--quick", "--dataset", "demo", "--model", tiny_model_path, "--out", str(tmp_path))
+    out = _run("speed.py", "--quick", "--dataset", "demo", "--model", tiny_model_path, "--out", str(tmp_path), "--warm-repeats", "1")
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads((tmp_path / "speed_quick_cpu.json").read_text())
     for key in ("device", "stock_ft_samples_per_s", "ft_samples_per_s", "dae_samples_per_s", "cl_samples_per_s"):
         assert key in result
     assert result["ft_samples_per_s"] > 0 and result["three_phase"]["state"] == "done"
     assert "| FT |" in (tmp_path / "speed_quick_cpu.md").read_text()
+    assert result["warm"]["repeat"] == 1 and result["warm"]["dae_samples_per_s"] > 0
+    assert "warm (run 2 in the same process)" in (tmp_path / "speed_quick_cpu.md").read_text()
 
 
 def test_accuracy_quick_with_long_tail(tmp_path, tiny_model_path):
