@@ -66,3 +66,29 @@ def test_a_run_prints_the_metrics_table(tiny_model_path, tmp_path):
     assert "validation" in out.stdout and "test" in out.stdout and "silhouette" in out.stdout
     runs = list(tmp_path.iterdir())
     assert len(runs) == 1 and (runs[0] / "model" / "classifier.json").exists()
+
+
+def test_gpu_preset_on_the_cpu_is_ignored_with_a_note(tiny_model_path, tmp_path):
+    out = cli("run", "--recipe", "ft", "--model", tiny_model_path, "--max-steps", "1", "--set", "embed_rows=20",
+              "--gpu-preset", "--quiet", "--runs-dir", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "--gpu-preset ignored" in out.stderr and "GPU preset:" not in out.stdout
+
+
+def test_gpu_preset_sets_the_phases_and_set_wins(tiny_model_path, tmp_path, monkeypatch, capsys):
+    import json
+
+    from threephase_core import cli as cli_module
+    from threephase_core import gpu_presets
+
+    monkeypatch.setattr(gpu_presets, "gpu_memory_gib", lambda: 80.0)  # as if on an 80 GB GPU (the run itself stays on the CPU)
+    rc = cli_module.main(["run", "--recipe", "three_phase", "--model", tiny_model_path, "--max-steps", "1", "--set", "embed_rows=20",
+                          "--set", "ft.epochs=3", "--gpu-preset", "--quiet", "--runs-dir", str(tmp_path)])
+    assert rc == 0
+    assert "GPU preset:" in capsys.readouterr().out
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    cfg = json.loads((run / "config.json").read_text())
+    expected = gpu_presets.gpu_settings(354, 80.0, 128)  # the demo's training rows: the tiny-data preset
+    assert cfg["dae"]["batch_size"] == expected["dae.batch_size"] == 16
+    assert cfg["ft"]["lr"] == expected["ft.lr"]
+    assert cfg["ft"]["epochs"] == 3  # --set wins over the preset's 20

@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--label-column", default=None)
     r.add_argument("--device", default=None, help="auto | cpu | cuda")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--gpu-preset", action="store_true",
+                   help="on a GPU: bigger batches with re-tuned learning rates, sized for the data and the GPU "
+                        "(threephase_core/gpu_presets.py); --set values still win")
     sub.add_parser("recipes", help="list recipes")
     sub.add_parser("datasets", help="list known datasets")
     return p
@@ -83,6 +86,11 @@ def _run(args) -> int:
     try:
         cfg = build_config(args.recipe, extra)
         dataset = load_dataset(cfg.dataset, cfg.text_column, cfg.label_column, cfg.seed, cfg.val_fraction, cfg.test_fraction, cfg.max_train_rows)
+        if args.gpu_preset:
+            preset = _gpu_preset(cfg, len(dataset.train))
+            if preset:
+                cfg = build_config(args.recipe, [f"{k}={v}" for k, v in preset.items()] + extra)  # the user's --set wins
+                print("GPU preset: " + ", ".join(f"{k}={v}" for k, v in preset.items()))
     except (ConfigError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -114,6 +122,18 @@ def _run(args) -> int:
         return 130
     print(f"error: {result.get('message', progress.message)}", file=sys.stderr)
     return 2 if result.get("input_error") else 1
+
+
+def _gpu_preset(cfg, train_rows: int) -> dict:
+    """The GPU preset for this run, or {} (with a note) when it will not run on a GPU."""
+    from threephase_core import gpu_presets
+    from threephase_core.workbench import gpu_preset_values
+
+    memory = gpu_presets.gpu_memory_gib()
+    if memory is None or cfg.device == "cpu":
+        print("note: --gpu-preset ignored: the run is on the CPU", file=sys.stderr)
+        return {}
+    return gpu_preset_values(cfg.recipe, train_rows, memory, cfg.max_length)
 
 
 def _watch(progress, worker: threading.Thread, quiet: bool) -> None:
