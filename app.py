@@ -1,7 +1,7 @@
 """threephase workbench: `streamlit run app.py`.
 
 The entry point: page setup, navigation, the sidebar status, and the Home page. The other
-pages are in ``pages/``; the engine is ``threephase_core`` (the pages only read and write it).
+pages are in ``views/``; the engine is ``threephase_core`` (the pages only read and write it).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from pages import _ui as ui  # noqa: E402
+from views import _ui as ui  # noqa: E402
 from threephase_core import workbench as wb  # noqa: E402
 
 st.set_page_config(page_title="threephase workbench", page_icon=":material/hub:", layout="wide")
@@ -60,9 +60,9 @@ def home() -> None:
         )
         st.caption("López-Ávila & Suárez-Paniagua, *Combining Denoising Autoencoders with Contrastive Learning to fine-tune Transformer Models*, EMNLP 2023.")
         c1, c2, c3 = st.columns([1, 1.5, 1.2])
-        c1.page_link("pages/data.py", label="Pick the data", icon=":material/table:")
-        c2.page_link("pages/imbalance.py", label="Tune imbalance & noise", icon=":material/tune:")
-        c3.page_link("pages/train.py", label="Train and watch", icon=":material/model_training:")
+        c1.page_link("views/data.py", label="Pick the data", icon=":material/table:")
+        c2.page_link("views/imbalance.py", label="Tune imbalance & noise", icon=":material/tune:")
+        c3.page_link("views/train.py", label="Train and watch", icon=":material/model_training:")
     with right:
         mgr = ui.manager()
         runs = wb.runs_frame(mgr.store, wb.live_status(mgr))
@@ -77,7 +77,7 @@ def home() -> None:
             help=f"Queues DAE → CL → FT on the bundled demo dataset with {model} (the model chosen on the Train page).",
         )
         if st.session_state.pop("home.started", False):
-            st.switch_page("pages/train.py")
+            st.switch_page("views/train.py")
         if st.session_state.get("home.error"):
             st.error(st.session_state.pop("home.error"))
         st.caption(f"Model: {model}. Runs train in the background; watch them on the Train page.")
@@ -101,17 +101,17 @@ def home() -> None:
         },
     )
     a, b = st.columns(2)
-    a.page_link("pages/embeddings.py", label="See the embedding maps", icon=":material/scatter_plot:")
-    b.page_link("pages/results.py", label="Compare all runs", icon=":material/leaderboard:")
+    a.page_link("views/embeddings.py", label="See the embedding maps", icon=":material/scatter_plot:")
+    b.page_link("views/results.py", label="Compare all runs", icon=":material/leaderboard:")
 
 
 nav = st.navigation([
     st.Page(home, title="Home", icon=":material/home:", default=True),
-    st.Page("pages/data.py", title="Data", icon=":material/table:"),
-    st.Page("pages/imbalance.py", title="Imbalance & noise", icon=":material/tune:"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
-    st.Page("pages/results.py", title="Results", icon=":material/leaderboard:"),
+    st.Page("views/data.py", title="Data", icon=":material/table:"),
+    st.Page("views/imbalance.py", title="Imbalance & noise", icon=":material/tune:"),
+    st.Page("views/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("views/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
+    st.Page("views/results.py", title="Results", icon=":material/leaderboard:"),
 ])
 ui.sidebar_status()
 nav.run()

@@ -1,6 +1,6 @@
 """What the workbench pages need from the engine, with no Streamlit in it.
 
-The pages (``app.py``, ``pages/*.py``) are views: everything they compute lives here or in
+The pages (``app.py``, ``views/*.py``) are views: everything they compute lives here or in
 the engine, so it can be tested without a browser.
 
 * datasets: uploads saved where the worker thread can read them, column peeking/guessing;

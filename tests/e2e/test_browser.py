@@ -170,7 +170,8 @@ def test_workbench_end_to_end(server, page):
     steps = os.environ.get("THREEPHASE_E2E_STEPS", "12")
 
     # 1. Every page opens on an empty run store. The first visit is a deep link: on a fresh
-    #    server it must still get app.py's navigation (not Streamlit's pages/ folder listing).
+    #    server it must still get app.py's navigation (the page files live in views/, so
+    #    Streamlit never enters its folder-based pages/ mode).
     pg.goto(f"{url}/data")
     settled(pg, "Data", timeout_s=120, min_charts=1)
     nav = pg.locator('[data-testid="stSidebarNav"] a').all_inner_texts()

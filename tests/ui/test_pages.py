@@ -12,7 +12,7 @@ import pytest
 from threephase_core import workbench as wb
 from threephase_core.runstore import RunStore
 
-PAGES = ["pages/data.py", "pages/imbalance.py", "pages/train.py", "pages/embeddings.py", "pages/results.py"]
+PAGES = ["views/data.py", "views/imbalance.py", "views/train.py", "views/embeddings.py", "views/results.py"]
 
 
 def figures(at) -> list[dict]:
@@ -74,11 +74,11 @@ def test_page_renders_with_finished_run(finished_store, open_app, page):
     at = open_app(page)
     ok(at)
     assert not at.error, [e.value for e in at.error]
-    if page == "pages/embeddings.py":
+    if page == "views/embeddings.py":
         titles = [f["layout"]["title"]["text"] for f in figures(at)]
         assert [t.split(" · ")[0] for t in titles] == ["Base encoder", "After DAE", "After CL", "After FT"]
         assert len(at.metric) == 8  # silhouette and kNN accuracy per phase
-    if page == "pages/results.py":
+    if page == "views/results.py":
         table = at.dataframe[0].value
         assert list(table["state"]) == ["done"] and table["test_acc"].notna().all()
         assert any(m.label == "Test accuracy" for m in at.metric)
@@ -87,7 +87,7 @@ def test_page_renders_with_finished_run(finished_store, open_app, page):
 
 # ---- data -----------------------------------------------------------------------------
 def test_data_upload_with_column_mapping(empty_store, open_app):
-    at = open_app("pages/data.py")
+    at = open_app("views/data.py")
     at.segmented_control(key="data:wb.source").set_value("upload").run()
     csv = "sentence,intent\n" + "\n".join(f"please help with thing number {i},{'a' if i % 3 else 'b'}" for i in range(60))
     at.file_uploader[0].upload("mine.csv", csv.encode(), "text/csv").run()
@@ -108,7 +108,7 @@ def test_data_upload_with_column_mapping(empty_store, open_app):
     ("broken.parquet", b"not a parquet file", "broken.parquet could not be"),
 ])
 def test_data_bad_upload_gives_a_clear_error(empty_store, open_app, name, content, message):
-    at = open_app("pages/data.py")
+    at = open_app("views/data.py")
     at.segmented_control(key="data:wb.source").set_value("upload").run()
     at.file_uploader[0].upload(name, content).run()
     ok(at)
@@ -121,7 +121,7 @@ def test_data_wrong_label_column_gives_a_clear_error(empty_store, open_app, tmp_
     folder.mkdir()
     rows = [{"text": f"text {i}", "label": "x" if i % 2 else "y", "empty": ""} for i in range(40)]
     (folder / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
-    at = open_app("pages/data.py")
+    at = open_app("views/data.py")
     at.segmented_control(key="data:wb.source").set_value("folder").run()
     at.selectbox(key="data:folder").set_value("__other__").run()
     at.text_input(key="data:folder_path").input(str(folder)).run()
@@ -136,7 +136,7 @@ def test_data_wrong_label_column_gives_a_clear_error(empty_store, open_app, tmp_
 
 def test_data_hub_id_offline_gives_a_clear_error(empty_store, open_app, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    at = open_app("pages/data.py")
+    at = open_app("views/data.py")
     at.segmented_control(key="data:wb.source").set_value("hub").run()
     at.text_input(key="data:hub_id").input("someone/not-there").run()
     at.button(key="data:hub_load").click().run()
@@ -146,7 +146,7 @@ def test_data_hub_id_offline_gives_a_clear_error(empty_store, open_app, monkeypa
 
 
 def test_data_missing_folder(empty_store, open_app, tmp_path):
-    at = open_app("pages/data.py")
+    at = open_app("views/data.py")
     at.segmented_control(key="data:wb.source").set_value("folder").run()
     at.selectbox(key="data:folder").set_value("__other__").run()
     at.text_input(key="data:folder_path").input(str(tmp_path / "nowhere")).run()
@@ -166,7 +166,7 @@ def _threshold_line(at) -> list[float]:
 
 
 def test_imbalance_sliders_change_the_curve(empty_store, open_app):
-    at = open_app("pages/imbalance.py")
+    at = open_app("views/imbalance.py")
     ok(at)
     curve, line = _curve(at), _threshold_line(at)
     assert max(curve) == pytest.approx(4.0) and line == [1.5, 1.5]
@@ -192,16 +192,16 @@ def test_imbalance_sliders_change_the_curve(empty_store, open_app):
     at.slider(key="imb:wb.noise").set_value(0.3).run()
     ok(at)
     # The settings flow into the Train page's defaults.
-    at.switch_page("pages/train.py").run()
+    at.switch_page("views/train.py").run()
     ok(at)
     assert at.number_input(key="train:wb.noise").value == pytest.approx(0.3)
     assert "extra" in texts(at)
-    at.switch_page("pages/imbalance.py").run()
+    at.switch_page("views/imbalance.py").run()
     assert at.slider(key="imb:wb.noise").value == pytest.approx(0.3)  # survives the page switch
 
 
 def test_imbalance_counts_change_with_the_ratios(empty_store, open_app):
-    at = open_app("pages/imbalance.py")
+    at = open_app("views/imbalance.py")
     sample = [m.value for m in at.markdown if "<div" in m.value]
     at.button(key="imb:shuffle").click().run()
     assert [m.value for m in at.markdown if "<div" in m.value] != sample  # another noisy text
@@ -214,7 +214,7 @@ def test_imbalance_counts_change_with_the_ratios(empty_store, open_app):
 
 # ---- train ----------------------------------------------------------------------------
 def test_start_launches_a_job_and_stop_cancels_it(empty_store, open_app):
-    at = open_app("pages/train.py")
+    at = open_app("views/train.py")
     at.radio(key="train:wb.model_kind").set_value("tiny").run()
     at.number_input(key="train:wb.t.three_phase.dae.epochs").set_value(30).run()  # long enough to stop it
     at.button(key="train:start").click().run()
@@ -240,11 +240,11 @@ def test_start_launches_a_job_and_stop_cancels_it(empty_store, open_app):
 
 
 def test_second_session_reattaches_to_the_running_job(empty_store, open_app):
-    first = open_app("pages/train.py")
+    first = open_app("views/train.py")
     first.radio(key="train:wb.model_kind").set_value("tiny").run()
     first.button(key="train:start").click().run()
     job = only_manager().jobs()[0]
-    second = open_app("pages/train.py")  # a refresh or a second tab: a new session, same process
+    second = open_app("views/train.py")  # a refresh or a second tab: a new session, same process
     ok(second)
     assert any(job.config.recipe in str(m.value) and "tiny BERT" in str(m.value) for m in second.markdown)
     assert only_manager() is wb.managers()[0]
@@ -253,7 +253,7 @@ def test_second_session_reattaches_to_the_running_job(empty_store, open_app):
 
 
 def test_train_settings_reach_the_config(empty_store, open_app):
-    at = open_app("pages/train.py")
+    at = open_app("views/train.py")
     at.radio(key="train:wb.model_kind").set_value("tiny").run()
     at.selectbox(key="train:wb.recipe").set_value("ft").run()
     at.number_input(key="train:wb.t.ft.ft.epochs").set_value(2).run()
@@ -279,7 +279,7 @@ def test_train_settings_reach_the_config(empty_store, open_app):
 ])
 def test_bad_model_gives_a_clear_error(empty_store, open_app, monkeypatch, kind, value, message):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    at = open_app("pages/train.py")
+    at = open_app("views/train.py")
     at.radio(key="train:wb.model_kind").set_value(kind).run()
     at.text_input(key=f"train:wb.model_{kind}").input(value).run()
     at.button(key="train:start").click().run()
@@ -289,7 +289,7 @@ def test_bad_model_gives_a_clear_error(empty_store, open_app, monkeypatch, kind,
 
 
 def test_bad_seeds_give_a_clear_error(empty_store, open_app):
-    at = open_app("pages/train.py")
+    at = open_app("views/train.py")
     at.text_input(key="train:wb.seeds").input("zero").run()
     at.button(key="train:start").click().run()
     ok(at)
@@ -312,7 +312,7 @@ def test_home_button_queues_the_demo_run(empty_store, open_app):
 
 # ---- embeddings -----------------------------------------------------------------------
 def test_embeddings_swap_pca_for_cached_umap(finished_store, open_app):
-    at = open_app("pages/embeddings.py")
+    at = open_app("views/embeddings.py")
     titles = [f["layout"]["title"]["text"] for f in figures(at)]
     run = RunStore(finished_store).list()[0]
     if wb.cached_projection(run, "umap") is None:
@@ -339,13 +339,13 @@ def test_results_shows_the_lora_trainable_share(tmp_path, monkeypatch, open_app)
     run, result = run_recipe(build_config("lora", {"model": "tiny", "max_steps": 2, "embed_rows": 20}), tmp_path / "runs")
     assert result["state"] == "done"
     monkeypatch.setenv("THREEPHASE_RUNS_DIR", str(tmp_path / "runs"))
-    at = open_app("pages/results.py")
+    at = open_app("views/results.py")
     assert not at.exception
     assert any("LoRA:" in i.value and "trainable" in i.value for i in at.info)
 
 
 def test_gpu_speed_button_is_off_without_a_gpu(empty_store, open_app):
-    at = open_app("pages/train.py")
+    at = open_app("views/train.py")
     ok(at)
     assert at.button(key="train:gpu_preset").disabled
 
@@ -356,7 +356,7 @@ def test_gpu_speed_button_fills_the_phase_settings(empty_store, open_app, monkey
 
     monkeypatch.setattr(encoder, "device_label", lambda: "NVIDIA Test GPU")
     monkeypatch.setattr(presets, "gpu_memory_gib", lambda: 80.0)
-    at = open_app("pages/train.py")
+    at = open_app("views/train.py")
     at.selectbox(key="train:wb.recipe").set_value("three_phase").run()
     assert at.number_input(key="train:wb.t.three_phase.dae.batch_size").value == 32
     at.button(key="train:gpu_preset").click().run()
@@ -375,13 +375,13 @@ def test_gpu_speed_button_fills_the_phase_settings(empty_store, open_app, monkey
 
 
 def test_settings_survive_a_new_browser_session(empty_store, open_app):
-    at = open_app("pages/train.py")
+    at = open_app("views/train.py")
     at.selectbox(key="train:wb.recipe").set_value("ft").run()
     at.number_input(key="train:wb.t.ft.ft.epochs").set_value(7).run()
     at.text_input(key="train:wb.seeds").input("1,2").run()
     ok(at)
     assert (empty_store / "_workbench" / "settings.json").exists()
-    fresh = open_app("pages/train.py")  # a refresh: a new session, empty session state
+    fresh = open_app("views/train.py")  # a refresh: a new session, empty session state
     ok(fresh)
     assert fresh.selectbox(key="train:wb.recipe").value == "ft"
     assert fresh.number_input(key="train:wb.t.ft.ft.epochs").value == 7
@@ -391,6 +391,6 @@ def test_settings_survive_a_new_browser_session(empty_store, open_app):
 def test_a_broken_settings_file_is_ignored(empty_store, open_app):
     (empty_store / "_workbench").mkdir()
     (empty_store / "_workbench" / "settings.json").write_text("{not json")
-    at = open_app("pages/train.py")
+    at = open_app("views/train.py")
     ok(at)
     assert at.selectbox(key="train:wb.recipe").value == "three_phase"

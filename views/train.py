@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import _charts as charts
-from pages import _ui as ui
+from views import _charts as charts
+from views import _ui as ui
 from threephase_core import workbench as wb
 from threephase_core.config import IMBALANCE_PRESETS, ConfigError
 from threephase_core.recipes import RECIPES, build_config
@@ -170,7 +170,6 @@ def field(recipe: str, key: str, label: str, kind: str, opts, fixed: set[str], b
 
 
 # ---- page -----------------------------------------------------------------------------
-ui.via_app()
 ui.header("Train", "Queue a recipe; it trains in the background while you keep using the workbench.")
 mgr = ui.manager()
 choice, ds, data_error = ui.current_dataset()
@@ -214,8 +213,8 @@ def live() -> None:
         elif s["state"] == "done":
             st.success("Done. The maps of each phase and the scores are ready.", icon=":material/check_circle:")
             a, b, _ = st.columns([1, 1, 3])
-            a.page_link("pages/embeddings.py", label="Embedding maps", icon=":material/scatter_plot:")
-            b.page_link("pages/results.py", label="Results", icon=":material/leaderboard:")
+            a.page_link("views/embeddings.py", label="Embedding maps", icon=":material/scatter_plot:")
+            b.page_link("views/results.py", label="Results", icon=":material/leaderboard:")
         losses = wb.loss_frame(s["losses"])
         if len(losses):
             st.plotly_chart(charts.loss_curves(losses, list(focus.config.phases), s["evals"], height=230), key="train_loss",
@@ -246,7 +245,7 @@ with c1:
             st.error(f"Dataset: {data_error}", icon=":material/error:")
         else:
             st.markdown(f"Dataset **{wb.dataset_label(choice['spec'])}** · {len(ds.train):,} train rows · {ds.num_classes} classes")
-        st.page_link("pages/data.py", label="Change the data", icon=":material/table:")
+        st.page_link("views/data.py", label="Change the data", icon=":material/table:")
     kind = ui.bind(st.radio, "Model", "wb.model_kind", page=PAGE, options=list(MODELS), format_func=MODELS.get,
                    help="The packaged MiniLM works offline. The tiny random BERT only shows the machinery (its accuracy means nothing).")
     if kind == "path":
@@ -298,7 +297,7 @@ for tab, phase in zip(tabs, base.phases):
             else:
                 r_min, r_max = float(st.session_state["wb.min_ratio"]), float(st.session_state["wb.max_ratio"])
                 st.caption(f"Imbalance correction: **{st.session_state['wb.preset']}** (r_min {r_min:g}, r_max {r_max:g}), from the Imbalance & noise page.")
-            st.page_link("pages/imbalance.py", label="Tune imbalance and noise", icon=":material/tune:")
+            st.page_link("views/imbalance.py", label="Tune imbalance and noise", icon=":material/tune:")
 
 b1, b2, _ = st.columns([1, 1.3, 2])
 b1.button("Start", type="primary", icon=":material/play_arrow:", width="stretch", key="train:start", on_click=queue, args=([recipe],),

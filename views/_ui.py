@@ -42,25 +42,6 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def via_app() -> None:
-    """Make sure a page runs inside app.py's navigation.
-
-    Streamlit runs a ``pages/*.py`` file on its own (its older folder-based multipage mode)
-    when the first visitor of a fresh server opens a page URL directly, because this folder is
-    called ``pages``: no wide layout, no sidebar status, no state defaults. Such a run switches
-    the process to ``st.navigation`` (what app.py's first run would do) and reruns, which runs
-    app.py with the same page. (AppTest starts every run in that mode, so in tests every run
-    passes here once; buttons therefore act through on_click callbacks, which run first.)
-    """
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # a Streamlit without the older mode
-        return
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
 NOT_PERSISTED = {"wb.run", "wb._restored"}  # the shown run is per tab; the rest is shared
 
 
@@ -105,7 +86,7 @@ def bind(widget: Callable, label: str, name: str, *, page: str, on_change: Calla
 
 def bump(key: str) -> None:
     """Button callback: count `key` up (buttons here act through callbacks, which run before
-    the script and so also survive `via_app`'s rerun)."""
+    the script)."""
     st.session_state[key] = st.session_state.get(key, 0) + 1
 
 
@@ -214,7 +195,7 @@ def header(title: str, subtitle: str) -> None:
 
 def legend(names: list[str]) -> None:
     """Class colours as one compact row (the maps themselves carry no legend)."""
-    from pages._charts import class_colors
+    from views._charts import class_colors
 
     colors = class_colors(names)
     items = "".join(

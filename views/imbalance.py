@@ -4,15 +4,14 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from pages import _charts as charts
-from pages import _ui as ui
+from views import _charts as charts
+from views import _ui as ui
 from threephase_core import workbench as wb
 from threephase_core.config import IMBALANCE_PRESETS
 
 PAGE = "imb"
 PRESETS = list(IMBALANCE_PRESETS) + ["custom"]
 
-ui.via_app()
 ui.header(
     "Imbalance & noise",
     "Phase 2 oversamples small classes before it builds pairs; phase 1 deletes words before it rebuilds the sentence. "

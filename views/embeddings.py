@@ -9,8 +9,8 @@ import math
 
 import streamlit as st
 
-from pages import _charts as charts
-from pages import _ui as ui
+from views import _charts as charts
+from views import _ui as ui
 from threephase_core import workbench as wb
 
 PAGE = "emb"
@@ -24,7 +24,6 @@ def delta(value: float, before: float | None, scale: float, fmt: str, tiny: floa
     return fmt.format((value - before) * scale)
 
 
-ui.via_app()
 ui.header("Embeddings", "Each map shows the same validation texts, embedded by the encoder after that phase. Colour = true class.")
 mgr = ui.manager()
 live = wb.live_status(mgr)
@@ -32,7 +31,7 @@ runs = [r for r in mgr.store.list() if r.embedding_phases()]
 if not runs:
     st.info("No run has embeddings yet. Start one on the Train page: the base encoder's map appears as soon as the data is loaded.",
             icon=":material/info:")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
 rows = {r.id: wb.run_row(r, live) for r in runs}

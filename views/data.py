@@ -6,15 +6,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _charts as charts
-from pages import _ui as ui
+from views import _charts as charts
+from views import _ui as ui
 from threephase_core import workbench as wb
 from threephase_core.data import DataError, available_datasets
 
 PAGE = "data"
 SOURCES = {"demo": "Bundled demo", "folder": "Dataset folder", "upload": "Upload a file", "hub": "Hugging Face hub"}
 
-ui.via_app()
 ui.header("Data", "Choose the texts and labels to train on. The choice carries over to the Imbalance and Train pages.")
 
 

@@ -6,20 +6,19 @@ import json
 import pandas as pd
 import streamlit as st
 
-from pages import _charts as charts
-from pages import _ui as ui
+from views import _charts as charts
+from views import _ui as ui
 from threephase_core import workbench as wb
 
 PAGE = "res"
 
-ui.via_app()
 ui.header("Results", "All runs in the runs folder, the paper's ablation table rebuilt from them, and any run in detail.")
 mgr = ui.manager()
 live = wb.live_status(mgr)
 df = wb.runs_frame(mgr.store, live)
 if not len(df):
     st.info(f"No runs in `{mgr.store.root}` yet. Start one on the Train page.", icon=":material/info:")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
 # ---- all runs -------------------------------------------------------------------------
@@ -148,7 +147,7 @@ with tabs[3]:
                                "after correction": [cl_data["counts_after"].get(c) for c in cl_data["counts_before"]]})
         st.markdown("**Phase-2 rows per class**")
         st.dataframe(counts, hide_index=True, width="stretch")
-    st.page_link("pages/embeddings.py", label="See the embedding maps of this run", icon=":material/scatter_plot:")
+    st.page_link("views/embeddings.py", label="See the embedding maps of this run", icon=":material/scatter_plot:")
 with tabs[4]:
     st.dataframe(wb.config_rows(run.config), hide_index=True, width="stretch", height=400)
     summary = run.data_summary
