@@ -74,7 +74,7 @@ def main() -> int:
             loss_fn = make_dae_loss(model, cfg, cuda and nosync).to(device)
             t_loss = time.time() - t
             t = time.time()
-            batches = DAEBatches(model, texts, cfg, ctx)
+            batches = DAEBatches(model, texts, cfg, ctx, loss_fn=loss_fn)
             t_targets = time.time() - t
             t = time.time()
             items = batches.epoch(0)

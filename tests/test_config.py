@@ -264,11 +264,11 @@ def test_gpu_presets_by_size_and_memory():
     assert all(build_config("three_phase", gpu_settings(n)) for n in (300, 10_000, 67_349))
 
 
-def test_gpu_preset_values_follow_the_recipe():
-    from threephase_core import workbench as wb
+def test_recipe_gpu_settings_follow_the_recipe():
+    from threephase_core.gpu_presets import recipe_gpu_settings
 
-    ft_only = wb.gpu_preset_values("ft", 67_349)
+    ft_only = recipe_gpu_settings("ft", 67_349)
     assert ft_only and all(k.startswith("ft.") for k in ft_only)
-    joint = wb.gpu_preset_values("joint", 67_349)
+    joint = recipe_gpu_settings("joint", 67_349)
     assert {k.split(".")[0] for k in joint} == {"dae", "cl", "ft"}
-    assert "dae.batch_size" in wb.gpu_preset_values("three_phase", 500)
+    assert "dae.batch_size" in recipe_gpu_settings("three_phase", 500)

@@ -127,13 +127,12 @@ def _run(args) -> int:
 def _gpu_preset(cfg, train_rows: int) -> dict:
     """The GPU preset for this run, or {} (with a note) when it will not run on a GPU."""
     from threephase_core import gpu_presets
-    from threephase_core.workbench import gpu_preset_values
 
     memory = gpu_presets.gpu_memory_gib()
     if memory is None or cfg.device == "cpu":
         print("note: --gpu-preset ignored: the run is on the CPU", file=sys.stderr)
         return {}
-    return gpu_preset_values(cfg.recipe, train_rows, memory, cfg.max_length)
+    return gpu_presets.recipe_gpu_settings(cfg.recipe, train_rows, memory, cfg.max_length)
 
 
 def _watch(progress, worker: threading.Thread, quiet: bool) -> None:

@@ -55,6 +55,19 @@ def gpu_settings(train_rows: int, gpu_memory_gib: float | None = None, max_lengt
     return out
 
 
+def recipe_gpu_settings(recipe: str, train_rows: int, gpu_memory_gib: float | None = None, max_length: int = 128) -> dict:
+    """`gpu_settings` restricted to the settings this recipe's phases have and does not fix
+    itself: what the Train page's "GPU speed settings" button and `run --gpu-preset` apply."""
+    from threephase_core.recipes import build_config, get_recipe
+
+    phases = set(build_config(recipe).phases)
+    if "joint" in phases:
+        phases |= {"dae", "cl"}
+    fixed = set(get_recipe(recipe).overrides)
+    preset = gpu_settings(train_rows, gpu_memory_gib, max_length)
+    return {k: v for k, v in preset.items() if k.split(".")[0] in phases and k not in fixed}
+
+
 def gpu_memory_gib() -> float | None:
     """Total memory of the first CUDA device, or None without one."""
     import torch

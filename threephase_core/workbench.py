@@ -642,19 +642,6 @@ def recipe_defaults(recipe: str) -> RunConfig:
     return build_config(recipe)
 
 
-def gpu_preset_values(recipe: str, train_rows: int, gpu_memory_gib: float | None = None, max_length: int = 128) -> dict[str, Any]:
-    """The GPU preset (gpu_presets.py) restricted to the settings this recipe's phases have and
-    does not fix itself: what the Train page's "GPU speed settings" button writes."""
-    from threephase_core.gpu_presets import gpu_settings
-
-    phases = set(recipe_defaults(recipe).phases)
-    if "joint" in phases:
-        phases |= {"dae", "cl"}
-    fixed = recipe_fixed_fields(recipe)
-    preset = gpu_settings(train_rows, gpu_memory_gib, max_length)
-    return {k: v for k, v in preset.items() if k.split(".")[0] in phases and k not in fixed}
-
-
 def changed_overrides(recipe: str, values: dict[str, Any]) -> dict[str, Any]:
     """Only the settings that differ from the recipe's own defaults (so a recipe's fixed
     settings are never overwritten by a form field that was left alone)."""

@@ -128,13 +128,13 @@ def stop() -> None:
 
 def apply_gpu_preset(recipe: str) -> None:
     """Fill this recipe's phase settings with the GPU preset sized for the data and the GPU."""
-    from threephase_core.gpu_presets import gpu_memory_gib
+    from threephase_core.gpu_presets import gpu_memory_gib, recipe_gpu_settings
 
     _, ds, _ = ui.current_dataset()
     rows = len(ds.train) if ds is not None else 0
     cap = int(st.session_state["wb.max_train_rows"])
     rows = min(rows, cap) if cap else rows
-    values = wb.gpu_preset_values(recipe, rows, gpu_memory_gib(), int(st.session_state["wb.max_length"]))
+    values = recipe_gpu_settings(recipe, rows, gpu_memory_gib(), int(st.session_state["wb.max_length"]))
     for key, value in values.items():
         st.session_state[setting_name(recipe, key)] = value
     batches = sorted({v for k, v in values.items() if k.endswith("batch_size")})

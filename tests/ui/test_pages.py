@@ -361,7 +361,7 @@ def test_gpu_speed_button_fills_the_phase_settings(empty_store, open_app, monkey
     assert at.number_input(key="train:wb.t.three_phase.dae.batch_size").value == 32
     at.button(key="train:gpu_preset").click().run()
     ok(at)
-    expected = wb.gpu_preset_values("three_phase", 354, 80.0, 128)  # the demo's training rows: the tiny-data preset
+    expected = presets.recipe_gpu_settings("three_phase", 354, 80.0, 128)  # the demo's training rows: the tiny-data preset
     assert expected["dae.batch_size"] == 16
     for key in ("dae.batch_size", "cl.batch_size", "ft.batch_size", "ft.epochs"):
         assert at.number_input(key=f"train:wb.t.three_phase.{key}").value == expected[key]

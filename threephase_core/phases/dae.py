@@ -12,8 +12,9 @@ Speed (`dae.fast_loss`, on by default): the stock loss projects every decoder po
 padding included, onto the 30k-word vocabulary and lets the cross-entropy ignore the padding.
 We know each target's tokens on the host, so the batch carries the flat positions of the real
 target tokens and their ids (pinned, copied without a host sync; padded to a few bucket sizes
-so that the matrix shapes repeat) and only those rows reach the vocabulary projection. The loss value is the same (mean cross-entropy over real target tokens); the
-largest matrix product of the step shrinks by the padding share. `tests/test_dae_fast_loss.py`
+so that the matrix shapes repeat) and only those rows reach the vocabulary projection. The loss
+value is the same (mean cross-entropy over real target tokens); the largest matrix product of
+the step shrinks by the padding share. `tests/test_dae_fast_loss.py`
 checks it against the stock `DenoisingAutoEncoderLoss.forward`.
 """
 from __future__ import annotations
@@ -43,13 +44,14 @@ def make_dae_loss(model, cfg: DAEConfig, cuda: bool = False):
 class DAEBatches:
     """Per epoch: fresh noise for every text, then length-bucketed (source, target) batches."""
 
-    def __init__(self, model, texts: list[str], cfg: DAEConfig, ctx: PhaseContext, salt: int = 1):
+    def __init__(self, model, texts: list[str], cfg: DAEConfig, ctx: PhaseContext, salt: int = 1, loss_fn=None):
         self.tokenizer, self.texts, self.cfg, self.ctx = model.tokenizer, list(texts), cfg, ctx
         # Fast (Rust) tokenizers give character offsets: noise on the tokens. Others re-tokenise.
         self.dropper = TokenWordDropper(self.tokenizer, self.texts, ctx.max_length) if getattr(self.tokenizer, "is_fast", False) else None
         if self.dropper is not None and not self.dropper.faithful:  # e.g. byte-level BPE: words' pieces depend on context
             self.dropper = None
-        self.select_positions = cfg.fast_loss  # the caller turns it off when the loss cannot use it
+        # Label positions only when the loss these batches feed can use them (unknown loss: assume so).
+        self.select_positions = cfg.fast_loss and (loss_fn is None or can_select_positions(loss_fn))
         self.targets = self.dropper.targets() if self.dropper else tokenize(self.tokenizer, self.texts, ctx.max_length)
         self.rng = ctx.rng(salt)
 
@@ -69,11 +71,10 @@ class DAEBatches:
         source, idx = item
         src, tgt = collate(source, idx, self.ctx.device), collate(self.targets, idx, self.ctx.device)
         if self.select_positions:
-            cuda = torch.device(self.ctx.device).type == "cuda"
             rows = [self.targets.chunks[int(i)][0] for i in idx]
             positions, label_ids = next_token_labels(rows, tgt["input_ids"].shape[1], self.targets.pad_id)
-            tgt["label_positions"] = to_device(positions, self.ctx.device, cuda)
-            tgt["label_ids"] = to_device(label_ids, self.ctx.device, cuda)
+            tgt["label_positions"] = to_device(positions, self.ctx.device, self.ctx.cuda)
+            tgt["label_ids"] = to_device(label_ids, self.ctx.device, self.ctx.cuda)
         return [src, tgt]
 
 
@@ -135,8 +136,7 @@ def train_dae(model, texts: list[str], cfg: DAEConfig, ctx: PhaseContext) -> int
     """Train `model` in place as a denoising autoencoder; returns the number of steps."""
     loss_fn = make_dae_loss(model, cfg, ctx.cuda).to(ctx.device)
     loss_fn.train()
-    batches = DAEBatches(model, texts, cfg, ctx)
-    batches.select_positions = cfg.fast_loss and can_select_positions(loss_fn)
+    batches = DAEBatches(model, texts, cfg, ctx, loss_fn=loss_fn)
     steps = fit(
         ctx, "dae", cfg.epochs, len(batches), batches.epoch, lambda item: dae_loss_on(loss_fn, batches.features(item)),
         unique_params(loss_fn), cfg.lr, warmup_ratio=0.0, schedule="constant",

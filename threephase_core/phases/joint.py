@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from threephase_core.config import CLConfig, DAEConfig
 from threephase_core.phases.contrastive import PairBatches, _stats, prepare_pairs
-from threephase_core.phases.dae import DAEBatches, can_select_positions, dae_loss_on, make_dae_loss
+from threephase_core.phases.dae import DAEBatches, dae_loss_on, make_dae_loss
 from threephase_core.training import PhaseContext, fit, unique_params
 
 
@@ -23,8 +23,7 @@ def train_joint(model, texts, labels, n_classes: int, dae: DAEConfig, cl: CLConf
     if len(pairs["scores"]) == 0:
         raise ValueError("the Joint phase found no positive/negative pairs: every class needs at least two texts")
     pair_batches = PairBatches(model, pairs, cl.batch_size, ctx)
-    dae_batches = DAEBatches(model, texts, dae, ctx)
-    dae_batches.select_positions = dae.fast_loss and can_select_positions(dae_loss)
+    dae_batches = DAEBatches(model, texts, dae, ctx, loss_fn=dae_loss)
     n_steps = max(len(pair_batches), len(dae_batches))
 
     def make(epoch: int) -> list:
