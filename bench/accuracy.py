@@ -81,6 +81,9 @@ def main() -> int:
     ap.add_argument("--set", dest="overrides", action="append", default=[])
     ap.add_argument("--label", default="", help="stored as recipe 'NAME[LABEL]' (a variant kept apart from the plain rows, e.g. chunk)")
     ap.add_argument("--settings-json", default="", help="a JSON object of key=value overrides (e.g. tune.py's best_*.json); --set wins")
+    ap.add_argument("--preset", choices=("auto", "gpu", "engine"), default="auto",
+                    help="auto: the GPU presets (bench/settings.py) on a GPU, the engine defaults on the CPU; "
+                         "gpu: the GPU presets anywhere (to reproduce a GPU row's settings on the CPU)")
     ap.add_argument("--quick", action="store_true", help="demo data, tiny model, 2 steps a phase (CPU smoke test)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     ap.add_argument("--runs-dir", default="/tmp/threephase_accuracy_runs")
@@ -109,7 +112,8 @@ def main() -> int:
         for ds in variants:
             for recipe in recipes:
                 for seed in seeds:
-                    overrides = {**settings_for(base.name, cuda, len(ds.train)), "model": args.model, "seed": seed, "dataset": ds.name}
+                    use_gpu_preset = args.preset == "gpu" or (args.preset == "auto" and cuda)
+                    overrides = {**settings_for(base.name, use_gpu_preset, len(ds.train)), "model": args.model, "seed": seed, "dataset": ds.name}
                     if args.quick:
                         overrides["max_steps"] = 2
                     if args.settings_json and Path(args.settings_json).exists():
@@ -125,7 +129,7 @@ def main() -> int:
                     res = execute(cfg, run, Progress(), dataset=ds)
                     row = {"dataset": ds.name, "recipe": f"{recipe}[{args.label}]" if args.label else recipe, "seed": seed, "state": res["state"], "wall_s": time.time() - t,
                            "device": device_label() if cuda else "cpu", "train_rows": len(ds.train), "settings": overrides,
-                           "finished": time.time()}
+                           "head_input_norm": cfg.ft.head_input_norm, "commit": _commit(), "finished": time.time()}
                     if res["state"] == "done":
                         m = res["metrics"]
                         row.update(
@@ -224,6 +228,18 @@ def _versions() -> str:
         except Exception:
             pass
     return ", ".join(out)
+
+
+def _commit() -> str:
+    """The checkout's commit (with "+dirty" for uncommitted changes), "" outside git."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "") if head.returncode == 0 else ""
 
 
 def _slug(s: str) -> str:

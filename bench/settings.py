@@ -18,6 +18,7 @@ DATASET_SETTINGS = {
 
 
 def settings_for(dataset_name: str, cuda: bool, train_rows: int = 10**9) -> dict:
+    """The GPU settings for this dataset, or none (the engine defaults) when `cuda` is false."""
     if not cuda:
         return {}
     return {**gpu_settings(train_rows), **DATASET_SETTINGS.get(dataset_name.split("_lt")[0], {})}

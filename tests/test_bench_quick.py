@@ -34,8 +34,23 @@ def test_accuracy_quick_with_long_tail(tmp_path, tiny_model_path):
     assert {(r["dataset"], r["recipe"], r["seed"]) for r in rows} == {("demo_lt10", rec, s) for rec in ("three_phase", "ft") for s in (0, 1)}
     for r in rows:
         assert r["state"] == "done" and {"val_acc", "test_acc", "macro_f1"} <= set(r)
+        assert r["head_input_norm"] is True and "commit" in r
+        assert "ft.batch_size" not in r["settings"]  # on the CPU the engine defaults, unless --preset gpu
     table = (tmp_path / "accuracy_quick_cpu.md").read_text()
     assert "3-Phase - FT" in table and "demo_lt10" in table
+
+
+def test_accuracy_preset_gpu_applies_the_gpu_settings_on_the_cpu(tmp_path, tiny_model_path):
+    """--preset gpu reproduces a GPU row's settings on the CPU (demo: 354 rows, the tiny-data preset)."""
+    from threephase_core.gpu_presets import TINY_DATA
+
+    out = _run("accuracy.py", "--quick", "--model", tiny_model_path, "--recipes", "ft", "--preset", "gpu", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = json.loads((tmp_path / "accuracy_quick_cpu.json").read_text())["rows"]
+    assert rows
+    for row in rows:
+        assert row["state"] == "done"
+        assert {k: row["settings"][k] for k in TINY_DATA} == TINY_DATA
 
 
 def test_long_tailed_profile():

@@ -72,6 +72,7 @@ class FTConfig:
     head_lr: float = 1e-3  # the freshly drawn head learns faster than the pretrained encoder
     batch_size: int = 32
     head_hidden: int = 256
+    head_input_norm: bool = True  # parameter-free LayerNorm on the embedding before the head (see classifier.py)
     dropout: float = 0.1
     freeze_encoder: bool = False
     patience: int = 2  # epochs without a better validation accuracy before stopping

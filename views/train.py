@@ -33,13 +33,16 @@ FIELDS = {
     "ft": [("ft.epochs", "Max epochs", "int", (1, 200)), ("ft.lr", "Encoder learning rate", "lr", None), ("ft.head_lr", "Head learning rate", "lr", None),
            ("ft.batch_size", "Batch size", "int", (1, 8192)), ("ft.patience", "Early-stopping patience (epochs)", "int", (1, 100)),
            ("ft.scheduler", "Schedule", "choice", ("linear", "cosine", "constant")), ("ft.head_hidden", "Head hidden size", "int", (8, 4096)),
-           ("ft.dropout", "Dropout", "float", (0.0, 0.9)), ("ft.freeze_encoder", "Freeze the encoder", "bool", None)],
+           ("ft.dropout", "Dropout", "float", (0.0, 0.9)), ("ft.freeze_encoder", "Freeze the encoder", "bool", None),
+           ("ft.head_input_norm", "Normalise the head's input", "bool", None)],
 }
 FIELDS["joint"] = FIELDS["dae"] + FIELDS["cl"]
 HELP = {
     "dae.noise_ratio": "Also on the Imbalance & noise page.",
     "cl.augmentation": "Pairs are drawn augmentation × ⌊log2(classes)⌋ times. Also on the Imbalance & noise page.",
     "cl.loss": "cosine: the paper's Siamese pairs; supcon / simclr: the companion study's losses on dropout views.",
+    "ft.head_input_norm": "A LayerNorm without weights on the embedding before the head. Unit-length sentence "
+                          "embeddings are too small for a fresh head to learn from quickly; off reproduces results from before it.",
     "ft.patience": "Stop after this many epochs without a better validation accuracy; the best epoch is kept.",
 }
 

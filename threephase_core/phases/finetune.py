@@ -105,7 +105,7 @@ def train_classifier(
     info: dict = {}
     if cfg.reinit_layers:
         info["reinit_layers"] = reinit_top_layers(encoder, cfg.reinit_layers, ctx.seed)
-    clf = Classifier(encoder, label_names, cfg.head_hidden, cfg.dropout, ctx.max_length, ctx.chunk).to(ctx.device)
+    clf = Classifier(encoder, label_names, cfg.head_hidden, cfg.dropout, ctx.max_length, ctx.chunk, cfg.head_input_norm).to(ctx.device)
     tok_train = tokenize(encoder.tokenizer, list(train_texts), ctx.max_length, ctx.chunk)
     tok_val = tokenize(encoder.tokenizer, list(val_texts), ctx.max_length, ctx.chunk)
     y_np = np.asarray(train_labels, dtype=np.int64)
@@ -134,7 +134,7 @@ def train_classifier(
         cached = torch.from_numpy(encode(encoder, tok_train, ctx, eval_bs)).to(ctx.device)
         y_dev = torch.from_numpy(y_np).to(ctx.device)
         make = lambda e: [torch.from_numpy(i).to(ctx.device) for i in np.array_split(rng.permutation(len(y_np)), n_batches)]
-        step_loss = lambda idx: nn.functional.cross_entropy(clf.head(cached[idx]), y_dev[idx])
+        step_loss = lambda idx: nn.functional.cross_entropy(clf.classify(cached[idx]), y_dev[idx])
     else:
         make = lambda e: bucketed_batches(tok_train.lengths, cfg.batch_size, rng)
 
