@@ -165,3 +165,11 @@ def test_collect_ranks_only_combinations_scored_on_every_seed(tmp_path):
     f.write_text(json.dumps([row("a", 0, 0.80), row("a", 1, 0.82), row("b", 0, 0.95), row("b", 1, None, "failed")]))
     assert collect([f], tmp_path / "o") == 0
     assert json.loads((tmp_path / "o" / "best_d_ft.json").read_text()) == {"ft.lr": "a"}
+
+
+def test_head_study_quick_writes_its_table(tmp_path, tiny_model_path):
+    out = _run("head_study.py", "--quick", "--model", tiny_model_path, "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr[-2000:]
+    table = (tmp_path / "head_study_quick_cpu.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| 16 |")]
+    assert [r.split("|")[5].strip() for r in rows] == ["off", "on"]

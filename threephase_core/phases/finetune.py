@@ -1,5 +1,8 @@
 """Phase 3, fine-tuning: the encoder plus a 2-layer MLP head, trained with cross-entropy.
 
+The head sees the pooled embedding through a weight-free LayerNorm (`head_input_norm`, see
+classifier.py): without it a fresh head barely learns from unit-length embeddings in a short budget.
+
 The encoder is trainable by default (the paper found this better); `freeze_encoder` trains
 the head alone on embeddings computed once (fast). The best evaluation point is chosen on
 the validation split only, with early stopping after `patience` evaluations without a
