@@ -7,7 +7,8 @@ With `input_norm` (the default for new classifiers) the embedding first goes thr
 parameter-free LayerNorm. Sentence encoders such as all-MiniLM-L6-v2 end in a Normalize
 module, so each coordinate of their unit-length embeddings is about 1/sqrt(384) = 0.05, and a
 freshly drawn head learns slowly from inputs that small. On long-tailed SNIPS2 (ratio 50,
-batch 128, 124 steps), the head without the norm never predicted the two rarest classes.
+batch 128, 124 steps) the head without the norm reached test recall 0.00 and 0.03 on the two
+rarest classes (64.7 % accuracy); with it, 0.98 and 0.82 (95.6 %).
 Standardising the input fixes that and does not depend on the encoder's output scale.
 The norm has no weights, so `head.safetensors` keeps its layout. Classifiers saved without
 the norm load without it (`input_norm` in classifier.json, absent means False).
