@@ -106,13 +106,14 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / f"accuracy_{tag}.json"
     store = RunStore(args.runs_dir)
+    use_gpu_preset = args.preset == "gpu" or (args.preset == "auto" and cuda)
+    commit = _commit()  # the code this process loaded, so once, at the start
     for name in args.datasets.split(","):
         base = load_dataset("demo" if name == "demo" else str(Path(args.data_root) / name), max_train_rows=args.max_train_rows)
         variants = [make_long_tailed(base, r) for r in ratios] if ratios else [base]
         for ds in variants:
             for recipe in recipes:
                 for seed in seeds:
-                    use_gpu_preset = args.preset == "gpu" or (args.preset == "auto" and cuda)
                     overrides = {**settings_for(base.name, use_gpu_preset, len(ds.train)), "model": args.model, "seed": seed, "dataset": ds.name}
                     if args.quick:
                         overrides["max_steps"] = 2
@@ -129,7 +130,7 @@ def main() -> int:
                     res = execute(cfg, run, Progress(), dataset=ds)
                     row = {"dataset": ds.name, "recipe": f"{recipe}[{args.label}]" if args.label else recipe, "seed": seed, "state": res["state"], "wall_s": time.time() - t,
                            "device": device_label() if cuda else "cpu", "train_rows": len(ds.train), "settings": overrides,
-                           "head_input_norm": cfg.ft.head_input_norm, "commit": _commit(), "finished": time.time()}
+                           "head_input_norm": cfg.ft.head_input_norm, "commit": commit, "finished": time.time()}
                     if res["state"] == "done":
                         m = res["metrics"]
                         row.update(

@@ -54,10 +54,12 @@ def train_head(clf: Classifier, x: torch.Tensor, y: torch.Tensor, batch: int, ep
     clf.eval()
 
 
-def recalls(clf: Classifier, x: torch.Tensor, y: torch.Tensor, k: int) -> np.ndarray:
+def evaluate(clf: Classifier, x: torch.Tensor, y: torch.Tensor, k: int) -> tuple[float, np.ndarray]:
+    """Accuracy and per-class recall (nan for a class absent from y), from one prediction pass."""
     with torch.no_grad():
         pred = clf.classify(x).argmax(-1)
-    return np.array([float((pred[y == c] == c).float().mean()) if (y == c).any() else np.nan for c in range(k)])
+    recall = np.array([float((pred[y == c] == c).float().mean()) if (y == c).any() else np.nan for c in range(k)])
+    return float((pred == y).float().mean()), recall
 
 
 def main() -> int:
@@ -105,9 +107,9 @@ def main() -> int:
                 torch.manual_seed(seed)
                 clf = Classifier(encoder, ds.label_names, input_norm=norm).to(device)
                 train_head(clf, x, y, batch, epochs, lr, seed)
-                r = recalls(clf, xv, yv, len(ds.label_names))
-                accs.append(float((clf.classify(xv).argmax(-1) == yv).float().mean()) * 100)
-                rare_recalls.append(float(np.nanmean(r[rare])) * 100)
+                acc, recall = evaluate(clf, xv, yv, len(ds.label_names))
+                accs.append(acc * 100)
+                rare_recalls.append(float(np.nanmean(recall[rare])) * 100)
             steps = epochs * steps_per_epoch(len(y), batch)
             lines.append(f"| {batch} | {epochs} | {steps} | {lr:g} | {'on' if norm else 'off'} | "
                          f"{np.mean(accs):.2f} ± {np.std(accs, ddof=1) if len(accs) > 1 else 0:.2f} | "
