@@ -122,6 +122,27 @@ def test_jsonl(tmp_path):
             assert int(text.split()[1]) % 3 == label
 
 
+def test_jsonl_keeps_unicode_line_separators_inside_texts(tmp_path):
+    """pandas' to_json(force_ascii=False) leaves U+2028, U+0085 etc. unescaped in strings; a
+    JSON-lines reader must split records at "\n" only (str.splitlines() cut them apart)."""
+    f = tmp_path / "data.jsonl"
+    texts = [f"line one\u2028line two {i}" if i % 2 else f"next\x85line\x0c{i}" for i in range(30)]
+    pd.DataFrame({"text": texts, "label": [i % 3 for i in range(30)]}).to_json(f, orient="records", lines=True, force_ascii=False)
+    assert "\u2028" in f.read_text(encoding="utf-8")  # written raw, the case that broke
+    ds = load_dataset(str(f))
+    got = sorted(pd.concat([ds.train, ds.validation, ds.test])["text"])
+    assert got == sorted(texts)
+
+
+def test_jsonl_windows_line_endings(tmp_path):
+    f = tmp_path / "data.jsonl"
+    rows = [{"text": f"text {i}", "label": i % 2} for i in range(20)]
+    f.write_bytes("\r\n".join(json.dumps(r) for r in rows).encode() + b"\r\n")
+    ds = load_dataset(str(f))
+    assert len(ds.train) + len(ds.validation) + len(ds.test) == 20
+    assert not any(t.endswith("\r") for t in ds.train["text"])
+
+
 def test_json_array(tmp_path):
     f = tmp_path / "data.json"
     f.write_text(json.dumps([{"text": f"text {i}", "label": "ab"[i % 2]} for i in range(20)]))

@@ -146,7 +146,9 @@ def read_table(path: Path) -> pd.DataFrame:
             text = path.read_bytes().decode("utf-8")
             if suffix == ".json" and text.lstrip().startswith("["):
                 return pd.DataFrame(json.loads(text))
-            return pd.DataFrame([json.loads(line) for line in text.splitlines() if line.strip()])
+            # JSON lines end at "\n" only: str.splitlines() would also cut at U+2028, U+0085 and
+            # the like, which JSON writers may leave unescaped inside a string.
+            return pd.DataFrame([json.loads(line) for line in text.split("\n") if line.strip()])
     except UnicodeDecodeError as e:
         raise DataError(
             f"{path.name} is not valid UTF-8 text (undecodable byte at position {e.start}); "

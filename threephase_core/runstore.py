@@ -121,7 +121,7 @@ class Run:
         if not f.exists():
             return []
         out = []
-        for line in f.read_text(encoding="utf-8").splitlines():
+        for line in f.read_text(encoding="utf-8").split("\n"):
             try:
                 out.append(json.loads(line))
             except ValueError:  # a line cut by a crash
