@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from threephase_core.batching import Tokenized, bucketed_batches, collate, segment_mean, tokenize
+from threephase_core.batching import TokenCache, Tokenized, bucketed_batches, collate, segment_mean, tokenize
 
 
 @pytest.fixture(scope="module")
@@ -172,3 +172,66 @@ def test_collate_extras_follow_the_index():
     batch = collate(tok, np.array([2, 0]), "cpu", {"labels": labels, "scores": scores})
     assert batch["labels"].tolist() == [12, 10] and batch["labels"].dtype == torch.int64
     assert batch["scores"].tolist() == [1.0, 0.0] and batch["scores"].dtype == torch.float32
+
+
+# ---- token cache -------------------------------------------------------------------------
+class CountingTokenizer:
+    """The real tokenizer, counting how many texts it is asked to tokenise."""
+
+    def __init__(self, tokenizer):
+        self.inner, self.texts_seen = tokenizer, 0
+
+    def __call__(self, texts, **kw):
+        self.texts_seen += len(texts)
+        return self.inner(texts, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+TEXTS = ["a short text", "another one here", LONG, "a short text", "", "another one here", "third"]
+
+
+@pytest.mark.parametrize("chunk", [False, True])
+def test_tokenize_each_distinct_text_once_with_the_same_ids(tokenizer, chunk):
+    counting = CountingTokenizer(tokenizer)
+    tok = tokenize(counting, TEXTS, max_length=16, chunk=chunk)
+    assert counting.texts_seen == len(set(TEXTS))
+    one_by_one = [tokenize(tokenizer, [t], max_length=16, chunk=chunk).chunks[0] for t in TEXTS]
+    assert [[c.tolist() for c in ch] for ch in tok.chunks] == [[c.tolist() for c in ch] for ch in one_by_one]
+
+
+def test_cache_serves_later_calls_and_keeps_settings_apart(tokenizer):
+    cache, counting = TokenCache(), CountingTokenizer(tokenizer)
+    first = tokenize(counting, TEXTS[:3], max_length=16, cache=cache)
+    assert counting.texts_seen == 3
+    again = tokenize(counting, ["third", *TEXTS[:3]], max_length=16, cache=cache)
+    assert counting.texts_seen == 4  # only "third" was new
+    assert [c[0].tolist() for c in again.chunks[1:]] == [c[0].tolist() for c in first.chunks]
+    longer = tokenize(counting, [LONG], max_length=64, cache=cache)  # another max length: not the 16-token entry
+    assert counting.texts_seen == 5 and longer.lengths[0] == 64 and first.lengths[2] == 16
+    chunked = tokenize(counting, [LONG], max_length=16, chunk=True, cache=cache)
+    assert counting.texts_seen == 6 and len(chunked.chunks[0]) > 1
+
+
+def test_dae_targets_seed_the_cache_with_exactly_the_plain_tokenisation(tokenizer):
+    """The DAE builds its targets with its own tokenizer call (offsets for the word noise); the
+    cache entries it leaves must equal what `tokenize` gives, since FT and CL then use them."""
+    from threephase_core.config import DAEConfig
+    from threephase_core.phases.dae import DAEBatches
+    from threephase_core.training import PhaseContext
+
+    class Model:
+        pass
+
+    model = Model()
+    model.tokenizer = counting = CountingTokenizer(tokenizer)
+    texts = [t for t in TEXTS if t] + ["Hello, world! It's   spaced\tout.", "naïve café déjà vu"]
+    ctx = PhaseContext(max_length=16)
+    batches = DAEBatches(model, texts, DAEConfig(), ctx)
+    assert batches.dropper is not None  # the token-level noise path, which tokenises on its own
+    seen = counting.texts_seen
+    cached = tokenize(counting, texts, max_length=16, cache=ctx.token_cache)
+    assert counting.texts_seen == seen  # nothing tokenised again
+    fresh = tokenize(tokenizer, texts, max_length=16)
+    assert [c[0].tolist() for c in cached.chunks] == [c[0].tolist() for c in fresh.chunks]

@@ -35,18 +35,54 @@ class Tokenized:
         return np.array([sum(len(c) for c in ch) for ch in self.chunks], dtype=np.int64)
 
 
-def tokenize(tokenizer, texts: list[str], max_length: int, chunk: bool = False) -> Tokenized:
-    """Tokenise all texts at once (fast tokenizer, batched)."""
+class TokenCache:
+    """Token ids a run has already computed, per text, for each (tokenizer, max length, chunking).
+
+    The phases of a recipe read the same training texts again and again: the DAE's targets,
+    both sides of every CL pair (SST-2: 133k pairs over 67k distinct texts, so 267k texts to
+    tokenise), FT's training set, the validation set after every phase. With one cache per run
+    (`PhaseContext.token_cache`), each distinct text is tokenised once.
+    """
+
+    def __init__(self) -> None:
+        self._tables: dict[tuple, dict[str, list[np.ndarray]]] = {}
+
+    def table(self, tokenizer, max_length: int, chunk: bool) -> dict[str, list[np.ndarray]]:
+        return self._tables.setdefault((id(tokenizer), max_length, chunk), {})
+
+    def add(self, tokenizer, max_length: int, chunk: bool, texts: list[str], tok: "Tokenized") -> None:
+        """Record token ids computed elsewhere (the DAE's noise builder tokenises the texts itself)."""
+        table = self.table(tokenizer, max_length, chunk)
+        for text, chunks in zip(texts, tok.chunks):
+            table.setdefault(text, chunks)
+
+    def __len__(self) -> int:
+        return sum(len(t) for t in self._tables.values())
+
+
+def tokenize(tokenizer, texts: list[str], max_length: int, chunk: bool = False, cache: TokenCache | None = None) -> Tokenized:
+    """Tokenise all texts at once (fast tokenizer, batched); each distinct text only once, and
+    none that `cache` already holds. Texts that repeat share their (read-only) id arrays."""
+    texts = list(texts)
+    table = cache.table(tokenizer, max_length, chunk) if cache is not None else {}
+    todo = [t for t in dict.fromkeys(texts) if t not in table]
+    if todo:
+        table.update(zip(todo, _token_chunks(tokenizer, todo, max_length, chunk)))
+    return Tokenized([table[t] for t in texts], tokenizer.pad_token_id)
+
+
+def _token_chunks(tokenizer, texts: list[str], max_length: int, chunk: bool) -> list[list[np.ndarray]]:
+    """Per text, its ids as one chunk (truncated at `max_length`) or as several chunks."""
     if not chunk:
-        enc = tokenizer(list(texts), truncation=True, max_length=max_length, add_special_tokens=True)
-        return Tokenized([[np.asarray(ids, dtype=np.int64)] for ids in enc["input_ids"]], tokenizer.pad_token_id)
-    body = tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+        enc = tokenizer(texts, truncation=True, max_length=max_length, add_special_tokens=True)
+        return [[np.asarray(ids, dtype=np.int64)] for ids in enc["input_ids"]]
+    body = tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
     cls, sep, step = tokenizer.cls_token_id, tokenizer.sep_token_id, max_length - 2
     out = []
     for ids in body:
         pieces = [ids[i : i + step] for i in range(0, max(len(ids), 1), step)] or [[]]
         out.append([np.asarray([cls, *p, sep], dtype=np.int64) for p in pieces])
-    return Tokenized(out, tokenizer.pad_token_id)
+    return out
 
 
 def bucketed_batches(

@@ -86,7 +86,7 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
     if len(val) > cfg.embed_rows:
         val = val.sample(n=cfg.embed_rows, random_state=cfg.seed)
     view_texts, view_labels = val["text"].tolist(), val["label"].to_numpy()
-    view_tok = tokenize(model.tokenizer, view_texts, cfg.max_length, ctx.chunk)
+    view_tok = tokenize(model.tokenizer, view_texts, cfg.max_length, ctx.chunk, ctx.token_cache)
     metrics: dict = {"phases": {}, "device": device}
 
     def snapshot(phase: str) -> None:
@@ -123,7 +123,7 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
     # Test once, at the end, with the model chosen on validation.
     for split in ("validation", "test"):
         df = ds.split(split)
-        proba = clf.logits_for(tokenize(model.tokenizer, df["text"].tolist(), cfg.max_length, ctx.chunk))
+        proba = clf.logits_for(tokenize(model.tokenizer, df["text"].tolist(), cfg.max_length, ctx.chunk, ctx.token_cache))
         metrics[split] = classification_metrics(df["label"].to_numpy(), proba.argmax(-1), ds.label_names)
     metrics["before_ft"] = {"val_acc": metrics["ft"].pop("before_ft_val_acc", None)}
     run.write("metrics.json", metrics)

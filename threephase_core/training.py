@@ -15,7 +15,7 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
-from threephase_core.batching import Tokenized, bucketed_batches, collate, segment_mean
+from threephase_core.batching import TokenCache, Tokenized, bucketed_batches, collate, segment_mean
 from threephase_core.progress import Progress
 
 
@@ -29,6 +29,7 @@ class PhaseContext:
     max_steps: int = 0
     max_length: int = 128
     chunk: bool = False  # long texts as several chunks (mean of chunk embeddings)
+    token_cache: TokenCache = field(default_factory=TokenCache)  # each distinct text tokenised once per run
 
     @property
     def cuda(self) -> bool:

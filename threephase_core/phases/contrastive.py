@@ -57,8 +57,8 @@ class PairBatches:
 
     def __init__(self, model, pairs: dict, batch_size: int, ctx: PhaseContext, salt: int = 2):
         self.ctx, self.batch_size = ctx, batch_size
-        self.tok_a = tokenize(model.tokenizer, pairs["a"], ctx.max_length)
-        self.tok_b = tokenize(model.tokenizer, pairs["b"], ctx.max_length)
+        self.tok_a = tokenize(model.tokenizer, pairs["a"], ctx.max_length, cache=ctx.token_cache)
+        self.tok_b = tokenize(model.tokenizer, pairs["b"], ctx.max_length, cache=ctx.token_cache)
         self.scores = np.asarray(pairs["scores"], dtype=np.float32)
         self.lengths = np.maximum(self.tok_a.lengths, self.tok_b.lengths)
         self.rng = ctx.rng(salt)
@@ -111,7 +111,7 @@ def _train_views(model, texts, labels, cfg: CLConfig, ctx: PhaseContext) -> dict
         loss_fn = SupConLoss(model, cfg.temperature)
     else:
         loss_fn = NTXentLoss(model, cfg.temperature)
-    tok = tokenize(model.tokenizer, list(texts), ctx.max_length)
+    tok = tokenize(model.tokenizer, list(texts), ctx.max_length, cache=ctx.token_cache)
     labels = np.asarray(labels, dtype=np.int64)
     rng = ctx.rng(3)
     n_batches = steps_per_epoch(len(texts), cfg.batch_size)

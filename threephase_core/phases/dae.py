@@ -52,7 +52,11 @@ class DAEBatches:
             self.dropper = None
         # Label positions only when the loss these batches feed can use them (unknown loss: assume so).
         self.select_positions = cfg.fast_loss and (loss_fn is None or can_select_positions(loss_fn))
-        self.targets = self.dropper.targets() if self.dropper else tokenize(self.tokenizer, self.texts, ctx.max_length)
+        if self.dropper:
+            self.targets = self.dropper.targets()  # = tokenize(texts): later phases re-use them
+            ctx.token_cache.add(self.tokenizer, ctx.max_length, False, self.texts, self.targets)
+        else:
+            self.targets = tokenize(self.tokenizer, self.texts, ctx.max_length, cache=ctx.token_cache)
         self.rng = ctx.rng(salt)
 
     def __len__(self) -> int:

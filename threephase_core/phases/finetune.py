@@ -109,8 +109,8 @@ def train_classifier(
     if cfg.reinit_layers:
         info["reinit_layers"] = reinit_top_layers(encoder, cfg.reinit_layers, ctx.seed)
     clf = Classifier(encoder, label_names, cfg.head_hidden, cfg.dropout, ctx.max_length, ctx.chunk, cfg.head_input_norm).to(ctx.device)
-    tok_train = tokenize(encoder.tokenizer, list(train_texts), ctx.max_length, ctx.chunk)
-    tok_val = tokenize(encoder.tokenizer, list(val_texts), ctx.max_length, ctx.chunk)
+    tok_train = tokenize(encoder.tokenizer, list(train_texts), ctx.max_length, ctx.chunk, ctx.token_cache)
+    tok_val = tokenize(encoder.tokenizer, list(val_texts), ctx.max_length, ctx.chunk, ctx.token_cache)
     y_np = np.asarray(train_labels, dtype=np.int64)
     y_val = np.asarray(val_labels)
     eval_bs = max(cfg.batch_size, 128)
