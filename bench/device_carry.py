@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import lzma
+import os
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LIMIT_BYTES = 64 * 2**20
 MODEL_DIR, DATA_DIR = "model16", "data"
+MARKER = "threephase_carry.json"  # written by pack: what the folder holds; unpack checks it
 
 
 def folder_bytes(path: Path) -> int:
@@ -86,9 +88,11 @@ def unpack_data(root: Path) -> list[Path]:
     done = []
     for f in sorted(root.rglob("*.jsonl.xz")):
         target = f.with_suffix("")  # train.jsonl.xz -> train.jsonl
-        if not target.exists():
-            with lzma.open(f, "rb") as src, open(target, "wb") as out:
+        if not target.exists():  # written whole or not at all (a call cut short leaves no half file)
+            partial = target.with_name(target.name + ".partial")
+            with lzma.open(f, "rb") as src, open(partial, "wb") as out:
                 shutil.copyfileobj(src, out, 1 << 20)
+            os.replace(partial, target)
         done.append(target)
     return done
 
@@ -96,8 +100,11 @@ def unpack_data(root: Path) -> list[Path]:
 def pack(args) -> int:
     out = Path(args.out)
     if out.exists():
+        if not (out / MARKER).exists():
+            raise SystemExit(f"error: {out} exists and was not made by this script; pick a new --out or remove it yourself")
         shutil.rmtree(out)
     out.mkdir(parents=True)
+    datasets = [d for d in args.datasets.split(",") if d]
     if args.model:
         src = Path(args.model)
         if args.model == "minilm":
@@ -107,10 +114,11 @@ def pack(args) -> int:
             src = Path(packaged_minilm_path())
         pack_model(src, out / MODEL_DIR)
     root = Path(args.data_root)
-    for name in [d for d in args.datasets.split(",") if d]:
+    for name in datasets:
         if not (root / name).is_dir():
             raise SystemExit(f"error: no dataset folder {root / name}")
         pack_dataset(root / name, out / DATA_DIR / name, int(args.xz_over_mb * 1e6))
+    (out / MARKER).write_text(json.dumps({"model": bool(args.model), "datasets": datasets}))
     size = folder_bytes(out)
     tree = working_tree_bytes()
     sizes = {p.name: folder_bytes(p) for p in sorted(out.iterdir())}
@@ -124,11 +132,21 @@ def pack(args) -> int:
 
 def unpack(args) -> int:
     root = Path(args.folder)
-    files = unpack_data(root / DATA_DIR) if (root / DATA_DIR).exists() else []
-    if (root / MODEL_DIR).exists():
+    if not (root / MARKER).exists():
+        print(f"error: {root} has no {MARKER}: make it with `python bench/device_carry.py pack --out {root}`", file=sys.stderr)
+        return 1
+    packed = json.loads((root / MARKER).read_text())
+    missing = [str(root / DATA_DIR / d) for d in packed["datasets"] if not (root / DATA_DIR / d).is_dir()]
+    if packed["model"] and not (root / MODEL_DIR / "model.safetensors").exists():
+        missing.append(str(root / MODEL_DIR / "model.safetensors"))
+    if missing:
+        print(f"error: {root} lacks what pack put there: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    files = unpack_data(root / DATA_DIR) if packed["datasets"] else []
+    if packed["model"]:
         widen_model(root / MODEL_DIR, Path(args.model_out))
         print(f"model: {root / MODEL_DIR} -> {args.model_out} (fp32)")
-    print(f"data: {root / DATA_DIR} ({len(files)} file(s) decompressed)")
+    print(f"data: {', '.join(packed['datasets']) or 'none'} under {root / DATA_DIR} ({len(files)} file(s) decompressed)")
     return 0
 
 

@@ -134,10 +134,11 @@ def test_jsonl_keeps_unicode_line_separators_inside_texts(tmp_path):
     assert got == sorted(texts)
 
 
-def test_jsonl_windows_line_endings(tmp_path):
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_jsonl_windows_and_old_mac_line_endings(tmp_path, newline):
     f = tmp_path / "data.jsonl"
     rows = [{"text": f"text {i}", "label": i % 2} for i in range(20)]
-    f.write_bytes("\r\n".join(json.dumps(r) for r in rows).encode() + b"\r\n")
+    f.write_bytes(newline.join(json.dumps(r) for r in rows).encode() + newline.encode())
     ds = load_dataset(str(f))
     assert len(ds.train) + len(ds.validation) + len(ds.test) == 20
     assert not any(t.endswith("\r") for t in ds.train["text"])

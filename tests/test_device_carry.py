@@ -58,3 +58,30 @@ def test_pack_refuses_a_missing_dataset(tmp_path, tiny_model_path):
         assert "no dataset folder" in str(e)
     else:
         raise AssertionError("expected a clear error")
+
+
+def test_pack_never_deletes_a_folder_it_did_not_make(tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    try:
+        device_carry.main(["pack", "--out", str(precious), "--model", "", "--datasets", ""])
+    except SystemExit as e:
+        assert "was not made by this script" in str(e)
+    else:
+        raise AssertionError("expected a refusal")
+    assert (precious / "notes.txt").read_text() == "keep me"
+
+
+def test_unpack_fails_on_a_folder_pack_did_not_make_or_that_lost_files(tmp_path, capsys):
+    assert device_carry.main(["unpack", str(tmp_path)]) == 1
+    assert "no threephase_carry.json" in capsys.readouterr().err
+    _dataset(tmp_path / "shared")
+    out = tmp_path / "carry"
+    assert device_carry.main(["pack", "--out", str(out), "--model", "", "--data-root", str(tmp_path / "shared"), "--datasets", "toy"]) == 0
+    capsys.readouterr()
+    for f in (out / "data" / "toy").iterdir():
+        f.unlink()
+    (out / "data" / "toy").rmdir()
+    assert device_carry.main(["unpack", str(out)]) == 1
+    assert "lacks what pack put there" in capsys.readouterr().err

@@ -48,13 +48,15 @@ class TokenCache:
         self._tables: dict[tuple, dict[str, list[np.ndarray]]] = {}
 
     def table(self, tokenizer, max_length: int, chunk: bool) -> dict[str, list[np.ndarray]]:
-        return self._tables.setdefault((id(tokenizer), max_length, chunk), {})
+        # Keyed by the tokenizer object itself (identity hash), which the key keeps alive, so
+        # another tokenizer can never be served this one's ids.
+        return self._tables.setdefault((tokenizer, max_length, chunk), {})
 
     def add(self, tokenizer, max_length: int, chunk: bool, texts: list[str], tok: "Tokenized") -> None:
         """Record token ids computed elsewhere (the DAE's noise builder tokenises the texts itself)."""
         table = self.table(tokenizer, max_length, chunk)
         for text, chunks in zip(texts, tok.chunks):
-            table.setdefault(text, chunks)
+            table.setdefault(text, [_read_only(c) for c in chunks])
 
     def __len__(self) -> int:
         return sum(len(t) for t in self._tables.values())
@@ -62,7 +64,7 @@ class TokenCache:
 
 def tokenize(tokenizer, texts: list[str], max_length: int, chunk: bool = False, cache: TokenCache | None = None) -> Tokenized:
     """Tokenise all texts at once (fast tokenizer, batched); each distinct text only once, and
-    none that `cache` already holds. Texts that repeat share their (read-only) id arrays."""
+    none that `cache` already holds. Texts that repeat share their id arrays, made read-only."""
     texts = list(texts)
     table = cache.table(tokenizer, max_length, chunk) if cache is not None else {}
     todo = [t for t in dict.fromkeys(texts) if t not in table]
@@ -75,14 +77,19 @@ def _token_chunks(tokenizer, texts: list[str], max_length: int, chunk: bool) -> 
     """Per text, its ids as one chunk (truncated at `max_length`) or as several chunks."""
     if not chunk:
         enc = tokenizer(texts, truncation=True, max_length=max_length, add_special_tokens=True)
-        return [[np.asarray(ids, dtype=np.int64)] for ids in enc["input_ids"]]
+        return [[_read_only(np.asarray(ids, dtype=np.int64))] for ids in enc["input_ids"]]
     body = tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
     cls, sep, step = tokenizer.cls_token_id, tokenizer.sep_token_id, max_length - 2
     out = []
     for ids in body:
         pieces = [ids[i : i + step] for i in range(0, max(len(ids), 1), step)] or [[]]
-        out.append([np.asarray([cls, *p, sep], dtype=np.int64) for p in pieces])
+        out.append([_read_only(np.asarray([cls, *p, sep], dtype=np.int64)) for p in pieces])
     return out
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
 
 
 def bucketed_batches(

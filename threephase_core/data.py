@@ -14,6 +14,7 @@ dataset's ``notes`` record it. Duplicate texts are counted and reported, not rem
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,9 +147,10 @@ def read_table(path: Path) -> pd.DataFrame:
             text = path.read_bytes().decode("utf-8")
             if suffix == ".json" and text.lstrip().startswith("["):
                 return pd.DataFrame(json.loads(text))
-            # JSON lines end at "\n" only: str.splitlines() would also cut at U+2028, U+0085 and
-            # the like, which JSON writers may leave unescaped inside a string.
-            return pd.DataFrame([json.loads(line) for line in text.split("\n") if line.strip()])
+            # Records end at \n, \r\n or \r (JSON escapes those inside strings). Not
+            # str.splitlines(): it also cuts at U+2028, U+0085 and the like, which JSON writers
+            # may leave unescaped inside a string.
+            return pd.DataFrame([json.loads(line) for line in re.split(r"[\r\n]+", text) if line.strip()])
     except UnicodeDecodeError as e:
         raise DataError(
             f"{path.name} is not valid UTF-8 text (undecodable byte at position {e.start}); "
