@@ -111,7 +111,7 @@ def train_classifier(
     clf = Classifier(encoder, label_names, cfg.head_hidden, cfg.dropout, ctx.max_length, ctx.chunk, cfg.head_input_norm).to(ctx.device)
     tok_train = tokenize(encoder.tokenizer, list(train_texts), ctx.max_length, ctx.chunk, ctx.token_cache)
     tok_val = tokenize(encoder.tokenizer, list(val_texts), ctx.max_length, ctx.chunk, ctx.token_cache)
-    y_np = np.asarray(train_labels, dtype=np.int64)
+    y_np = np.array(train_labels, dtype=np.int64)  # a copy: pandas hands out read-only arrays, torch.from_numpy warns
     y_val = np.asarray(val_labels)
     eval_bs = max(cfg.batch_size, 128)
     info["before_ft_val_acc"], _ = accuracy(clf, tok_val, y_val, eval_bs)
