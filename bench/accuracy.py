@@ -139,6 +139,8 @@ def main() -> int:
                             before_ft_val_acc=m["before_ft"]["val_acc"],
                             phase_wall_s={p: v.get("wall_s") for p, v in m["phases"].items() if v.get("wall_s") is not None},
                             rare3_recall=rare_class_recall(m, ds.class_counts("train")),
+                            # validation kNN accuracy / silhouette after each phase (bench/phase_geometry.py)
+                            phase_geometry={p: {k: v[k] for k in ("knn_acc", "silhouette") if k in v} for p, v in m["phases"].items()},
                         )
                     else:
                         row["message"] = res.get("message", "")

@@ -7,10 +7,12 @@ prints, per dataset and recipe, the mean ± sd over seeds after each phase: wher
 separate, and which phase moves them.
 
     python bench/phase_geometry.py RUNS_DIR [RUNS_DIR ...] --out bench/results/phase_geometry_cpu.md
+    python bench/phase_geometry.py bench/results/accuracy_nvidia_h100_80gb_hbm3.json
 
 A run is one folder with config.json, status.json and metrics.json (the run store's layout);
-only runs whose state is "done" count, and where one (dataset, recipe, seed) ran more than once
-the latest counts. Runs of different models are kept apart (the model column: its folder name).
+an `accuracy_*.json` from bench/accuracy.py counts its rows' `phase_geometry` (the GPU machine
+sends back result files, not run folders). Only finished runs count, and where one (dataset,
+model, recipe, seed) ran more than once the latest counts. Runs of different models are kept apart (the model column: its folder name).
 """
 from __future__ import annotations
 
@@ -27,7 +29,20 @@ HEADERS = {"base": "pretrained", "dae": "after DAE", "cl": "after CL", "joint": 
 def read_runs(roots: list[str]) -> list[dict]:
     """One record per finished run: dataset, recipe, seed, created, and per phase its metrics."""
     latest: dict[tuple, dict] = {}
+
+    def keep(run: dict) -> None:
+        key = (run["dataset"], run["model"], run["recipe"], run["seed"])
+        if key not in latest or run["created"] > latest[key]["created"]:
+            latest[key] = run
+
     for root in roots:
+        if Path(root).is_file():
+            for row in json.loads(Path(root).read_text()).get("rows", []):
+                if row.get("state") == "done" and row.get("phase_geometry"):
+                    keep({"dataset": row["dataset"], "recipe": row["recipe"], "seed": row["seed"],
+                          "model": Path(str(row.get("settings", {}).get("model", ""))).name,
+                          "created": row.get("finished", 0.0), "folder": root, "phases": row["phase_geometry"]})
+            continue
         for status_file in sorted(Path(root).rglob("status.json")):
             folder = status_file.parent
             try:
@@ -41,9 +56,7 @@ def read_runs(roots: list[str]) -> list[dict]:
             run = {"dataset": config["dataset"], "recipe": config["recipe"], "seed": config["seed"], "model": Path(str(config.get("model", ""))).name,
                    "created": status.get("created", 0.0), "folder": str(folder),
                    "phases": {p: m for p, m in metrics.get("phases", {}).items() if p in PHASES}}
-            key = (run["dataset"], run["model"], run["recipe"], run["seed"])
-            if key not in latest or run["created"] > latest[key]["created"]:
-                latest[key] = run
+            keep(run)
     return sorted(latest.values(), key=lambda r: (r["dataset"], r["model"], r["recipe"], r["seed"]))
 
 

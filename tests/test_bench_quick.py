@@ -35,6 +35,8 @@ def test_accuracy_quick_with_long_tail(tmp_path, tiny_model_path):
     for r in rows:
         assert r["state"] == "done" and {"val_acc", "test_acc", "macro_f1"} <= set(r)
         assert r["head_input_norm"] is True and "commit" in r
+        phases = ["base", "dae", "cl", "ft"] if r["recipe"] == "three_phase" else ["base", "ft"]
+        assert list(r["phase_geometry"]) == phases and all("knn_acc" in v for v in r["phase_geometry"].values())
         assert "ft.batch_size" not in r["settings"]  # on the CPU the engine defaults, unless --preset gpu
     table = (tmp_path / "accuracy_quick_cpu.md").read_text()
     assert "3-Phase - FT" in table and "demo_lt10" in table

@@ -48,3 +48,16 @@ def test_means_over_seeds_latest_run_counts_failed_and_other_models_apart(tmp_pa
 def test_no_finished_runs_is_a_clear_message(tmp_path, capsys):
     assert phase_geometry.main([str(tmp_path)]) == 1
     assert "no finished runs" in capsys.readouterr().out
+
+
+def test_reads_accuracy_result_rows_too(tmp_path):
+    rows = [
+        {"dataset": "toy", "recipe": "three_phase", "seed": s, "state": "done", "finished": 1.0, "settings": {"model": "/tmp/minilm"},
+         "phase_geometry": {"base": {"knn_acc": 0.8, "silhouette": 0.1}, "dae": {"knn_acc": 0.6 + 0.1 * s, "silhouette": 0.0}}}
+        for s in (0, 1)
+    ] + [{"dataset": "toy", "recipe": "three_phase", "seed": 2, "state": "failed", "settings": {}}]
+    f = tmp_path / "accuracy_x.json"
+    f.write_text(json.dumps({"rows": rows}))
+    (row,) = phase_geometry.summarise(phase_geometry.read_runs([str(f)]))
+    assert row["model"] == "minilm" and row["seeds"] == [0, 1]
+    assert row["dae.knn_acc"][0] == pytest.approx(0.65)
