@@ -105,8 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs_dirs", nargs="+")
     ap.add_argument("--out", default="", help="also write the tables to this .md file")
+    ap.add_argument("--model", action="append", default=[], help="keep only runs of this model (its folder name, e.g. minilm); repeatable")
     args = ap.parse_args(argv)
-    runs = read_runs(args.runs_dirs)
+    runs = [r for r in read_runs(args.runs_dirs) if not args.model or r["model"] in args.model]
     if not runs:
         print(f"no finished runs under {', '.join(args.runs_dirs)}")
         return 1

@@ -61,3 +61,11 @@ def test_reads_accuracy_result_rows_too(tmp_path):
     (row,) = phase_geometry.summarise(phase_geometry.read_runs([str(f)]))
     assert row["model"] == "minilm" and row["seeds"] == [0, 1]
     assert row["dae.knn_acc"][0] == pytest.approx(0.65)
+
+
+def test_model_filter(tmp_path):
+    _run(tmp_path, "a", "ft", 0, {"base": 0.8, "ft": 0.9})
+    _run(tmp_path, "t", "ft", 0, {"base": 0.3, "ft": 0.3}, model="/x/tiny")
+    out = tmp_path / "t.md"
+    assert phase_geometry.main([str(tmp_path), "--model", "minilm", "--out", str(out)]) == 0
+    assert "| minilm |" in out.read_text() and "| tiny |" not in out.read_text()
