@@ -46,27 +46,31 @@ def working_tree_bytes() -> int:
     return sum((ROOT / n).stat().st_size for n in names.decode().split("\0") if n and (ROOT / n).is_file())
 
 
-def pack_model(src: Path, dst: Path) -> None:
-    """Copy the model folder, its safetensors weights narrowed to fp16."""
+def copy_model(src: Path, dst: Path, dtype, ignore=None) -> None:
+    """Copy a model folder with its floating-point safetensors weights cast to `dtype`."""
     from safetensors.torch import load_file, save_file
 
-    weights = src / "model.safetensors"
-    if not weights.exists():
+    shutil.copytree(src, dst, ignore=ignore)
+    sd = load_file(str(src / "model.safetensors"))
+    save_file({k: v.to(dtype) if v.is_floating_point() else v for k, v in sd.items()}, str(dst / "model.safetensors"))
+
+
+def pack_model(src: Path, dst: Path) -> None:
+    """Copy the model folder, its safetensors weights narrowed to fp16 (other weight formats left out)."""
+    import torch
+
+    if not (src / "model.safetensors").exists():
         raise SystemExit(f"error: {src} has no model.safetensors")
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.bin", "*.onnx", "*.h5", "*.msgpack", "onnx", "openvino"))
-    sd = load_file(str(weights))
-    save_file({k: v.half() if v.is_floating_point() else v for k, v in sd.items()}, str(dst / "model.safetensors"))
+    copy_model(src, dst, torch.float16, shutil.ignore_patterns("*.bin", "*.onnx", "*.h5", "*.msgpack", "onnx", "openvino"))
 
 
 def widen_model(src: Path, dst: Path) -> None:
     """The fp16 copy back to fp32 (training starts from the same weights, rounded to fp16)."""
-    from safetensors.torch import load_file, save_file
+    import torch
 
     if dst.exists():
         shutil.rmtree(dst)
-    shutil.copytree(src, dst)
-    sd = load_file(str(src / "model.safetensors"))
-    save_file({k: v.float() if v.is_floating_point() else v for k, v in sd.items()}, str(dst / "model.safetensors"))
+    copy_model(src, dst, torch.float32)
 
 
 def pack_dataset(src: Path, dst: Path, xz_over_bytes: int) -> None:
@@ -121,7 +125,7 @@ def pack(args) -> int:
     (out / MARKER).write_text(json.dumps({"model": bool(args.model), "datasets": datasets}))
     size = folder_bytes(out)
     tree = working_tree_bytes()
-    sizes = {p.name: folder_bytes(p) for p in sorted(out.iterdir())}
+    sizes = {p.name: folder_bytes(p) for p in sorted(out.iterdir()) if p.is_dir()}
     report = {"out": str(out), "bytes": size, "sizes": sizes, "working_tree_bytes": tree, "limit_bytes": LIMIT_BYTES, "fits": size + tree <= LIMIT_BYTES}
     print(json.dumps(report, indent=1))
     if not report["fits"]:

@@ -18,9 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from threephase_core.runstore import Run  # noqa: E402
 
 PHASES = ("base", "dae", "cl", "joint", "ft")
 HEADERS = {"base": "pretrained", "dae": "after DAE", "cl": "after CL", "joint": "after Joint", "ft": "after FT"}
@@ -43,20 +48,14 @@ def read_runs(roots: list[str]) -> list[dict]:
                           "model": Path(str(row.get("settings", {}).get("model", ""))).name,
                           "created": row.get("finished", 0.0), "folder": root, "phases": row["phase_geometry"]})
             continue
-        for status_file in sorted(Path(root).rglob("status.json")):
-            folder = status_file.parent
-            try:
-                status = json.loads(status_file.read_text())
-                config = json.loads((folder / "config.json").read_text())
-                metrics = json.loads((folder / "metrics.json").read_text())
-            except (OSError, ValueError):
+        for status_file in sorted(Path(root).rglob("status.json")):  # run folders, at any depth
+            folder = Run(status_file.parent)
+            status, config, metrics = folder.status, folder.config, folder.metrics
+            if status.get("state") != "done" or not config or not metrics:
                 continue
-            if status.get("state") != "done":
-                continue
-            run = {"dataset": config["dataset"], "recipe": config["recipe"], "seed": config["seed"], "model": Path(str(config.get("model", ""))).name,
-                   "created": status.get("created", 0.0), "folder": str(folder),
-                   "phases": {p: m for p, m in metrics.get("phases", {}).items() if p in PHASES}}
-            keep(run)
+            keep({"dataset": config["dataset"], "recipe": config["recipe"], "seed": config["seed"], "model": Path(str(config.get("model", ""))).name,
+                  "created": status.get("created", 0.0), "folder": str(folder.path),
+                  "phases": {p: m for p, m in metrics.get("phases", {}).items() if p in PHASES}})
     return sorted(latest.values(), key=lambda r: (r["dataset"], r["model"], r["recipe"], r["seed"]))
 
 

@@ -58,9 +58,6 @@ class TokenCache:
         for text, chunks in zip(texts, tok.chunks):
             table.setdefault(text, [_read_only(c) for c in chunks])
 
-    def __len__(self) -> int:
-        return sum(len(t) for t in self._tables.values())
-
 
 def tokenize(tokenizer, texts: list[str], max_length: int, chunk: bool = False, cache: TokenCache | None = None) -> Tokenized:
     """Tokenise all texts at once (fast tokenizer, batched); each distinct text only once, and
