@@ -1,7 +1,7 @@
 """Shared test setup.
 
 At import time (before any `threephase_core` import): offline Hugging Face, no tokenizer
-thread pools, and a private model cache for this session. Fixtures:
+thread pools, and a private model cache and Hugging Face hub cache for this session. Fixtures:
 
 * ``tmp_runs``: an empty runs folder, also set as ``$THREEPHASE_RUNS_DIR``;
 * ``tiny_model_path``: a 2-layer random BERT (sentence-transformers format), built once.
@@ -27,6 +27,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 _CACHE = tempfile.mkdtemp(prefix="threephase-test-cache-")
 os.environ["THREEPHASE_CACHE"] = _CACHE
+os.environ["HF_HUB_CACHE"] = os.path.join(_CACHE, "hub")  # a private, empty hub cache (tests may fill it)
 atexit.register(shutil.rmtree, _CACHE, True)
 
 import pytest  # noqa: E402

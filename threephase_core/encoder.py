@@ -77,14 +77,17 @@ def load_encoder(name: str, device: str = "cpu"):
     if looks_local and not local.is_dir():
         raise ModelError(f"model folder not found: {path}")
     try:
-        if local.is_dir() and not (local / "modules.json").exists():
-            if not (local / "config.json").exists():
-                raise ModelError(f"{path} is not a model folder (no config.json or modules.json)")
-            word = Transformer(str(local))
+        if local.is_dir() and not (local / "modules.json").exists() and not (local / "config.json").exists():
+            raise ModelError(f"{path} is not a model folder (no config.json or modules.json)")
+        source = str(local) if local.is_dir() else path
+        if _is_plain_checkpoint(source):
+            # A plain transformers checkpoint (roberta-base, bert-base-uncased): [CLS] pooling, as
+            # the paper's code does. SentenceTransformer alone would fall back to mean pooling.
+            word = Transformer(source)
             pool = Pooling(word.get_embedding_dimension(), pooling_mode="cls")
             model = SentenceTransformer(modules=[word, pool], device=device)
         else:
-            model = SentenceTransformer(str(local) if local.is_dir() else path, device=device)
+            model = SentenceTransformer(source, device=device)
     except ModelError:
         raise
     except Exception as e:  # offline hub, bad folder, unsupported architecture...
@@ -97,6 +100,34 @@ def load_encoder(name: str, device: str = "cpu"):
     if torch.device(device).type == "cuda":
         avoid_mask_syncs(getattr(model, "transformers_model", None))  # see attention.py
     return model
+
+
+# Architectures whose position ids start after the padding id (RoBERTa's `padding_idx + 1`), so
+# `max_position_embeddings` (514 for roberta-base) overstates the usable length by pad_id + 1.
+_OFFSET_POSITIONS = {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "mpnet", "data2vec-text",
+                     "roberta-prelayernorm", "longformer", "ibert"}
+
+
+def max_input_tokens(model) -> int | None:
+    """How many tokens (special ones included) one input of `model` may have: its position
+    embeddings, less RoBERTa-style offsets. None when the config does not say."""
+    config = getattr(getattr(model, "transformers_model", None), "config", None)
+    limit = getattr(config, "max_position_embeddings", None)
+    if not limit:
+        return None
+    if getattr(config, "model_type", "") in _OFFSET_POSITIONS:
+        limit -= int(getattr(config, "pad_token_id", None) or 0) + 1
+    return int(limit)
+
+
+def _is_plain_checkpoint(source: str) -> bool:
+    """True for a model folder or hub id without `modules.json` (not a sentence-transformers
+    model). Hub errors other than "no such file" (network, authentication) propagate."""
+    if Path(source).is_dir():
+        return not (Path(source) / "modules.json").exists()
+    from sentence_transformers.util import is_sentence_transformer_model
+
+    return not is_sentence_transformer_model(source)
 
 
 def hidden_size(model) -> int:

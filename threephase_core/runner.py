@@ -17,7 +17,7 @@ import torch
 from threephase_core.batching import tokenize
 from threephase_core.config import ConfigError, RunConfig, save_config, to_dict
 from threephase_core.data import DataError, TextDataset, load_dataset
-from threephase_core.encoder import ModelError, device_label, load_encoder, pick_device
+from threephase_core.encoder import ModelError, device_label, load_encoder, max_input_tokens, pick_device
 from threephase_core.metrics import classification_metrics
 from threephase_core.progress import Cancelled, Progress
 from threephase_core.runstore import Run
@@ -76,7 +76,7 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
     run.write("data.json", ds.summary())
     progress.log("data", rows={s: len(ds.split(s)) for s in ("train", "validation", "test")}, notes=ds.notes)
     model = load_encoder(cfg.model, device=device)
-    limit = getattr(getattr(model.transformers_model, "config", None), "max_position_embeddings", None)
+    limit = max_input_tokens(model)
     if limit and cfg.max_length > limit:
         raise ConfigError(f"max_length={cfg.max_length} is longer than the model allows ({limit} tokens); use long_text=chunk for long texts")
     ctx = PhaseContext(device=device, seed=cfg.seed, progress=progress, max_steps=cfg.max_steps, max_length=cfg.max_length, chunk=cfg.long_text == "chunk")
