@@ -412,3 +412,21 @@ def test_too_little_data_to_carve_is_a_clear_error(tmp_path):
     f.write_text("text,label\nfirst text,a\nsecond text,b\nthird text,b\n")
     with pytest.raises(DataError, match="split is empty"):
         load_dataset(str(f))
+
+
+def test_hub_class_label_keeps_the_datasets_own_class_ids(monkeypatch):
+    """A ClassLabel's ids and names are kept (class 1 stays the dataset's class 1, which binary F1
+    treats as positive), not re-sorted by name. `datasets.load_dataset` is stood in for (offline)."""
+    import datasets
+
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["unacceptable", "acceptable"])})
+
+    def split(n):
+        return datasets.Dataset.from_dict({"text": [f"sentence {i} here" for i in range(n)], "label": [i % 2 for i in range(n)]}, features=features)
+
+    monkeypatch.setattr(datasets, "load_dataset", lambda spec, *a, **k: datasets.DatasetDict(train=split(20), validation=split(6), test=split(6)))
+    ds = load_dataset("someone/cola-like")
+    assert ds.label_names == ["unacceptable", "acceptable"]
+    row0 = ds.train[ds.train["text"] == "sentence 0 here"]
+    assert row0["label"].tolist() == [0]  # hub label 0 = unacceptable
+    assert sorted(set(ds.test["label"])) == [0, 1]

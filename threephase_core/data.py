@@ -90,7 +90,7 @@ def load_dataset(
         frames, names, source = _read_file(path, text_column, label_column), None, str(path)
         name = path.stem
     else:
-        frames, names, source = _read_hub(spec, text_column, label_column), None, f"hub:{spec}"
+        (frames, names), source = _read_hub(spec, text_column, label_column), f"hub:{spec}"
         name = spec.replace("/", "__")
     ds = _assemble(name, frames, names, seed, val_fraction, test_fraction)
     ds.source = source
@@ -219,7 +219,9 @@ def _read_file(path: Path, text_column: str, label_column: str) -> dict[str, pd.
     return frames
 
 
-def _read_hub(spec: str, text_column: str, label_column: str) -> dict[str, pd.DataFrame]:
+def _read_hub(spec: str, text_column: str, label_column: str) -> tuple[dict[str, pd.DataFrame], list[str] | None]:
+    """The hub dataset's splits, and its class names when the label column is a ClassLabel
+    (its ids are kept, so class 1 stays the dataset's class 1: binary F1's positive class)."""
     try:
         import datasets  # heavy import, only for hub datasets
     except ImportError:
@@ -232,7 +234,7 @@ def _read_hub(spec: str, text_column: str, label_column: str) -> dict[str, pd.Da
             f"Hugging Face hub failed ({type(e).__name__}: {str(e)[:160]}). Check the name and your "
             "network connection, or use a local file."
         ) from None
-    frames = {}
+    frames, names = {}, None
     for split, hub_names in (("train", ("train",)), ("validation", ("validation", "dev", "valid")), ("test", ("test",))):
         for hub_name in hub_names:
             if hub_name in dd:
@@ -243,11 +245,11 @@ def _read_hub(spec: str, text_column: str, label_column: str) -> dict[str, pd.Da
                     break
                 feature = dd[hub_name].features.get(label_column)
                 if getattr(feature, "names", None):
-                    frames[split]["label"] = frames[split]["label"].map(lambda i, n=feature.names: n[int(i)])
+                    names = names or [str(n) for n in feature.names]
                 break
     if "train" not in frames:
         raise DataError(f"hub dataset {spec!r} has no train split (it has {list(dd)})")
-    return frames
+    return frames, names
 
 
 # ---- checking and splitting -----------------------------------------------------------

@@ -5,8 +5,8 @@ classifier.py): without it a fresh head barely learns from unit-length embedding
 
 The encoder is trainable by default (the paper found this better); `freeze_encoder` trains
 the head alone on embeddings computed once (fast). The best evaluation point is chosen on
-the validation split only, with early stopping after `patience` evaluations without a
-better accuracy; the test split is never seen here.
+the validation split only, with early stopping after `patience` epochs without a better
+accuracy (however many evaluations per epoch); the test split is never seen here.
 
 Companion-study options: `reinit_layers` re-draws the top encoder layers before training;
 `lora` trains low-rank adapters (peft) instead of the encoder weights and merges them at the
@@ -165,7 +165,9 @@ def train_classifier(
             state.update(best=acc, best_step=step, bad=0, snapshot=None if swa is not None else _snapshot(clf))
         else:
             state["bad"] += 1
-        return swa is None and state["bad"] >= cfg.patience
+        # Patience is in epochs: stop once `patience` epochs of steps have passed since the best
+        # point (with several evaluations per epoch, that is more than `patience` evaluations).
+        return swa is None and state["bad"] > 0 and step - state["best_step"] >= cfg.patience * n_batches
 
     clf.train()
     if frozen:
