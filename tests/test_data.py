@@ -296,10 +296,10 @@ def _write(path: Path, content) -> str:
         ("header_only.csv", "text,label\n", ["no rows"]),
         ("cols.csv", pd.DataFrame({"sentence": ["a", "b"], "label": [0, 1]}), ["'text'", "['sentence', 'label']"]),
         ("cols2.csv", pd.DataFrame({"text": ["a", "b"], "intent": [0, 1]}), ["'label'", "['text', 'intent']"]),
-        ("emptytext.csv", "text,label\nhello there,a\n,b\nfine,b\n", ["empty text", "[1]"]),
+        ("emptytext.csv", "text,label\nhello there,a\n,b\nfine,b\n", ["empty text", "(line 3)"]),
         ("blanktext.csv", "text,label\nhello there,a\n   ,b\nfine,b\n", ["empty text"]),
         ("alltextempty.csv", "text,label\n,a\n,b\n", ["every text is empty"]),
-        ("nolabel.csv", "text,label\nhello,a\nthere,\nfine,b\n", ["no label", "[1]"]),
+        ("nolabel.csv", "text,label\nhello,a\nthere,\nfine,b\n", ["no label", "(line 3)"]),
         ("nolabel_num.csv", "text,label\nhello,0\nthere,\nfine,1\n", ["no label"]),
         ("single.csv", "text,label\nhello,a\nthere,a\nfine,a\n", ["single class", "'a'"]),
         ("utf16.csv", b"\xff\xfet\x00e\x00x\x00t\x00,\x00l\x00a\x00b\x00e\x00l\x00\n\x00", ["UTF-8"]),
@@ -430,3 +430,205 @@ def test_hub_class_label_keeps_the_datasets_own_class_ids(monkeypatch):
     row0 = ds.train[ds.train["text"] == "sentence 0 here"]
     assert row0["label"].tolist() == [0]  # hub label 0 = unacceptable
     assert sorted(set(ds.test["label"])) == [0, 1]
+
+
+# ---- bad-input review: JSON layouts, carving advice, row numbers, labels.json, cells -----
+_TEXTS = ["where is my parcel", "track my order", "refund please", "money back", "cancel it", "stop the order"] * 2
+_LABELS = ["order", "order", "refund", "refund", "cancel", "cancel"] * 2
+
+
+def _pairs(ds: TextDataset) -> list[tuple[str, str]]:
+    return sorted((t, ds.label_names[i]) for s in ("train", "validation", "test") for t, i in zip(ds.split(s)["text"], ds.split(s)["label"]))
+
+
+@pytest.mark.parametrize(
+    "name, write",
+    [
+        ("pandas_default.json", lambda f: pd.DataFrame({"text": _TEXTS, "label": _LABELS}).to_json(f)),  # {"text": {"0": ..}}
+        ("columns.json", lambda f: f.write_text(json.dumps({"text": _TEXTS, "label": _LABELS}))),
+        ("bom.json", lambda f: f.write_bytes(b"\xef\xbb\xbf" + json.dumps([{"text": t, "label": lab} for t, lab in zip(_TEXTS, _LABELS)]).encode())),
+        ("bom.jsonl", lambda f: f.write_bytes(b"\xef\xbb\xbf" + "\n".join(json.dumps({"text": t, "label": lab}) for t, lab in zip(_TEXTS, _LABELS)).encode())),
+    ],
+)
+def test_json_layouts_and_byte_order_mark(tmp_path, name, write):
+    """pandas' default to_json layout and a dict of lists are tables of columns (they were read as
+    one row of dicts: a 'single class' error); a UTF-8 BOM is dropped, as for CSV."""
+    f = tmp_path / name
+    write(f)
+    ds = load_dataset(str(f))
+    _assert_well_formed(ds)
+    assert ds.label_names == ["cancel", "order", "refund"]
+    assert _pairs(ds) == sorted(zip(_TEXTS, _LABELS))
+
+
+@pytest.mark.parametrize(
+    "name, content, fragment",
+    [
+        ("strings.json", json.dumps(["where is my parcel", "refund please"]), "a list whose item 0 is a string"),
+        ("number.json", "42", "holds a number"),
+        ("unequal.json", json.dumps({"text": ["a", "b"], "label": ["x"]}), "neither all objects nor all lists of one length"),
+        ("lists.jsonl", '{"text": "a", "label": "x"}\n\n[1, 2]\n', "line 3 is a list, not an object"),
+    ],
+)
+def test_json_that_is_not_a_table_is_refused(tmp_path, name, content, fragment):
+    with pytest.raises(DataError) as err:
+        load_dataset(_write(tmp_path / name, content))
+    assert fragment in str(err.value)
+    if name.endswith(".json"):
+        assert "expected a list of records, a dict of columns, or JSON lines" in str(err.value)
+
+
+def test_broken_json_lines_name_the_line(tmp_path):
+    f = _write(tmp_path / "d.jsonl", '{"text": "a", "label": "x"}\n\n{"text": "b", "label"\n')
+    with pytest.raises(DataError, match="could not be parsed as JSON lines: line 3, column"):
+        load_dataset(f)
+
+
+def test_empty_carved_split_states_the_real_requirement(tmp_path):
+    """Carving takes one row per class for test, then one for validation, and always leaves one
+    in train: two rows per class are not enough (the old advice said they were)."""
+    f = _write(tmp_path / "tiny4.csv", "text,label\nhello,a\nhi,a\nbye,b\nciao,b\n")
+    with pytest.raises(DataError) as err:
+        load_dataset(f)
+    msg = str(err.value)
+    assert "the validation split is empty" in msg
+    assert "at least 3 rows" in msg and "largest class has 2 of the 4 training rows" in msg
+    assert "train keeps 2 after carving" in msg
+    assert "two rows" not in msg and "label column" not in msg
+    # the rule holds: a third row in one class is enough
+    f2 = _write(tmp_path / "tiny5.csv", "text,label\nhello,a\nhi,a\nhey,a\nbye,b\nciao,b\n")
+    ds = load_dataset(f2)
+    assert len(ds.validation) >= 1 and len(ds.test) >= 1
+
+
+def test_empty_carved_split_with_a_given_test_split_needs_two_rows(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    _write(folder / "train.csv", "text,label\nhello,a\nbye,b\n")
+    _write(folder / "test.csv", "text,label\nhi,a\n")
+    with pytest.raises(DataError) as err:
+        load_dataset(str(folder))
+    assert "carving validation from train needs a class with at least 2 rows" in str(err.value)
+    _write(folder / "train.csv", "text,label\nhello,a\nbye,b\nciao,b\n")
+    assert len(load_dataset(str(folder)).validation) == 1  # b's 2 rows: one for validation, one kept
+
+
+def test_swapped_text_and_label_columns_are_pointed_at(tmp_path):
+    f = tmp_path / "good.csv"
+    pd.DataFrame({"text": _TEXTS[:6], "label": _LABELS[:6]}).to_csv(f, index=False)
+    with pytest.raises(DataError) as err:
+        load_dataset(str(f), "label", "text")
+    assert "every label occurs once: is the label column right (text='label', label='text')?" in str(err.value)
+
+
+def test_same_text_and_label_column_is_refused(tmp_path):
+    f = tmp_path / "good.csv"
+    pd.DataFrame({"text": _TEXTS, "label": _LABELS}).to_csv(f, index=False)
+    with pytest.raises(DataError, match="both 'text'; choose two different columns"):
+        load_dataset(str(f), "text", "text")
+
+
+@pytest.mark.parametrize(
+    "name, content, fragment",
+    [
+        # header line 1; a quoted text over lines 2-3; a blank line 4; the empty texts on lines 6 and 7
+        ("multiline.csv", 'text,label\n"two\nlines",a\n\nfine,b\n,a\n,b\nok,b\n', "2 row(s) have an empty text (lines 6, 7)"),
+        ("split.csv", "text,label,split\na,x,train\nb,y,train\nc,x,test\n,y,test\n", "1 row(s) have an empty text (line 5)"),
+        ("blank.jsonl", '{"text": "a", "label": "x"}\n\n{"text": "b", "label": null}\n', "1 row(s) have no label (line 3)"),
+        ("crlf.csv", b"\xef\xbb\xbftext,label\r\na,x\r\nb,\r\n", "1 row(s) have no label (line 3)"),
+    ],
+)
+def test_bad_rows_are_named_by_their_file_line(tmp_path, name, content, fragment):
+    with pytest.raises(DataError) as err:
+        load_dataset(_write(tmp_path / name, content))
+    assert fragment in str(err.value)
+    assert str(err.value).startswith(name)
+
+
+def test_bad_rows_in_parquet_are_named_by_row_counting_from_zero(tmp_path):
+    f = tmp_path / "d.parquet"
+    pd.DataFrame({"text": ["a", "b", None, "d"], "label": ["x", "y", "x", "y"]}).to_parquet(f)
+    with pytest.raises(DataError, match=r"1 row\(s\) have an empty text \(row 2, counting from 0\)"):
+        load_dataset(str(f))
+
+
+def test_split_column_in_a_parquet_file_with_a_repeated_index(tmp_path):
+    """The split mask is taken by position: a stored pandas index that repeats (two frames
+    concatenated) made the old code fail with a pandas IndexingError."""
+    a = pd.DataFrame({"text": [f"t{i}" for i in range(20)], "label": ["a", "b"] * 10, "split": ["train"] * 16 + ["test"] * 4})
+    pd.concat([a, a.assign(text="u" + a["text"])]).to_parquet(tmp_path / "d.parquet")
+    ds = load_dataset(str(tmp_path / "d.parquet"))
+    assert sorted(ds.test["text"]) == sorted([f"t{i}" for i in range(16, 20)] + [f"ut{i}" for i in range(16, 20)])
+    assert len(ds.train) + len(ds.validation) == 32
+
+
+def test_labels_json_with_a_repeated_name_is_refused(tmp_path):
+    """A repeated name would be a phantom class id that no row has."""
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "labels.json").write_text(json.dumps(["order", "order", "refund", "cancel"]))
+    pd.DataFrame({"text": _TEXTS, "label": _LABELS}).to_csv(folder / "train.csv", index=False)
+    with pytest.raises(DataError, match=r"names \['order'\] more than once"):
+        load_dataset(str(folder))
+
+
+@pytest.mark.parametrize(
+    "name, write, fragment",
+    [
+        ("list.parquet", lambda f: pd.DataFrame({"text": [[t] for t in _TEXTS], "label": _LABELS}).to_parquet(f), "column 'text' holds lists or objects"),
+        (
+            "dict.jsonl",
+            lambda f: f.write_text("\n".join(json.dumps({"text": t, "label": {"a": 1} if i == 3 else lab}) for i, (t, lab) in enumerate(zip(_TEXTS, _LABELS)))),
+            "column 'label' holds lists or objects, not one label per row (1 row(s): line 4)",
+        ),
+    ],
+)
+def test_list_or_object_cells_are_refused(tmp_path, name, write, fragment):
+    """They used to become texts like "['where is my parcel']" or a class "{'a': 1}"."""
+    f = tmp_path / name
+    write(f)
+    with pytest.raises(DataError) as err:
+        load_dataset(str(f))
+    assert fragment in str(err.value)
+
+
+def test_cap_note_says_how_many_rows_were_kept():
+    """Every class keeps a row, so a cap of 1 keeps one row per class: the note says so."""
+    full = load_dataset("demo")
+    capped = load_dataset("demo", max_train_rows=1)
+    assert len(capped.train) == full.num_classes
+    note = next(n for n in capped.notes if "capped" in n)
+    assert f"kept {full.num_classes} of {len(full.train)}" in note and "at least one row" in note
+
+
+def test_folder_with_two_train_files_is_refused(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    pd.DataFrame({"text": _TEXTS, "label": _LABELS}).to_csv(folder / "train.csv", index=False)
+    pd.DataFrame({"text": _TEXTS[:4], "label": _LABELS[:4]}).to_parquet(folder / "train.parquet")
+    with pytest.raises(DataError) as err:
+        load_dataset(str(folder))
+    assert "train.parquet" in str(err.value) and "train.csv" in str(err.value)
+
+
+def test_same_text_with_different_labels_is_noted(tmp_path):
+    f = tmp_path / "d.csv"
+    pd.DataFrame({"text": _TEXTS + ["where is my parcel"], "label": _LABELS + ["refund"]}).to_csv(f, index=False)
+    ds = load_dataset(str(f))
+    assert "1 text(s) occur with conflicting labels (kept; e.g. 'where is my parcel' is labelled order, refund)" in ds.notes
+    plain = load_dataset(_write(tmp_path / "p.csv", pd.DataFrame({"text": _TEXTS, "label": _LABELS})))
+    assert not any("conflicting" in n for n in plain.notes)  # duplicates with one label are not conflicts
+
+
+def test_hub_rows_are_named_counting_from_zero_and_unlabelled_splits_skipped(monkeypatch):
+    import datasets
+
+    train = datasets.Dataset.from_dict({"text": ["a b", "c d", "", "e f"], "label": [0, 1, 0, 1]})
+    monkeypatch.setattr(datasets, "load_dataset", lambda spec, *a, **k: datasets.DatasetDict(train=train))
+    with pytest.raises(DataError, match=r"someone/x\[train\]: 1 row\(s\) have an empty text \(row 2, counting from 0\)"):
+        load_dataset("someone/x")
+    train = datasets.Dataset.from_dict({"text": [f"text {i}" for i in range(20)], "label": [i % 2 for i in range(20)]})
+    test = datasets.Dataset.from_dict({"text": [None, "x"], "label": [-1, -1]})  # GLUE-style: no labels
+    monkeypatch.setattr(datasets, "load_dataset", lambda spec, *a, **k: datasets.DatasetDict(train=train, test=test))
+    ds = load_dataset("someone/x")
+    assert any(n.startswith("test split carved") for n in ds.notes)
