@@ -185,6 +185,193 @@ def test_validate_accepts_devices(device):
     RunConfig(device=device, phases=("ft",)).validate()
 
 
+# Each was accepted by validate() and failed later: a traceback mid-run, a phase failing after
+# the earlier ones had trained, or a run that finished with a silently broken setting.
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        (["seed=4294967296"], "seed"),  # pandas' sampling needs seeds < 2**32
+        (["seed=100000000000"], "seed"),
+        (["ft.lr=nan"], "ft.lr"),  # NaN is not <= 0
+        (["ft.lr=inf"], "ft.lr"),
+        (["dae.lr=nan"], "dae.lr"),
+        (["cl.lr=-inf"], "cl.lr"),
+        (["ft.head_lr=-1"], "ft.head_lr"),  # ran to 0 % accuracy without a word
+        (["ft.head_lr=0"], "ft.head_lr"),
+        (["ft.head_lr=nan"], "ft.head_lr"),
+        (["cl.loss=supcon", "cl.temperature=0"], "cl.temperature"),
+        (["cl.loss=simclr", "cl.temperature=-0.05"], "cl.temperature"),
+        (["cl.temperature=nan"], "cl.temperature"),
+        (["ft.dropout=2"], "ft.dropout"),  # failed in FT, after DAE and CL had trained
+        (["ft.dropout=1"], "ft.dropout"),
+        (["ft.dropout=-0.1"], "ft.dropout"),
+        (["ft.lora_dropout=1.5"], "ft.lora_dropout"),
+        (["ft.head_hidden=0"], "ft.head_hidden"),
+        (["embed_rows=-1"], "embed_rows"),
+        (["ft.lora_r=0"], "ft.lora_r"),
+        (["ft.lora=true", "ft.lora_r=0"], "ft.lora_r"),
+        (["ft.lora=true", "ft.lora_alpha=0"], "ft.lora_alpha"),
+        (["ft.lora=true", "ft.lora_targets="], "ft.lora_targets"),
+        (["ft.lora=true", "ft.lora_targets= , "], "ft.lora_targets"),
+        (["cl.min_ratio=5", "cl.max_ratio=1"], "cl.min_ratio=5.0"),  # nothing would ever be oversampled
+        (["cl.imbalance=none", "cl.min_ratio=1.5"], "cl.imbalance=none"),  # the preset's r_max is 1
+        (["cl.min_ratio=nan"], "cl.min_ratio"),  # NaN fell back to the preset silently
+        (["cl.max_ratio=inf"], "cl.max_ratio"),
+        (["ft.warmup_ratio=5"], "ft.warmup_ratio"),
+        (["ft.warmup_ratio=-0.1"], "ft.warmup_ratio"),
+        (["ft.swa_start=1.5"], "ft.swa_start"),
+        (["ft.swa_start=1"], "ft.swa_start"),  # averaging would start after the last step
+        (["ft.swa_start=-0.5"], "ft.swa_start"),
+        (["ft.swa_lr_factor=0"], "ft.swa_lr_factor"),
+        (["ft.swa_lr_factor=-3"], "ft.swa_lr_factor"),
+        (["ft.patience=-1"], "ft.patience"),
+        (["ft.reinit_layers=-1"], "ft.reinit_layers"),
+        (["ft.evals_per_epoch=0"], "ft.evals_per_epoch"),
+        (["cl.augmentation=0"], "cl.augmentation"),
+        (["cl.augmentation=-2"], "cl.augmentation"),
+        (["cl.max_pairs=-1"], "cl.max_pairs"),
+        (["cl.max_pairs=1"], "cl.max_pairs"),  # keeps max_pairs // 2 = 0 pairs of each kind
+        (["ft.weight_decay=-0.01"], "ft.weight_decay"),  # AdamW refuses it, at the start of FT
+        (["ft.weight_decay=nan"], "ft.weight_decay"),
+        (["dae.decoder=/nonexistent/decoder"], "dae.decoder"),  # was the hub's "Repo id must use alphanumeric chars"
+        (["dae.decoder=./no-such-decoder"], "dae.decoder"),
+        (["dae.decoder=~/no-such-decoder-folder"], "dae.decoder"),
+    ],
+)
+def test_validate_refuses_bad_values_naming_the_key(overrides, key):
+    cfg = RunConfig(phases=("dae", "cl", "ft")).with_overrides(overrides)
+    with pytest.raises(ConfigError) as err:
+        cfg.validate()
+    assert key in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("ft.head_lr=-1", "ft.head_lr must be a finite number > 0, got -1.0"),
+        ("ft.lr=nan", "ft.lr must be a finite number > 0, got nan"),
+        ("seed=4294967296", "seed must be an integer >= 0 and < 2**32, got 4294967296"),
+        ("ft.dropout=2", "ft.dropout must be in [0, 1), got 2.0"),
+        ("cl.max_pairs=-1", "cl.max_pairs must be 0 (no cap) or an integer >= 2"),
+        ("dae.decoder=/nonexistent", "dae.decoder folder not found: /nonexistent"),
+    ],
+)
+def test_validate_messages_give_the_rule_and_the_value(override, message):
+    with pytest.raises(ConfigError) as err:
+        RunConfig(phases=("dae", "cl", "ft")).with_overrides([override]).validate()
+    assert message in str(err.value)
+
+
+def _float_keys() -> list[str]:
+    from dataclasses import fields
+
+    from threephase_core.config import CLConfig, DAEConfig, FTConfig
+
+    keys = [f.name for f in fields(RunConfig) if f.type == "float"]
+    for prefix, cls in (("dae.", DAEConfig), ("cl.", CLConfig), ("ft.", FTConfig)):
+        keys += [prefix + f.name for f in fields(cls) if f.type == "float"]
+    return keys
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+@pytest.mark.parametrize("key", _float_keys())
+def test_every_float_setting_must_be_finite(key, value):
+    cfg = RunConfig(phases=("dae", "cl", "ft")).with_overrides([f"{key}={value}"])
+    with pytest.raises(ConfigError) as err:
+        cfg.validate()
+    assert key in str(err.value)
+
+
+def test_float_keys_cover_every_phase():
+    keys = _float_keys()
+    assert {"ft.head_lr", "cl.temperature", "dae.lr", "val_fraction"} <= set(keys) and len(keys) >= 15
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["seed=4294967295"],  # 2**32 - 1
+        ["cl.max_pairs=0"],  # 0: no cap
+        ["cl.max_pairs=2"],
+        ["ft.patience=0"],  # stop at the first evaluation without a gain
+        ["ft.dropout=0", "ft.lora_dropout=0"],
+        ["ft.warmup_ratio=0"],
+        ["ft.warmup_ratio=1"],
+        ["ft.swa=true", "ft.swa_start=0"],
+        ["ft.reinit_layers=0", "ft.lora=true"],
+        ["embed_rows=0"],
+        ["ft.weight_decay=0"],
+        ["cl.min_ratio=0"],
+        ["cl.min_ratio=4", "cl.max_ratio=4"],
+        ["cl.min_ratio=-1", "cl.max_ratio=-5"],  # negative: from the preset
+        ["cl.imbalance=none"],
+        ["cl.loss=supcon", "cl.temperature=0.001"],
+        ["ft.lora=true"],  # default targets
+        ["ft.lora=false", "ft.lora_targets="],  # unused while LoRA is off
+        ["dae.decoder=some-org/some-decoder"],  # a hub id: checked when it is loaded
+        # The Train page's widget limits (views/train.py) and the Imbalance page's sliders.
+        ["ft.head_hidden=8", "ft.dropout=0.9", "ft.patience=1", "cl.augmentation=16", "cl.max_pairs=10000000"],
+        ["dae.noise_ratio=0.9", "embed_rows=50", "ft.lr=1e-7", "ft.head_lr=1.0", "cl.lr=1", "dae.lr=1e-7"],
+        ["cl.min_ratio=0.5", "cl.max_ratio=30"],
+        ["cl.min_ratio=5", "cl.max_ratio=5"],
+    ],
+    ids=lambda o: " ".join(o),
+)
+def test_validate_accepts_edge_values(overrides):
+    RunConfig(phases=("dae", "cl", "ft")).with_overrides(overrides).validate()
+
+
+def test_decoder_folder_is_checked_only_where_a_phase_loads_it(tmp_path):
+    missing = str(tmp_path / "gone")
+    RunConfig(phases=("cl", "ft")).with_overrides([f"dae.decoder={missing}"]).validate()  # FT-only runs never load it
+    for phases in (("dae", "ft"), ("joint", "ft")):
+        with pytest.raises(ConfigError, match="dae.decoder folder not found"):
+            RunConfig(phases=phases).with_overrides([f"dae.decoder={missing}"]).validate()
+    with pytest.raises(ConfigError, match="dae.decoder=.* is not a model folder"):
+        RunConfig(phases=("dae", "ft")).with_overrides([f"dae.decoder={tmp_path}"]).validate()
+    (tmp_path / "config.json").write_text("{}")
+    RunConfig(phases=("dae", "ft")).with_overrides([f"dae.decoder={tmp_path}"]).validate()
+
+
+def test_build_config_refuses_a_missing_decoder_up_front():
+    with pytest.raises(ConfigError, match="dae.decoder folder not found: /nonexistent"):
+        build_config("dae_ft", ["dae.decoder=/nonexistent"])
+
+
+def test_make_dae_loss_names_a_decoder_it_cannot_load(tiny_model_path):
+    """Direct callers (no validate()) get the project's ModelError, not the hub client's error."""
+    from threephase_core.config import DAEConfig
+    from threephase_core.encoder import ModelError, load_encoder
+    from threephase_core.phases.dae import make_dae_loss
+
+    with pytest.raises(ModelError, match="decoder folder not found: /nonexistent/decoder"):
+        make_dae_loss(None, DAEConfig(decoder="/nonexistent/decoder"))
+    model = load_encoder(tiny_model_path)
+    with pytest.raises(ModelError, match="no-such-org/no-such-decoder"):  # a hub id, offline in the tests
+        make_dae_loss(model, DAEConfig(decoder="no-such-org/no-such-decoder"))
+
+
+@pytest.mark.parametrize(
+    "section, field_values, key",
+    [
+        ("ft", {"lr": "fast"}, "ft.lr"),
+        ("ft", {"patience": "2"}, "ft.patience"),
+        ("cl", {"min_ratio": None}, "cl.min_ratio"),
+        ("", {"seed": 1.5}, "seed"),
+        ("", {"max_length": "128"}, "max_length"),
+        ("dae", {"noise_ratio": "0.6"}, "dae.noise_ratio"),
+    ],
+)
+def test_validate_refuses_wrong_types_in_a_directly_built_config(section, field_values, key):
+    """A config built in code or from an edited config.json skips the typed overrides; a wrong
+    type is a ConfigError naming the key, not a TypeError from a comparison."""
+    d = to_dict(RunConfig(phases=("dae", "cl", "ft")))
+    (d[section] if section else d).update(field_values)
+    with pytest.raises(ConfigError) as err:
+        from_dict(d).validate()
+    assert key in str(err.value)
+
+
 @pytest.mark.parametrize(
     "overrides, expected",
     [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,21 +126,30 @@ class RunConfig:
         return cfg
 
     def validate(self) -> "RunConfig":
-        """Raise ConfigError on values that cannot work; return self."""
+        """Raise ConfigError on values that cannot work; return self.
+
+        Everything a run would trip over later is checked here, before any training, so a bad
+        value costs one message instead of a traceback (or a phase that fails after the earlier
+        ones have trained). Each message names the setting as it is typed (`ft.head_lr`).
+        Ranges follow what each setting means where it is used: 0 is kept where it has a
+        documented meaning (`cl.max_pairs=0` no cap, `ft.patience=0` stop at the first
+        evaluation without a gain, a negative `cl.min_ratio`/`cl.max_ratio` takes the preset).
+        """
         if not self.phases:
             raise ConfigError("no phases: pick a recipe (see `python -m threephase_core recipes`)")
-        if self.seed < 0 or self.max_steps < 0 or self.max_train_rows < 0:
-            raise ConfigError("seed, max_steps and max_train_rows must be >= 0")
+        _check_types(self)  # the comparisons below need numbers
+        # pandas' sampling (numpy's legacy RandomState) takes seeds below 2**32: a bigger one fails mid-run.
+        _check("seed", self.seed, _is_int(self.seed) and 0 <= self.seed < 2**32, "an integer >= 0 and < 2**32")
+        for key in ("max_steps", "max_train_rows", "embed_rows"):
+            value = getattr(self, key)
+            _check(key, value, _is_int(value) and value >= 0, "an integer >= 0")
         if self.max_length < 8:
             raise ConfigError(f"max_length={self.max_length} is too short; use at least 8 tokens")
-        if self.ft.reinit_layers and (self.ft.lora or self.ft.freeze_encoder):
-            raise ConfigError("ft.reinit_layers with ft.lora or ft.freeze_encoder would leave the re-drawn layers untrained")
         unknown = [p for p in self.phases if p not in PHASE_NAMES]
         if unknown:
             raise ConfigError(f"unknown phase(s) {unknown}; phases are {list(PHASE_NAMES)}")
         if self.phases and self.phases[-1] != "ft":
             raise ConfigError("a recipe must end with the 'ft' phase (it makes the classifier)")
-        self.cl.ratios()
         if self.cl.loss not in ("cosine", "supcon", "simclr"):
             raise ConfigError(f"cl.loss={self.cl.loss!r}; choose cosine, supcon or simclr")
         if not 0.0 <= self.dae.noise_ratio < 1.0:
@@ -150,12 +160,124 @@ class RunConfig:
             raise ConfigError(f"long_text={self.long_text!r}; choose truncate or chunk")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"device={self.device!r}; choose auto, cpu or cuda")
-        for section in (self.dae, self.cl, self.ft):
-            if section.batch_size < 1 or section.epochs < 1 or section.lr <= 0:
-                raise ConfigError("batch_size and epochs must be >= 1 and lr > 0 in every phase")
-        if not 0 < self.val_fraction < 0.5 or not 0 < self.test_fraction < 0.5:
-            raise ConfigError("val_fraction and test_fraction must be between 0 and 0.5")
+        for name, section in (("dae", self.dae), ("cl", self.cl), ("ft", self.ft)):
+            for key in ("epochs", "batch_size"):
+                value = getattr(section, key)
+                _check(f"{name}.{key}", value, _is_int(value) and value >= 1, "an integer >= 1")
+            _check(f"{name}.lr", section.lr, _is_finite(section.lr) and section.lr > 0, "a finite number > 0")
+        for key in ("val_fraction", "test_fraction"):
+            value = getattr(self, key)
+            _check(key, value, _is_finite(value) and 0 < value < 0.5, "between 0 and 0.5")
+        self._validate_cl()
+        self._validate_ft()
+        # Only where a phase loads the decoder: the folder has to exist where the run trains.
+        if self.dae.decoder and {"dae", "joint"} & set(self.phases):
+            problem = decoder_folder_problem(self.dae.decoder)
+            if problem:
+                raise ConfigError(f"dae.{problem}")
+        _check_finite(self)
         return self
+
+    def _validate_cl(self) -> None:
+        """Phase-2 settings: imbalance ratios, pair counts, temperature."""
+        cl = self.cl
+        r_min, r_max = cl.ratios()  # also refuses an unknown preset
+        for key in ("min_ratio", "max_ratio"):  # any finite value: < 0 means "from the preset"
+            value = getattr(cl, key)
+            _check(f"cl.{key}", value, _is_finite(value), "a finite number (< 0: from the preset)")
+        if r_min > r_max:
+            # f(x) never exceeds r_max, so with r_min above it no class is ever oversampled.
+            def source(key: str, v: float) -> str:
+                return f"cl.{key}={v}" if getattr(cl, key) >= 0 else f"{v} from cl.imbalance={cl.imbalance}"
+
+            raise ConfigError(
+                f"the minimum ratio ({source('min_ratio', r_min)}) is above the maximum ratio "
+                f"({source('max_ratio', r_max)}): no class would be oversampled; use cl.imbalance=none for no correction"
+            )
+        _check("cl.augmentation", cl.augmentation, _is_int(cl.augmentation) and cl.augmentation >= 1, "an integer >= 1")
+        # The cap keeps max_pairs // 2 pairs of each kind: 1 would leave phase 2 with no pairs at all.
+        _check("cl.max_pairs", cl.max_pairs, _is_int(cl.max_pairs) and (cl.max_pairs == 0 or cl.max_pairs >= 2),
+               "0 (no cap) or an integer >= 2 (one positive and one negative pair)")
+        _check("cl.temperature", cl.temperature, _is_finite(cl.temperature) and cl.temperature > 0, "a finite number > 0")
+
+    def _validate_ft(self) -> None:
+        """Phase-3 settings; checked up front because FT runs last, after the other phases trained."""
+        ft = self.ft
+        _check("ft.head_lr", ft.head_lr, _is_finite(ft.head_lr) and ft.head_lr > 0, "a finite number > 0")
+        _check("ft.head_hidden", ft.head_hidden, _is_int(ft.head_hidden) and ft.head_hidden >= 1, "an integer >= 1")
+        for key in ("dropout", "lora_dropout"):  # torch refuses p > 1; p = 1 zeroes every input
+            value = getattr(ft, key)
+            _check(f"ft.{key}", value, _is_finite(value) and 0 <= value < 1, "in [0, 1)")
+        _check("ft.patience", ft.patience, _is_int(ft.patience) and ft.patience >= 0, "an integer >= 0")
+        _check("ft.warmup_ratio", ft.warmup_ratio, _is_finite(ft.warmup_ratio) and 0 <= ft.warmup_ratio <= 1,
+               "in [0, 1] (a fraction of the training steps)")
+        _check("ft.weight_decay", ft.weight_decay, _is_finite(ft.weight_decay) and ft.weight_decay >= 0, "a finite number >= 0")
+        _check("ft.evals_per_epoch", ft.evals_per_epoch, _is_int(ft.evals_per_epoch) and ft.evals_per_epoch >= 1, "an integer >= 1")
+        # swa_start = 1 would start averaging after the last step: no average, silently.
+        _check("ft.swa_start", ft.swa_start, _is_finite(ft.swa_start) and 0 <= ft.swa_start < 1, "in [0, 1) (a fraction of training)")
+        _check("ft.swa_lr_factor", ft.swa_lr_factor, _is_finite(ft.swa_lr_factor) and ft.swa_lr_factor > 0, "a finite number > 0")
+        _check("ft.reinit_layers", ft.reinit_layers, _is_int(ft.reinit_layers) and ft.reinit_layers >= 0, "an integer >= 0")
+        if ft.reinit_layers and (ft.lora or ft.freeze_encoder):
+            raise ConfigError("ft.reinit_layers with ft.lora or ft.freeze_encoder would leave the re-drawn layers untrained")
+        _check("ft.lora_r", ft.lora_r, _is_int(ft.lora_r) and ft.lora_r >= 1, "an integer >= 1")
+        _check("ft.lora_alpha", ft.lora_alpha, _is_int(ft.lora_alpha) and ft.lora_alpha >= 1, "an integer >= 1")
+        if ft.lora and not [t for t in str(ft.lora_targets).split(",") if t.strip()]:
+            raise ConfigError("ft.lora_targets is empty; with ft.lora=true name the modules to adapt, e.g. ft.lora_targets=query,value")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_finite(value: Any) -> bool:
+    """A real number, not NaN or infinite (NaN passes every `<=` test, so it needs its own check)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check(key: str, value: Any, ok: bool, rule: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key} must be {rule}, got {value!r}")
+
+
+def _numeric_settings(cfg: RunConfig):
+    """(key as typed, declared type, value) of every int and float setting, all sections."""
+    for prefix, obj in (("", cfg), ("dae.", cfg.dae), ("cl.", cfg.cl), ("ft.", cfg.ft)):
+        for name, typ in typing.get_type_hints(type(obj)).items():
+            if typ in (int, float):
+                yield prefix + name, typ, getattr(obj, name)
+
+
+def _check_types(cfg: RunConfig) -> None:
+    """Int settings hold ints and float settings numbers. Typed overrides ensure it already;
+    this covers configs built directly (`RunConfig(...)`, `from_dict` of an edited file)."""
+    for key, typ, value in _numeric_settings(cfg):
+        ok = _is_int(value) if typ is int else isinstance(value, (int, float)) and not isinstance(value, bool)
+        _check(key, value, ok, "an integer" if typ is int else "a number")
+
+
+def _check_finite(cfg: RunConfig) -> None:
+    """Every float setting is finite: a safety net behind the per-setting rules (which give the
+    range as well) for a float setting added later without a rule of its own."""
+    for key, typ, value in _numeric_settings(cfg):
+        if typ is float:
+            _check(key, value, _is_finite(value), "a finite number")
+
+
+def decoder_folder_problem(path: str) -> str:
+    """Why a DAE decoder given as a local path cannot be loaded, or "" (also for a hub id).
+
+    Same rule as `encoder.load_encoder`: a path that exists or starts with '.', '/' or '~'
+    is a local folder; anything else is a hub id. Without this check a missing folder reaches
+    the hub client, whose "Repo id must use alphanumeric chars" error hides the cause.
+    """
+    local = Path(path).expanduser()
+    if not (local.exists() or path.startswith((".", "/", "~"))):
+        return ""
+    if not local.is_dir():
+        return f"decoder folder not found: {path}"
+    if not (local / "config.json").exists():
+        return f"decoder={path} is not a model folder (no config.json)"
+    return ""
 
 
 def to_dict(cfg: RunConfig) -> dict[str, Any]:

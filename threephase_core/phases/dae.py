@@ -24,16 +24,32 @@ import torch
 
 from threephase_core.attention import avoid_mask_syncs
 from threephase_core.batching import bucketed_batches, collate, to_device, tokenize
-from threephase_core.config import DAEConfig
+from threephase_core.config import DAEConfig, decoder_folder_problem
+from threephase_core.encoder import ModelError
 from threephase_core.noise import TokenWordDropper, delete_words_batch
 from threephase_core.training import PhaseContext, fit, steps_per_epoch, unique_params
 
 
 def make_dae_loss(model, cfg: DAEConfig, cuda: bool = False):
+    """The TSDAE loss: the encoder's own checkpoint as tied decoder, or `cfg.decoder` untied.
+
+    A decoder that cannot be loaded is a ModelError naming it (RunConfig.validate() refuses a
+    missing local folder up front; this covers direct callers and hub ids that fail to load),
+    not the hub client's error, which for a missing folder is a misleading "Repo id must use
+    alphanumeric chars"."""
     from sentence_transformers.sentence_transformer.losses import DenoisingAutoEncoderLoss
 
     if cfg.decoder:
-        loss = DenoisingAutoEncoderLoss(model, decoder_name_or_path=cfg.decoder, tie_encoder_decoder=False)
+        problem = decoder_folder_problem(cfg.decoder)
+        if problem:
+            raise ModelError(problem)
+        try:
+            loss = DenoisingAutoEncoderLoss(model, decoder_name_or_path=cfg.decoder, tie_encoder_decoder=False)
+        except Exception as e:  # noqa: BLE001 - offline hub, no causal-LM class for the architecture, bad files...
+            raise ModelError(
+                f"could not load the DAE decoder {cfg.decoder!r} ({type(e).__name__}: {str(e)[:200]}); "
+                "dae.decoder takes a local model folder or a hub id with a network connection"
+            ) from None
     else:
         loss = DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True)
     if cuda:
