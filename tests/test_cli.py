@@ -11,9 +11,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "threephase_core", *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+def cli(*args: str, timeout: int = 300, **env_vars: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **env_vars}
+    return subprocess.run([sys.executable, "-m", "threephase_core", *args], check=False, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
 
 
 def test_recipes_lists_every_recipe():
@@ -54,10 +54,89 @@ def test_bad_data_file_is_explained(tmp_path):
     assert out.returncode == 2 and "single class" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_missing_model_is_explained(tmp_path):
-    out = cli("run", "--model", str(tmp_path / "no-model"), "--max-steps", "1", "--quiet", "--runs-dir", str(tmp_path))
+@pytest.mark.parametrize(
+    "how, message",
+    [
+        ("--model", "model folder not found"),
+        ("--set", "model folder not found"),
+        ("not-a-model", "is not a model folder"),
+    ],
+)
+def test_bad_local_model_is_explained_and_leaves_no_run_folder(how, message, tmp_path):
+    """A mistyped model path is refused before the run folder is made: no "failed" run is left."""
+    runs = tmp_path / "runs"
+    if how == "not-a-model":
+        (tmp_path / "empty-folder").mkdir()
+        model = ["--model", str(tmp_path / "empty-folder")]
+    else:
+        model = ["--model", str(tmp_path / "no-model")] if how == "--model" else ["--set", f"model={tmp_path / 'no-model'}"]
+    out = cli("run", *model, "--max-steps", "1", "--quiet", "--runs-dir", str(runs))
     assert out.returncode == 2
-    assert "model folder not found" in out.stderr and "Traceback" not in out.stderr + out.stdout
+    assert message in out.stderr and "Traceback" not in out.stderr + out.stdout
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+@pytest.mark.parametrize("where", ["file", "under-a-file", "env-file"])
+def test_runs_dir_that_cannot_be_made_is_explained(where, tmp_path):
+    """A runs folder that is a file (or lies under one) gives one line and status 2, no traceback."""
+    blocker = tmp_path / "results.csv"
+    blocker.write_text("not a folder\n")
+    runs_dir = blocker if where != "under-a-file" else blocker / "runs"
+    args = ["run", "--max-steps", "1", "--quiet"]
+    if where == "env-file":
+        out = cli(*args, THREEPHASE_RUNS_DIR=str(runs_dir))
+    else:
+        out = cli(*args, "--runs-dir", str(runs_dir))
+    assert out.returncode == 2, out.stderr
+    assert f"cannot create a run folder in {runs_dir}" in out.stderr and "choose another --runs-dir" in out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+    assert blocker.read_text() == "not a folder\n"
+
+
+def _two_class_csv(path: Path) -> Path:
+    rows = [f"please book a table for {n} people,book" for n in range(30)] + [f"what is the weather on day {n},weather" for n in range(30)]
+    path.write_text("text,label\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_dataset_and_model_given_with_set_are_used(tiny_model_path, tmp_path, capsys):
+    """--set dataset=/model= are real settings: the run uses them (the flags' defaults do not win)."""
+    import json
+
+    from threephase_core import cli as cli_module
+
+    data = _two_class_csv(tmp_path / "two.csv")
+    runs = tmp_path / "runs"
+    rc = cli_module.main(["run", "--recipe", "ft", "--set", f"dataset={data}", "--set", f"model={tiny_model_path}",
+                          "--max-steps", "1", "--set", "embed_rows=20", "--quiet", "--runs-dir", str(runs)])
+    assert rc == 0, capsys.readouterr().err
+    (run,) = list(runs.iterdir())
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["dataset"] == str(data) and cfg["model"] == tiny_model_path
+    assert sorted(json.loads((run / "data.json").read_text())["label_names"]) == ["book", "weather"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--dataset", "demo", "--set", "dataset=demo"], "dataset is given twice (--dataset and --set dataset=...)"),
+        (["--model", "MODEL", "--set", "model=MODEL"], "model is given twice (--model and --set model=...)"),
+        (["--seed", "1", "--set", "seed=2"], "seed is given twice (--seed and --set seed=...)"),
+        (["--set", "recipe=ft"], "--set recipe=... is refused"),
+        (["--set", "phases=ft"], "--set phases=... is refused"),
+    ],
+)
+def test_settings_that_would_be_silently_overridden_are_refused(args, message, tiny_model_path, tmp_path):
+    """A key given twice, or one the recipe resets (recipe, phases), is refused, not silently dropped."""
+    args = [a.replace("MODEL", tiny_model_path) for a in args]
+    if "--model" not in args:  # a quick model, in case the setting were silently accepted
+        args += ["--model", tiny_model_path]
+    runs = tmp_path / "runs"
+    out = cli("run", *args, "--max-steps", "1", "--set", "embed_rows=20", "--quiet", "--runs-dir", str(runs))
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert message in out.stderr and "Traceback" not in out.stderr + out.stdout
+    assert "--recipe" in out.stderr or "given twice" in out.stderr
+    assert not runs.exists()
 
 
 def test_a_run_prints_the_metrics_table(tiny_model_path, tmp_path):

@@ -7,14 +7,18 @@
 
 Bad input (unknown recipe or setting, missing file, model that cannot load) prints one clear
 line and exits with status 2; a run that fails prints its message and exits with status 1.
-Ctrl-C stops a run at the next step boundary; finished phases stay in the run folder.
+Ctrl-C stops a run at the next step boundary (status "cancelled", exit status 130); finished
+phases stay in the run folder. A second Ctrl-C quits at once.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 import threading
+from pathlib import Path
 
 from threephase_core.config import ConfigError
 
@@ -35,12 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m threephase_core", description="3-Phase fine-tuning of text classifiers")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a recipe on a dataset")
-    r.add_argument("--dataset", default="demo", help="demo | dataset folder | CSV/JSONL/parquet file | hub id")
+    r.add_argument("--dataset", default=None, help="demo (default) | dataset folder | CSV/JSONL/parquet file | hub id")
     r.add_argument("--recipe", default="three_phase", help="see `recipes`")
-    r.add_argument("--model", default="minilm", help="minilm (packaged, default) | tiny | local path | hub id")
-    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="e.g. ft.lr=3e-5, seed=1 (repeatable)")
+    r.add_argument("--model", default=None, help="minilm (packaged, default) | tiny | local path | hub id")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="e.g. ft.lr=3e-5, seed=1 (repeatable); a key with its own flag (--dataset, --model, --seed, ...) "
+                        "is given one way, not both; recipe and phases come from --recipe")
     r.add_argument("--seed", type=int, default=None)
-    r.add_argument("--max-steps", type=int, default=0, help="cap every phase at N steps (smoke runs)")
+    r.add_argument("--max-steps", type=int, default=None, help="cap every phase at N steps (smoke runs)")
     r.add_argument("--runs-dir", default=None, help="where run folders go (default $THREEPHASE_RUNS_DIR or ./runs)")
     r.add_argument("--text-column", default=None)
     r.add_argument("--label-column", default=None)
@@ -55,8 +60,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit status (Ctrl-C before a run starts: 130, no traceback)."""
     quiet_libraries()
     args = _parser().parse_args(argv)
+    try:
+        return _command(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+def _command(args) -> int:
+    """Dispatch `run`, `recipes` or `datasets`."""
     if args.command == "recipes":
         from threephase_core.recipes import RECIPES
 
@@ -73,46 +88,171 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    from threephase_core.data import DataError, load_dataset
-    from threephase_core.recipes import build_config
+    """Check the input, make the run folder, run the recipe in a worker thread and report.
 
-    extra = list(args.overrides)
-    for flag, key in ((args.seed, "seed"), (args.device, "device"), (args.text_column, "text_column"), (args.label_column, "label_column")):
-        if flag is not None:
-            extra.append(f"{key}={flag}")
-    extra += [f"dataset={args.dataset}", f"model={args.model}"]
-    if args.max_steps:
-        extra.append(f"max_steps={args.max_steps}")
+    Everything that can be refused (settings, data, a local model path, the runs folder) is
+    checked before the run folder is made, so bad input leaves no failed run behind.
+    """
+    from threephase_core.data import DataError
+
     try:
-        cfg = build_config(args.recipe, extra)
-        dataset = load_dataset(cfg.dataset, cfg.text_column, cfg.label_column, cfg.seed, cfg.val_fraction, cfg.test_fraction, cfg.max_train_rows)
-        if args.gpu_preset:
-            preset = _gpu_preset(cfg, len(dataset.train))
-            if preset:
-                cfg = build_config(args.recipe, [f"{k}={v}" for k, v in preset.items()] + extra)  # the user's --set wins
-                print("GPU preset: " + ", ".join(f"{k}={v}" for k, v in preset.items()))
+        cfg, dataset = _prepare(args)
     except (ConfigError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    from threephase_core.progress import Progress
-    from threephase_core.runner import execute
-    from threephase_core.runstore import RunStore
-
-    run = RunStore(args.runs_dir).create(cfg.recipe, cfg.dataset, cfg.seed)
+    run = _create_run(args.runs_dir, cfg)
+    if run is None:
+        return 2
     print(f"run {run.id}: recipe {cfg.recipe} ({' -> '.join(cfg.phases)}), dataset {dataset.name} "
           f"({len(dataset.train)}/{len(dataset.validation)}/{len(dataset.test)} rows), model {cfg.model}")
     for note in dataset.notes:
         print(f"  note: {note}")
-    progress = Progress()
-    result: dict = {}
-    worker = threading.Thread(target=lambda: result.update(execute(cfg, run, progress, dataset)), daemon=True)
-    worker.start()
+    result, progress = _execute(cfg, run, dataset, quiet=args.quiet)
+    return _report(result, progress, run)
+
+
+def _prepare(args):
+    """The run's config and data; raises ConfigError/DataError on bad input."""
+    from threephase_core.data import load_dataset
+    from threephase_core.encoder import local_model_problem
+    from threephase_core.recipes import build_config
+
+    extra = _overrides(args)
+    cfg = build_config(args.recipe, extra)
+    problem = local_model_problem(cfg.model)
+    if problem:
+        raise ConfigError(problem)
+    dataset = load_dataset(cfg.dataset, cfg.text_column, cfg.label_column, cfg.seed, cfg.val_fraction, cfg.test_fraction, cfg.max_train_rows)
+    if args.gpu_preset:
+        preset = _gpu_preset(cfg, len(dataset.train))
+        if preset:
+            cfg = build_config(args.recipe, [f"{k}={v}" for k, v in preset.items()] + extra)  # the user's --set wins
+            print("GPU preset: " + ", ".join(f"{k}={v}" for k, v in preset.items()))
+    return cfg, dataset
+
+
+# Settings that have their own flag (flag name = "--" + key with "-" for "_"), and the
+# defaults the command line fills in when neither the flag nor a --set gives them.
+_FLAG_KEYS = ("dataset", "model", "seed", "device", "text_column", "label_column", "max_steps")
+_FLAG_DEFAULTS = {"dataset": "demo", "model": "minilm"}
+# Decided by --recipe: a --set would be silently reset by the recipe, so it is refused.
+_RECIPE_KEYS = ("recipe", "phases")
+
+
+def _overrides(args) -> list[str]:
+    """The run's key=value settings: the user's --set values, then the flags that were given.
+
+    Raises ConfigError when a key is given both as a flag and as --set (rather than silently
+    letting one win) and for --set recipe=/phases=, which the recipe decides.
+    """
+    extra = list(args.overrides)
+    given = {_set_key(o) for o in extra}
+    for key in _RECIPE_KEYS:
+        if key in given:
+            raise ConfigError(f"--set {key}=... is refused: the recipe decides it; choose the recipe with --recipe "
+                              "(`python -m threephase_core recipes` lists them)")
+    for key in _FLAG_KEYS:
+        value = getattr(args, key)
+        if value is not None and key in given:
+            flag = "--" + key.replace("_", "-")
+            raise ConfigError(f"{key} is given twice ({flag} and --set {key}=...); give it once")
+        if value is None and key not in given:
+            value = _FLAG_DEFAULTS.get(key)
+        if value is not None:
+            extra.append(f"{key}={value}")
+    return extra
+
+
+def _set_key(item: str) -> str:
+    """The key of a --set item ('ft.lr' of 'ft.lr=3e-5'); a malformed item is left to the config."""
+    return item.split("=", 1)[0].strip()
+
+
+def _create_run(runs_dir: str | None, cfg):
+    """A new run folder, or None after printing why the runs folder cannot hold one."""
+    from threephase_core.runstore import RunStore
+
+    store = RunStore(runs_dir)
     try:
-        _watch(progress, worker, quiet=args.quiet)
-    except KeyboardInterrupt:
-        print("\nstopping at the next step...", file=sys.stderr)
-        progress.request_cancel()
+        return store.create(cfg.recipe, cfg.dataset, cfg.seed)
+    except OSError as e:
+        print(f"error: cannot create a run folder in {store.root} ({_why_not_made(e)}); choose another --runs-dir", file=sys.stderr)
+        return None
+
+
+def _why_not_made(e: OSError) -> str:
+    """The reason a folder could not be made, in words ("a file of that name is in the way")."""
+    if isinstance(e, FileExistsError):
+        return "a file of that name is in the way"
+    if isinstance(e, NotADirectoryError):
+        return "part of the path is a file"
+    return (e.strerror or str(e)).lower()
+
+
+def _execute(cfg, run, dataset, quiet: bool):
+    """Run the recipe in a worker thread while this thread draws the progress bar.
+
+    The worker sets `done` when it ends; this thread waits on that event, never in
+    Thread.join, and Ctrl-C only asks for a cancel (see `_ctrl_c_cancels`).
+    Returns (execute's result, the Progress).
+    """
+    from threephase_core.progress import Progress
+    from threephase_core.runner import execute
+
+    progress, result, done = Progress(), {}, threading.Event()
+
+    def work() -> None:
+        try:
+            result.update(execute(cfg, run, progress, dataset))
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=work, name="threephase-cli-run", daemon=True)
+    with _ctrl_c_cancels(progress, run):
+        worker.start()
+        _watch(progress, done, quiet=quiet)
         worker.join()
+    return result, progress
+
+
+@contextlib.contextmanager
+def _ctrl_c_cancels(progress, run):
+    """While the run is in progress, Ctrl-C asks it to stop at the next step; a second one quits.
+
+    Why not KeyboardInterrupt: on Python 3.11 one landing in Thread.join marks the worker as
+    stopped while it still runs, so the process exits and kills the worker inside torch
+    ("terminate called without an active exception") and the run stays "running". The handler
+    only sets the cancel flag (the watcher prints the notice: printing from a signal handler can
+    collide with the progress bar's writes). The previous handler comes back afterwards. Signal
+    handlers can only be set in the main thread, and an ignored SIGINT (nohup) stays ignored.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield
+        return
+
+    def on_sigint(signum, frame) -> None:
+        if progress.cancel_requested:
+            _force_quit(run)
+        progress.request_cancel()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _force_quit(run) -> None:
+    """The second Ctrl-C: mark the run cancelled and leave now (phases already saved stay)."""
+    os.write(2, b"\nquitting now; finished phases are in " + str(run.path).encode() + b"\n")
+    try:
+        run.update_status(state="cancelled", message="quit by a second Ctrl-C")
+    finally:
+        os._exit(130)
+
+
+def _report(result: dict, progress, run) -> int:
+    """Print the run's outcome; returns the exit status (0 done, 130 cancelled, 2 bad input, 1 failed)."""
     state = result.get("state", progress.state)
     if state == "done":
         _print_metrics(result["metrics"], run)
@@ -135,12 +275,14 @@ def _gpu_preset(cfg, train_rows: int) -> dict:
     return gpu_presets.recipe_gpu_settings(cfg.recipe, train_rows, memory, cfg.max_length)
 
 
-def _watch(progress, worker: threading.Thread, quiet: bool) -> None:
+def _watch(progress, done: threading.Event, quiet: bool) -> None:
+    """Draw a progress bar per phase until `done` is set; say once that a cancel was asked for."""
     from tqdm import tqdm
 
-    bar, phase = None, None
-    while worker.is_alive():
+    bar, phase, told = None, None, False
+    while not done.is_set():
         snap = progress.snapshot()
+        told = told or _tell_cancel(snap["cancel_requested"])
         if not quiet and snap["phase"] and snap["phase"] != phase:
             if bar is not None:
                 bar.close()
@@ -152,10 +294,19 @@ def _watch(progress, worker: threading.Thread, quiet: bool) -> None:
             if losses:
                 bar.set_postfix(loss=f"{losses[-1][1]:.4f}", refresh=False)
             bar.refresh()
-        worker.join(0.2)
+        done.wait(0.2)
     if bar is not None:
         bar.n = progress.snapshot()["step"] if progress.phase == phase else bar.n
         bar.close()
+    if not told:
+        _tell_cancel(progress.cancel_requested)  # the run stopped before the loop saw the request
+
+
+def _tell_cancel(requested: bool) -> bool:
+    """Say (once: the caller keeps the answer) that Ctrl-C was heard; True when it was said."""
+    if requested:
+        print("\nstopping at the next step... (Ctrl-C again to quit now)", file=sys.stderr, flush=True)
+    return requested
 
 
 def _num(value, width: int, digits: int) -> str:

