@@ -221,3 +221,86 @@ def test_get(tmp_runs):
         store.get(r.id)  # no config yet
     r.write("config.json", {"seed": 0})
     assert store.get(r.id).path == r.path
+
+
+# ---- damaged run folders ---------------------------------------------------------------
+# What a crash, a full disk or a hand edit can leave behind. Reading a damaged folder gives
+# empty values, never an exception: one bad folder must not break the listing of the others.
+def _listed_run(store: RunStore, created: float) -> Run:
+    r = store.create("ft", "demo", 0)
+    r.write("config.json", {"recipe": "ft", "seed": 0})
+    r.update_status(state="done", created=created)
+    return r
+
+
+@pytest.mark.parametrize("name", ["status.json", "config.json", "metrics.json", "data.json"])
+@pytest.mark.parametrize("content", ["[1, 2]", "5", '"text"', "null", '{"cut": '])
+def test_json_files_that_are_not_objects_read_as_empty(run, name, content):
+    (run.path / name).write_text(content)
+    prop = {"status.json": "status", "config.json": "config", "metrics.json": "metrics", "data.json": "data_summary"}[name]
+    assert getattr(run, prop) == {}
+
+
+def test_update_status_replaces_a_status_that_is_not_an_object(run):
+    (run.path / "status.json").write_text("[1, 2]")
+    run.update_status(state="failed", message="m")
+    assert run.status["state"] == "failed" and run.status["message"] == "m"
+
+
+@pytest.mark.parametrize("status", [[1, 2], {"state": "done", "created": "yesterday"}, {"created": True},
+                                    {"created": 1e300}, {"created": float("nan")}, {"created": None}, {"created": [3]}])
+def test_list_survives_a_damaged_status_and_sorts_it_by_folder_time(tmp_runs, status):
+    store = RunStore(tmp_runs)
+    old, new = _listed_run(store, 100.0), _listed_run(store, 300.0)
+    bad = store.create("ft", "demo", 0)
+    bad.write("config.json", {"seed": 0})
+    (bad.path / "status.json").write_text(json.dumps(status, allow_nan=True))
+    os.utime(bad.path, (200.0, 200.0))  # folder time between the other two runs
+    assert [r.id for r in store.list()] == [new.id, bad.id, old.id]
+    assert bad.created() is None
+
+
+def test_events_skip_bad_bytes_and_lines_that_are_not_objects(run):
+    run.append_event({"type": "a"})
+    with open(run.path / "events.jsonl", "ab") as fh:
+        fh.write(b'{"type": "b", "note": "caf\xe9"}\n')  # latin-1 byte: not UTF-8
+        fh.write(b'5\n"str"\n[1, 2]\nnull\n\xff\xfe\n')
+    run.append_event({"type": "c"})
+    events = run.events()
+    assert [e["type"] for e in events] == ["a", "b", "c"]
+    assert events[1]["note"] == "caf\ufffd"
+
+
+def test_truncated_embeddings_file_is_not_a_phase(run):
+    emb = np.random.default_rng(0).normal(size=(6, 4))
+    for phase in ("base", "dae", "ft"):
+        run.save_embeddings(phase, emb, np.arange(6) % 2, [f"t{i}" for i in range(6)])
+    f = run.path / "embeddings" / "dae.npz"
+    f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])  # cut short by a crash or a full disk
+    assert run.embedding_phases() == ["base", "ft"]
+    assert run.damaged_embeddings() == ["dae"]
+
+
+def test_entries_the_pages_rely_on_are_dropped_when_of_the_wrong_type(run):
+    run.write("metrics.json", {"test": [1], "validation": {"accuracy": 0.5}, "ft": 3, "before_ft": "x",
+                               "phases": {"base": 5, "dae": {"silhouette": 0.1, "data": [1]}, "cl": {"data": {"pairs": 4}}}, "device": "cpu"})
+    run.write("data.json", {"label_names": 5, "notes": "n", "rows": 3})
+    run.write("config.json", {"phases": 5, "seed": 1})
+    assert run.metrics == {"validation": {"accuracy": 0.5}, "phases": {"dae": {"silhouette": 0.1}, "cl": {"data": {"pairs": 4}}}, "device": "cpu"}
+    assert run.data_summary == {"rows": 3}
+    assert run.config == {"seed": 1}
+
+
+def test_failed_embeddings_write_leaves_no_temp_file(run, monkeypatch):
+    import errno
+
+    def full_disk(path, **arrays):
+        Path(path).write_bytes(b"PK half")  # part of the archive was written
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    run.save_embeddings("base", np.zeros((2, 3)), np.zeros(2), ["a", "b"])
+    monkeypatch.setattr(np, "savez_compressed", full_disk)
+    with pytest.raises(OSError):
+        run.save_embeddings("dae", np.zeros((2, 3)), np.zeros(2), ["a", "b"])
+    assert os.listdir(run.path / "embeddings") == ["base.npz"]  # the temp file gave its space back
+    assert run.embedding_phases() == ["base"]

@@ -14,7 +14,10 @@ The norm has no weights, so `head.safetensors` keeps its layout. Classifiers sav
 the norm load without it (`input_norm` in classifier.json, absent means False).
 
 Saved as ``model/encoder/`` (sentence-transformers format), ``model/head.safetensors`` and
-``model/classifier.json`` (label names, head shape, max length). Load with
+``model/classifier.json`` (label names, head shape, max length). classifier.json is written
+last and atomically, so a save cut short (a crash, a full disk) leaves no classifier.json and
+the folder does not count as a model (`Run.has_model`); a damaged saved model fails to load
+with a ModelError that says so. Load with
 `load_classifier(path)` where path is a run folder or its ``model`` folder:
 
     clf = load_classifier("runs/20261122-...-three_phase-demo-s0")
@@ -30,7 +33,7 @@ import torch
 from torch import nn
 
 from threephase_core.batching import Tokenized, bucketed_batches, collate, tokenize
-from threephase_core.encoder import hidden_size
+from threephase_core.encoder import ModelError, hidden_size
 
 
 class Classifier(nn.Module):
@@ -94,10 +97,16 @@ class Classifier(nn.Module):
 
     # ---- persistence ------------------------------------------------------------------
     def save(self, folder: Path) -> None:
+        """Write encoder, head and classifier.json into `folder`. classifier.json marks a whole
+        model: an old one is removed first and the new one is written last, atomically, so a
+        save that fails part-way never leaves a folder that looks complete."""
         from safetensors.torch import save_file
+
+        from threephase_core.runstore import write_json_atomic
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        (folder / "classifier.json").unlink(missing_ok=True)
         self.encoder.save(str(folder / "encoder"))
         save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()}, str(folder / "head.safetensors"))
         meta = {
@@ -109,11 +118,16 @@ class Classifier(nn.Module):
             "input_norm": self.input_norm,
             "format": "threephase-classifier-1",
         }
-        (folder / "classifier.json").write_text(json.dumps(meta, indent=2))
+        write_json_atomic(folder / "classifier.json", meta)
 
 
 def load_classifier(path: str | Path, device: str = "auto") -> Classifier:
-    """Load a saved classifier from a run folder or its ``model`` folder."""
+    """Load a saved classifier from a run folder or its ``model`` folder.
+
+    FileNotFoundError when there is no classifier.json; ModelError ("the saved model in X is
+    damaged (...)") when a file of it is cut short or does not fit the others, instead of a raw
+    JSON/safetensors/torch error that does not say which model is broken."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     from threephase_core.encoder import load_encoder, pick_device
@@ -123,12 +137,30 @@ def load_classifier(path: str | Path, device: str = "auto") -> Classifier:
         folder = folder / "model"
     if not (folder / "classifier.json").exists():
         raise FileNotFoundError(f"no saved classifier in {path} (expected classifier.json, head.safetensors, encoder/)")
-    meta = json.loads((folder / "classifier.json").read_text())
+
+    def damaged(what: str, exc: BaseException) -> ModelError:
+        return ModelError(f"the saved model in {folder} is damaged ({what}: {type(exc).__name__}: {str(exc)[:200]}); train it again")
+
+    try:
+        meta = json.loads((folder / "classifier.json").read_text(encoding="utf-8"))
+        if not isinstance(meta.get("label_names"), list):
+            raise TypeError("label_names is not a list")
+        args = (list(meta["label_names"]), int(meta["head_hidden"]), float(meta["dropout"]), int(meta["max_length"]), bool(meta["chunk"]))
+        input_norm = bool(meta.get("input_norm", False))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # cut short, not an object, a field missing
+        raise damaged("classifier.json", exc) from None
     dev = pick_device(device)
-    encoder = load_encoder(str(folder / "encoder"), device=dev)
-    clf = Classifier(encoder, meta["label_names"], meta["head_hidden"], meta["dropout"], meta["max_length"], meta["chunk"],
-                     input_norm=meta.get("input_norm", False))
-    clf.head.load_state_dict(load_file(str(folder / "head.safetensors")))
+    try:
+        encoder = load_encoder(str(folder / "encoder"), device=dev)
+    except ModelError as exc:
+        raise damaged("encoder/", exc) from None
+    clf = Classifier(encoder, *args, input_norm=input_norm)
+    try:
+        clf.head.load_state_dict(load_file(str(folder / "head.safetensors")))
+    except torch.cuda.OutOfMemoryError:
+        raise
+    except (OSError, SafetensorError, RuntimeError, KeyError, ValueError) as exc:  # cut short; shapes that do not match classifier.json
+        raise damaged("head.safetensors", exc) from None
     return clf.to(dev).eval()
 
 

@@ -4,12 +4,19 @@ Order: config.json -> data -> encoder -> embeddings of the validation split afte
 (`base`) and after every phase -> FT -> validation and test metrics (test evaluated once, at
 the end, with the model chosen on validation) -> model. Each finished step is on disk before
 the next starts, so a crash or a cancel keeps what was done.
+
+Failures are recorded, never raised: the failure handler's own writes (event log, status) are
+allowed to fail too (a full disk), a full disk gets a message that says so, and a model that
+cannot be saved after the metrics were written leaves the metrics in place and says it.
 """
 from __future__ import annotations
 
+import errno
 import random
+import shutil
 import time
 import traceback
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,38 +37,94 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def friendly_error(exc: BaseException) -> str:
-    """A message a person can act on; the traceback goes to the event log only."""
+class ModelNotSaved(RuntimeError):
+    """Saving the trained model failed after the metrics were computed and written; carries
+    those metrics so the caller can still report them (the cause is ``__cause__``)."""
+
+    def __init__(self, metrics: dict):
+        super().__init__("the trained model could not be saved")
+        self.metrics = metrics
+
+
+_DISK_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether `exc` (or an exception it was raised from) is a full disk or quota: an OSError
+    with ENOSPC/EDQUOT, or an error from a library that only carries the OS text (safetensors
+    writes "No space left on device (os error 28)")."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:
+            return True
+        text = str(exc).lower()
+        if "no space left on device" in text or "disk quota exceeded" in text or "os error 28" in text:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def friendly_error(exc: BaseException, run_dir: str | Path | None = None) -> str:
+    """A message a person can act on; the traceback goes to the event log only. `run_dir`
+    names the folder that was being written, for the disk-full message."""
     if isinstance(exc, (DataError, ModelError, ConfigError)):
         return str(exc)
+    if is_disk_full(exc):
+        where = run_dir or getattr(exc, "filename", None) or "the runs folder"
+        return f"disk full while writing {where}: free some space, then start the run again"
     if isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower():
         return "the GPU ran out of memory: try a smaller batch size (e.g. --set ft.batch_size=16) or a smaller max_length"
     return f"{type(exc).__name__}: {exc}"
 
 
+def _quietly(write, *args, **kwargs) -> None:
+    """Call a run-folder write and ignore OSError: used where the run's outcome is already
+    decided (the failure handler, the final status), so a full or broken disk cannot turn it
+    into a second exception that escapes the worker and leaves the job shown as running."""
+    try:
+        write(*args, **kwargs)
+    except OSError:
+        pass
+
+
 def execute(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | None = None) -> dict:
-    """Run `cfg` into `run`, reporting through `progress`; never raises. Returns the final status."""
+    """Run `cfg` into `run`, reporting through `progress`; never raises (except to pass on
+    KeyboardInterrupt/SystemExit). Returns the final status; a failed run whose metrics were
+    computed and written before the model save failed also returns them under "metrics"."""
     progress.sinks.append(run.append_event)
-    run.update_status(state="running", created=time.time(), recipe=cfg.recipe, dataset=cfg.dataset, seed=cfg.seed)
-    progress.set_state("running")
     t0 = time.time()
     try:
+        run.update_status(state="running", created=time.time(), recipe=cfg.recipe, dataset=cfg.dataset, seed=cfg.seed)
+        progress.set_state("running")
         metrics = _run(cfg, run, progress, dataset)
         progress.set_state("done")
-        run.update_status(state="done", wall_s=time.time() - t0, phase_walls=progress.snapshot()["phase_walls"])
+        # Everything is on disk: a status write that fails now must not turn the run into a failure.
+        _quietly(run.update_status, state="done", wall_s=time.time() - t0, phase_walls=progress.snapshot()["phase_walls"])
         return {"state": "done", "metrics": metrics}
     except Cancelled:
         progress.set_state("cancelled", "stopped by request; finished phases are kept")
-        run.update_status(state="cancelled", message="stopped by request", wall_s=time.time() - t0, phase_walls=progress.snapshot()["phase_walls"])
+        _quietly(run.update_status, state="cancelled", message="stopped by request", wall_s=time.time() - t0,
+                 phase_walls=progress.snapshot()["phase_walls"])
         return {"state": "cancelled"}
     except BaseException as exc:  # noqa: BLE001 - a job never takes the process down
-        message = friendly_error(exc)
-        run.append_event({"t": time.time(), "type": "traceback", "text": traceback.format_exc()})
+        kept = exc.metrics if isinstance(exc, ModelNotSaved) else None
+        cause = (exc.__cause__ or exc) if kept is not None else exc
+        message = friendly_error(cause, run.path)
+        if kept is not None:
+            # The half-written model folder is useless (no classifier.json) and, on a full
+            # disk, holds the space the status write below needs.
+            shutil.rmtree(run.model_dir, ignore_errors=True)
+            message = f"the trained model could not be saved ({message}); the validation and test metrics were kept in metrics.json"
+        _quietly(run.append_event, {"t": time.time(), "type": "traceback", "text": traceback.format_exc()})
         progress.set_state("failed", message)
-        run.update_status(state="failed", message=message, wall_s=time.time() - t0)
+        _quietly(run.update_status, state="failed", message=message, wall_s=time.time() - t0)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        return {"state": "failed", "message": message, "input_error": isinstance(exc, (DataError, ModelError, ConfigError))}
+        result = {"state": "failed", "message": message, "input_error": isinstance(exc, (DataError, ModelError, ConfigError))}
+        if kept is not None:
+            result["metrics"] = kept
+        return result
 
 
 def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | None) -> dict:
@@ -127,7 +190,10 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
         metrics[split] = classification_metrics(df["label"].to_numpy(), proba.argmax(-1), ds.label_names)
     metrics["before_ft"] = {"val_acc": metrics["ft"].pop("before_ft_val_acc", None)}
     run.write("metrics.json", metrics)
-    clf.save(run.model_dir)
+    try:
+        clf.save(run.model_dir)
+    except Exception as exc:
+        raise ModelNotSaved(metrics) from exc
     progress.log("saved", model=str(run.model_dir))
     return metrics
 
@@ -158,4 +224,4 @@ def run_recipe(cfg: RunConfig, runs_dir=None, progress: Progress | None = None) 
     return run, result
 
 
-__all__ = ["execute", "run_recipe", "to_dict"]
+__all__ = ["ModelNotSaved", "execute", "friendly_error", "run_recipe", "to_dict"]

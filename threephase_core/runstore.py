@@ -12,14 +12,21 @@
 JSON files are written atomically (temporary file, then rename), so a crash never leaves a
 half-written file, and what finished before a crash stays on disk. The location is
 ``--runs-dir``, else ``$THREEPHASE_RUNS_DIR``, else ``./runs``.
+
+Reading never raises on a damaged folder (a file cut short, a hand edit, a full disk): a JSON
+file that is not an object reads as {}, a bad ``created`` sorts by the folder's time, bad
+event-log lines are skipped and a cut-short embeddings file is not listed as a phase. The
+pages read every folder on each redraw, and one bad folder must not hide the others.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import threading
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +57,46 @@ def read_json(path: Path, default: Any = None) -> Any:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return default
+
+
+def read_json_dict(path: Path) -> dict:
+    """The JSON object in `path`, or {} when the file is missing, unreadable, cut short or
+    holds something other than an object (``[1, 2]``, ``5``): a damaged file reads as empty,
+    so code that does ``.get`` on it never fails on one bad run folder."""
+    value = read_json(path, None)
+    return value if isinstance(value, dict) else {}
+
+
+# Entries the pages read with .get() or iterate, and the type they must have. In a damaged or
+# hand-edited file an entry of another type is dropped, as if it were missing, so that the
+# pages' ``metrics.get("test") or {}`` and loops over phases hold for every folder.
+_SHAPES: dict[str, dict[str, type]] = {
+    "config.json": {"phases": list},
+    "data.json": {"label_names": list, "notes": list},
+    "metrics.json": {"validation": dict, "test": dict, "ft": dict, "before_ft": dict, "phases": dict},
+}
+
+
+def _shaped(name: str, obj: dict) -> dict:
+    """`obj` without the entries of the wrong type (see `_SHAPES`); in metrics.json also the
+    phases that are not objects and a phase's ``data`` that is not one."""
+    out = {k: v for k, v in obj.items() if not (k in _SHAPES.get(name, {}) and not isinstance(v, _SHAPES[name][k]))}
+    if name == "metrics.json" and "phases" in out:
+        out["phases"] = {
+            str(p): {k: x for k, x in v.items() if not (k == "data" and not isinstance(x, dict))}
+            for p, v in out["phases"].items() if isinstance(v, dict)
+        }
+    return out
+
+
+def as_timestamp(value: Any) -> float | None:
+    """`value` as seconds since the epoch when it is a plain finite number in the range
+    pandas can show (1970 to 2262), else None: a damaged ``created`` such as "yesterday",
+    true or 1e300 must not break sorting or the runs table."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) and 0 <= value < 9.2e9 else None
 
 
 def _jsonable(o: Any) -> Any:
@@ -86,7 +133,7 @@ class Run:
 
     def update_status(self, **fields: Any) -> None:
         with self._lock:
-            status = read_json(self.path / "status.json", {}) or {}
+            status = read_json_dict(self.path / "status.json")  # a damaged file is replaced, not merged
             status.update(fields, updated=time.time())
             write_json_atomic(self.path / "status.json", status)
 
@@ -95,45 +142,77 @@ class Run:
         folder.mkdir(exist_ok=True)
         final = folder / f"{phase}.npz"
         tmp = folder / f".{phase}.tmp.npz"
-        np.savez_compressed(tmp, embeddings=embeddings.astype(np.float32), labels=np.asarray(labels, dtype=np.int64), texts=np.asarray(texts, dtype=object).astype(str))
-        os.replace(tmp, final)
+        try:
+            np.savez_compressed(tmp, embeddings=embeddings.astype(np.float32), labels=np.asarray(labels, dtype=np.int64), texts=np.asarray(texts, dtype=object).astype(str))
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a half-written temp file would hold the space a full disk needs back
+            raise
         return final
 
     # ---- reading ----------------------------------------------------------------------
+    # Each reader returns {} unless the file holds a JSON object (see `read_json_dict`), and
+    # leaves out the entries the pages rely on that have the wrong type (see `_SHAPES`).
     @property
     def config(self) -> dict:
-        return read_json(self.path / "config.json", {}) or {}
+        return _shaped("config.json", read_json_dict(self.path / "config.json"))
 
     @property
     def status(self) -> dict:
-        return read_json(self.path / "status.json", {}) or {}
+        return read_json_dict(self.path / "status.json")
 
     @property
     def metrics(self) -> dict:
-        return read_json(self.path / "metrics.json", {}) or {}
+        return _shaped("metrics.json", read_json_dict(self.path / "metrics.json"))
 
     @property
     def data_summary(self) -> dict:
-        return read_json(self.path / "data.json", {}) or {}
+        return _shaped("data.json", read_json_dict(self.path / "data.json"))
+
+    def created(self) -> float | None:
+        """When the run started (status.json's ``created``), or None when missing or not a
+        usable number."""
+        return as_timestamp(self.status.get("created"))
 
     def events(self) -> list[dict]:
+        """The event log's objects, in order. Lines cut by a crash, lines that are not JSON
+        objects and bytes that are not UTF-8 are skipped (replaced), never raised: the log is
+        read by the pages, and one bad line must not hide the rest of the run."""
         f = self.path / "events.jsonl"
-        if not f.exists():
+        try:
+            text = f.read_text(encoding="utf-8", errors="replace")
+        except OSError:  # missing or unreadable: no events
             return []
         out = []
-        for line in f.read_text(encoding="utf-8").split("\n"):
+        for line in text.split("\n"):
             try:
-                out.append(json.loads(line))
+                event = json.loads(line)
             except ValueError:  # a line cut by a crash
                 continue
+            if isinstance(event, dict):
+                out.append(event)
         return out
 
     def embedding_phases(self) -> list[str]:
+        """Phases with an embeddings file, in pipeline order. A file that is not a whole zip
+        archive (cut short by a crash or a full disk: no end-of-archive record; a cheap check
+        of its last bytes) is left out, as if that phase had not been saved; see
+        `damaged_embeddings`."""
         from threephase_core.projection import PHASE_ORDER
 
-        folder = self.path / "embeddings"
-        have = {p.stem for p in folder.glob("*.npz") if not p.name.startswith(".")} if folder.exists() else set()
+        have = set(self._embedding_files()) - set(self.damaged_embeddings())
         return [p for p in PHASE_ORDER if p in have] + sorted(have - set(PHASE_ORDER))
+
+    def damaged_embeddings(self) -> list[str]:
+        """Phases whose embeddings file exists but is not a whole zip archive (sorted)."""
+        return sorted(phase for phase, path in self._embedding_files().items() if not _whole_zip(path))
+
+    def _embedding_files(self) -> dict[str, Path]:
+        folder = self.path / "embeddings"
+        try:
+            return {p.stem: p for p in folder.glob("*.npz") if not p.name.startswith(".")}
+        except OSError:
+            return {}
 
     def load_embeddings(self, phase: str) -> dict[str, np.ndarray]:
         with np.load(self.path / "embeddings" / f"{phase}.npz", allow_pickle=False) as z:
@@ -144,7 +223,13 @@ class Run:
         return self.path / "model"
 
     def has_model(self) -> bool:
-        return (self.model_dir / "head.safetensors").exists()
+        """Whether a whole saved model is here. ``classifier.json`` is written last (and
+        atomically) by `Classifier.save`, so a save that stopped half-way (a crash, a full
+        disk) has no classifier.json and does not count as a model."""
+        try:
+            return all((self.model_dir / name).is_file() for name in ("classifier.json", "head.safetensors")) and (self.model_dir / "encoder").is_dir()
+        except OSError:
+            return False
 
 
 class RunStore:
@@ -167,17 +252,39 @@ class RunStore:
         raise RuntimeError("could not create a run folder")
 
     def list(self) -> list[Run]:
-        """Runs, newest first."""
-        if not self.root.exists():
+        """Runs (folders with a config.json), newest first: by status.json's ``created``, else
+        by the folder's modification time. A folder that cannot be read is left out, and a
+        damaged status.json only moves its run to the folder time, so one bad folder never
+        breaks the listing of the others."""
+        try:
+            entries = list(self.root.iterdir())
+        except OSError:  # no runs folder (yet), or not readable
             return []
-        runs = [Run(p) for p in self.root.iterdir() if p.is_dir() and (p / "config.json").exists()]
-        return sorted(runs, key=lambda r: r.path.stat().st_mtime if not r.status else r.status.get("created", 0), reverse=True)
+        keyed = []
+        for p in entries:
+            try:
+                if not (p.is_dir() and (p / "config.json").exists()):
+                    continue
+                run = Run(p)
+                created = run.created()
+                keyed.append((created if created is not None else p.stat().st_mtime, run))
+            except OSError:  # e.g. a folder without read permission
+                continue
+        keyed.sort(key=lambda item: item[0], reverse=True)
+        return [run for _, run in keyed]
 
     def get(self, run_id: str) -> Run:
         path = self.root / run_id
         if not (path / "config.json").exists():
             raise KeyError(f"no run {run_id!r} in {self.root}")
         return Run(path)
+
+
+def _whole_zip(path: Path) -> bool:
+    try:
+        return zipfile.is_zipfile(path)
+    except OSError:
+        return False
 
 
 def _slug(s: str) -> str:

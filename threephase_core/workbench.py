@@ -26,6 +26,7 @@ import os
 import re
 import threading
 import zipfile
+import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,7 @@ def dataset_label(spec: str) -> str:
     if spec == "demo" or not spec:
         return spec or "?"
     path = Path(spec)
-    if path.exists() or "/" in spec and path.suffix.lower() in FILE_SUFFIXES:
+    if _exists(path) or "/" in spec and path.suffix.lower() in FILE_SUFFIXES:
         return path.name
     return spec
 
@@ -105,7 +106,16 @@ def model_label(spec: str) -> str:
     spec = str(spec or "minilm")
     if spec in ("minilm", "tiny"):
         return {"minilm": "MiniLM-L6", "tiny": "tiny BERT"}[spec]
-    return Path(spec).name if Path(spec).expanduser().exists() else spec
+    return Path(spec).name if _exists(Path(spec).expanduser()) else spec
+
+
+def _exists(path: Path) -> bool:
+    """Path.exists that says False instead of raising: a name read from a damaged config.json
+    may hold a NUL byte (ValueError) or point where we may not look (PermissionError)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def save_upload(name: str, data: bytes, runs_dir: str | Path | None = None) -> Path:
@@ -373,36 +383,60 @@ def run_state(run: Run, live: dict[str, dict]) -> str:
     if run.id in live:
         return live[run.id]["state"]
     state = run.status.get("state", "unknown")
+    if not isinstance(state, str):  # a damaged status.json
+        return "unknown"
     return "interrupted" if state in ACTIVE_STATES else state
 
 
 def _stamp(run: Run) -> float:
-    created = run.status.get("created")
-    if created:
-        return float(created)
+    """When the run started: status.json's ``created`` if it is a usable number (see
+    `runstore.as_timestamp`), else config.json's modification time, else 0."""
+    created = run.created()
+    if created is not None:
+        return created
     try:
         return (run.path / "config.json").stat().st_mtime
     except OSError:
         return 0.0
 
 
+def _dict(value: Any) -> dict:
+    """`value` if it is a dict, else {}: metrics.json sections of a damaged file."""
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: Any) -> float | None:
+    """`value` as a float if it is a real number (not a bool), else None: a damaged metric must
+    not reach the tables and the pages' number formatting as a string or a list."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None
+    return float(value)
+
+
+def _seed(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else None
+
+
 def run_row(run: Run, live: dict[str, dict]) -> dict:
+    """One row of the runs table. Every value is a plain str/number/None whatever the run
+    folder holds: a damaged config, status or metrics file gives '?'/None cells, not an
+    exception (which would take the whole table, and the Home page, down)."""
     cfg, status, metrics = run.config, run.status, run.metrics
-    val, test = metrics.get("validation", {}), metrics.get("test", {})
+    val, test = _dict(metrics.get("validation")), _dict(metrics.get("test"))
     wall = status.get("wall_s")
     if run.id in live and live[run.id]["state"] in ACTIVE_STATES:
         wall = live[run.id].get("elapsed_s")
     return {
         "run": run.id,
         "state": run_state(run, live),
-        "recipe": cfg.get("recipe", status.get("recipe", "?")),
+        "recipe": str(cfg.get("recipe", status.get("recipe", "?"))),
         "dataset": dataset_label(cfg.get("dataset", status.get("dataset", "?"))),
         "model": model_label(cfg.get("model", "")),
-        "seed": cfg.get("seed", status.get("seed")),
-        "val_acc": val.get("accuracy"),
-        "test_acc": test.get("accuracy"),
-        "test_f1": test.get("f1_macro"),
-        "wall_s": wall,
+        "seed": _seed(cfg.get("seed", status.get("seed"))),
+        "val_acc": _number(val.get("accuracy")),
+        "test_acc": _number(test.get("accuracy")),
+        "test_f1": _number(test.get("f1_macro")),
+        "wall_s": _number(wall),
         "steps_cap": str(cfg.get("max_steps") or ""),
         "device": status.get("device_name") or status.get("device"),
         "created": pd.Timestamp(_stamp(run), unit="s", tz="UTC").tz_convert(None).floor("s"),
@@ -444,28 +478,47 @@ def recipe_comparison(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def per_class_frame(metrics: dict, split: str = "test") -> pd.DataFrame:
-    per = (metrics.get(split) or {}).get("per_class") or {}
-    rows = [{"class": name, "precision": v.get("precision"), "recall": v.get("recall"), "f1": v.get("f1-score"), "support": int(v.get("support", 0))} for name, v in per.items()]
+    """Per-class precision/recall/F1/support of `split`; entries of a damaged metrics file
+    that are not per-class dicts are left out."""
+    per = _dict(_dict(_dict(metrics).get(split)).get("per_class"))
+    rows = [
+        {"class": str(name), "precision": _number(v.get("precision")), "recall": _number(v.get("recall")),
+         "f1": _number(v.get("f1-score")), "support": int(_number(v.get("support", 0)) or 0)}
+        for name, v in per.items() if isinstance(v, dict)
+    ]
     return pd.DataFrame(rows, columns=["class", "precision", "recall", "f1", "support"])
 
 
 def confusion(metrics: dict, split: str = "test") -> tuple[np.ndarray, list[str]] | None:
-    m = metrics.get(split) or {}
+    """(square count matrix, class names) of `split`, or None when there is none or it is not
+    a square numeric matrix (a damaged metrics file)."""
+    m = _dict(_dict(metrics).get(split))
     if "confusion_matrix" not in m:
         return None
-    names = list((m.get("per_class") or {}).keys())
-    matrix = np.asarray(m["confusion_matrix"])
+    try:
+        matrix = np.asarray(m["confusion_matrix"], dtype=float)
+    except (TypeError, ValueError):
+        return None
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        return None
+    names = [str(n) for n in _dict(m.get("per_class"))]
     if len(names) != len(matrix):
         names = [str(i) for i in range(len(matrix))]
     return matrix, names
 
 
 def losses_from_events(events: list[dict]) -> dict[str, list[tuple[int, float]]]:
-    """{phase: [(step, loss), ...]} rebuilt from a run's event log (past runs)."""
+    """{phase: [(step, loss), ...]} rebuilt from a run's event log (past runs). Events that are
+    not dicts or whose step/loss are not numbers (a damaged log) are skipped."""
     out: dict[str, list[tuple[int, float]]] = {}
     for e in events:
-        if e.get("type") == "loss" and e.get("loss") is not None:
-            out.setdefault(e.get("phase", "?"), []).append((int(e.get("step", 0)), float(e["loss"])))
+        if not isinstance(e, dict) or e.get("type") != "loss" or e.get("loss") is None:
+            continue
+        try:
+            point = (int(e.get("step", 0)), float(e["loss"]))
+        except (TypeError, ValueError, OverflowError):
+            continue
+        out.setdefault(str(e.get("phase", "?")), []).append(point)
     return out
 
 
@@ -482,7 +535,7 @@ def config_rows(config: dict) -> pd.DataFrame:
             rows += [(f"{key}.{k}", v) for k, v in value.items()]
         else:
             rows.append((key, value))
-    return pd.DataFrame([(k, " → ".join(v) if isinstance(v, list) else str(v)) for k, v in rows], columns=["setting", "value"])
+    return pd.DataFrame([(k, " → ".join(map(str, v)) if isinstance(v, list) else str(v)) for k, v in rows], columns=["setting", "value"])
 
 
 def model_zip(run: Run) -> bytes:
@@ -499,9 +552,14 @@ def model_zip(run: Run) -> bytes:
 
 
 def phase_quality(metrics: dict, phases: list[str]) -> dict[str, dict]:
-    """phase -> {silhouette, knn_acc} from metrics.json (NaN where missing)."""
-    ph = metrics.get("phases", {})
-    return {p: {"silhouette": ph.get(p, {}).get("silhouette", float("nan")), "knn_acc": ph.get(p, {}).get("knn_acc", float("nan"))} for p in phases}
+    """phase -> {silhouette, knn_acc} from metrics.json (NaN where missing or not a number)."""
+    ph = _dict(_dict(metrics).get("phases"))
+
+    def score(p: str, key: str) -> float:
+        value = _number(_dict(ph.get(p)).get(key))
+        return float("nan") if value is None else value
+
+    return {p: {"silhouette": score(p, "silhouette"), "knn_acc": score(p, "knn_acc")} for p in phases}
 
 
 # ---- projections ----------------------------------------------------------------------
@@ -512,15 +570,53 @@ _proj_lock = threading.Lock()
 
 
 def _embed_stamp(run: Run, phases: list[str]) -> list[float]:
-    return [round((run.path / "embeddings" / f"{p}.npz").stat().st_mtime, 3) for p in phases]
+    out = []
+    for p in phases:
+        try:
+            out.append(round((run.path / "embeddings" / f"{p}.npz").stat().st_mtime, 3))
+        except OSError:
+            out.append(-1.0)
+    return out
+
+
+# What reading a damaged embeddings file can raise: cut short or overwritten (BadZipFile,
+# EOFError, OSError), a corrupt compressed member (zlib.error, BadZipFile "Bad CRC-32"), a
+# missing array (KeyError), an array numpy cannot read (ValueError).
+EMBEDDING_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+def _read_phase(run: Run, phase: str, arrays: tuple[str, ...] = ("embeddings", "labels", "texts")) -> dict[str, np.ndarray] | None:
+    """The named arrays of one phase's embeddings file, or None when the file is damaged (does
+    not read, lacks an array, or its arrays disagree in length)."""
+    try:
+        with np.load(run.path / "embeddings" / f"{phase}.npz", allow_pickle=False) as z:
+            d = {k: z[k] for k in arrays}
+    except EMBEDDING_ERRORS:
+        return None
+    if "embeddings" in d and d["embeddings"].ndim != 2:
+        return None
+    if len({len(v) for v in d.values()}) > 1:
+        return None
+    return d
+
+
+def embedding_notes(run: Run) -> list[str]:
+    """One sentence per phase whose embeddings file is on disk but cannot be read, for a page to
+    show; `load_run_embeddings` and `run_points` leave those phases out."""
+    bad = set(run.damaged_embeddings()) | {p for p in run.embedding_phases() if _read_phase(run, p, ("labels",)) is None}
+    return [f"The embeddings of phase {PHASE_TITLES.get(p, p)!r} (embeddings/{p}.npz) are damaged and are not shown." for p in sorted(bad)]
 
 
 def load_run_embeddings(run: Run) -> tuple[list[str], dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """(phases, {phase: embeddings}, labels, texts) for the phases on disk (same rows each)."""
+    """(phases, {phase: embeddings}, labels, texts) for the phases on disk (same rows each).
+    A phase whose file is damaged, or that holds a different row set, is left out (see
+    `embedding_notes`): one bad file must not hide the other maps."""
     phases = run.embedding_phases()
     embs, labels, texts = {}, None, None
     for p in phases:
-        d = run.load_embeddings(p)
+        d = _read_phase(run, p)
+        if d is None:
+            continue
         if labels is not None and len(d["labels"]) != len(labels):
             continue  # a phase from a different row set: leave it out
         embs[p] = d["embeddings"]
@@ -532,12 +628,17 @@ def load_run_embeddings(run: Run) -> tuple[list[str], dict[str, np.ndarray], np.
 
 def run_points(run: Run) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(phases on disk, labels, texts) of a run's saved validation rows, without reading the
-    embeddings themselves (what a page needs to draw cached maps)."""
+    embeddings themselves (what a page needs to draw cached maps).
+
+    The phases are `Run.embedding_phases()` unchanged (the Embeddings page compares the two to
+    notice new phases); labels and texts come from the first phase whose file reads, so a
+    damaged file only loses its own map (the projections leave it out)."""
     phases = run.embedding_phases()
-    if not phases:
-        return [], np.zeros(0, dtype=np.int64), np.array([], dtype=str)
-    with np.load(run.path / "embeddings" / f"{phases[0]}.npz", allow_pickle=False) as z:
-        return phases, z["labels"], z["texts"]
+    for p in phases:
+        d = _read_phase(run, p, ("labels", "texts"))
+        if d is not None:
+            return phases, d["labels"], d["texts"]
+    return phases, np.zeros(0, dtype=np.int64), np.array([], dtype=str)
 
 
 def projection_file(run: Run, method: str) -> Path:
@@ -553,28 +654,40 @@ def cached_projection(run: Run, method: str) -> dict[str, np.ndarray] | None:
         with np.load(f, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             phases = run.embedding_phases()
-            if meta.get("version") != PROJECTION_VERSION or meta.get("phases") != phases or meta.get("stamp") != _embed_stamp(run, phases):
+            # "on_disk": the phases there were when it was computed, including any left out as
+            # damaged or of another row set (older caches lack it: then they were the same).
+            on_disk = meta.get("on_disk", meta.get("phases"))
+            if meta.get("version") != PROJECTION_VERSION or on_disk != phases or meta.get("stamp") != _embed_stamp(run, phases):
                 return None
-            return {p: z[f"xy_{p}"] for p in phases}
-    except (OSError, ValueError, KeyError):
+            return {p: z[f"xy_{p}"] for p in meta["phases"]}
+    except EMBEDDING_ERRORS + (TypeError, AttributeError):
         return None
 
 
 def compute_projection(run: Run, method: str = "pca", seed: int = 0) -> dict[str, np.ndarray]:
-    """Project every phase (aligned to the previous one) and cache it in the run folder."""
+    """Project every phase (aligned to the previous one) and cache it in the run folder. The
+    cache is only a shortcut: when it cannot be written (a full disk, a read-only folder) the
+    layouts are still returned."""
     from threephase_core.projection import project_phases
 
+    on_disk = run.embedding_phases()
     phases, embs, _, _ = load_run_embeddings(run)
     if not phases:
         return {}
-    stamp = _embed_stamp(run, phases)
+    stamp = _embed_stamp(run, on_disk)
     layouts = project_phases({p: embs[p] for p in phases}, method=method, seed=seed)
-    meta = json.dumps({"version": PROJECTION_VERSION, "method": method, "phases": phases, "stamp": stamp, "seed": seed})
+    meta = json.dumps({"version": PROJECTION_VERSION, "method": method, "phases": phases, "on_disk": on_disk, "stamp": stamp, "seed": seed})
     folder = run.path / "projections"
-    folder.mkdir(exist_ok=True)
     tmp = folder / f".{method}.{os.getpid()}.{threading.get_ident()}.tmp.npz"
-    np.savez(tmp, meta=np.array(meta), **{f"xy_{p}": layouts[p].astype(np.float32) for p in phases})
-    os.replace(tmp, projection_file(run, method))
+    try:
+        folder.mkdir(exist_ok=True)
+        np.savez(tmp, meta=np.array(meta), **{f"xy_{p}": layouts[p].astype(np.float32) for p in phases})
+        os.replace(tmp, projection_file(run, method))
+    except OSError:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
     return layouts
 
 

@@ -81,8 +81,13 @@ def maps() -> None:
         layouts = wb.projection(current, "pca")
     if note:
         st.caption(f":material/hourglass_top: {note}")
-    ui.legend(names)
+    for damaged in wb.embedding_notes(current):
+        st.warning(damaged, icon=":material/broken_image:")
     shown_phases = [p for p in phases if p in layouts]  # a phase saved with other rows is left out
+    if not shown_phases:
+        st.info("None of this run's embeddings files can be read, so there is no map to show.", icon=":material/info:")
+        return
+    ui.legend(names)
     quality = wb.phase_quality(current.metrics, shown_phases)
     cols = st.columns(len(shown_phases), gap="small")
     prev = None
