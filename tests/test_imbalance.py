@@ -178,3 +178,26 @@ def test_correct_imbalance_handles_non_contiguous_ids():
     _, out_labels = correct_imbalance(texts, labels, *NORMAL)
     # M = 27: f(3) = 4 ln 9 / ln 27 = 2.67 -> x3
     assert Counter(out_labels.tolist()) == {7: 27, 3: 9}
+
+
+def test_hierarchical_labels_are_corrected_per_label_path_and_paired():
+    """2-D labels (rows x levels; `pairs.py` scores them hierarchically): a class is a whole row.
+    They used to fail in correct_imbalance (np.unique flattened the rows), even with no correction."""
+    from threephase_core.config import CLConfig
+    from threephase_core.phases.contrastive import prepare_pairs
+
+    # Path (0, 0) has 40 rows, (0, 1) 12, (1, 2) 2: the smallest two are oversampled (normal preset).
+    paths = [(0, 0)] * 40 + [(0, 1)] * 12 + [(1, 2)] * 2
+    labels = np.array(paths)
+    texts = [f"text number {i} about some topic here" for i in range(len(paths))]
+    out_texts, out_labels = correct_imbalance(texts, labels, 1.5, 4.0, seed=0)
+    assert out_labels.shape == (len(out_texts), 2)
+    sizes = {(0, 0): 40, (0, 1): 12, (1, 2): 2}
+    after = corrected_counts(sizes, 1.5, 4.0)
+    assert after[(1, 2)] > 2  # the rare path was oversampled
+    got = {k: int(((out_labels == np.array(k)).all(axis=1)).sum()) for k in sizes}
+    assert got == after
+    for preset in ("none", "normal"):
+        pairs = prepare_pairs(texts, labels, 3, CLConfig(imbalance=preset), seed=0)
+        assert pairs["counts_before"] == sizes
+        assert set(np.unique(pairs["scores"])) <= {0.0, 0.5, 1.0} and len(pairs["a"]) > 0

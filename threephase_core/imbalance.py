@@ -13,6 +13,7 @@ Copies after the first get light noise (random stop-word deletion, see `noise.py
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 
@@ -55,15 +56,31 @@ def preset_ratios(name: str) -> tuple[float, float]:
 def correct_imbalance(
     texts: list[str], labels: np.ndarray, min_ratio: float, max_ratio: float, seed: int = 0
 ) -> tuple[list[str], np.ndarray]:
-    """Oversample small classes; every copy after the first gets stop-word noise."""
+    """Oversample small classes; every copy after the first gets stop-word noise.
+
+    `labels`: class ids (1-D), or hierarchical label rows (2-D, rows x levels, as `pairs.py`
+    takes them), where a class is a whole row (the leaf's path). Labels come back in the same shape.
+    """
     labels = np.asarray(labels)
-    classes, counts = np.unique(labels, return_counts=True)
-    sizes = dict(zip(classes.tolist(), counts.tolist()))
+    keys = class_keys(labels)
+    sizes = class_sizes(labels)
     factors = {c: oversample_factor(n, max(sizes.values()), min_ratio, max_ratio) for c, n in sizes.items()}
     rng = np.random.default_rng(seed)
     out_texts, out_labels = list(texts), labels.tolist()
-    for text, label in zip(texts, labels.tolist()):
-        for _ in range(factors[label] - 1):
+    for text, key, label in zip(texts, keys, labels.tolist()):
+        for _ in range(factors[key] - 1):
             out_texts.append(stopword_noise(text, rng))
             out_labels.append(label)
     return out_texts, np.asarray(out_labels, dtype=np.int64)
+
+
+def class_keys(labels: np.ndarray) -> list:
+    """Each row's class: its id (1-D labels) or its label path as a tuple (2-D, hierarchical)."""
+    labels = np.asarray(labels)
+    return [tuple(r) for r in labels.tolist()] if labels.ndim == 2 else labels.tolist()
+
+
+def class_sizes(labels: np.ndarray) -> dict:
+    """{class: rows}, classes as `class_keys` gives them, in sorted order."""
+    counts = Counter(class_keys(labels))
+    return {k: counts[k] for k in sorted(counts)}

@@ -14,7 +14,7 @@ import torch
 
 from threephase_core.batching import bucketed_batches, collate, tokenize
 from threephase_core.config import CLConfig
-from threephase_core.imbalance import corrected_counts, correct_imbalance
+from threephase_core.imbalance import class_sizes, corrected_counts, correct_imbalance
 from threephase_core.losses import NTXentLoss, SupConLoss
 from threephase_core.pairs import build_pairs, pair_multiplier
 from threephase_core.training import PhaseContext, fit, steps_per_epoch, unique_params
@@ -24,7 +24,7 @@ def prepare_pairs(texts, labels, n_classes: int, cfg: CLConfig, seed: int) -> di
     """The phase-2 data: corrected texts and their pairs, with the counts the UI shows."""
     r_min, r_max = cfg.ratios()
     labels = np.asarray(labels)
-    sizes = {int(c): int(n) for c, n in zip(*np.unique(labels, return_counts=True))}
+    sizes = class_sizes(labels)  # keyed by class id, or by label path for hierarchical labels
     ctexts, clabels = correct_imbalance(list(texts), labels, r_min, r_max, seed)
     a, b, scores = build_pairs(ctexts, clabels, pair_multiplier(cfg.augmentation, n_classes), seed, cfg.max_pairs)
     return {
