@@ -97,3 +97,13 @@ def test_run_refuses_max_length_past_roberta_limit_and_runs_at_it(tiny_roberta, 
     assert results[512]["state"] == "done"
     assert results[514]["state"] == "failed" and results[514]["input_error"]
     assert "512 tokens" in results[514]["message"]
+
+
+def test_unwritable_cache_folder_is_a_model_error(tmp_path, monkeypatch):
+    from threephase_core.encoder import ModelError
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("THREEPHASE_CACHE", str(blocker / "cache"))
+    with pytest.raises(ModelError, match="THREEPHASE_CACHE"):
+        load_encoder("tiny")

@@ -28,8 +28,12 @@ class ModelError(ValueError):
 
 
 def cache_dir() -> Path:
+    """Where models built here (the tiny encoder) are kept: $THREEPHASE_CACHE or ~/.cache/threephase."""
     d = Path(os.environ.get("THREEPHASE_CACHE", Path.home() / ".cache" / "threephase"))
-    d.mkdir(parents=True, exist_ok=True)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ModelError(f"cannot create the model cache folder {d} ({e.strerror or e}); set THREEPHASE_CACHE to a writable folder") from None
     return d
 
 
