@@ -28,9 +28,9 @@ def start_demo() -> None:
     from threephase_core.recipes import build_config
 
     model = ui.model_spec()
-    problem = wb.check_model(model)
+    problem = wb.model_choice_problem(st.session_state["wb.model_kind"], model)
     if problem:
-        st.session_state["home.error"] = problem
+        st.session_state["home.error"] = f"Model (chosen on the Train page): {problem}"
         return
     try:
         cfg = build_config("three_phase", {
@@ -40,6 +40,10 @@ def start_demo() -> None:
         job = ui.manager().submit(cfg)
     except (ConfigError, ValueError) as exc:
         st.session_state["home.error"] = str(exc)
+        return
+    except OSError as exc:
+        root = ui.store().root
+        st.session_state["home.error"] = wb.runs_dir_problem(root) or f"cannot create a run folder in {root}: {exc.strerror or exc}"
         return
     st.session_state["wb.run"] = job.run.id
     st.session_state["home.started"] = True
@@ -114,5 +118,6 @@ nav = st.navigation([
     st.Page("views/results.py", title="Results", icon=":material/leaderboard:"),
 ])
 ui.sidebar_status()
+ui.runs_dir_warning()
 nav.run()
 ui.persist_state()  # the settings a refresh or a new tab starts from

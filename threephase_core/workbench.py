@@ -322,18 +322,33 @@ def _align(original: str, noisy: str) -> list[tuple[str, bool]]:
     return out
 
 
-def noise_preview(text: str, ratio: float, seed: int = 0) -> list[tuple[str, bool]]:
-    """(word, kept) after the DAE's word deletion at `ratio` (engine's `delete_words`)."""
+PREVIEW_WORDS = 120  # a preview shows at most this many words of a text
+
+
+def _preview_cut(text: str, max_words: int) -> tuple[str, bool]:
+    """The first `max_words` words of `text`, and whether it was cut: a text of a million words
+    must not become a page of megabytes."""
+    words = str(text).split(maxsplit=max_words)
+    if len(words) > max_words:
+        return " ".join(words[:max_words]), True
+    return str(text), False
+
+
+def noise_preview(text: str, ratio: float, seed: int = 0, max_words: int = PREVIEW_WORDS) -> list[tuple[str, bool]]:
+    """(word, kept) after the DAE's word deletion at `ratio` (engine's `delete_words`), on the
+    first `max_words` words (a cut text ends with a kept '…')."""
     from threephase_core.noise import delete_words
 
-    return _align(text, delete_words(text, float(ratio), np.random.default_rng(seed)))
+    text, cut = _preview_cut(text, max_words)
+    return _align(text, delete_words(text, float(ratio), np.random.default_rng(seed))) + ([("…", True)] if cut else [])
 
 
-def stopword_preview(text: str, seed: int = 0) -> list[tuple[str, bool]]:
-    """(word, kept) for an oversampled copy (engine's `stopword_noise`)."""
+def stopword_preview(text: str, seed: int = 0, max_words: int = PREVIEW_WORDS) -> list[tuple[str, bool]]:
+    """(word, kept) for an oversampled copy (engine's `stopword_noise`), on the first `max_words` words."""
     from threephase_core.noise import stopword_noise
 
-    return _align(text, stopword_noise(text, np.random.default_rng(seed)))
+    text, cut = _preview_cut(text, max_words)
+    return _align(text, stopword_noise(text, np.random.default_rng(seed))) + ([("…", True)] if cut else [])
 
 
 # ---- models ---------------------------------------------------------------------------
@@ -355,6 +370,8 @@ def check_model(spec: str, kind: str | None = None) -> str | None:
     path = Path(spec).expanduser()
     hub_like = re.fullmatch(r"[\w.-]+(/[\w.-]+)?", spec) is not None
     if kind == "path" or (kind != "hub" and (path.exists() or spec.startswith((".", "/", "~")) or not hub_like)):
+        if _exists(path) and not path.is_dir():
+            return f"{spec} is a file, not a model folder; give the folder that holds config.json or modules.json"
         if not path.is_dir():
             return f"model folder not found: {spec}"
         if not ((path / "modules.json").exists() or (path / "config.json").exists()):
@@ -375,6 +392,146 @@ def check_model(spec: str, kind: str | None = None) -> str | None:
                 "Use the packaged MiniLM, a local model folder, or go online."
             )
     return None
+
+
+def model_choice_problem(kind: str, spec: str) -> str | None:
+    """A clear message when the model chosen on the Train page (`kind`: minilm, tiny, path or
+    hub; `spec`: the model, see `_ui.model_spec`) cannot work, else None. The Train page and
+    the Home page's demo button use it alike: an empty folder or hub id field is refused, never
+    silently replaced by the default model."""
+    spec = (spec or "").strip()
+    if kind in ("path", "hub") and not spec:
+        return "give a model folder" if kind == "path" else "give a Hugging Face hub id (owner/name)"
+    return check_model(spec, kind if kind in ("path", "hub") else None)
+
+
+# ---- settings the engine would refuse, said where they are set ------------------------
+def ratio_problem(r_min: float, r_max: float) -> str | None:
+    """Why these imbalance ratios cannot be trained (the engine refuses a minimum ratio above the
+    maximum: f(x) never exceeds r_max, so no class would be oversampled), else None."""
+    try:
+        r_min, r_max = float(r_min), float(r_max)
+    except (TypeError, ValueError):
+        return "The imbalance ratios are not numbers; pick a preset on the Imbalance & noise page"
+    if r_min > r_max:
+        return (f"The min ratio ({r_min:g}) is above the max ratio ({r_max:g}): no class would be oversampled and "
+                "the Train page refuses these settings. Lower the min ratio, raise the max ratio, or pick the preset "
+                "'none' for no correction.")
+    return None
+
+
+def setting_hint(message: str, labels: dict[str, str]) -> str:
+    """`message` (a ConfigError naming a setting as ``cl.max_pairs``) prefixed with where that
+    setting is on the page (`labels`: setting key -> place), when one is named."""
+    for key in sorted(labels, key=len, reverse=True):
+        if re.search(rf"(?<![\w.]){re.escape(key)}(?![\w])", message):
+            return f"{labels[key]}: {message}"
+    return message
+
+
+def phase2_problem(train: pd.DataFrame, n_classes: int, phases, cl, max_train_rows: int = 0, seed: int = 0,
+                   limit: int = 2_000) -> str | None:
+    """Why phase 2 (CL with the pair loss, or Joint) would find no pairs in this training split
+    after the `max_train_rows` cap, else None. The runner refuses such a run too, before phase 1,
+    but only once the job has started and loaded the model; this answers on the page, before a
+    run is queued, with the engine's own pair builder. Skipped (None) for training splits above
+    `limit` rows, where it would be slow and cannot fail."""
+    from threephase_core.data import stratified_sample
+
+    if "joint" not in phases and not ("cl" in phases and getattr(cl, "loss", "cosine") == "cosine"):
+        return None
+    rows = train
+    if max_train_rows and len(rows) > max_train_rows:
+        rows = stratified_sample(rows, int(max_train_rows), seed)
+    if len(rows) > limit:
+        return None
+    try:
+        from threephase_core.phases.contrastive import prepare_pairs
+
+        pairs = len(prepare_pairs(rows["text"].tolist(), rows["label"].to_numpy(), n_classes, cl, seed)["scores"])
+    except Exception:  # noqa: BLE001 - the engine will say it better; never block a run on a failed preview
+        return None
+    if pairs:
+        return None
+    per = rows["label"].value_counts()
+    kept = f"Max training rows = {max_train_rows:,} keeps {len(rows):,} training rows" if max_train_rows else f"The training split has {len(rows):,} rows"
+    return (f"{kept} (at most {int(per.max())} per class): phase 2 would find no pairs of texts of one class and the run "
+            "would fail after phase 1. " + ("Raise Max training rows (each class needs two rows or more) or set it to 0 (all rows)."
+                                            if max_train_rows else "Add rows: each class needs two texts or more."))
+
+
+def runs_dir_problem(root: str | Path) -> str | None:
+    """Why the runs folder cannot hold runs (a file in the way, a folder we may not write), else
+    None. A folder that does not exist yet is fine when it can be made."""
+    root = Path(root)
+    probe = root
+    while not _exists(probe) and probe != probe.parent:
+        probe = probe.parent  # the nearest existing ancestor decides whether it can be made
+    where = f"The runs folder {root}"
+    if probe != root and not probe.is_dir():
+        return f"{where} cannot be made: {probe} is a file. Set THREEPHASE_RUNS_DIR to a folder and restart the workbench."
+    if probe == root and not root.is_dir():
+        return f"{where} is a file, not a folder. Set THREEPHASE_RUNS_DIR to a folder and restart the workbench."
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{where} is not writable, so no run can be saved. Set THREEPHASE_RUNS_DIR to a folder you may write and restart the workbench."
+    return None
+
+
+def columns_problem(df: pd.DataFrame, name: str) -> str | None:
+    """Why a table cannot give a text and a label column (it has fewer than two), else None."""
+    cols = [str(c) for c in df.columns]
+    if len(cols) < 2:
+        return (f"{name} has only one column ({', '.join(cols) or 'none'}); a dataset needs a text column and a label "
+                "column, e.g. a header line `text,label`")
+    return None
+
+
+# ---- saved settings -------------------------------------------------------------------
+# The range a number setting's widget accepts; the pages draw their widgets with these.
+SETTING_LIMITS: dict[str, tuple[float, float]] = {
+    "wb.min_ratio": (0.5, 5.0), "wb.max_ratio": (1.0, 30.0), "wb.noise": (0.0, 0.9), "wb.augmentation": (1, 16),
+    "wb.max_steps": (0, 1_000_000), "wb.max_length": (16, 4096), "wb.max_train_rows": (0, 10_000_000), "wb.embed_rows": (50, 50_000),
+}
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, int):
+        return isinstance(value, int)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and math.isfinite(value)
+    if isinstance(default, dict):
+        return isinstance(value, dict) and all(isinstance(value.get(k), type(v)) for k, v in default.items())
+    return isinstance(value, type(default)) if default is not None else True
+
+
+def setting_fits(value: Any, default: Any, bounds: tuple | None = None, options=None) -> bool:
+    """Whether a stored value can be shown by its widget: the default's type, within `bounds`
+    (min, max) and among `options` when given (a Train-page phase setting from a saved file)."""
+    if not _same_kind(value, default):
+        return False
+    if bounds is not None and isinstance(value, (int, float)) and not isinstance(value, bool) and not bounds[0] <= value <= bounds[1]:
+        return False
+    return options is None or value in options
+
+
+def clean_settings(saved: dict[str, Any], defaults: dict[str, Any], choices: dict[str, list] | None = None) -> dict[str, Any]:
+    """The saved settings a page can draw: entries whose type differs from the default's, numbers
+    outside `SETTING_LIMITS` and values not among `choices` (a recipe since renamed, a hand-edited
+    file) are dropped, so the default is used instead of a widget raising."""
+    out = {}
+    for key, value in saved.items():
+        if key in defaults and not _same_kind(value, defaults[key]):
+            continue
+        if key in SETTING_LIMITS and not SETTING_LIMITS[key][0] <= value <= SETTING_LIMITS[key][1]:
+            continue
+        if choices and key in choices and value not in choices[key]:
+            continue
+        if isinstance(defaults.get(key), float):
+            value = float(value)
+        out[key] = value
+    return out
 
 
 # ---- runs -----------------------------------------------------------------------------
@@ -487,6 +644,68 @@ def per_class_frame(metrics: dict, split: str = "test") -> pd.DataFrame:
         for name, v in per.items() if isinstance(v, dict)
     ]
     return pd.DataFrame(rows, columns=["class", "precision", "recall", "f1", "support"])
+
+
+def before_ft_acc(metrics: dict) -> float | None:
+    """Validation accuracy of the head on the encoder before phase 3 (None when missing or not a number)."""
+    return _number(_dict(_dict(metrics).get("before_ft")).get("val_acc"))
+
+
+def lora_summary(metrics: dict) -> dict | None:
+    """{trainable_params, total_params, trainable_share} of a LoRA run, or None when the run has
+    none or its entry is damaged (a missing or non-numeric count)."""
+    lora = _dict(_dict(_dict(metrics).get("ft")).get("lora"))
+    out = {k: _number(lora.get(k)) for k in ("trainable_params", "total_params", "trainable_share")}
+    if not lora or any(v is None for v in out.values()):
+        return None
+    return {"trainable_params": int(out["trainable_params"]), "total_params": int(out["total_params"]),
+            "trainable_share": out["trainable_share"]}
+
+
+def ft_evals(metrics: dict) -> list[dict]:
+    """Phase 3's validation evaluations [{step, val_acc}] for the loss chart; entries that are not
+    objects with numeric step and val_acc (a damaged metrics file) are left out."""
+    evals = _dict(_dict(metrics).get("ft")).get("evals")
+    out = []
+    for e in evals if isinstance(evals, list) else []:
+        if isinstance(e, dict) and _number(e.get("step")) is not None and _number(e.get("val_acc")) is not None:
+            out.append({**e, "step": _number(e["step"]), "val_acc": _number(e["val_acc"])})
+    return out
+
+
+def phase_table(metrics: dict) -> pd.DataFrame:
+    """One row per phase of metrics.json: wall time, silhouette, kNN accuracy, pairs (None where
+    missing or not a number)."""
+    rows = []
+    for p, v in _dict(_dict(metrics).get("phases")).items():
+        v = _dict(v)
+        rows.append({"phase": PHASE_TITLES.get(p, p), "wall time (s)": _number(v.get("wall_s")), "silhouette": _number(v.get("silhouette")),
+                     "kNN acc": _number(v.get("knn_acc")), "pairs": _number(_dict(v.get("data")).get("pairs"))})
+    return pd.DataFrame(rows, columns=["phase", "wall time (s)", "silhouette", "kNN acc", "pairs"])
+
+
+def phase2_counts(metrics: dict) -> pd.DataFrame | None:
+    """Phase 2's rows per class before and after the imbalance correction, or None when the run
+    has none (or they are damaged)."""
+    for v in _dict(_dict(metrics).get("phases")).values():
+        data = _dict(_dict(v).get("data"))
+        before, after = data.get("counts_before"), _dict(data.get("counts_after"))
+        if isinstance(before, dict) and before:
+            return pd.DataFrame({"class": [str(c) for c in before], "before": [_number(n) for n in before.values()],
+                                 "after correction": [_number(after.get(c)) for c in before]})
+    return None
+
+
+def label_names(run: Run, labels: np.ndarray | None = None) -> list[str]:
+    """The run's class names (data.json) as strings; when they are missing or damaged (not
+    plain values), '0', '1', ... up to the largest label in `labels`."""
+    names = run.data_summary.get("label_names") or []
+    if names and all(isinstance(n, (str, int, float)) and not isinstance(n, bool) for n in names):
+        names = [str(n) for n in names]
+        if len(set(names)) == len(names) and (labels is None or not len(labels) or int(np.max(labels)) < len(names)):
+            return names
+    n = int(np.max(labels)) + 1 if labels is not None and len(labels) else 0
+    return [str(i) for i in range(n)]
 
 
 def confusion(metrics: dict, split: str = "test") -> tuple[np.ndarray, list[str]] | None:

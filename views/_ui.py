@@ -49,13 +49,23 @@ def init_state() -> None:
     """Defaults for every ``wb.*`` setting; a new browser session (a refresh, a new tab) first
     takes the settings the workbench saved last (`persist_state`)."""
     if "wb._restored" not in st.session_state:
-        for key, value in wb.load_settings(default_runs_dir()).items():
+        saved = wb.clean_settings(wb.load_settings(default_runs_dir()), DEFAULTS, setting_choices())
+        for key, value in saved.items():
             if key.startswith("wb.") and key not in NOT_PERSISTED and key not in st.session_state:
                 st.session_state[key] = value
         st.session_state["wb._restored"] = True
     for key, value in DEFAULTS.items():
         if key not in st.session_state:
             st.session_state[key] = dict(value) if isinstance(value, dict) else value
+
+
+def setting_choices() -> dict[str, list]:
+    """The values a choice setting can take (a saved value outside them is dropped)."""
+    from threephase_core.config import IMBALANCE_PRESETS
+    from threephase_core.recipes import RECIPES
+
+    return {"wb.recipe": list(RECIPES), "wb.preset": list(IMBALANCE_PRESETS) + ["custom"], "wb.source": ["demo", "folder", "upload", "hub"],
+            "wb.model_kind": ["minilm", "tiny", "path", "hub"], "wb.device": ["auto", "cpu", "cuda"]}
 
 
 def persist_state() -> None:
@@ -108,6 +118,14 @@ def manager():
 
 def store() -> RunStore:
     return manager().store
+
+
+def runs_dir_warning() -> None:
+    """On every page: say so when the runs folder cannot hold runs (a file in the way, no write
+    permission), before a Start or an upload finds out."""
+    problem = wb.runs_dir_problem(store().root)
+    if problem:
+        st.error(problem, icon=":material/folder_off:")
 
 
 @st.cache_resource(show_spinner=False)

@@ -74,7 +74,11 @@ with st.container(border=True):
                 st.error(f"No train file (train.parquet, train.csv or train.jsonl) found in {pick!r}.", icon=":material/error:")
             else:
                 try:
-                    text_col, label_col = column_pickers(pick, wb.peek_table(table))
+                    peek = wb.peek_table(table)
+                    problem = wb.columns_problem(peek, table.name)
+                    if problem:
+                        raise DataError(problem)
+                    text_col, label_col = column_pickers(pick, peek)
                     if text_col != label_col:
                         use(pick, text_col, label_col)
                 except DataError as exc:
@@ -91,11 +95,18 @@ with st.container(border=True):
             path = None
             try:
                 path = wb.save_upload(up.name, up.getvalue(), ui.store().root)
-                text_col, label_col = column_pickers(str(path), wb.peek_table(path))
+                peek = wb.peek_table(path)
+                problem = wb.columns_problem(peek, up.name)
+                if problem:
+                    raise DataError(problem)
+                text_col, label_col = column_pickers(str(path), peek)
                 if text_col != label_col:
                     use(str(path), text_col, label_col, shown_as=up.name)
             except DataError as exc:
                 st.error(str(exc).replace(str(path), up.name) if path else str(exc), icon=":material/error:")
+            except OSError as exc:  # the runs folder cannot keep the file
+                why = wb.runs_dir_problem(ui.store().root) or f"{exc.strerror or exc}"
+                st.error(f"{up.name} could not be kept for the runs: {why}", icon=":material/error:")
         else:
             st.caption(f"Files up to {limit} MB (`server.maxUploadSize` in .streamlit/config.toml).")
 

@@ -43,7 +43,7 @@ with c1:
     run_id = ui.bind(st.selectbox, "Run", "wb.run", page=PAGE, options=ids, format_func=lambda i: ui.run_label(rows[i]))
 run = mgr.store.get(run_id)
 phases, labels, texts = wb.run_points(run)
-names = run.data_summary.get("label_names") or [str(i) for i in range(int(labels.max()) + 1 if len(labels) else 0)]
+names = wb.label_names(run, labels)
 with c2:
     if "emb.method" not in st.session_state:
         st.session_state["emb.method"] = "umap"

@@ -40,16 +40,20 @@ with controls:
     st.markdown("**Imbalance correction** (phase 2)")
     ui.bind(st.segmented_control, "Preset", "wb.preset", page=PAGE, options=PRESETS, required=True, on_change=preset_changed,
             help="The paper's presets: normal (1.5, 4), extra (1.5, 20), none (1, 1) as (min ratio, max ratio).")
-    r_min = ui.bind(st.slider, "Min ratio r_min", "wb.min_ratio", page=PAGE, min_value=0.5, max_value=5.0, step=0.05,
+    r_min = ui.bind(st.slider, "Min ratio r_min", "wb.min_ratio", page=PAGE, min_value=wb.SETTING_LIMITS["wb.min_ratio"][0], max_value=wb.SETTING_LIMITS["wb.min_ratio"][1], step=0.05,
                     on_change=ratio_changed, help="A class is oversampled only where f(x) ≥ r_min.")
-    r_max = ui.bind(st.slider, "Max ratio r_max", "wb.max_ratio", page=PAGE, min_value=1.0, max_value=30.0, step=0.5,
+    r_max = ui.bind(st.slider, "Max ratio r_max", "wb.max_ratio", page=PAGE, min_value=wb.SETTING_LIMITS["wb.max_ratio"][0], max_value=wb.SETTING_LIMITS["wb.max_ratio"][1], step=0.5,
                     on_change=ratio_changed, help="f(1) = r_max: how many times a class of one row would be repeated.")
-    aug = ui.bind(st.number_input, "Pair augmentation", "wb.augmentation", page=PAGE, min_value=1, max_value=16, step=1,
+    aug = ui.bind(st.number_input, "Pair augmentation", "wb.augmentation", page=PAGE, min_value=wb.SETTING_LIMITS["wb.augmentation"][0],
+                  max_value=wb.SETTING_LIMITS["wb.augmentation"][1], step=1,
                   help="Pairs are drawn augmentation × ⌊log2(classes)⌋ times over the (corrected) data.")
     st.markdown("**Word deletion** (phase 1, DAE)")
-    noise = ui.bind(st.slider, "Noise ratio", "wb.noise", page=PAGE, min_value=0.0, max_value=0.9, step=0.05,
+    noise = ui.bind(st.slider, "Noise ratio", "wb.noise", page=PAGE, min_value=wb.SETTING_LIMITS["wb.noise"][0], max_value=wb.SETTING_LIMITS["wb.noise"][1], step=0.05,
                     help="Each word is deleted with this probability (the paper uses 0.6).")
 
+ratio_problem = wb.ratio_problem(r_min, r_max)
+if ratio_problem:
+    st.warning(ratio_problem, icon=":material/warning:")
 table = wb.class_table(counts, r_min, r_max)
 largest = int(table["rows"].max())
 xs, ys = wb.imbalance_curve(largest, r_max)

@@ -94,16 +94,16 @@ t = st.columns(5)
 t[0].metric("Validation accuracy", ui.pct(row["val_acc"]), border=True)
 t[1].metric("Test accuracy", ui.pct(row["test_acc"]), border=True)
 t[2].metric("Test macro F1", ui.pct(row["test_f1"]), border=True)
-before = (metrics.get("before_ft") or {}).get("val_acc")
-t[3].metric("Val acc before FT", ui.pct(before), help="The classifier head on the encoder before phase 3.", border=True)
+t[3].metric("Val acc before FT", ui.pct(wb.before_ft_acc(metrics)), help="The classifier head on the encoder before phase 3.", border=True)
 t[4].metric("Wall time", wb.fmt_seconds(row["wall_s"]), border=True)
-lora = (metrics.get("ft") or {}).get("lora")
+lora = wb.lora_summary(metrics)
 if lora:
     st.info(f"LoRA: {lora['trainable_params']:,} trainable of {lora['total_params']:,} encoder parameters "
             f"({lora['trainable_share']:.2%}); the adapters are merged into the saved encoder.", icon=":material/tune:")
 
 split = st.segmented_control("Split", ["test", "validation"], default="test", key="res:split", required=True) or "test"
-names = run.data_summary.get("label_names") or []
+names = wb.label_names(run)
+training = row["state"] in wb.ACTIVE_STATES
 tabs = st.tabs(["Per class", "Confusion matrix", "Training curves", "Phases", "Settings"])
 with tabs[0]:
     per = wb.per_class_frame(metrics, split)
@@ -115,6 +115,8 @@ with tabs[0]:
             "f1": st.column_config.NumberColumn("F1", format="%.3f")})
         b.download_button("Per-class metrics (CSV)", per.to_csv(index=False), file_name=f"{run_id}_{split}_per_class.csv",
                           mime="text/csv", icon=":material/download:", key="res:csv_class", on_click="ignore")
+    elif training:
+        st.info("This run is still training: its per-class metrics appear when fine-tuning ends.", icon=":material/hourglass_top:")
     else:
         st.info("No classification metrics: the run did not reach the end of fine-tuning.", icon=":material/info:")
 with tabs[1]:
@@ -127,24 +129,20 @@ with tabs[2]:
     losses = wb.loss_frame(wb.losses_from_events(run.events()))
     phases = list(run.config.get("phases") or losses["phase"].unique())
     if len(losses):
-        st.plotly_chart(charts.loss_curves(losses, phases, (metrics.get("ft") or {}).get("evals")), key="res_loss", config={"displayModeBar": False})
+        st.plotly_chart(charts.loss_curves(losses, phases, wb.ft_evals(metrics)), key="res_loss", config={"displayModeBar": False})
+    elif training:
+        st.info("This run is still loading its data and model: the loss curves appear with its first steps (on the Train page live).",
+                icon=":material/hourglass_top:")
     else:
         st.info("No training steps were logged.", icon=":material/info:")
 with tabs[3]:
-    ph = metrics.get("phases", {})
-    prow = []
-    for p, v in ph.items():
-        data = v.get("data", {})
-        prow.append({"phase": wb.PHASE_TITLES.get(p, p), "wall time (s)": v.get("wall_s"), "silhouette": v.get("silhouette"),
-                     "kNN acc": v.get("knn_acc"), "pairs": data.get("pairs")})
-    if prow:
-        st.dataframe(pd.DataFrame(prow), hide_index=True, width="stretch", column_config={
+    prow = wb.phase_table(metrics)
+    if len(prow):
+        st.dataframe(prow, hide_index=True, width="stretch", column_config={
             "wall time (s)": st.column_config.NumberColumn(format="%.1f"), "silhouette": st.column_config.NumberColumn(format="%.3f"),
             "kNN acc": st.column_config.NumberColumn(format="%.3f")})
-    cl_data = next((v["data"] for p, v in ph.items() if "counts_before" in v.get("data", {})), None)
-    if cl_data:
-        counts = pd.DataFrame({"class": list(cl_data["counts_before"]), "before": list(cl_data["counts_before"].values()),
-                               "after correction": [cl_data["counts_after"].get(c) for c in cl_data["counts_before"]]})
+    counts = wb.phase2_counts(metrics)
+    if counts is not None:
         st.markdown("**Phase-2 rows per class**")
         st.dataframe(counts, hide_index=True, width="stretch")
     st.page_link("views/embeddings.py", label="See the embedding maps of this run", icon=":material/scatter_plot:")

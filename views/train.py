@@ -14,6 +14,7 @@ from threephase_core.config import IMBALANCE_PRESETS, ConfigError
 from threephase_core.recipes import RECIPES, build_config
 
 PAGE = "train"
+LIMITS = wb.SETTING_LIMITS
 MODELS = {
     "minilm": "MiniLM-L6 (packaged, default)",
     "tiny": "Tiny random BERT (fast demo)",
@@ -93,16 +94,24 @@ def run_settings() -> dict:
     }
 
 
+def setting_places() -> dict[str, str]:
+    """setting key -> where it is set, for the messages of settings the engine refuses."""
+    places = {key: f"{PHASE_TABS[phase]} › {label}" for phase in ("dae", "cl", "ft") for key, label, *_ in FIELDS[phase]}
+    places.update({f"cl.{k}": "Imbalance & noise page" for k in ("min_ratio", "max_ratio", "imbalance")})
+    places.update({"seed": "Seeds", "max_steps": "Max steps per phase", "max_length": "Size limits › Max tokens per text",
+                   "max_train_rows": "Size limits › Max training rows", "embed_rows": "Size limits › Validation rows kept for the maps"})
+    return places
+
+
 def queue(recipes: list[str]) -> None:
     """Validate everything, then submit one job per recipe and seed; errors go to the page."""
     mgr = ui.manager()
-    _, _, data_error = ui.current_dataset()
+    _, ds, data_error = ui.current_dataset()
     if data_error:
         st.session_state["train.error"] = f"The dataset cannot be used: {data_error}"
         return
     settings = run_settings()
-    kind = st.session_state["wb.model_kind"]
-    problem = wb.check_model(settings["model"], kind if kind in ("path", "hub") else None) if ui.model_spec() else "give a model folder or hub id"
+    problem = wb.model_choice_problem(st.session_state["wb.model_kind"], ui.model_spec())
     if problem:
         st.session_state["train.error"] = f"Model: {problem}"
         return
@@ -113,9 +122,22 @@ def queue(recipes: list[str]) -> None:
             for r in recipes for seed in seeds
         ]
     except (ConfigError, ValueError) as exc:
-        st.session_state["train.error"] = str(exc)
+        st.session_state["train.error"] = wb.setting_hint(str(exc), setting_places())
         return
-    jobs = [mgr.submit(cfg) for cfg in configs]
+    for cfg in {c.recipe: c for c in configs}.values():  # what the engine would only find after phase 1
+        problem = wb.phase2_problem(ds.train, ds.num_classes, cfg.phases, cfg.cl, cfg.max_train_rows, cfg.seed)
+        if problem:
+            st.session_state["train.error"] = f"{cfg.recipe}: {problem}"
+            return
+    jobs = []
+    try:
+        for cfg in configs:
+            jobs.append(mgr.submit(cfg))
+    except OSError as exc:
+        why = wb.runs_dir_problem(mgr.store.root) or f"cannot create a run folder in {mgr.store.root}: {exc.strerror or exc}"
+        st.session_state["train.error"] = why + (f" ({len(jobs)} run(s) were queued before this.)" if jobs else "")
+        if not jobs:
+            return
     st.session_state["wb.run"] = jobs[0].run.id
     st.session_state["train.focus"] = jobs[0].id
     st.session_state["train.notice"] = f"Queued {len(jobs)} run(s)." if len(jobs) > 1 else f"Queued run {jobs[0].run.id}."
@@ -155,10 +177,10 @@ def clear_queue() -> None:
 
 def field(recipe: str, key: str, label: str, kind: str, opts, fixed: set[str], base) -> None:
     name = setting_name(recipe, key)
-    if name not in st.session_state:
-        st.session_state[name] = _get(base, key)
-    if key in fixed:
-        st.session_state[name] = _get(base, key)
+    bounds = {"lr": (1e-7, 1.0)}.get(kind, opts if kind in ("int", "float") else None)
+    if name not in st.session_state or key in fixed or not wb.setting_fits(st.session_state[name], _get(base, key), bounds,
+                                                                            opts if kind == "choice" else None):
+        st.session_state[name] = _get(base, key)  # new, set by the recipe, or a saved value the widget cannot show
     kw = {"page": PAGE, "disabled": key in fixed, "help": ("Set by this recipe. " if key in fixed else "") + HELP.get(key, "") or None}
     if kind == "int":
         ui.bind(st.number_input, label, name, min_value=opts[0], max_value=opts[1], step=1, **kw)
@@ -277,13 +299,13 @@ with c3:
               help="Bigger batches with learning rates re-tuned for them, sized for this dataset and this GPU's memory: on a GPU a "
                    "small model's step costs about the same at batch 32 as at 512 (see README, Performance)."
                    + ("" if on_gpu else " Needs a GPU."))
-    ui.bind(st.number_input, "Max steps per phase (0 = full)", "wb.max_steps", page=PAGE, min_value=0, max_value=1_000_000, step=5,
+    ui.bind(st.number_input, "Max steps per phase (0 = full)", "wb.max_steps", page=PAGE, min_value=LIMITS["wb.max_steps"][0], max_value=LIMITS["wb.max_steps"][1], step=5,
             help="Caps every phase: a quick look at the machinery, not a real result.")
     with st.expander("Size limits"):
-        ui.bind(st.number_input, "Max tokens per text", "wb.max_length", page=PAGE, min_value=16, max_value=4096, step=16)
-        ui.bind(st.number_input, "Max training rows (0 = all)", "wb.max_train_rows", page=PAGE, min_value=0, max_value=10_000_000, step=1000,
+        ui.bind(st.number_input, "Max tokens per text", "wb.max_length", page=PAGE, min_value=LIMITS["wb.max_length"][0], max_value=LIMITS["wb.max_length"][1], step=16)
+        ui.bind(st.number_input, "Max training rows (0 = all)", "wb.max_train_rows", page=PAGE, min_value=LIMITS["wb.max_train_rows"][0], max_value=LIMITS["wb.max_train_rows"][1], step=1000,
                 help="A stratified sample of the training split, for CPU runs on big data.")
-        ui.bind(st.number_input, "Validation rows kept for the maps", "wb.embed_rows", page=PAGE, min_value=50, max_value=50_000, step=500)
+        ui.bind(st.number_input, "Validation rows kept for the maps", "wb.embed_rows", page=PAGE, min_value=LIMITS["wb.embed_rows"][0], max_value=LIMITS["wb.embed_rows"][1], step=500)
 
 base = wb.recipe_defaults(recipe)
 fixed = wb.recipe_fixed_fields(recipe)
@@ -300,6 +322,9 @@ for tab, phase in zip(tabs, base.phases):
             else:
                 r_min, r_max = float(st.session_state["wb.min_ratio"]), float(st.session_state["wb.max_ratio"])
                 st.caption(f"Imbalance correction: **{st.session_state['wb.preset']}** (r_min {r_min:g}, r_max {r_max:g}), from the Imbalance & noise page.")
+                ratio_problem = wb.ratio_problem(r_min, r_max)
+                if ratio_problem:
+                    st.warning(ratio_problem, icon=":material/warning:")
             st.page_link("views/imbalance.py", label="Tune imbalance and noise", icon=":material/tune:")
 
 b1, b2, _ = st.columns([1, 1.3, 2])
