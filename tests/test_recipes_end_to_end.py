@@ -87,3 +87,14 @@ def test_long_texts_can_be_chunked(tiny_model_path, tmp_path):
     assert clf.chunk and clf.max_length == 8
     long_text = " ".join(["refund"] * 60)
     assert clf.predict_proba([long_text]).shape == (1, 7)
+
+
+@pytest.mark.parametrize("recipe", ["three_phase", "joint"])
+def test_data_without_pairs_fails_before_the_first_phase_trains(recipe, tiny_model_path, tmp_path):
+    """Capped to one row per class, phase 2 has no positive pairs: the run is refused before the
+    DAE trains (it used to fail only when phase 2 began, after phase 1's training)."""
+    cfg = build_config(recipe, {"model": tiny_model_path, "max_steps": 2, "dataset": "demo", "max_train_rows": 1})
+    run, result = run_recipe(cfg, runs_dir=tmp_path)
+    assert result["state"] == "failed" and result["input_error"], result
+    assert "no positive/negative pairs" in result["message"]
+    assert not any(e["type"] == "phase_start" for e in run.events())

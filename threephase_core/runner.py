@@ -127,6 +127,18 @@ def execute(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset |
         return result
 
 
+def _phase2_pairs(cfg: RunConfig, texts: list[str], labels: np.ndarray, n_classes: int) -> dict | None:
+    """The pairs of the recipe's CL or Joint phase (cosine loss), made and checked before any
+    phase trains; None when no phase uses pairs. The same seed and inputs as the phase itself
+    would use, so the pairs are the ones it would have drawn."""
+    pair_phases = [p for p in cfg.phases if p == "joint" or (p == "cl" and cfg.cl.loss == "cosine")]
+    if not pair_phases:
+        return None
+    from threephase_core.phases.contrastive import checked_pairs
+
+    return checked_pairs(texts, labels, n_classes, cfg.cl, cfg.seed, phase="the Joint phase" if pair_phases[0] == "joint" else "phase 2")
+
+
 def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | None) -> dict:
     cfg.validate()
     save_config(cfg, run.path / "config.json")
@@ -160,8 +172,9 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
         metrics["phases"].setdefault(phase, {}).update(cluster_quality(emb, view_labels))
         run.write("metrics.json", metrics)
 
-    snapshot("base")
     texts, labels = ds.train["text"].tolist(), ds.train["label"].to_numpy()
+    pairs = _phase2_pairs(cfg, texts, labels, ds.num_classes)  # data that gives no pairs fails now, not after the DAE
+    snapshot("base")
     for phase in cfg.phases:
         if phase == "dae":
             from threephase_core.phases.dae import train_dae
@@ -170,12 +183,12 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
         elif phase == "cl":
             from threephase_core.phases.contrastive import train_contrastive
 
-            stats = train_contrastive(model, texts, labels, ds.num_classes, cfg.cl, ctx)
+            stats = train_contrastive(model, texts, labels, ds.num_classes, cfg.cl, ctx, pairs=pairs)
             metrics["phases"]["cl"] = {"data": _named(stats, ds.label_names)}
         elif phase == "joint":
             from threephase_core.phases.joint import train_joint
 
-            stats = train_joint(model, texts, labels, ds.num_classes, cfg.dae, cfg.cl, ctx)
+            stats = train_joint(model, texts, labels, ds.num_classes, cfg.dae, cfg.cl, ctx, pairs=pairs)
             metrics["phases"]["joint"] = {"data": _named(stats, ds.label_names)}
         elif phase == "ft":
             clf, info = _finetune(model, ds, cfg, ctx)

@@ -76,15 +76,28 @@ class PairBatches:
         return loss_fn.compute_loss_from_embeddings([u.float(), v.float()], fa["scores"])
 
 
-def train_contrastive(model, texts, labels, n_classes: int, cfg: CLConfig, ctx: PhaseContext) -> dict:
-    """Train `model` in place; returns phase-2 statistics (class counts, number of pairs)."""
+def checked_pairs(texts, labels, n_classes: int, cfg: CLConfig, seed: int, phase: str = "phase 2") -> dict:
+    """`prepare_pairs`, refusing data that gives no pairs (DataError). The runner calls it before
+    the first phase, so a recipe that would fail here fails before the DAE has trained."""
+    from threephase_core.data import DataError
+
+    pairs = prepare_pairs(texts, labels, n_classes, cfg, seed)
+    if len(pairs["scores"]) == 0:
+        raise DataError(
+            f"{phase} would find no positive/negative pairs in the {len(texts)} training texts: it needs a class "
+            "with at least two different texts and at least two classes (raise max_train_rows, or add texts)"
+        )
+    return pairs
+
+
+def train_contrastive(model, texts, labels, n_classes: int, cfg: CLConfig, ctx: PhaseContext, pairs: dict | None = None) -> dict:
+    """Train `model` in place; returns phase-2 statistics (class counts, number of pairs).
+    `pairs`: `checked_pairs` of the same inputs, when the caller already made them."""
     if cfg.loss in ("supcon", "simclr"):
         return _train_views(model, texts, labels, cfg, ctx)
     from sentence_transformers.sentence_transformer.losses import CosineSimilarityLoss
 
-    pairs = prepare_pairs(texts, labels, n_classes, cfg, ctx.seed)
-    if len(pairs["scores"]) == 0:
-        raise ValueError("phase 2 found no positive/negative pairs: every class needs at least two texts")
+    pairs = pairs or checked_pairs(texts, labels, n_classes, cfg, ctx.seed)
     loss_fn = CosineSimilarityLoss(model)
     batches = PairBatches(model, pairs, cfg.batch_size, ctx)
     model.train()

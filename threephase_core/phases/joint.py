@@ -9,19 +9,17 @@ and noise from `dae`.
 from __future__ import annotations
 
 from threephase_core.config import CLConfig, DAEConfig
-from threephase_core.phases.contrastive import PairBatches, _stats, prepare_pairs
+from threephase_core.phases.contrastive import PairBatches, _stats, checked_pairs
 from threephase_core.phases.dae import DAEBatches, dae_loss_on, make_dae_loss
 from threephase_core.training import PhaseContext, fit, unique_params
 
 
-def train_joint(model, texts, labels, n_classes: int, dae: DAEConfig, cl: CLConfig, ctx: PhaseContext) -> dict:
+def train_joint(model, texts, labels, n_classes: int, dae: DAEConfig, cl: CLConfig, ctx: PhaseContext, pairs: dict | None = None) -> dict:
     from sentence_transformers.sentence_transformer.losses import CosineSimilarityLoss
 
     dae_loss = make_dae_loss(model, dae, ctx.cuda).to(ctx.device)
     cl_loss = CosineSimilarityLoss(model)
-    pairs = prepare_pairs(texts, labels, n_classes, cl, ctx.seed)
-    if len(pairs["scores"]) == 0:
-        raise ValueError("the Joint phase found no positive/negative pairs: every class needs at least two texts")
+    pairs = pairs or checked_pairs(texts, labels, n_classes, cl, ctx.seed, phase="the Joint phase")
     pair_batches = PairBatches(model, pairs, cl.batch_size, ctx)
     dae_batches = DAEBatches(model, texts, dae, ctx, loss_fn=dae_loss)
     n_steps = max(len(pair_batches), len(dae_batches))
