@@ -107,3 +107,17 @@ def test_unwritable_cache_folder_is_a_model_error(tmp_path, monkeypatch):
     monkeypatch.setenv("THREEPHASE_CACHE", str(blocker / "cache"))
     with pytest.raises(ModelError, match="THREEPHASE_CACHE"):
         load_encoder("tiny")
+
+
+def test_building_the_tiny_encoder_leaves_the_global_rng_alone(tmp_path):
+    """A seeded run that builds the tiny model on first use must draw the same random numbers as
+    one that loads it from the cache (building it used to re-seed torch's global RNG)."""
+    import torch
+
+    from threephase_core.encoder import make_tiny_encoder
+
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    make_tiny_encoder(tmp_path / "fresh-tiny")
+    assert torch.equal(torch.rand(3), expected)

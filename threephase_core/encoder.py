@@ -161,12 +161,19 @@ def hidden_size(model) -> int:
 
 def make_tiny_encoder(path: Path, seed: int = 0) -> Path:
     """Write a 2-layer, 32-wide random BERT with the MiniLM tokenizer as a sentence-transformers
-    model (mean pooling) at `path`, once. Fast enough for unit tests of every phase."""
+    model (mean pooling) at `path`, once. Fast enough for unit tests of every phase.
+
+    The weights are drawn under a forked torch RNG, so building the model (first use, inside a
+    seeded run) leaves the run's random state as loading it would: the same seed, the same run."""
+    with torch.random.fork_rng(devices=[]):
+        return _write_tiny_encoder(Path(path), seed)
+
+
+def _write_tiny_encoder(path: Path, seed: int) -> Path:
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    path = Path(path)
     with _TINY_LOCK:
         if (path / "modules.json").exists():
             return path
