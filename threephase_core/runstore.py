@@ -200,7 +200,7 @@ class Run:
         `damaged_embeddings`."""
         from threephase_core.projection import PHASE_ORDER
 
-        have = set(self._embedding_files()) - set(self.damaged_embeddings())
+        have = {phase for phase, path in self._embedding_files().items() if _whole_zip(path)}
         return [p for p in PHASE_ORDER if p in have] + sorted(have - set(PHASE_ORDER))
 
     def damaged_embeddings(self) -> list[str]:
