@@ -62,17 +62,23 @@ def resolve_model(name: str) -> str:
 def local_model_problem(name: str) -> str | None:
     """Why `name`, taken as a local model path, cannot be loaded; None for a model folder, the
     named models and hub ids (those need the loader and maybe a network). Reads no weights, so
-    the CLI and the Train page can check before they make a run folder."""
+    the CLI can check before it makes a run folder; the loader uses it too."""
     name = (name or DEFAULT_MODEL).strip()
     if name in MINILM_NAMES or name == TINY_NAME:
         return None
-    path = Path(name).expanduser()
-    if not (path.exists() or name.startswith((".", "/", "~"))):
+    if not (Path(name).expanduser().exists() or name.startswith((".", "/", "~"))):
         return None  # a hub id
+    return model_folder_problem(name)
+
+
+def model_folder_problem(name: str) -> str | None:
+    """Why `name`, meant as a local model folder, cannot be loaded (missing, a file, or a
+    folder with neither config.json nor modules.json), else None. Reads no weights."""
+    path = Path(name).expanduser()
     if not path.exists():
         return f"model folder not found: {name}"
     if not path.is_dir():
-        return f"{name} is a file, not a model folder"
+        return f"{name} is a file, not a model folder; give the folder that holds config.json or modules.json"
     if not (path / "modules.json").exists() and not (path / "config.json").exists():
         return f"{name} is not a model folder (no config.json or modules.json)"
     return None

@@ -131,12 +131,12 @@ def _phase2_pairs(cfg: RunConfig, texts: list[str], labels: np.ndarray, n_classe
     """The pairs of the recipe's CL or Joint phase (cosine loss), made and checked before any
     phase trains; None when no phase uses pairs. The same seed and inputs as the phase itself
     would use, so the pairs are the ones it would have drawn."""
-    pair_phases = [p for p in cfg.phases if p == "joint" or (p == "cl" and cfg.cl.loss == "cosine")]
-    if not pair_phases:
-        return None
-    from threephase_core.phases.contrastive import checked_pairs
+    from threephase_core.phases.contrastive import checked_pairs, pair_phase
 
-    return checked_pairs(texts, labels, n_classes, cfg.cl, cfg.seed, phase="the Joint phase" if pair_phases[0] == "joint" else "phase 2")
+    first = pair_phase(cfg.phases, cfg.cl)
+    if first is None:
+        return None
+    return checked_pairs(texts, labels, n_classes, cfg.cl, cfg.seed, phase="the Joint phase" if first == "joint" else "phase 2")
 
 
 def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | None) -> dict:

@@ -369,14 +369,10 @@ def check_model(spec: str, kind: str | None = None) -> str | None:
         return None
     path = Path(spec).expanduser()
     hub_like = re.fullmatch(r"[\w.-]+(/[\w.-]+)?", spec) is not None
-    if kind == "path" or (kind != "hub" and (path.exists() or spec.startswith((".", "/", "~")) or not hub_like)):
-        if _exists(path) and not path.is_dir():
-            return f"{spec} is a file, not a model folder; give the folder that holds config.json or modules.json"
-        if not path.is_dir():
-            return f"model folder not found: {spec}"
-        if not ((path / "modules.json").exists() or (path / "config.json").exists()):
-            return f"{spec} is not a model folder: it has neither config.json nor modules.json"
-        return None
+    if kind == "path" or (kind != "hub" and (_exists(path) or spec.startswith((".", "/", "~")) or not hub_like)):
+        from threephase_core.encoder import model_folder_problem
+
+        return model_folder_problem(spec)
     if not hub_like:
         return f"{spec!r} is not a Hugging Face hub id (owner/name)"
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
@@ -437,8 +433,9 @@ def phase2_problem(train: pd.DataFrame, n_classes: int, phases, cl, max_train_ro
     run is queued, with the engine's own pair builder. Skipped (None) for training splits above
     `limit` rows, where it would be slow and cannot fail."""
     from threephase_core.data import stratified_sample
+    from threephase_core.phases.contrastive import pair_phase, prepare_pairs
 
-    if "joint" not in phases and not ("cl" in phases and getattr(cl, "loss", "cosine") == "cosine"):
+    if pair_phase(phases, cl) is None:
         return None
     rows = train
     if max_train_rows and len(rows) > max_train_rows:
@@ -446,8 +443,6 @@ def phase2_problem(train: pd.DataFrame, n_classes: int, phases, cl, max_train_ro
     if len(rows) > limit:
         return None
     try:
-        from threephase_core.phases.contrastive import prepare_pairs
-
         pairs = len(prepare_pairs(rows["text"].tolist(), rows["label"].to_numpy(), n_classes, cl, seed)["scores"])
     except Exception:  # noqa: BLE001 - the engine will say it better; never block a run on a failed preview
         return None

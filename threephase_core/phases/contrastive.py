@@ -76,6 +76,12 @@ class PairBatches:
         return loss_fn.compute_loss_from_embeddings([u.float(), v.float()], fa["scores"])
 
 
+def pair_phase(phases, cfg: CLConfig) -> str | None:
+    """The first of `phases` that trains on pairs (Joint, or CL with the cosine pair loss;
+    SupCon and SimCLR use views instead), or None."""
+    return next((p for p in phases if p == "joint" or (p == "cl" and cfg.loss == "cosine")), None)
+
+
 def checked_pairs(texts, labels, n_classes: int, cfg: CLConfig, seed: int, phase: str = "phase 2") -> dict:
     """`prepare_pairs`, refusing data that gives no pairs (DataError). The runner calls it before
     the first phase, so a recipe that would fail here fails before the DAE has trained."""
