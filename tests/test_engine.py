@@ -78,6 +78,8 @@ def test_queue_runs_in_order_and_a_queued_job_can_be_dropped(manager, tiny_model
     assert second.state == "queued" and [j.id for j in manager.pending()] == [first.id, second.id, third.id]
     assert manager.cancel(second.id)
     assert second.state == "cancelled"
+    assert second.wait(1), "waiting on a dropped job must not wait for the running one"
+    assert first.state == "running"
     manager.cancel(first.id)
     assert third.wait(120) and third.state == "done"
     assert second.run.status["state"] == "cancelled" and not second.run.has_model()

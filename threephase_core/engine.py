@@ -26,6 +26,7 @@ class Job:
     progress: Progress = field(default_factory=Progress)
     result: dict | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    started: bool = False  # set by the worker, under the manager's lock, just before it runs
 
     @property
     def state(self) -> str:
@@ -69,10 +70,13 @@ class JobManager:
         job = self.get(job_id)
         if job is None or job.done.is_set():
             return False
-        job.progress.request_cancel()
-        if job.state == "queued":
+        with self._lock:  # the worker starts a job under this lock: a job is dropped or run, never both
+            job.progress.request_cancel()
+            dropped = not job.started
+        if dropped:
             job.progress.set_state("cancelled", "removed from the queue")
             job.run.update_status(state="cancelled", message="removed from the queue")
+            job.done.set()  # waiting on a dropped job returns now, not when the job before it ends
         return True
 
     def get(self, job_id: int) -> Job | None:
@@ -111,9 +115,13 @@ class JobManager:
             if job is None:
                 return
             try:
-                if job.progress.cancel_requested or self._stopping:
+                with self._lock:
+                    skip = job.progress.cancel_requested or self._stopping
+                    job.started = not skip
+                if skip:
                     if job.state == "queued":
                         job.progress.set_state("cancelled", "removed from the queue")
+                        job.run.update_status(state="cancelled", message="removed from the queue")
                     continue
                 job.result = execute(job.config, job.run, job.progress)
             except BaseException as exc:  # noqa: BLE001 - the worker must survive anything
