@@ -170,6 +170,8 @@ def test_defaults_validate():
         (["seed=-1"], ">= 0"),
         (["max_steps=-3"], ">= 0"),
         (["max_length=4"], "max_length"),
+        (["model="], "model is empty"),
+        (["model=  "], "model is empty"),
         (["ft.reinit_layers=2", "ft.lora=true"], "re-drawn layers"),
         (["ft.reinit_layers=2", "ft.freeze_encoder=true"], "re-drawn layers"),
     ],

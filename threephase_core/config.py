@@ -138,6 +138,8 @@ class RunConfig:
         if not self.phases:
             raise ConfigError("no phases: pick a recipe (see `python -m threephase_core recipes`)")
         _check_types(self)  # the comparisons below need numbers
+        if not self.model.strip():  # else the run would record "" while loading the default model
+            raise ConfigError("model is empty; give minilm (the packaged default), tiny, a model folder or a hub id")
         # pandas' sampling (numpy's legacy RandomState) takes seeds below 2**32: a bigger one fails mid-run.
         _check("seed", self.seed, _is_int(self.seed) and 0 <= self.seed < 2**32, "an integer >= 0 and < 2**32")
         for key in ("max_steps", "max_train_rows", "embed_rows"):
