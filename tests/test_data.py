@@ -632,3 +632,18 @@ def test_hub_rows_are_named_counting_from_zero_and_unlabelled_splits_skipped(mon
     monkeypatch.setattr(datasets, "load_dataset", lambda spec, *a, **k: datasets.DatasetDict(train=train, test=test))
     ds = load_dataset("someone/x")
     assert any(n.startswith("test split carved") for n in ds.notes)
+
+
+def test_bytes_cells_are_decoded_and_non_utf8_ones_named(tmp_path):
+    """A parquet "binary" column loads as text; bytes that are not UTF-8 get a DataError naming the
+    rows (pandas raised a bare UnicodeDecodeError)."""
+    folder = tmp_path / "binary"
+    folder.mkdir()
+    texts = [b"hello world", b"good day", "caf\u00e9".encode()] * 4
+    pd.DataFrame({"text": texts, "label": [b"a", b"b", b"a"] * 4}).to_parquet(folder / "train.parquet")
+    ds = load_dataset(str(folder))
+    assert ds.label_names == ["a", "b"]
+    assert set(pd.concat([ds.train, ds.validation, ds.test])["text"]) == {"hello world", "good day", "caf\u00e9"}
+    pd.DataFrame({"text": texts[:2] + ["caf\u00e9".encode("latin-1")] + texts[3:], "label": ["a", "b", "a"] * 4}).to_parquet(folder / "train.parquet")
+    with pytest.raises(DataError, match=r"column 'text' holds bytes that are not UTF-8 text \(1 row\(s\): row 2, counting from 0\)"):
+        load_dataset(str(folder))

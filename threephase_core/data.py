@@ -310,8 +310,32 @@ def _columns(df: pd.DataFrame, text_column: str, label_column: str, where: str, 
     # A fresh 0..n-1 index, the row's position in the source: carving selects rows by index, so
     # duplicates in the source index would mix rows up.
     frame = pd.DataFrame({"text": df[text_column].to_numpy(), "label": df[label_column].to_numpy()})
+    for column, source in zip(("text", "label"), (text_column, label_column)):
+        frame[column] = _decoded(frame[column], f"{where}: column {source!r}", path)
     _check_rows(frame, where, path, (text_column, label_column))
     return frame
+
+
+def _decoded(values: pd.Series, where: str, path: Path | None) -> pd.Series:
+    """`values` with bytes cells (a parquet "binary" column) decoded as UTF-8, as pandas would do
+    later anyway, but with a DataError naming the rows that are not UTF-8 (pandas raised a bare
+    UnicodeDecodeError from deep inside `astype(str)`)."""
+    is_bytes = np.fromiter((isinstance(v, (bytes, bytearray)) for v in values), bool, len(values))
+    if not is_bytes.any():
+        return values
+    bad: list[int] = []
+    out = values.to_numpy(dtype=object, copy=True)
+    for i in np.flatnonzero(is_bytes):
+        try:
+            out[i] = bytes(out[i]).decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append(int(i))
+    if bad:
+        raise DataError(
+            f"{where} holds bytes that are not UTF-8 text ({len(bad)} row(s): {_rows_text(bad, path, len(values))}); "
+            "re-save the file with the text as UTF-8 strings"
+        )
+    return pd.Series(out, index=values.index)
 
 
 def _read_folder(folder: Path, text_column: str, label_column: str) -> dict[str, pd.DataFrame]:
