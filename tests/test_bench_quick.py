@@ -175,3 +175,26 @@ def test_head_study_quick_writes_its_table(tmp_path, tiny_model_path):
     table = (tmp_path / "head_study_quick_cpu.md").read_text()
     rows = [line for line in table.splitlines() if line.startswith("| 16 |")]
     assert [r.split("|")[5].strip() for r in rows] == ["off", "on"]
+
+
+def test_paired_table_diffs_every_recipe_against_ft_over_common_seeds():
+    """Each recipe - FT over the seeds both ran, with scipy's paired t-test; 3-Phase listed first;
+    a metric a row lacks is shown as '-', not as a crash or a zero."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from accuracy import paired_table
+    from scipy import stats
+
+    def row(recipe, seed, acc, f1, rare=None):
+        return {"dataset": "d", "recipe": recipe, "seed": seed, "test_acc": acc, "macro_f1": f1, "rare3_recall": rare}
+
+    ft = [row("ft", s, a, f, r) for s, a, f, r in ((0, 0.90, 0.80, 0.5), (1, 0.92, 0.82, 0.6), (2, 0.91, 0.85, 0.7))]
+    tp = [row("three_phase", s, a, f, r) for s, a, f, r in ((0, 0.93, 0.81, 0.6), (1, 0.92, 0.86, 0.6), (2, 0.95, 0.86, 0.9))]
+    extra = [row("extra_imb", 1, 0.90, 0.80), row("extra_imb", 5, 0.99, 0.99)]  # seed 5 has no FT twin
+    lines = paired_table(ft + extra + tp)
+    body = [ln.split(" | ") for ln in lines if ln.startswith("| d |")]
+    assert [cells[1] for cells in body] == ["three_phase", "extra_imb"]
+    three = body[0]
+    p_acc = stats.ttest_rel([93, 92, 95], [90, 92, 91]).pvalue
+    p_f1 = stats.ttest_rel([81, 86, 86], [80, 82, 85]).pvalue
+    assert three[2:10] == ["3", "93.33", "91.00", "+2.33", f"{p_acc:.3f}", "+2.00", f"{p_f1:.3f}", "+10.00 |"]
+    assert body[1][2:10] == ["1", "90.00", "92.00", "-2.00", "nan", "-2.00", "nan", "- |"]
