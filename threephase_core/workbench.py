@@ -610,12 +610,14 @@ def runs_frame(store: RunStore, live: dict[str, dict] | None = None) -> pd.DataF
 
 def recipe_comparison(df: pd.DataFrame) -> pd.DataFrame:
     """The ablation table from finished runs: per recipe, mean and std over seeds of
-    validation/test accuracy and macro F1 (std 0 for a single seed), in the recipes' order."""
+    validation/test accuracy and macro F1 (std 0 for a single seed), and the test accuracy's
+    difference to FT paired over seeds (`versus_baseline`), in the recipes' order."""
     from threephase_core.recipes import RECIPES
 
     done = df[(df["state"] == "done") & df["test_acc"].notna()] if len(df) else df
     if not len(done):
-        return pd.DataFrame(columns=["recipe", "seeds", "val_mean", "val_std", "test_mean", "test_std", "f1_mean", "f1_std"])
+        return pd.DataFrame(columns=["recipe", "seeds", "val_mean", "val_std", "test_mean", "test_std", "f1_mean", "f1_std",
+                                     "vs_seeds", "vs_diff", "vs_p"])
     g = done.groupby("recipe")
     out = pd.DataFrame({
         "seeds": g["seed"].nunique(),
@@ -624,9 +626,53 @@ def recipe_comparison(df: pd.DataFrame) -> pd.DataFrame:
         "test_mean": g["test_acc"].mean(), "test_std": g["test_acc"].std(ddof=0),
         "f1_mean": g["test_f1"].mean(), "f1_std": g["test_f1"].std(ddof=0),
     }).reset_index()
+    paired = versus_baseline(done)
+    out = out.merge(paired, on="recipe", how="left")
     order = {name: i for i, name in enumerate(RECIPES)}
     out["_o"] = out["recipe"].map(lambda r: order.get(r, len(order)))
     return out.sort_values("_o").drop(columns="_o").reset_index(drop=True)
+
+
+def versus_baseline(done: pd.DataFrame, baseline: str = "ft", metric: str = "test_acc") -> pd.DataFrame:
+    """Per recipe, `metric` minus the baseline's over the seeds both finished: (recipe, vs_seeds,
+    vs_diff, vs_p), vs_p from a paired t-test (NaN with one common seed or identical scores).
+
+    Pairing by seed is what makes a small difference readable: two recipes run with the same
+    seed share the data split and the head's initialisation, so the seed-to-seed spread (often
+    larger than the difference itself) cancels out. Re-runs of one recipe and seed are averaged.
+    """
+    from scipy import stats
+
+    cols = ["recipe", "vs_seeds", "vs_diff", "vs_p"]
+    per_seed = done.groupby(["recipe", "seed"])[metric].mean().unstack("seed") if len(done) else pd.DataFrame()
+    if baseline not in per_seed.index:  # no baseline run, or none with a usable seed (a damaged config)
+        return pd.DataFrame(columns=cols)
+    base = per_seed.loc[baseline]
+    rows = []
+    for recipe, scores in per_seed.iterrows():
+        if recipe == baseline:
+            continue
+        both = scores.notna() & base.notna()
+        x, y = scores[both].to_numpy(float), base[both].to_numpy(float)
+        if not len(x):
+            continue
+        p = float(stats.ttest_rel(x, y).pvalue) if len(x) > 1 and np.any(x != y) else float("nan")
+        rows.append({"recipe": recipe, "vs_seeds": int(len(x)), "vs_diff": float(np.mean(x - y)), "vs_p": p})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def versus_text(recipe: str, seeds, diff, p, baseline: str = "ft") -> str:
+    """The Results table's "vs FT" cell: '+0.8 pts, p = 0.21 (3 seeds)'; 'baseline' on FT's own
+    row; '–' with no seed in common; the p-value is left out with one seed (no spread to test)."""
+    if recipe == baseline:
+        return "baseline"
+    if not isinstance(seeds, (int, np.integer, float)) or not np.isfinite(seeds) or seeds < 1 or not np.isfinite(diff):
+        return "–"
+    n = int(seeds)
+    text = f"{diff * 100:+.1f} pts"
+    if n > 1 and np.isfinite(p):
+        text += f", p = {p:.2f}"
+    return text + f" ({n} seed{'s' if n > 1 else ''})"
 
 
 def per_class_frame(metrics: dict, split: str = "test") -> pd.DataFrame:

@@ -83,6 +83,8 @@ def test_page_renders_with_finished_run(finished_store, open_app, page):
         assert list(table["state"]) == ["done"] and table["test_acc"].notna().all()
         assert any(m.label == "Test accuracy" for m in at.metric)
         assert len(figures(at)) >= 2  # recipe comparison + per-class F1
+        comparison = at.dataframe[1].value
+        assert list(comparison["recipe"]) == ["three_phase"] and list(comparison["test acc vs FT"]) == ["–"]  # no FT run to pair with
 
 
 # ---- data -----------------------------------------------------------------------------

@@ -170,3 +170,28 @@ def test_one_manager_per_runs_folder(tmp_path):
     fresh = wb.manager_for(tmp_path / "a")
     assert fresh is not first and fresh.alive
     wb.shutdown_managers()
+
+
+def test_recipe_comparison_pairs_each_recipe_with_ft_by_seed():
+    """vs FT: the mean of per-seed differences over the seeds both finished, with scipy's paired
+    t-test; a recipe with no seed in common gets no number; re-runs of a seed are averaged."""
+    from scipy import stats
+
+    df = pd.DataFrame({
+        "state": ["done"] * 9, "seed": [0, 1, 2, 0, 1, 2, 2, 7, 0],
+        "recipe": ["ft", "ft", "ft", "three_phase", "three_phase", "three_phase", "three_phase", "cl_ft", "dae_ft"],
+        "val_acc": [0.9] * 9, "test_f1": [0.9] * 9,
+        "test_acc": [0.80, 0.90, 0.85, 0.83, 0.91, 0.86, 0.90, 0.99, 0.70],
+    })
+    comp = wb.recipe_comparison(df).set_index("recipe")
+    three = [0.83, 0.91, 0.88]  # seed 2 ran twice: 0.86 and 0.90
+    assert comp.loc["three_phase", "vs_seeds"] == 3
+    assert comp.loc["three_phase", "vs_diff"] == pytest.approx(np.mean(np.array(three) - [0.80, 0.90, 0.85]))
+    assert comp.loc["three_phase", "vs_p"] == pytest.approx(stats.ttest_rel(three, [0.80, 0.90, 0.85]).pvalue)
+    assert pd.isna(comp.loc["cl_ft", "vs_seeds"])  # seed 7 has no FT run
+    assert comp.loc["dae_ft", "vs_seeds"] == 1 and comp.loc["dae_ft", "vs_diff"] == pytest.approx(-0.10)
+    assert wb.versus_text("ft", *comp.loc["ft", ["vs_seeds", "vs_diff", "vs_p"]]) == "baseline"
+    assert wb.versus_text("cl_ft", *comp.loc["cl_ft", ["vs_seeds", "vs_diff", "vs_p"]]) == "–"
+    assert wb.versus_text("dae_ft", *comp.loc["dae_ft", ["vs_seeds", "vs_diff", "vs_p"]]) == "-10.0 pts (1 seed)"
+    p = comp.loc["three_phase", "vs_p"]
+    assert wb.versus_text("three_phase", *comp.loc["three_phase", ["vs_seeds", "vs_diff", "vs_p"]]) == f"+2.3 pts, p = {p:.2f} (3 seeds)"
