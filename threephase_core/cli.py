@@ -1,7 +1,9 @@
-"""Command line: `python -m threephase_core run|recipes|datasets`.
+"""Command line: `python -m threephase_core run|predict|recipes|datasets`.
 
     python -m threephase_core run --dataset demo --recipe three_phase
     python -m threephase_core run --dataset ../shared/datasets/snips2 --recipe ft --set ft.epochs=3 --max-steps 50
+    python -m threephase_core predict latest "where is my parcel" "cancel my plan"
+    python -m threephase_core predict RUN_ID --file texts.txt --out predictions.csv
     python -m threephase_core recipes
     python -m threephase_core datasets
 
@@ -54,6 +56,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--gpu-preset", action="store_true",
                    help="on a GPU: bigger batches with re-tuned learning rates, sized for the data and the GPU "
                         "(threephase_core/gpu_presets.py); --set values still win")
+    pr = sub.add_parser("predict", help="classify texts with a finished run's model")
+    pr.add_argument("run", help="run id (a folder name in the runs folder), 'latest', or a run/model folder")
+    pr.add_argument("texts", nargs="*", help="texts to classify (or --file)")
+    pr.add_argument("--file", default=None, help="a text file, one text per line ('-': standard input)")
+    pr.add_argument("--top", type=int, default=3, help="show the best N classes per text (default 3)")
+    pr.add_argument("--out", default=None, help="also write the predictions as CSV")
+    pr.add_argument("--runs-dir", default=None, help="where run folders are (default $THREEPHASE_RUNS_DIR or ./runs)")
+    pr.add_argument("--device", default="auto", help="auto | cpu | cuda")
     sub.add_parser("recipes", help="list recipes")
     sub.add_parser("datasets", help="list known datasets")
     return p
@@ -62,7 +72,12 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit status (Ctrl-C before a run starts: 130, no traceback)."""
     quiet_libraries()
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "predict" and extra and not any(e.startswith("-") for e in extra):
+        args.texts += extra  # texts after an option (`predict latest --top 1 "some text"`)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return _command(args)
     except KeyboardInterrupt:
@@ -84,7 +99,42 @@ def _command(args) -> int:
         for spec, desc in available_datasets():
             print(f"{spec:50s} {desc}")
         return 0
+    if args.command == "predict":
+        return _predict(args)
     return _run(args)
+
+
+def _predict(args) -> int:
+    """Classify the given texts with a saved model and print label, confidence and runners-up."""
+    from threephase_core.classifier import load_classifier
+    from threephase_core.encoder import ModelError
+    from threephase_core.predict import PredictError, clean_texts, model_folder, predictions, read_texts
+
+    try:
+        if args.top < 1:
+            raise PredictError(f"--top {args.top}: give 1 or more")
+        if args.texts and args.file:
+            raise PredictError("give texts or --file, not both")
+        texts = read_texts(args.file) if args.file else clean_texts(args.texts)
+        if not texts:
+            raise PredictError("no texts to classify: give them as arguments or with --file (one per line)")
+        folder = model_folder(args.run, args.runs_dir)
+        clf = load_classifier(folder, device=args.device)
+    except (PredictError, ModelError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    table = predictions(clf, texts, args.top)
+    for row in table.itertuples():
+        extra = f"   ({row.runners_up})" if row.runners_up else ""
+        print(f"{row.label}\t{row.confidence:.1%}\t{row.text}{extra}")
+    if args.out:
+        try:
+            table.to_csv(args.out, index=False)
+        except OSError as e:
+            print(f"error: cannot write {args.out}: {e.strerror or e}", file=sys.stderr)
+            return 1
+        print(f"wrote {len(table)} predictions to {args.out}", file=sys.stderr)
+    return 0
 
 
 def _run(args) -> int:

@@ -160,6 +160,20 @@ def device_label() -> str:
     return label()
 
 
+@st.cache_resource(show_spinner="Loading the model…", max_entries=2)
+def _classifier(model_dir: str, stamp: float):
+    from threephase_core.classifier import load_classifier
+
+    return load_classifier(model_dir, device=st.session_state.get("wb.device", "auto"))
+
+
+def classifier(run):
+    """The run's saved classifier, loaded once per model (a retrained folder has a new
+    classifier.json time, so it is loaded again). Raises ModelError for a damaged model."""
+    stamp = (run.model_dir / "classifier.json").stat().st_mtime
+    return _classifier(str(run.model_dir), stamp)
+
+
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=6)
 def _load(spec: str, text_column: str, label_column: str, stamp: float):
     from threephase_core.data import load_dataset

@@ -8,9 +8,11 @@ import streamlit as st
 
 from views import _charts as charts
 from views import _ui as ui
+from threephase_core import predict
 from threephase_core import workbench as wb
 
 PAGE = "res"
+TRY_LIMIT = 500  # texts classified at once in the page (the CLI has no limit)
 
 ui.header("Results", "All runs in the runs folder, the paper's ablation table rebuilt from them, and any run in detail.")
 mgr = ui.manager()
@@ -107,7 +109,7 @@ if lora:
 split = st.segmented_control("Split", ["test", "validation"], default="test", key="res:split", required=True) or "test"
 names = wb.label_names(run)
 training = row["state"] in wb.ACTIVE_STATES
-tabs = st.tabs(["Per class", "Confusion matrix", "Training curves", "Phases", "Settings"])
+tabs = st.tabs(["Per class", "Confusion matrix", "Training curves", "Phases", "Settings", "Try it"])
 with tabs[0]:
     per = wb.per_class_frame(metrics, split)
     if len(per):
@@ -155,6 +157,35 @@ with tabs[4]:
     if summary.get("notes"):
         for note in summary["notes"]:
             st.caption(f"Data note: {note}")
+
+with tabs[5]:
+    if not run.has_model():
+        st.info("This run has no saved model (it did not finish fine-tuning), so it cannot classify new texts.", icon=":material/info:")
+    else:
+        with st.form("res:try_form", border=False):
+            typed = st.text_area("Texts to classify, one per line", key="res:try_texts", height=140,
+                                 placeholder="where is my parcel\nI was charged twice this month")
+            asked = st.form_submit_button("Classify", icon=":material/label:")
+        if asked:
+            from threephase_core.encoder import ModelError  # torch: imported when first needed
+
+            texts = predict.clean_texts(typed.splitlines())
+            if not texts:
+                st.warning("Type at least one text.", icon=":material/warning:")
+            else:
+                if len(texts) > TRY_LIMIT:
+                    st.warning(f"Only the first {TRY_LIMIT} of {len(texts)} texts are classified here; "
+                               f"`python -m threephase_core predict {run_id} --file FILE` takes any number.", icon=":material/warning:")
+                try:
+                    st.session_state["res:try_result"] = (run_id, predict.predictions(ui.classifier(run), texts[:TRY_LIMIT]))
+                except (ModelError, OSError) as exc:
+                    st.error(f"The model cannot be loaded: {exc}", icon=":material/error:")
+        shown = st.session_state.get("res:try_result")
+        if shown and shown[0] == run_id:
+            st.dataframe(shown[1], hide_index=True, width="stretch", column_config={
+                "confidence": st.column_config.ProgressColumn("confidence", format="percent", min_value=0.0, max_value=1.0),
+                "runners_up": st.column_config.TextColumn("next most likely")})
+        st.caption("The same from a terminal: `python -m threephase_core predict RUN_ID \"a text\"` (or `--file texts.txt`).")
 
 d1, d2, _ = st.columns([1, 1, 2])
 d1.download_button("metrics.json", json.dumps(metrics, indent=2), file_name=f"{run_id}_metrics.json", mime="application/json",

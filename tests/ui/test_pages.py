@@ -396,3 +396,33 @@ def test_a_broken_settings_file_is_ignored(empty_store, open_app):
     at = open_app("views/train.py")
     ok(at)
     assert at.selectbox(key="train:wb.recipe").value == "three_phase"
+
+
+def test_results_try_it_classifies_typed_texts(finished_store, open_app):
+    """The Try it tab classifies typed texts with the run's saved model: the same labels and
+    confidences as loading the model by hand; blank lines are skipped."""
+    from threephase_core.classifier import load_classifier
+    from threephase_core.runstore import RunStore
+
+    at = open_app("views/results.py")
+    texts = ["where is my parcel", "I was charged twice this month"]
+    at.text_area(key="res:try_texts").input("\n" + texts[0] + "\n\n" + texts[1] + "\n")
+    at.button(key="FormSubmitter:res:try_form-Classify").click().run()
+    ok(at)
+    assert not at.error, [e.value for e in at.error]
+    shown = at.dataframe[-1].value
+    run = RunStore(finished_store).list()[0]
+    clf = load_classifier(run.path, device="cpu")
+    assert list(shown["text"]) == texts and list(shown["label"]) == clf.predict(texts)
+    assert np.allclose(shown["confidence"], clf.predict_proba(texts).max(axis=1), atol=1e-5)
+
+
+def test_results_try_it_says_when_a_run_has_no_model(finished_store, open_app):
+    import shutil
+
+    from threephase_core.runstore import RunStore
+
+    shutil.rmtree(RunStore(finished_store).list()[0].model_dir)
+    at = open_app("views/results.py")
+    ok(at)
+    assert any("has no saved model" in i.value for i in at.info)
