@@ -279,6 +279,19 @@ class RunStore:
             raise KeyError(f"no run {run_id!r} in {self.root}")
         return Run(path)
 
+    def remove(self, run_id: str) -> None:
+        """Delete a run folder and everything in it. config.json goes first, so a removal that
+        stops half-way (a file in use, no permission) leaves a folder the listing ignores rather
+        than a run with parts missing. KeyError for a name that is not a run folder here
+        (including '..' and paths: only a direct child of the root is removed)."""
+        import shutil
+
+        if not run_id or Path(run_id).name != run_id or run_id in (".", ".."):
+            raise KeyError(f"no run {run_id!r} in {self.root}")
+        run = self.get(run_id)
+        (run.path / "config.json").unlink()
+        shutil.rmtree(run.path, ignore_errors=True)
+
 
 def _whole_zip(path: Path) -> bool:
     try:

@@ -600,6 +600,57 @@ def run_row(run: Run, live: dict[str, dict]) -> dict:
 RUN_COLUMNS = ["run", "state", "recipe", "dataset", "model", "seed", "val_acc", "test_acc", "test_f1", "wall_s", "steps_cap", "device", "created", "has_model", "phases"]
 
 
+ACTIVE_WINDOW_S = 120.0  # a "running" folder written to this recently may belong to another process
+
+
+def delete_problem(run: Run, live: dict[str, dict], now: float | None = None) -> str | None:
+    """Why `run` must not be deleted now, else None: a job of this workbench is queued or running
+    it, or its status says running and its files changed in the last ACTIVE_WINDOW_S seconds (a
+    command-line run in another process, which this workbench cannot see)."""
+    import time
+
+    if run.id in live and live[run.id].get("state") in ACTIVE_STATES:
+        return f"{run.id} is {live[run.id]['state']}; stop it on the Train page first"
+    if run.status.get("state") in ACTIVE_STATES:
+        try:
+            touched = max((run.path / f).stat().st_mtime for f in ("status.json", "events.jsonl") if (run.path / f).exists())
+        except (OSError, ValueError):
+            touched = None
+        if touched is not None and (now or time.time()) - touched < ACTIVE_WINDOW_S:
+            return f"{run.id} looks active (its files changed {int((now or time.time()) - touched)} s ago, maybe a command-line run); try again when it has stopped"
+    return None
+
+
+def delete_runs(store: RunStore, run_ids: list[str], live: dict[str, dict]) -> tuple[list[str], list[str]]:
+    """Delete these runs' folders; returns (deleted ids, one message per run that was not)."""
+    deleted, problems = [], []
+    for run_id in run_ids:
+        try:
+            run = store.get(run_id)
+        except KeyError:
+            continue  # already gone (another tab)
+        problem = delete_problem(run, live)
+        if problem:
+            problems.append(problem)
+            continue
+        try:
+            store.remove(run_id)
+            deleted.append(run_id)
+        except (OSError, KeyError) as exc:
+            problems.append(f"{run_id} could not be deleted: {getattr(exc, 'strerror', None) or exc}")
+    return deleted, problems
+
+
+def cleanup_candidates(df: pd.DataFrame) -> dict[str, list[str]]:
+    """Run ids a tidy-up would delete, by kind: runs that did not finish (failed, cancelled,
+    interrupted) and smoke runs (finished with a step cap: their scores are not results)."""
+    if not len(df):
+        return {"unfinished": [], "smoke": []}
+    unfinished = df["state"].isin(["failed", "cancelled", "interrupted", "unknown"])
+    smoke = (df["state"] == "done") & (df["steps_cap"].astype(str) != "")
+    return {"unfinished": df.loc[unfinished, "run"].tolist(), "smoke": df.loc[smoke, "run"].tolist()}
+
+
 def runs_frame(store: RunStore, live: dict[str, dict] | None = None) -> pd.DataFrame:
     """One row per run folder, newest first."""
     live = live or {}

@@ -16,6 +16,23 @@ TRY_LIMIT = 500  # texts classified at once in the page (the CLI has no limit)
 
 ui.header("Results", "All runs in the runs folder, the paper's ablation table rebuilt from them, and any run in detail.")
 mgr = ui.manager()
+
+
+def delete(run_ids: list[str]) -> None:
+    """Button callback: delete these runs (never one that is queued or running) and say what happened."""
+    deleted, problems = wb.delete_runs(mgr.store, run_ids, wb.live_status(mgr))
+    st.session_state["res:deleted"] = (deleted, problems)
+    if st.session_state.get("wb.run") in deleted:
+        st.session_state.pop("wb.run")
+
+
+if st.session_state.get("res:deleted"):
+    gone, refused = st.session_state.pop("res:deleted")
+    if gone:
+        st.success(f"Deleted {len(gone)} run{'s' if len(gone) > 1 else ''}: {', '.join(gone[:5])}{' …' if len(gone) > 5 else ''}",
+                   icon=":material/delete:")
+    for message in refused:
+        st.warning(f"Not deleted: {message}", icon=":material/warning:")
 live = wb.live_status(mgr)
 df = wb.runs_frame(mgr.store, live)
 if not len(df):
@@ -47,8 +64,17 @@ st.dataframe(
         "steps_cap": st.column_config.TextColumn("step cap", help="Max steps per phase (smoke runs); empty = full run."),
     },
 )
-st.download_button("Download the table (CSV)", df.drop(columns=["has_model"]).to_csv(index=False), file_name="threephase_runs.csv",
-                   mime="text/csv", icon=":material/download:", key="res:csv_all", on_click="ignore")
+left, right = st.columns([1, 1])
+left.download_button("Download the table (CSV)", df.drop(columns=["has_model"]).to_csv(index=False), file_name="threephase_runs.csv",
+                     mime="text/csv", icon=":material/download:", key="res:csv_all", on_click="ignore")
+candidates = wb.cleanup_candidates(df)
+with right.popover("Tidy up", icon=":material/cleaning_services:", disabled=not any(candidates.values())):
+    kinds = {"unfinished": "failed, cancelled or interrupted runs", "smoke": "smoke runs (finished with a step cap)"}
+    chosen = [k for k, label in kinds.items() if candidates[k] and st.checkbox(f"{len(candidates[k])} {label}", key=f"res:tidy_{k}")]
+    doomed = sorted({r for k in chosen for r in candidates[k]})
+    st.caption("Deletes the run folders (model, embeddings, metrics); this cannot be undone. Queued and running runs are never deleted.")
+    st.button(f"Delete {len(doomed)} run{'s' if len(doomed) != 1 else ''}", type="primary", icon=":material/delete:", key="res:tidy",
+              disabled=not doomed, on_click=delete, args=(doomed,))
 
 # ---- recipe comparison ----------------------------------------------------------------
 st.subheader("Recipes compared")
@@ -187,9 +213,12 @@ with tabs[5]:
                 "runners_up": st.column_config.TextColumn("next most likely")})
         st.caption("The same from a terminal: `python -m threephase_core predict RUN_ID \"a text\"` (or `--file texts.txt`).")
 
-d1, d2, _ = st.columns([1, 1, 2])
+d1, d2, d3, _ = st.columns([1, 1, 1, 1])
 d1.download_button("metrics.json", json.dumps(metrics, indent=2), file_name=f"{run_id}_metrics.json", mime="application/json",
                    icon=":material/download:", key="res:metrics_json", on_click="ignore", disabled=not metrics)
 d2.download_button("Trained model (zip)", lambda: wb.model_zip(mgr.store.get(run_id)), file_name=f"{run_id}_model.zip", mime="application/zip",
                    icon=":material/download:", key="res:model_zip", on_click="ignore", disabled=not run.has_model(),
                    help="Encoder (sentence-transformers format) + classification head; load with threephase_core.load_classifier.")
+with d3.popover("Delete this run", icon=":material/delete:", disabled=training):
+    st.caption(f"Deletes {run_id}: its model, embeddings and metrics. This cannot be undone.")
+    st.button("Delete", type="primary", key="res:delete_one", on_click=delete, args=([run_id],))

@@ -426,3 +426,27 @@ def test_results_try_it_says_when_a_run_has_no_model(finished_store, open_app):
     at = open_app("views/results.py")
     ok(at)
     assert any("has no saved model" in i.value for i in at.info)
+
+
+def test_results_deletes_a_run_and_tidies_up_failed_ones(finished_store, open_app):
+    import shutil
+
+    from threephase_core.runstore import Run, RunStore
+
+    store = RunStore(finished_store)
+    kept = store.list()[0]
+    failed = Run(shutil.copytree(kept.path, finished_store / "20200101-000000-ft-demo-s9"))
+    failed.update_status(state="failed", message="boom")
+    at = open_app("views/results.py")
+    ok(at)
+    assert at.checkbox(key="res:tidy_unfinished").label.startswith("1 failed")
+    assert at.button(key="res:tidy").disabled  # nothing ticked yet
+    at.checkbox(key="res:tidy_unfinished").check().run()
+    at.button(key="res:tidy").click().run()
+    ok(at)
+    assert [r.id for r in store.list()] == [kept.id] and not failed.path.exists()
+    assert any("Deleted 1 run" in s.value for s in at.success)
+    at.button(key="res:delete_one").click().run()
+    ok(at)
+    assert store.list() == [] and not kept.path.exists()
+    assert any("No runs" in i.value for i in at.info)

@@ -1,0 +1,70 @@
+"""Deleting runs: only run folders directly under the root, never a queued or running one (of this
+workbench, or, by its recent writes, of another process), and the Results page's tidy-up kinds."""
+from __future__ import annotations
+
+import os
+import time
+
+import pandas as pd
+import pytest
+
+from threephase_core import workbench as wb
+from threephase_core.runstore import RunStore
+
+
+def _run(store: RunStore, state: str, seed: int = 0, max_steps: int | None = None):
+    run = store.create("ft", "demo", seed)
+    run.write("config.json", {"recipe": "ft", "dataset": "demo", "model": "tiny", "seed": seed, "phases": ["ft"], "max_steps": max_steps})
+    run.update_status(state=state, created=1_700_000_000.0 + seed)
+    return run
+
+
+def _age(run, seconds: float) -> None:
+    old = time.time() - seconds
+    for f in run.path.iterdir():
+        os.utime(f, (old, old))
+
+
+def test_remove_deletes_the_folder_and_refuses_anything_else(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    run = _run(store, "done")
+    (run.path / "embeddings").mkdir()
+    (run.path / "embeddings" / "ft.npz").write_bytes(b"x")
+    outside = tmp_path / "precious"
+    outside.mkdir()
+    (outside / "config.json").write_text("{}")
+    for bad in ("", ".", "..", "../precious", str(outside), "no-such-run"):
+        with pytest.raises(KeyError):
+            store.remove(bad)
+    assert (outside / "config.json").exists()
+    store.remove(run.id)
+    assert not run.path.exists() and store.list() == []
+
+
+def test_delete_runs_never_touches_an_active_run(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    done, failed, queued = _run(store, "done", 0), _run(store, "failed", 1), _run(store, "queued", 2)
+    elsewhere = _run(store, "running", 3)  # a command-line run in another process: files fresh
+    stale = _run(store, "running", 4)  # a crashed run: its files are old, the page calls it interrupted
+    _age(stale, 3600)
+    live = {queued.id: {"state": "queued"}, done.id: {"state": "done"}}
+    deleted, problems = wb.delete_runs(store, [done.id, failed.id, queued.id, elsewhere.id, stale.id, "gone-already"], live)
+    assert deleted == [done.id, failed.id, stale.id]
+    assert len(problems) == 2
+    assert queued.id in problems[0] and "queued" in problems[0] and "stop it" in problems[0]
+    assert elsewhere.id in problems[1] and "looks active" in problems[1]
+    assert {r.id for r in store.list()} == {queued.id, elsewhere.id}
+
+
+def test_cleanup_candidates_are_unfinished_and_smoke_runs(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    full, smoke = _run(store, "done", 0), _run(store, "done", 1, max_steps=5)
+    failed, cancelled = _run(store, "failed", 2), _run(store, "cancelled", 3)
+    crashed = _run(store, "running", 4)
+    _age(crashed, 3600)
+    df = wb.runs_frame(store)
+    picks = wb.cleanup_candidates(df)
+    assert sorted(picks["unfinished"]) == sorted([failed.id, cancelled.id, crashed.id])
+    assert picks["smoke"] == [smoke.id]
+    assert full.id not in picks["unfinished"] + picks["smoke"]
+    assert wb.cleanup_candidates(pd.DataFrame(columns=wb.RUN_COLUMNS)) == {"unfinished": [], "smoke": []}
