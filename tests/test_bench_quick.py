@@ -198,3 +198,27 @@ def test_paired_table_diffs_every_recipe_against_ft_over_common_seeds():
     p_f1 = stats.ttest_rel([81, 86, 86], [80, 82, 85]).pvalue
     assert three[2:10] == ["3", "93.33", "91.00", "+2.33", f"{p_acc:.3f}", "+2.00", f"{p_f1:.3f}", "+10.00 |"]
     assert body[1][2:10] == ["1", "90.00", "92.00", "-2.00", "nan", "-2.00", "nan", "- |"]
+
+
+def test_preset_coverage_counts_the_classes_each_preset_oversamples():
+    """bench/preset_coverage.py: a class counts as oversampled exactly where f(x) >= r_min and the
+    rounded factor adds rows; 'none' would touch nothing, 'extra' at least what 'normal' does."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from preset_coverage import coverage_rows, table
+
+    from threephase_core.data import load_dataset
+    from threephase_core.imbalance import imbalance_factor, oversample_factor, preset_ratios
+
+    ds = load_dataset("demo")
+    (row,) = coverage_rows(ds, [10])
+    from accuracy import make_long_tailed
+
+    counts = make_long_tailed(ds, 10).train["label"].value_counts().to_dict()
+    largest = max(counts.values())
+    for preset in ("normal", "extra"):
+        r_min, r_max = preset_ratios(preset)
+        fired = [c for c, x in counts.items() if imbalance_factor(x, largest, r_max) >= r_min and oversample_factor(x, largest, r_min, r_max) > 1]
+        assert row[f"{preset}_classes"] == len(fired)
+        assert row[f"{preset}_rows"] == sum(x * oversample_factor(x, largest, r_min, r_max) for x in counts.values())
+    assert row["extra_classes"] >= row["normal_classes"] and row["rows"] == sum(counts.values())
+    assert "demo_lt10" in table([row])
