@@ -66,3 +66,19 @@ def test_ctrl_c_cancels_the_run_and_keeps_finished_phases(tiny_model_path, tmp_p
     assert "dae" in status["phase_walls"]
     assert (run / "embeddings" / "base.npz").exists() and (run / "embeddings" / "dae.npz").exists()
     assert (run / "config.json").exists() and (run / "data.json").exists()
+
+
+def test_ctrl_c_during_teardown_ends_the_process_without_a_traceback(tmp_path):
+    """After the command has finished, a Ctrl-C in the interpreter's teardown (atexit hooks, e.g.
+    torch's) just ends the process; it printed a KeyboardInterrupt traceback there."""
+    script = (
+        "import atexit, os, signal, sys, time, runpy\n"
+        "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(2)))\n"
+        "sys.argv = ['threephase_core', 'recipes']\n"
+        "runpy.run_module('threephase_core', run_name='__main__')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert "three_phase" in done.stdout  # the command itself ran and printed
+    assert done.returncode == -signal.SIGINT, (done.returncode, done.stderr[-1500:])
+    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr
