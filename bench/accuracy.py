@@ -217,7 +217,7 @@ def paired_table(done: list[dict]) -> list[str]:
     recall, in points, with a paired t-test's p-value for the first two ("-" where a row lacks the
     metric, "nan" with one seed or identical scores). 3-Phase comes first (the issue's
     comparison), then the other recipes by name."""
-    from scipy import stats
+    from threephase_core.workbench import paired_p
 
     lines = ["Recipe - FT (points; paired over the seeds both ran; p: paired t-test):", "",
              "| dataset | recipe | seeds | recipe test acc | FT test acc | diff | p | diff macro F1 | p | diff rare-3 recall |",
@@ -240,7 +240,7 @@ def paired_table(done: list[dict]) -> list[str]:
                     cells += [f"{x.mean():.2f}", f"{y.mean():.2f}"]
                 cells.append(f"{x.mean() - y.mean():+.2f}")
                 if with_p:
-                    p = stats.ttest_rel(x, y).pvalue if len(seeds) > 1 and np.any(x != y) else float("nan")
+                    p = paired_p(x, y)
                     cells.append(f"{p:.3f}")
             lines.append("| " + " | ".join(cells) + " |")
     return lines

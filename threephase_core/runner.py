@@ -12,8 +12,10 @@ cannot be saved after the metrics were written leaves the metrics in place and s
 from __future__ import annotations
 
 import errno
+import os
 import random
 import shutil
+import socket
 import time
 import traceback
 from pathlib import Path
@@ -95,7 +97,8 @@ def execute(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset |
     progress.sinks.append(run.append_event)
     t0 = time.time()
     try:
-        run.update_status(state="running", created=time.time(), recipe=cfg.recipe, dataset=cfg.dataset, seed=cfg.seed)
+        run.update_status(state="running", created=time.time(), recipe=cfg.recipe, dataset=cfg.dataset, seed=cfg.seed,
+                          pid=os.getpid(), host=socket.gethostname())  # who is training it: see runstore.owner_alive
         progress.set_state("running")
         metrics = _run(cfg, run, progress, dataset)
         progress.set_state("done")

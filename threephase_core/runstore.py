@@ -282,15 +282,37 @@ class RunStore:
     def remove(self, run_id: str) -> None:
         """Delete a run folder and everything in it. config.json goes first, so a removal that
         stops half-way (a file in use, no permission) leaves a folder the listing ignores rather
-        than a run with parts missing. KeyError for a name that is not a run folder here
-        (including '..' and paths: only a direct child of the root is removed)."""
+        than a run with parts missing; OSError then says what is left. KeyError for a name that
+        is not a run folder here: '..', paths and symbolic links are refused (only a real folder
+        directly under the root is removed, never what a link points to)."""
         import shutil
 
         if not run_id or Path(run_id).name != run_id or run_id in (".", ".."):
             raise KeyError(f"no run {run_id!r} in {self.root}")
         run = self.get(run_id)
+        if run.path.is_symlink():
+            raise KeyError(f"{run_id} is a link, not a run folder; remove it by hand")
         (run.path / "config.json").unlink()
         shutil.rmtree(run.path, ignore_errors=True)
+        if run.path.exists():
+            raise OSError(f"parts of {run.path} could not be deleted (it no longer shows as a run)")
+
+
+def owner_alive(status: dict) -> bool:
+    """Whether the process that started this run (status.json's ``pid`` on ``host``) still runs
+    on this machine. False when the status names no process, or another machine (unknowable)."""
+    import socket
+
+    pid, host = status.get("pid"), status.get("host")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists, owned by someone else
+    return True
 
 
 def _whole_zip(path: Path) -> bool:

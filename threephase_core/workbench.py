@@ -37,7 +37,7 @@ import pandas as pd
 from threephase_core.config import IMBALANCE_PRESETS, RunConfig
 from threephase_core.data import FILE_SUFFIXES, DataError
 from threephase_core.imbalance import corrected_counts, imbalance_factor, oversample_factor
-from threephase_core.runstore import Run, RunStore, default_runs_dir
+from threephase_core.runstore import Run, RunStore, default_runs_dir, owner_alive
 
 PHASE_TITLES = {"base": "Base encoder", "dae": "After DAE", "cl": "After CL", "joint": "After Joint", "ft": "After FT"}
 ACTIVE_STATES = ("queued", "running")
@@ -605,12 +605,15 @@ ACTIVE_WINDOW_S = 120.0  # a "running" folder written to this recently may belon
 
 def delete_problem(run: Run, live: dict[str, dict], now: float | None = None) -> str | None:
     """Why `run` must not be deleted now, else None: a job of this workbench is queued or running
-    it, or its status says running and its files changed in the last ACTIVE_WINDOW_S seconds (a
-    command-line run in another process, which this workbench cannot see)."""
+    it; or its status says running and the process that started it is alive (`owner_alive`), or
+    its files changed in the last ACTIVE_WINDOW_S seconds (a run from another machine sharing the
+    folder, or from before runs recorded their process)."""
     import time
 
     if run.id in live and live[run.id].get("state") in ACTIVE_STATES:
         return f"{run.id} is {live[run.id]['state']}; stop it on the Train page first"
+    if run.id not in live and run.status.get("state") in ACTIVE_STATES and owner_alive(run.status):
+        return f"{run.id} is being trained by another process (pid {run.status['pid']}, maybe a command-line run); stop that first"
     if run.status.get("state") in ACTIVE_STATES:
         try:
             touched = max((run.path / f).stat().st_mtime for f in ("status.json", "events.jsonl") if (run.path / f).exists())
@@ -646,7 +649,9 @@ def cleanup_candidates(df: pd.DataFrame) -> dict[str, list[str]]:
     interrupted) and smoke runs (finished with a step cap: their scores are not results)."""
     if not len(df):
         return {"unfinished": [], "smoke": []}
-    unfinished = df["state"].isin(["failed", "cancelled", "interrupted", "unknown"])
+    # "unknown" (a damaged status.json) only without results: a finished run may have lost its status file.
+    results = df["test_acc"].notna() | df["has_model"].fillna(False).astype(bool)
+    unfinished = df["state"].isin(["failed", "cancelled", "interrupted"]) | ((df["state"] == "unknown") & ~results)
     smoke = (df["state"] == "done") & (df["steps_cap"].astype(str) != "")
     return {"unfinished": df.loc[unfinished, "run"].tolist(), "smoke": df.loc[smoke, "run"].tolist()}
 
@@ -692,8 +697,6 @@ def versus_baseline(done: pd.DataFrame, baseline: str = "ft", metric: str = "tes
     seed share the data split and the head's initialisation, so the seed-to-seed spread (often
     larger than the difference itself) cancels out. Re-runs of one recipe and seed are averaged.
     """
-    from scipy import stats
-
     cols = ["recipe", "vs_seeds", "vs_diff", "vs_p"]
     per_seed = done.groupby(["recipe", "seed"])[metric].mean().unstack("seed") if len(done) else pd.DataFrame()
     if baseline not in per_seed.index:  # no baseline run, or none with a usable seed (a damaged config)
@@ -707,9 +710,21 @@ def versus_baseline(done: pd.DataFrame, baseline: str = "ft", metric: str = "tes
         x, y = scores[both].to_numpy(float), base[both].to_numpy(float)
         if not len(x):
             continue
-        p = float(stats.ttest_rel(x, y).pvalue) if len(x) > 1 and np.any(x != y) else float("nan")
+        p = paired_p(x, y)
         rows.append({"recipe": recipe, "vs_seeds": int(len(x)), "vs_diff": float(np.mean(x - y)), "vs_p": p})
     return pd.DataFrame(rows, columns=cols)
+
+
+def paired_p(x, y) -> float:
+    """The paired t-test's p-value of x vs y, or NaN when it means nothing: one pair, or
+    differences that are all equal. Scores move in steps of 1/test rows, so equal per-seed gaps
+    are common; their spread is then rounding noise, and t-test would report p ~ 0."""
+    from scipy import stats
+
+    d = np.round(np.asarray(x, float) - np.asarray(y, float), 9)
+    if len(d) < 2 or np.all(d == d[0]):
+        return float("nan")
+    return float(stats.ttest_rel(x, y).pvalue)
 
 
 def versus_text(recipe: str, seeds, diff, p, baseline: str = "ft") -> str:
@@ -723,6 +738,8 @@ def versus_text(recipe: str, seeds, diff, p, baseline: str = "ft") -> str:
     text = f"{diff * 100:+.1f} pts"
     if n > 1 and np.isfinite(p):
         text += f", p = {p:.2f}"
+    elif n > 1:
+        text += ", the same gap on every seed"
     return text + f" ({n} seed{'s' if n > 1 else ''})"
 
 

@@ -161,17 +161,18 @@ def device_label() -> str:
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=2)
-def _classifier(model_dir: str, stamp: float):
+def _classifier(model_dir: str, stamp: float, device: str):
     from threephase_core.classifier import load_classifier
 
-    return load_classifier(model_dir, device=st.session_state.get("wb.device", "auto"))
+    return load_classifier(model_dir, device=device)
 
 
 def classifier(run):
-    """The run's saved classifier, loaded once per model (a retrained folder has a new
-    classifier.json time, so it is loaded again). Raises ModelError for a damaged model."""
+    """The run's saved classifier on the session's device, loaded once per model and device (a
+    retrained folder has a new classifier.json time, so it is loaded again). Raises ModelError
+    for a damaged model."""
     stamp = (run.model_dir / "classifier.json").stat().st_mtime
-    return _classifier(str(run.model_dir), stamp)
+    return _classifier(str(run.model_dir), stamp, str(st.session_state.get("wb.device", "auto")))
 
 
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=6)

@@ -64,11 +64,11 @@ st.dataframe(
         "steps_cap": st.column_config.TextColumn("step cap", help="Max steps per phase (smoke runs); empty = full run."),
     },
 )
-left, right = st.columns([1, 1])
-left.download_button("Download the table (CSV)", df.drop(columns=["has_model"]).to_csv(index=False), file_name="threephase_runs.csv",
-                     mime="text/csv", icon=":material/download:", key="res:csv_all", on_click="ignore")
+row = st.container(horizontal=True)
+row.download_button("Download the table (CSV)", df.drop(columns=["has_model"]).to_csv(index=False), file_name="threephase_runs.csv",
+                    mime="text/csv", icon=":material/download:", key="res:csv_all", on_click="ignore")
 candidates = wb.cleanup_candidates(df)
-with right.popover("Tidy up", icon=":material/cleaning_services:", disabled=not any(candidates.values())):
+with row.popover("Tidy up", icon=":material/cleaning_services:", disabled=not any(candidates.values())):
     kinds = {"unfinished": "failed, cancelled or interrupted runs", "smoke": "smoke runs (finished with a step cap)"}
     chosen = [k for k, label in kinds.items() if candidates[k] and st.checkbox(f"{len(candidates[k])} {label}", key=f"res:tidy_{k}")]
     doomed = sorted({r for k in chosen for r in candidates[k]})
@@ -206,6 +206,9 @@ with tabs[5]:
                     st.session_state["res:try_result"] = (run_id, predict.predictions(ui.classifier(run), texts[:TRY_LIMIT]))
                 except (ModelError, OSError) as exc:
                     st.error(f"The model cannot be loaded: {exc}", icon=":material/error:")
+                except RuntimeError as exc:  # e.g. CUDA out of memory beside a training job
+                    st.error(f"Classifying failed: {str(exc)[:300]}. With a job training on the GPU, try again when it has finished.",
+                             icon=":material/error:")
         shown = st.session_state.get("res:try_result")
         if shown and shown[0] == run_id:
             st.dataframe(shown[1], hide_index=True, width="stretch", column_config={
@@ -213,12 +216,14 @@ with tabs[5]:
                 "runners_up": st.column_config.TextColumn("next most likely")})
         st.caption("The same from a terminal: `python -m threephase_core predict RUN_ID \"a text\"` (or `--file texts.txt`).")
 
-d1, d2, d3, _ = st.columns([1, 1, 1, 1])
-d1.download_button("metrics.json", json.dumps(metrics, indent=2), file_name=f"{run_id}_metrics.json", mime="application/json",
-                   icon=":material/download:", key="res:metrics_json", on_click="ignore", disabled=not metrics)
-d2.download_button("Trained model (zip)", lambda: wb.model_zip(mgr.store.get(run_id)), file_name=f"{run_id}_model.zip", mime="application/zip",
-                   icon=":material/download:", key="res:model_zip", on_click="ignore", disabled=not run.has_model(),
-                   help="Encoder (sentence-transformers format) + classification head; load with threephase_core.load_classifier.")
-with d3.popover("Delete this run", icon=":material/delete:", disabled=training):
+actions = st.container(horizontal=True)
+actions.download_button("metrics.json", json.dumps(metrics, indent=2), file_name=f"{run_id}_metrics.json", mime="application/json",
+                        icon=":material/download:", key="res:metrics_json", on_click="ignore", disabled=not metrics)
+actions.download_button("Trained model (zip)", lambda: wb.model_zip(mgr.store.get(run_id)), file_name=f"{run_id}_model.zip", mime="application/zip",
+                        icon=":material/download:", key="res:model_zip", on_click="ignore", disabled=not run.has_model(),
+                        help="Encoder (sentence-transformers format) + classification head; load with threephase_core.load_classifier.")
+# Keyed by run: after a delete the next run's popover starts closed, so a second click cannot
+# delete it without a new confirmation.
+with actions.popover("Delete this run", icon=":material/delete:", disabled=training, key=f"res:delete_pop:{run_id}"):
     st.caption(f"Deletes {run_id}: its model, embeddings and metrics. This cannot be undone.")
-    st.button("Delete", type="primary", key="res:delete_one", on_click=delete, args=([run_id],))
+    st.button("Delete", type="primary", key=f"res:delete_one:{run_id}", on_click=delete, args=([run_id],))

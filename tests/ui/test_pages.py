@@ -446,7 +446,7 @@ def test_results_deletes_a_run_and_tidies_up_failed_ones(finished_store, open_ap
     ok(at)
     assert [r.id for r in store.list()] == [kept.id] and not failed.path.exists()
     assert any("Deleted 1 run" in s.value for s in at.success)
-    at.button(key="res:delete_one").click().run()
+    at.button(key=f"res:delete_one:{kept.id}").click().run()
     ok(at)
     assert store.list() == [] and not kept.path.exists()
     assert any("No runs" in i.value for i in at.info)

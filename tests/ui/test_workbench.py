@@ -195,3 +195,15 @@ def test_recipe_comparison_pairs_each_recipe_with_ft_by_seed():
     assert wb.versus_text("dae_ft", *comp.loc["dae_ft", ["vs_seeds", "vs_diff", "vs_p"]]) == "-10.0 pts (1 seed)"
     p = comp.loc["three_phase", "vs_p"]
     assert wb.versus_text("three_phase", *comp.loc["three_phase", ["vs_seeds", "vs_diff", "vs_p"]]) == f"+2.3 pts, p = {p:.2f} (3 seeds)"
+
+
+def test_paired_p_is_nan_when_every_seed_has_the_same_gap():
+    """+1 test text on each of 3 seeds: the differences' spread is rounding noise, and scipy's
+    t-test would call it p ~ 0. The comparison says 'the same gap on every seed' instead."""
+    from scipy import stats
+
+    x, y = np.array([0.801, 0.911, 0.851]), np.array([0.800, 0.910, 0.850])
+    assert np.isnan(wb.paired_p(x, y))
+    assert wb.paired_p([0.9, 0.8], [0.9, 0.8]) != wb.paired_p([0.9, 0.8], [0.9, 0.8])  # NaN: no gap at all
+    assert wb.paired_p([0.93, 0.92, 0.95], [0.90, 0.92, 0.91]) == pytest.approx(stats.ttest_rel([0.93, 0.92, 0.95], [0.90, 0.92, 0.91]).pvalue)
+    assert wb.versus_text("three_phase", 3, 0.001, wb.paired_p(x, y)) == "+0.1 pts, the same gap on every seed (3 seeds)"
