@@ -39,7 +39,7 @@ def test_accuracy_quick_with_long_tail(tmp_path, tiny_model_path):
         assert list(r["phase_geometry"]) == phases and all("knn_acc" in v for v in r["phase_geometry"].values())
         assert "ft.batch_size" not in r["settings"]  # on the CPU the engine defaults, unless --preset gpu
     table = (tmp_path / "accuracy_quick_cpu.md").read_text()
-    assert "3-Phase - FT" in table and "demo_lt10" in table
+    assert "Recipe - FT" in table and "| demo_lt10 | three_phase | 2 |" in table
 
 
 def test_accuracy_preset_gpu_applies_the_gpu_settings_on_the_cpu(tmp_path, tiny_model_path):

@@ -73,6 +73,7 @@ def test_ctrl_c_during_teardown_ends_the_process_without_a_traceback(tmp_path):
     torch's) just ends the process; it printed a KeyboardInterrupt traceback there."""
     script = (
         "import atexit, os, signal, sys, time, runpy\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"  # as in a terminal, even if this test runs under nohup
         "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(2)))\n"
         "sys.argv = ['threephase_core', 'recipes']\n"
         "runpy.run_module('threephase_core', run_name='__main__')\n"
