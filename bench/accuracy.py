@@ -217,7 +217,7 @@ def paired_table(done: list[dict]) -> list[str]:
     recall, in points, with a paired t-test's p-value for the first two ("-" where a row lacks the
     metric, "nan" with one seed or identical scores). 3-Phase comes first (the issue's
     comparison), then the other recipes by name."""
-    from threephase_core.workbench import paired_p
+    from threephase_core.metrics import paired_p
 
     lines = ["Recipe - FT (points; paired over the seeds both ran; p: paired t-test):", "",
              "| dataset | recipe | seeds | recipe test acc | FT test acc | diff | p | diff macro F1 | p | diff rare-3 recall |",

@@ -74,10 +74,16 @@ class JobManager:
             job.progress.request_cancel()
             dropped = not job.started
         if dropped:
-            job.progress.set_state("cancelled", "removed from the queue")
-            job.run.update_status(state="cancelled", message="removed from the queue")
-            job.done.set()  # waiting on a dropped job returns now, not when the job before it ends
+            self._drop(job)
         return True
+
+    @staticmethod
+    def _drop(job: Job) -> None:
+        """Mark a job that never started as cancelled, and end its wait() now (not when the job
+        before it ends)."""
+        job.progress.set_state("cancelled", "removed from the queue")
+        job.run.update_status(state="cancelled", message="removed from the queue")
+        job.done.set()
 
     def get(self, job_id: int) -> Job | None:
         with self._lock:
@@ -119,9 +125,8 @@ class JobManager:
                     skip = job.progress.cancel_requested or self._stopping
                     job.started = not skip
                 if skip:
-                    if job.state == "queued":
-                        job.progress.set_state("cancelled", "removed from the queue")
-                        job.run.update_status(state="cancelled", message="removed from the queue")
+                    if job.state == "queued":  # not dropped by cancel() yet
+                        self._drop(job)
                     continue
                 job.result = execute(job.config, job.run, job.progress)
             except BaseException as exc:  # noqa: BLE001 - the worker must survive anything

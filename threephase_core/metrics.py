@@ -1,5 +1,6 @@
 """Classification metrics with scikit-learn: accuracy, macro P/R/F1 (binary F1 for two
-classes), per-class report and confusion matrix, as plain JSON-able values."""
+classes), per-class report and confusion matrix, as plain JSON-able values; and the paired
+test the Results page and bench/accuracy.py use to compare recipes over seeds."""
 from __future__ import annotations
 
 import numpy as np
@@ -31,3 +32,15 @@ def classification_metrics(y_true, y_pred, label_names: list[str]) -> dict:
     if len(label_names) == 2:
         out["f1_binary"] = float(f1_score(y_true, y_pred, average="binary", pos_label=1, zero_division=0))
     return out
+
+
+def paired_p(x, y) -> float:
+    """The paired t-test's p-value of x vs y, or NaN when it means nothing: one pair, or
+    differences that are all equal. Scores move in steps of 1/test rows, so equal per-seed gaps
+    are common; their spread is then rounding noise, and t-test would report p ~ 0."""
+    from scipy import stats
+
+    d = np.round(np.asarray(x, float) - np.asarray(y, float), 9)
+    if len(d) < 2 or np.all(d == d[0]):
+        return float("nan")
+    return float(stats.ttest_rel(x, y).pvalue)

@@ -310,8 +310,8 @@ def owner_alive(status: dict) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OSError):
-        return True  # exists, owned by someone else
+    except OSError:  # PermissionError: it exists, owned by someone else
+        return True
     return True
 
 

@@ -37,6 +37,7 @@ import pandas as pd
 from threephase_core.config import IMBALANCE_PRESETS, RunConfig
 from threephase_core.data import FILE_SUFFIXES, DataError
 from threephase_core.imbalance import corrected_counts, imbalance_factor, oversample_factor
+from threephase_core.metrics import paired_p
 from threephase_core.runstore import Run, RunStore, default_runs_dir, owner_alive
 
 PHASE_TITLES = {"base": "Base encoder", "dae": "After DAE", "cl": "After CL", "joint": "After Joint", "ft": "After FT"}
@@ -603,7 +604,7 @@ RUN_COLUMNS = ["run", "state", "recipe", "dataset", "model", "seed", "val_acc", 
 ACTIVE_WINDOW_S = 120.0  # a "running" folder written to this recently may belong to another process
 
 
-def delete_problem(run: Run, live: dict[str, dict], now: float | None = None) -> str | None:
+def delete_problem(run: Run, live: dict[str, dict]) -> str | None:
     """Why `run` must not be deleted now, else None: a job of this workbench is queued or running
     it; or its status says running and the process that started it is alive (`owner_alive`), or
     its files changed in the last ACTIVE_WINDOW_S seconds (a run from another machine sharing the
@@ -619,8 +620,9 @@ def delete_problem(run: Run, live: dict[str, dict], now: float | None = None) ->
             touched = max((run.path / f).stat().st_mtime for f in ("status.json", "events.jsonl") if (run.path / f).exists())
         except (OSError, ValueError):
             touched = None
-        if touched is not None and (now or time.time()) - touched < ACTIVE_WINDOW_S:
-            return f"{run.id} looks active (its files changed {int((now or time.time()) - touched)} s ago, maybe a command-line run); try again when it has stopped"
+        age = time.time() - touched if touched is not None else None
+        if age is not None and age < ACTIVE_WINDOW_S:
+            return f"{run.id} looks active (its files changed {int(age)} s ago, maybe a command-line run); try again when it has stopped"
     return None
 
 
@@ -713,18 +715,6 @@ def versus_baseline(done: pd.DataFrame, baseline: str = "ft", metric: str = "tes
         p = paired_p(x, y)
         rows.append({"recipe": recipe, "vs_seeds": int(len(x)), "vs_diff": float(np.mean(x - y)), "vs_p": p})
     return pd.DataFrame(rows, columns=cols)
-
-
-def paired_p(x, y) -> float:
-    """The paired t-test's p-value of x vs y, or NaN when it means nothing: one pair, or
-    differences that are all equal. Scores move in steps of 1/test rows, so equal per-seed gaps
-    are common; their spread is then rounding noise, and t-test would report p ~ 0."""
-    from scipy import stats
-
-    d = np.round(np.asarray(x, float) - np.asarray(y, float), 9)
-    if len(d) < 2 or np.all(d == d[0]):
-        return float("nan")
-    return float(stats.ttest_rel(x, y).pvalue)
 
 
 def versus_text(recipe: str, seeds, diff, p, baseline: str = "ft") -> str:
