@@ -90,3 +90,16 @@ def test_lora_share_is_in_the_live_status(manager, tiny_model_path):
     assert job.wait(120) and job.state == "done"
     lora = job.status()["lora"]
     assert 0 < lora["trainable_share"] < 0.5 and lora["trainable_params"] < lora["total_params"]
+
+
+def test_forget_drops_finished_jobs_of_deleted_runs_and_keeps_live_ones(manager, tiny_model_path):
+    done = manager.submit(build_config("ft", {"model": tiny_model_path, "max_steps": 1, "embed_rows": 10}))
+    assert done.wait(120) and done.state == "done"
+    running = manager.submit(build_config("cl_ft", {"model": tiny_model_path, "cl.epochs": 200, "embed_rows": 10}))
+    assert _wait_for(lambda: running.state == "running")
+    manager.store.remove(done.run.id)
+    assert manager.forget([done.run.id, running.run.id]) == 1  # the running job's run is not forgotten
+    assert [j.id for j in manager.jobs()] == [running.id]
+    assert manager.get(done.id) is None
+    manager.cancel(running.id)
+    assert running.wait(30)

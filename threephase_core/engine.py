@@ -85,6 +85,16 @@ class JobManager:
         job.run.update_status(state="cancelled", message="removed from the queue")
         job.done.set()
 
+    def forget(self, run_ids) -> int:
+        """Drop finished jobs whose run folders were deleted (so the Train page stops listing
+        them); queued or running jobs are kept. Returns how many were dropped."""
+        gone = set(run_ids)
+        with self._lock:
+            keep = [j for j in self._jobs if not (j.run.id in gone and j.done.is_set())]
+            dropped = len(self._jobs) - len(keep)
+            self._jobs = keep
+        return dropped
+
     def get(self, job_id: int) -> Job | None:
         with self._lock:
             return next((j for j in self._jobs if j.id == job_id), None)

@@ -21,6 +21,7 @@ mgr = ui.manager()
 def delete(run_ids: list[str]) -> None:
     """Button callback: delete these runs (never one that is queued or running) and say what happened."""
     deleted, problems = wb.delete_runs(mgr.store, run_ids, wb.live_status(mgr))
+    mgr.forget(deleted)  # the Train page no longer lists them
     st.session_state["res:deleted"] = (deleted, problems)
     if st.session_state.get("wb.run") in deleted:
         st.session_state.pop("wb.run")
@@ -83,12 +84,19 @@ if not len(done):
 else:
     groups = done.groupby(["dataset", "model"]).size().sort_values(ascending=False)
     options = [f"{d} · {mo}" for d, mo in groups.index]
-    a, b = st.columns([2, 1])
+    a, b, c = st.columns([2, 1, 1], vertical_alignment="bottom")
     pick = a.selectbox("Dataset and model", options, key="res:group", help="Recipes are compared on one dataset with one model.")
     metric = b.segmented_control("Score", ["test", "val"], default="test", key="res:metric", required=True,
                                  format_func={"test": "Test accuracy", "val": "Validation accuracy"}.get)
     d_name, m_name = groups.index[options.index(pick)]
-    comp = wb.recipe_comparison(df[(df["dataset"] == d_name) & (df["model"] == m_name)])
+    group = df[(df["dataset"] == d_name) & (df["model"] == m_name)]
+    smoke = (group["steps_cap"].astype(str) != "") & (group["state"] == "done")
+    full = (group["state"] == "done") & ~smoke
+    # Smoke runs (a step cap) are left out while full runs exist: their scores would drag the means.
+    with_smoke = bool(smoke.any()) and (not full.any() or c.toggle(
+        f"Include {int(smoke.sum())} smoke run{'s' if smoke.sum() > 1 else ''}", value=False, key="res:with_smoke",
+        help="Runs finished with a step cap (a few steps per phase): their scores are not real results."))
+    comp = wb.recipe_comparison(group if with_smoke else group[~smoke])
     left, right = st.columns([1, 1], gap="large")
     with left:
         st.plotly_chart(charts.recipe_comparison(comp, metric or "test"), key="res_comp", config={"displayModeBar": False})
@@ -105,9 +113,9 @@ else:
         st.caption("Mean ± standard deviation over seeds (finished runs only). \"vs FT\": the test accuracy minus FT's on the "
                    "same seeds, with a paired t-test's p-value; with 3 seeds only a large, steady gap reaches p < 0.05. "
                    "The paper: 3-Phase beats FT alone; each ablation is below 3-Phase.")
-        capped = df[(df["dataset"] == d_name) & (df["model"] == m_name) & (df["steps_cap"] != "") & (df["state"] == "done")]
-        if len(capped):
-            st.warning(f"{len(capped)} of these runs had a step cap (smoke runs): their scores are not real results.", icon=":material/warning:")
+        if with_smoke:
+            st.warning(f"{int(smoke.sum())} of these runs had a step cap (smoke runs): their scores are not real results.",
+                       icon=":material/warning:")
 
 # ---- one run --------------------------------------------------------------------------
 st.subheader("One run")

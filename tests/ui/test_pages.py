@@ -450,3 +450,25 @@ def test_results_deletes_a_run_and_tidies_up_failed_ones(finished_store, open_ap
     ok(at)
     assert store.list() == [] and not kept.path.exists()
     assert any("No runs" in i.value for i in at.info)
+
+
+def test_results_comparison_leaves_smoke_runs_out_while_full_runs_exist(finished_store, open_app):
+    import json
+    import shutil
+
+    from threephase_core.runstore import Run, RunStore
+
+    smoke = RunStore(finished_store).list()[0]  # the fixture's run has a step cap
+    full = Run(shutil.copytree(smoke.path, finished_store / "20200101-000000-three_phase-demo-s7"))
+    cfg = json.loads((full.path / "config.json").read_text())
+    cfg.update(max_steps=0, seed=7)
+    (full.path / "config.json").write_text(json.dumps(cfg))
+    at = open_app("views/results.py")
+    ok(at)
+    comparison = at.dataframe[1].value
+    assert list(comparison["seeds"]) == [1]  # only the full run
+    assert not any("step cap" in w.value for w in at.warning)
+    at.toggle(key="res:with_smoke").set_value(True).run()
+    ok(at)
+    assert list(at.dataframe[1].value["seeds"]) == [2]
+    assert any("1 of these runs had a step cap" in w.value for w in at.warning)
