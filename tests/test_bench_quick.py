@@ -201,24 +201,25 @@ def test_paired_table_diffs_every_recipe_against_ft_over_common_seeds():
 
 
 def test_preset_coverage_counts_the_classes_each_preset_oversamples():
-    """bench/preset_coverage.py: a class counts as oversampled exactly where f(x) >= r_min and the
-    rounded factor adds rows; 'none' would touch nothing, 'extra' at least what 'normal' does."""
+    """bench/preset_coverage.py agrees with what the pair builder's correction really does:
+    `correct_imbalance` on the same long-tailed train split gives the same row count and grows
+    exactly the counted classes; 'extra' touches at least what 'normal' does."""
     sys.path.insert(0, str(ROOT / "bench"))
+    from accuracy import make_long_tailed
     from preset_coverage import coverage_rows, table
 
     from threephase_core.data import load_dataset
-    from threephase_core.imbalance import imbalance_factor, oversample_factor, preset_ratios
+    from threephase_core.imbalance import correct_imbalance, preset_ratios
 
     ds = load_dataset("demo")
     (row,) = coverage_rows(ds, [10])
-    from accuracy import make_long_tailed
-
-    counts = make_long_tailed(ds, 10).train["label"].value_counts().to_dict()
-    largest = max(counts.values())
+    train = make_long_tailed(ds, 10).train
+    labels = train["label"].to_numpy()
     for preset in ("normal", "extra"):
-        r_min, r_max = preset_ratios(preset)
-        fired = [c for c, x in counts.items() if imbalance_factor(x, largest, r_max) >= r_min and oversample_factor(x, largest, r_min, r_max) > 1]
-        assert row[f"{preset}_classes"] == len(fired)
-        assert row[f"{preset}_rows"] == sum(x * oversample_factor(x, largest, r_min, r_max) for x in counts.values())
-    assert row["extra_classes"] >= row["normal_classes"] and row["rows"] == sum(counts.values())
+        texts, out = correct_imbalance(train["text"].tolist(), labels, *preset_ratios(preset))
+        grown = {c for c in set(labels.tolist()) if (out == c).sum() > (labels == c).sum()}
+        assert row[f"{preset}_rows"] == len(texts) == len(out)
+        assert row[f"{preset}_classes"] == len(grown)
+    assert 0 < row["normal_classes"] < row["extra_classes"]  # demo_lt10: 2 and 6 of 7 classes
+    assert row["rows"] == len(train)
     assert "demo_lt10" in table([row])
