@@ -244,9 +244,20 @@ def source_stamp(spec: str) -> float:
     path = Path(spec).expanduser()
     if spec == "demo" or not path.exists():
         return 0.0
+
+    def mtime(p: Path) -> float:
+        try:
+            return p.stat().st_mtime
+        except OSError:  # a dangling link (an editor's lock file), an unreadable entry: the loader says what is wrong
+            return 0.0
+
     if path.is_dir():
-        return max((p.stat().st_mtime for p in path.iterdir()), default=path.stat().st_mtime)
-    return path.stat().st_mtime
+        try:
+            entries = list(path.iterdir())
+        except OSError:
+            entries = []
+        return max((mtime(p) for p in entries), default=mtime(path))
+    return mtime(path)
 
 
 def sample_texts(train: pd.DataFrame, label_names: list[str], per_class: int = 3, seed: int = 0) -> pd.DataFrame:
@@ -633,7 +644,8 @@ def delete_runs(store: RunStore, run_ids: list[str], live: dict[str, dict]) -> t
         try:
             run = store.get(run_id)
         except KeyError:
-            continue  # already gone (another tab)
+            problems.append(f"{run_id} was already deleted (another tab?)")
+            continue
         problem = delete_problem(run, live)
         if problem:
             problems.append(problem)

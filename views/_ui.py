@@ -197,6 +197,8 @@ def current_dataset():
         return choice, load_dataset(choice), None
     except DataError as exc:
         return choice, None, str(exc)
+    except OSError as exc:  # the loader turns its own read errors into DataError; this is the rest (a folder gone unreadable)
+        return choice, None, f"cannot read {choice.get('spec')}: {exc.strerror or exc}"
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

@@ -22,8 +22,9 @@ def use(spec: str, text_column: str, label_column: str, shown_as: str | None = N
     choice = {"spec": spec, "text_column": text_column, "label_column": label_column}
     try:
         ui.load_dataset(choice)
-    except DataError as exc:
-        message = str(exc).replace(spec, shown_as) if shown_as else str(exc)
+    except (DataError, OSError) as exc:
+        text = str(exc) if isinstance(exc, DataError) else f"cannot read it ({exc.strerror or exc})"
+        message = text.replace(spec, shown_as) if shown_as else text
         st.error(f"This dataset cannot be used: {message}", icon=":material/error:")
         return False
     if st.session_state["wb.dataset"] != choice:

@@ -28,13 +28,38 @@ ui.header("Embeddings", "Each map shows the same validation texts, embedded by t
 mgr = ui.manager()
 live = wb.live_status(mgr)
 runs = [r for r in mgr.store.list() if r.embedding_phases()]
+rows = {r.id: wb.run_row(r, live) for r in runs}
+pending = [j.run.id for j in mgr.pending()]
+wanted = st.session_state.get("wb.run")
+# A run just started (Home's demo button, Train) has no embeddings until its data and model are
+# loaded: wait for it here instead of falling back to an older run, and redraw when its first map lands.
+waiting = wanted if wanted in pending and wanted not in rows else (pending[0] if pending and not runs else None)
+if waiting:
+    @st.fragment(run_every=2.0)
+    def wait_for_first_map() -> None:
+        try:
+            started = mgr.store.get(waiting)
+        except KeyError:
+            st.rerun()
+        order = [j.run.id for j in mgr.pending()]  # the running job first, then the queue
+        if started.embedding_phases() or waiting not in order:
+            st.rerun()
+        ahead = order.index(waiting)
+        now = f"is queued behind {ahead} run{'s' if ahead > 1 else ''}" if ahead else "is loading its data and model"
+        st.info(f"Run {waiting} {now}: the base encoder's map appears here once it starts, then one map after each phase.",
+                icon=":material/hourglass_top:")
+
+    wait_for_first_map()
+    if runs and st.button("Show an earlier run meanwhile", key="emb:earlier", icon=":material/history:"):
+        st.session_state["wb.run"] = runs[0].id
+        st.rerun()
+    st.stop()
 if not runs:
     st.info("No run has embeddings yet. Start one on the Train page: the base encoder's map appears as soon as the data is loaded.",
             icon=":material/info:")
     st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
-rows = {r.id: wb.run_row(r, live) for r in runs}
 ids = list(rows)
 if st.session_state.get("wb.run") not in rows:
     st.session_state["wb.run"] = ids[0]
@@ -60,7 +85,10 @@ training = state in wb.ACTIVE_STATES
 
 @st.fragment(run_every=1.5 if (method == "umap" and wb.cached_projection(run, "umap") is None) or training else None)
 def maps() -> None:
-    current = mgr.store.get(run_id)
+    try:
+        current = mgr.store.get(run_id)
+    except KeyError:  # deleted from another tab
+        st.rerun()
     now_phases = current.embedding_phases()
     layouts, shown, note = None, method, None
     if method == "umap":

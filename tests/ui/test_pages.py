@@ -333,6 +333,29 @@ def test_embeddings_swap_pca_for_cached_umap(finished_store, open_app):
     assert all(f["layout"]["title"]["text"].endswith("PCA") for f in figures(at))
 
 
+def test_embeddings_wait_for_a_just_queued_run_instead_of_showing_an_older_one(finished_store, open_app):
+    """The run chosen on Train/Home has no embeddings while it is queued or loading: the page says
+    so (and offers the older run) rather than switching the shared run choice to an older run."""
+    from threephase_core.recipes import build_config
+
+    at = open_app()
+    mgr = only_manager()
+    blocker = mgr.submit(build_config("cl_ft", {"model": "tiny", "cl.epochs": 500, "embed_rows": 10}))
+    queued = mgr.submit(build_config("ft", {"model": "tiny", "max_steps": 1, "embed_rows": 10}))
+    at.session_state["wb.run"] = queued.run.id
+    at.switch_page("views/embeddings.py").run()
+    ok(at)
+    assert any(f"Run {queued.run.id} is queued behind 1 run" in i.value for i in at.info)
+    assert at.session_state["wb.run"] == queued.run.id and not figures(at)
+    at.button(key="emb:earlier").click().run()
+    ok(at)
+    older = RunStore(finished_store).list()
+    assert at.session_state["wb.run"] in {r.id for r in older if r.embedding_phases()} and figures(at)
+    mgr.cancel(queued.id)
+    mgr.cancel(blocker.id)
+    assert blocker.wait(30)
+
+
 def test_results_shows_the_lora_trainable_share(tmp_path, monkeypatch, open_app):
     """A LoRA run's detail says how many encoder parameters were trainable."""
     from threephase_core.recipes import build_config

@@ -207,3 +207,14 @@ def test_paired_p_is_nan_when_every_seed_has_the_same_gap():
     assert wb.paired_p([0.9, 0.8], [0.9, 0.8]) != wb.paired_p([0.9, 0.8], [0.9, 0.8])  # NaN: no gap at all
     assert wb.paired_p([0.93, 0.92, 0.95], [0.90, 0.92, 0.91]) == pytest.approx(stats.ttest_rel([0.93, 0.92, 0.95], [0.90, 0.92, 0.91]).pvalue)
     assert wb.versus_text("three_phase", 3, 0.001, wb.paired_p(x, y)) == "+0.1 pts, the same gap on every seed (3 seeds)"
+
+
+def test_source_stamp_survives_a_dangling_link_in_the_dataset_folder(tmp_path):
+    """An editor's lock file (a dangling symlink like `.#labels.json`) must not take the Data,
+    Imbalance and Train pages down: the stamp is the newest readable entry's time."""
+    import os
+
+    (tmp_path / "train.csv").write_text("text,label\na,x\n")
+    os.symlink(tmp_path / "gone.csv", tmp_path / ".#train.csv")
+    assert wb.source_stamp(str(tmp_path)) == (tmp_path / "train.csv").stat().st_mtime
+    assert wb.source_stamp(str(tmp_path / "no-such")) == 0.0
