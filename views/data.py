@@ -40,6 +40,8 @@ def column_pickers(spec: str, df) -> tuple[str, str]:
     if cur.get("spec") == spec:
         guess_text = cur.get("text_column", guess_text) if cur.get("text_column") in cols else guess_text
         guess_label = cur.get("label_column", guess_label) if cur.get("label_column") in cols else guess_label
+    with st.expander(f"First rows of the file ({len(cols)} columns)"):
+        st.dataframe(df.head(5), hide_index=True, width="stretch")
     a, b = st.columns(2)
     key = hashlib.md5(spec.encode()).hexdigest()[:8]
     text_col = a.selectbox("Text column", cols, index=cols.index(guess_text), key=f"data:text:{key}")
@@ -60,7 +62,14 @@ with st.container(border=True):
         folders = [(spec, desc) for spec, desc in available_datasets() if spec != "demo"]
         options = [spec for spec, _ in folders] + ["__other__"]
         cur = st.session_state["wb.dataset"]["spec"]
-        idx = options.index(cur) if cur in options else 0
+        if cur in options:
+            idx = options.index(cur)
+        elif cur != "demo" and Path(cur).expanduser().is_dir():
+            # A typed folder in use (after a page switch or a refresh): keep it, not the first listed folder.
+            idx = options.index("__other__")
+            st.session_state.setdefault("data:folder_path", cur)
+        else:
+            idx = 0
         pick = st.selectbox(
             "Folder", options, index=idx, key="data:folder",
             format_func=lambda s: "Another folder…" if s == "__other__" else wb.dataset_label(s),

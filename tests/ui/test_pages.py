@@ -99,9 +99,11 @@ def test_data_upload_with_column_mapping(empty_store, open_app):
     chosen = at.session_state["wb.dataset"]
     assert chosen["spec"].endswith("mine.csv") and chosen["text_column"] == "sentence" and chosen["label_column"] == "intent"
     assert "In use: mine.csv" in texts(at)
-    shown = at.dataframe[0].value["text"].tolist()
+    preview, samples = at.dataframe[0].value, at.dataframe[1].value  # the file's first rows, then samples per class
+    assert list(preview.columns) == ["sentence", "intent"] and len(preview) == 5
+    shown = samples["text"].tolist()
     at.button(key="data:shuffle").click().run()
-    assert at.dataframe[0].value["text"].tolist() != shown
+    assert at.dataframe[1].value["text"].tolist() != shown
 
 
 @pytest.mark.parametrize("name, content, message", [
@@ -134,6 +136,31 @@ def test_data_wrong_label_column_gives_a_clear_error(empty_store, open_app, tmp_
     ok(at)
     assert at.error, "choosing an empty label column should say why it cannot be used"
     assert at.session_state["wb.dataset"]["label_column"] == "label"
+
+
+def test_data_typed_folder_stays_in_use_after_a_page_switch(empty_store, open_app, tmp_path, monkeypatch):
+    """A folder typed under "Another folder…" is still the dataset in use when the user comes back
+    to the Data page (the folder widget's own state is gone by then): not the first listed folder."""
+    import threephase_core.data as data
+
+    listed = tmp_path / "listed"
+    mine = tmp_path / "mine"
+    for folder, word in ((listed, "listed"), (mine, "mine")):
+        folder.mkdir()
+        rows = [{"text": f"{word} text {i}", "label": "x" if i % 2 else "y"} for i in range(40)]
+        (folder / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    monkeypatch.setattr(data, "available_datasets", lambda: [("demo", "demo"), (str(listed), "listed")])
+    at = open_app("views/data.py")
+    at.segmented_control(key="data:wb.source").set_value("folder").run()
+    at.selectbox(key="data:folder").set_value("__other__").run()
+    at.text_input(key="data:folder_path").input(str(mine)).run()
+    ok(at)
+    assert at.session_state["wb.dataset"]["spec"] == str(mine)
+    at.switch_page("views/train.py").run()
+    at.switch_page("views/data.py").run()
+    ok(at)
+    assert at.session_state["wb.dataset"]["spec"] == str(mine)
+    assert at.selectbox(key="data:folder").value == "__other__" and at.text_input(key="data:folder_path").value == str(mine)
 
 
 def test_data_hub_id_offline_gives_a_clear_error(empty_store, open_app, monkeypatch):
