@@ -114,7 +114,7 @@ def main() -> int:
         for ds in variants:
             for recipe in recipes:
                 for seed in seeds:
-                    overrides = {**settings_for(base.name, use_gpu_preset, len(ds.train)), "model": args.model, "seed": seed, "dataset": ds.name}
+                    overrides = {**settings_for(base.name, use_gpu_preset, len(ds.train), recipe), "model": args.model, "seed": seed, "dataset": ds.name}
                     if args.quick:
                         overrides["max_steps"] = 2
                     if args.settings_json and Path(args.settings_json).exists():

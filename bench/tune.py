@@ -59,7 +59,7 @@ def main() -> int:
     runs = []
     for combo in itertools.product(*values) if keys else [()]:
         for seed in (int(x) for x in args.seeds.split(",")):
-            over = {**settings_for(ds.name, cuda, len(ds.train)), "model": args.model, "seed": seed, "dataset": ds.name, "embed_rows": 500, **dict(zip(keys, combo))}
+            over = {**settings_for(ds.name, cuda, len(ds.train), args.recipe), "model": args.model, "seed": seed, "dataset": ds.name, "embed_rows": 500, **dict(zip(keys, combo))}
             cfg = build_config(args.recipe, over)
             t = time.time()
             res = execute(cfg, RunStore(args.runs_dir).create(args.recipe, ds.name, seed), Progress(), dataset=ds)

@@ -223,3 +223,19 @@ def test_preset_coverage_counts_the_classes_each_preset_oversamples():
     assert 0 < row["normal_classes"] < row["extra_classes"]  # demo_lt10: 2 and 6 of 7 classes
     assert row["rows"] == len(train)
     assert "demo_lt10" in table([row])
+
+
+def test_gpu_preset_in_the_benchmarks_keeps_what_a_recipe_fixes():
+    """bench/settings.py: the study baseline keeps its 10 epochs at batch 16 and LoRA its lr 5e-4
+    under the GPU preset (the preset used to override them); recipes that fix nothing get it whole."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from settings import settings_for
+
+    from threephase_core.recipes import build_config
+
+    baseline = build_config("report_baseline", settings_for("massive_en_us", True, 8000, "report_baseline"))
+    assert (baseline.ft.epochs, baseline.ft.batch_size, baseline.ft.lr) == (10, 16, 1e-4)
+    assert build_config("lora", settings_for("imdb", True, 25000, "lora")).ft.lr == 5e-4
+    three = settings_for("snips2", True, 8000, "three_phase")
+    assert three == settings_for("snips2", True, 8000)  # nothing fixed, nothing dropped
+    assert settings_for("snips2", False, 8000, "lora") == {}
