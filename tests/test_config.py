@@ -461,3 +461,13 @@ def test_recipe_gpu_settings_follow_the_recipe():
     joint = recipe_gpu_settings("joint", 67_349)
     assert {k.split(".")[0] for k in joint} == {"dae", "cl", "ft"}
     assert "dae.batch_size" in recipe_gpu_settings("three_phase", 500)
+
+
+def test_joint_refuses_a_cl_loss_it_would_ignore():
+    """Joint always sums L_DAE and the cosine pair loss: asking it for SupCon is refused by name,
+    not silently trained with cosine."""
+    from threephase_core.recipes import build_config
+
+    with pytest.raises(ConfigError, match="cl.loss='supcon' with the Joint phase"):
+        build_config("joint", {"cl.loss": "supcon"})
+    assert build_config("cl_ft", {"cl.loss": "supcon"}).cl.loss == "supcon"

@@ -154,6 +154,9 @@ class RunConfig:
             raise ConfigError("a recipe must end with the 'ft' phase (it makes the classifier)")
         if self.cl.loss not in ("cosine", "supcon", "simclr"):
             raise ConfigError(f"cl.loss={self.cl.loss!r}; choose cosine, supcon or simclr")
+        if "joint" in self.phases and self.cl.loss != "cosine":
+            raise ConfigError(f"cl.loss={self.cl.loss!r} with the Joint phase: Joint sums L_DAE and the paper's cosine pair loss "
+                              "(cl.loss applies to a CL phase)")
         if not 0.0 <= self.dae.noise_ratio < 1.0:
             raise ConfigError(f"dae.noise_ratio={self.dae.noise_ratio} must be in [0, 1)")
         if self.ft.scheduler not in ("linear", "cosine", "constant"):

@@ -37,7 +37,12 @@ FIELDS = {
            ("ft.dropout", "Dropout", "float", (0.0, 0.9)), ("ft.freeze_encoder", "Freeze the encoder", "bool", None),
            ("ft.head_input_norm", "Normalise the head's input", "bool", None)],
 }
-FIELDS["joint"] = FIELDS["dae"] + FIELDS["cl"]
+# Joint takes epochs and learning rate from `cl`, always uses the cosine pair loss, and only the
+# DAE's batch size and noise (phases/joint.py): the tab shows just those.
+FIELDS["joint"] = [("cl.epochs", "Epochs", "int", (1, 100)), ("cl.lr", "Learning rate", "lr", None),
+                   ("cl.batch_size", "Pair batch size", "int", (1, 8192)), ("dae.batch_size", "DAE batch size", "int", (1, 8192)),
+                   ("dae.noise_ratio", "Noise ratio (word deletion)", "float", (0.0, 0.9)),
+                   ("cl.augmentation", "Pair augmentation", "int", (1, 16)), ("cl.max_pairs", "Max pairs (0 = all)", "int", (0, 10_000_000))]
 HELP = {
     "dae.noise_ratio": "Also on the Imbalance & noise page.",
     "cl.augmentation": "Pairs are drawn augmentation × ⌊log2(classes)⌋ times. Also on the Imbalance & noise page.",
@@ -84,6 +89,17 @@ def recipe_values(recipe: str) -> dict:
     return values
 
 
+def shared_values(recipe: str, like: str) -> dict:
+    """`recipe`'s settings, with every phase setting it shares with `like` (the recipe on screen)
+    taken from `like`, unless `recipe` fixes it: "Queue all paper recipes" then compares recipes
+    under one set of settings. The imbalance settings stay each recipe's own (they are what
+    separates 3-Phase from its extra / none variants)."""
+    own, shown = recipe_values(recipe), recipe_values(like)
+    fixed = wb.recipe_fixed_fields(recipe)
+    keys = {key for phase in FIELDS for key, *_ in FIELDS[phase]}
+    return {k: (shown[k] if k in shown and k in keys and k not in fixed else v) for k, v in own.items()}
+
+
 def run_settings() -> dict:
     choice = st.session_state["wb.dataset"]
     return {
@@ -103,8 +119,9 @@ def setting_places() -> dict[str, str]:
     return places
 
 
-def queue(recipes: list[str]) -> None:
-    """Validate everything, then submit one job per recipe and seed; errors go to the page."""
+def queue(recipes: list[str], like: str | None = None) -> None:
+    """Validate everything, then submit one job per recipe and seed; errors go to the page.
+    With `like`, each recipe takes the settings it shares with that recipe (`shared_values`)."""
     mgr = ui.manager()
     _, ds, data_error = ui.current_dataset()
     if data_error:
@@ -118,7 +135,7 @@ def queue(recipes: list[str]) -> None:
     try:
         seeds = wb.parse_seeds(st.session_state["wb.seeds"])
         configs = [
-            build_config(r, {**settings, **wb.changed_overrides(r, recipe_values(r)), "seed": seed})
+            build_config(r, {**settings, **wb.changed_overrides(r, shared_values(r, like) if like else recipe_values(r)), "seed": seed})
             for r in recipes for seed in seeds
         ]
     except (ConfigError, ValueError) as exc:
@@ -321,7 +338,9 @@ for tab, phase in zip(tabs, base.phases):
                 st.caption(f"Imbalance correction: **{base.cl.imbalance}** {IMBALANCE_PRESETS[base.cl.imbalance]}, set by this recipe.")
             else:
                 r_min, r_max = float(st.session_state["wb.min_ratio"]), float(st.session_state["wb.max_ratio"])
-                st.caption(f"Imbalance correction: **{st.session_state['wb.preset']}** (r_min {r_min:g}, r_max {r_max:g}), from the Imbalance & noise page.")
+                paper = "" if st.session_state["wb.preset"] == "normal" else " The paper's method uses **normal**."
+                st.caption(f"Imbalance correction: **{st.session_state['wb.preset']}** (r_min {r_min:g}, r_max {r_max:g}), "
+                           f"from the Imbalance & noise page.{paper}")
                 ratio_problem = wb.ratio_problem(r_min, r_max)
                 if ratio_problem:
                     st.warning(ratio_problem, icon=":material/warning:")
@@ -332,7 +351,9 @@ b1.button("Start", type="primary", icon=":material/play_arrow:", width="stretch"
           help="Queue this recipe (one run per seed). Runs go one at a time.")
 paper_recipes = [n for n, rr in RECIPES.items() if rr.group == "paper"]
 b2.button(f"Queue all {len(paper_recipes)} paper recipes", icon=":material/playlist_add:", width="stretch", key="train:ablation",
-          on_click=queue, args=(paper_recipes,), help="The paper's method and ablations with these settings and seeds: fills the Results comparison.")
+          on_click=queue, args=(paper_recipes, recipe),
+          help="The paper's method and ablations with these seeds and the settings on screen (each recipe takes the ones its phases "
+               "have, except what it fixes itself, like extra_imb's imbalance preset): fills the Results comparison.")
 if st.session_state.get("train.error"):
     st.error(st.session_state.pop("train.error"), icon=":material/error:")
 if st.session_state.get("train.notice"):

@@ -326,6 +326,29 @@ def test_bad_seeds_give_a_clear_error(empty_store, open_app):
     assert not only_manager().jobs()
 
 
+def test_queue_all_paper_recipes_uses_the_settings_on_screen(empty_store, open_app):
+    """The ablation button compares recipes under one set of settings: each recipe takes the
+    phase settings shown for the current recipe, except what it fixes (extra_imb's preset)."""
+    from threephase_core.recipes import RECIPES
+
+    at = open_app("views/train.py")
+    at.radio(key="train:wb.model_kind").set_value("tiny").run()
+    at.selectbox(key="train:wb.recipe").set_value("three_phase").run()
+    at.number_input(key="train:wb.t.three_phase.ft.epochs").set_value(2).run()
+    at.number_input(key="train:wb.t.three_phase.cl.batch_size").set_value(8).run()
+    at.number_input(key="train:wb.max_steps").set_value(1).run()
+    at.button(key="train:ablation").click().run()
+    ok(at)
+    mgr = only_manager()
+    jobs = {j.config.recipe: j.config for j in mgr.jobs()}
+    assert set(jobs) == {n for n, r in RECIPES.items() if r.group == "paper"}
+    assert all(c.ft.epochs == 2 for c in jobs.values())
+    assert all(c.cl.batch_size == 8 for n, c in jobs.items() if "cl" in c.phases or "joint" in c.phases)
+    assert (jobs["three_phase"].cl.imbalance, jobs["extra_imb"].cl.imbalance, jobs["no_imb"].cl.imbalance) == ("normal", "extra", "none")
+    for j in mgr.pending():
+        mgr.cancel(j.id)
+
+
 def test_home_button_queues_the_demo_run(empty_store, open_app):
     at = open_app()
     at.session_state["wb.model_kind"] = "tiny"
