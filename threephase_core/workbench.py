@@ -606,10 +606,24 @@ def run_row(run: Run, live: dict[str, dict]) -> dict:
         "created": pd.Timestamp(_stamp(run), unit="s", tz="UTC").tz_convert(None).floor("s"),
         "has_model": run.has_model(),
         "phases": len(run.embedding_phases()),
+        "data_key": _key(cfg.get("dataset"), cfg.get("text_column"), cfg.get("label_column"), cfg.get("max_train_rows")),
+        "model_key": str(cfg.get("model", "")),
+        "settings_key": _key({k: v for k, v in cfg.items() if k not in _NOT_SETTINGS}),
     }
 
 
-RUN_COLUMNS = ["run", "state", "recipe", "dataset", "model", "seed", "val_acc", "test_acc", "test_f1", "wall_s", "steps_cap", "device", "created", "has_model", "phases"]
+# Config keys that do not change what a run learns: left out when runs are compared.
+# (max_steps too: the Results page treats step-capped smoke runs apart.)
+_NOT_SETTINGS = {"seed", "device", "embed_rows", "dataset", "text_column", "label_column", "max_train_rows", "model", "max_steps"}
+
+
+def _key(*parts) -> str:
+    """A short stable key of JSON-able parts (run configs are JSON already)."""
+    return hashlib.md5(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+RUN_COLUMNS = ["run", "state", "recipe", "dataset", "model", "seed", "val_acc", "test_acc", "test_f1", "wall_s", "steps_cap", "device", "created",
+               "has_model", "phases", "data_key", "model_key", "settings_key"]
 
 
 ACTIVE_WINDOW_S = 120.0  # a "running" folder written to this recently may belong to another process
@@ -679,8 +693,8 @@ def runs_frame(store: RunStore, live: dict[str, dict] | None = None) -> pd.DataF
 
 
 def recipe_comparison(df: pd.DataFrame) -> pd.DataFrame:
-    """The ablation table from finished runs: per recipe, mean and std over seeds of
-    validation/test accuracy and macro F1 (std 0 for a single seed), and the test accuracy's
+    """The ablation table from finished runs: per recipe, mean and sample std (as bench/accuracy.py) over
+    seeds of validation/test accuracy and macro F1 (std 0 for a single run), and the test accuracy's
     difference to FT paired over seeds (`versus_baseline`), in the recipes' order."""
     from threephase_core.recipes import RECIPES
 
@@ -692,15 +706,49 @@ def recipe_comparison(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({
         "seeds": g["seed"].nunique(),
         "runs": g.size(),
-        "val_mean": g["val_acc"].mean(), "val_std": g["val_acc"].std(ddof=0),
-        "test_mean": g["test_acc"].mean(), "test_std": g["test_acc"].std(ddof=0),
-        "f1_mean": g["test_f1"].mean(), "f1_std": g["test_f1"].std(ddof=0),
+        "val_mean": g["val_acc"].mean(), "val_std": g["val_acc"].std(ddof=1),
+        "test_mean": g["test_acc"].mean(), "test_std": g["test_acc"].std(ddof=1),
+        "f1_mean": g["test_f1"].mean(), "f1_std": g["test_f1"].std(ddof=1),
     }).reset_index()
+    out[["val_std", "test_std", "f1_std"]] = out[["val_std", "test_std", "f1_std"]].fillna(0.0)  # one run: no spread
     paired = versus_baseline(done)
     out = out.merge(paired, on="recipe", how="left")
     order = {name: i for i, name in enumerate(RECIPES)}
     out["_o"] = out["recipe"].map(lambda r: order.get(r, len(order)))
     return out.sort_values("_o").drop(columns="_o").reset_index(drop=True)
+
+
+def comparison_groups(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Finished runs split into groups that may be compared: same data (file, text and label
+    columns, training-row cap) and same model, largest group first, each with a label for the
+    page ("dataset · model", numbered where two groups would read the same)."""
+    done = df[df["state"] == "done"] if len(df) else df
+    if not len(done):
+        return []
+    groups = sorted(done.groupby(["data_key", "model_key"], sort=False), key=lambda kv: -len(kv[1]))
+    labels = [f"{g['dataset'].iloc[0]} · {g['model'].iloc[0]}" for _, g in groups]
+    seen: dict[str, int] = {}
+    out = []
+    for label, (_, g) in zip(labels, groups):
+        seen[label] = seen.get(label, 0) + 1
+        text = label if labels.count(label) == 1 else f"{label} ({seen[label]}: {_data_note(g)})"
+        out.append((text, df[df["run"].isin(g["run"])]))
+    return out
+
+
+def _data_note(group: pd.DataFrame) -> str:
+    """What tells a group apart from another with the same label: its newest run's id."""
+    return f"runs like {group.sort_values('created')['run'].iloc[-1]}"
+
+
+def mixed_settings(group: pd.DataFrame) -> list[str]:
+    """Recipes whose finished runs in this group were trained with different settings (beyond
+    the seed): their mean mixes configurations."""
+    done = group[group["state"] == "done"]
+    if not len(done):
+        return []
+    counts = done.groupby("recipe")["settings_key"].nunique()
+    return sorted(counts[counts > 1].index)
 
 
 def versus_baseline(done: pd.DataFrame, baseline: str = "ft", metric: str = "test_acc") -> pd.DataFrame:

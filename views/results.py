@@ -82,14 +82,13 @@ st.subheader("Recipes compared")
 if not len(done):
     st.info("The comparison appears once runs have finished.", icon=":material/info:")
 else:
-    groups = done.groupby(["dataset", "model"]).size().sort_values(ascending=False)
-    options = [f"{d} · {mo}" for d, mo in groups.index]
+    groups = dict(wb.comparison_groups(df))
     a, b, c = st.columns([2, 1, 1], vertical_alignment="bottom")
-    pick = a.selectbox("Dataset and model", options, key="res:group", help="Recipes are compared on one dataset with one model.")
+    pick = a.selectbox("Dataset and model", list(groups), key="res:group",
+                       help="Recipes are compared on one dataset (same file, columns and row cap) with one model.")
     metric = b.segmented_control("Score", ["test", "val"], default="test", key="res:metric", required=True,
                                  format_func={"test": "Test accuracy", "val": "Validation accuracy"}.get)
-    d_name, m_name = groups.index[options.index(pick)]
-    group = df[(df["dataset"] == d_name) & (df["model"] == m_name)]
+    group = groups[pick]
     smoke = (group["steps_cap"].astype(str) != "") & (group["state"] == "done")
     full = (group["state"] == "done") & ~smoke
     # Smoke runs (a step cap) are left out while full runs exist: their scores would drag the means.
@@ -110,9 +109,13 @@ else:
             "test acc vs FT": [wb.versus_text(*v) for v in zip(comp["recipe"], comp["vs_seeds"], comp["vs_diff"], comp["vs_p"])],
         })
         st.dataframe(table, hide_index=True, width="stretch")
-        st.caption("Mean ± standard deviation over seeds (finished runs only). \"vs FT\": the test accuracy minus FT's on the "
+        st.caption("Mean ± sample standard deviation over seeds (finished runs only). \"vs FT\": the test accuracy minus FT's on the "
                    "same seeds, with a paired t-test's p-value; with 3 seeds only a large, steady gap reaches p < 0.05. "
                    "The paper: 3-Phase beats FT alone; each ablation is below 3-Phase.")
+        mixed = wb.mixed_settings(group if with_smoke else group[~smoke])
+        if mixed:
+            st.warning(f"Runs of {', '.join(mixed)} here were trained with different settings (not only another seed): "
+                       "their mean mixes those settings. Compare their Settings tabs below.", icon=":material/warning:")
         if with_smoke:
             st.warning(f"{int(smoke.sum())} of these runs had a step cap (smoke runs): their scores are not real results.",
                        icon=":material/warning:")

@@ -116,7 +116,7 @@ def test_recipe_comparison_mean_and_std():
     })
     comp = wb.recipe_comparison(df).set_index("recipe")
     assert list(comp.index) == ["three_phase", "ft"]  # the recipes' own order
-    assert comp.loc["ft", "test_mean"] == pytest.approx(0.85) and comp.loc["ft", "test_std"] == pytest.approx(0.05)
+    assert comp.loc["ft", "test_mean"] == pytest.approx(0.85) and comp.loc["ft", "test_std"] == pytest.approx(0.05 * 2 ** 0.5)  # sample sd
     assert comp.loc["three_phase", "seeds"] == 3 and comp.loc["three_phase", "test_mean"] == pytest.approx(0.92)
 
 
@@ -218,3 +218,30 @@ def test_source_stamp_survives_a_dangling_link_in_the_dataset_folder(tmp_path):
     os.symlink(tmp_path / "gone.csv", tmp_path / ".#train.csv")
     assert wb.source_stamp(str(tmp_path)) == (tmp_path / "train.csv").stat().st_mtime
     assert wb.source_stamp(str(tmp_path / "no-such")) == 0.0
+
+
+def test_comparison_groups_keep_different_data_apart_and_flag_mixed_settings(tmp_path):
+    """Two uploads both named data.csv, or one file with another label column, are different
+    comparisons even though their labels read the same; runs of one recipe with other settings
+    are flagged."""
+    from threephase_core.config import save_config
+    from threephase_core.recipes import build_config
+    from threephase_core.runstore import RunStore
+
+    store = RunStore(tmp_path / "runs")
+    a, b = tmp_path / "a" / "data.csv", tmp_path / "b" / "data.csv"
+
+    def add(path, seed, label="label", epochs=5):
+        cfg = build_config("ft", {"dataset": str(path), "label_column": label, "seed": seed, "ft.epochs": epochs, "model": "tiny"})
+        run = store.create("ft", "data", seed)
+        save_config(cfg, run.path / "config.json")
+        run.write("metrics.json", {"validation": {"accuracy": 0.5}, "test": {"accuracy": 0.5, "f1_macro": 0.5}})
+        run.update_status(state="done")
+
+    add(a, 0), add(a, 1), add(a, 2, epochs=9), add(b, 0), add(a, 0, label="intent")
+    groups = wb.comparison_groups(wb.runs_frame(store))
+    assert [len(g) for _, g in groups] == [3, 1, 1]
+    labels = [label for label, _ in groups]
+    assert len(set(labels)) == 3 and all(label.startswith("data.csv · ") for label in labels)
+    assert wb.mixed_settings(groups[0][1]) == ["ft"]  # 5 and 9 epochs
+    assert wb.mixed_settings(groups[1][1]) == []
