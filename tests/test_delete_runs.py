@@ -52,7 +52,7 @@ def test_delete_runs_never_touches_an_active_run(tmp_path):
     assert deleted == [done.id, failed.id, stale.id]
     assert len(problems) == 3
     assert queued.id in problems[0] and "queued" in problems[0] and "stop it" in problems[0]
-    assert elsewhere.id in problems[1] and "looks active" in problems[1]
+    assert elsewhere.id in problems[1] and "its files changed" in problems[1]
     assert problems[2] == "gone-already was already deleted (another tab?)"  # a stale tab's click is answered
     assert {r.id for r in store.list()} == {queued.id, elsewhere.id}
 

@@ -543,13 +543,37 @@ def clean_settings(saved: dict[str, Any], defaults: dict[str, Any], choices: dic
 
 # ---- runs -----------------------------------------------------------------------------
 def run_state(run: Run, live: dict[str, dict]) -> str:
-    """The run's state; a 'running'/'queued' folder with no live job is 'interrupted'."""
+    """The run's state. A 'running'/'queued' folder with no job in this workbench is being
+    trained elsewhere (a command-line run, another server: `trained_elsewhere`) or else was
+    'interrupted'."""
     if run.id in live:
         return live[run.id]["state"]
     state = run.status.get("state", "unknown")
     if not isinstance(state, str):  # a damaged status.json
         return "unknown"
-    return "interrupted" if state in ACTIVE_STATES else state
+    if state in ACTIVE_STATES:
+        return state if trained_elsewhere(run) else "interrupted"
+    return state
+
+
+def trained_elsewhere(run: Run) -> str | None:
+    """Why an active-looking run with no job in this workbench is live, else None: its recorded
+    process (pid and host) is alive and is not this one, or its files changed in the last
+    ACTIVE_WINDOW_S seconds (another machine sharing the folder, or a run from before runs
+    recorded their process)."""
+    import time
+
+    status = run.status
+    if owner_alive(status) and status.get("pid") != os.getpid():
+        return f"being trained by another process (pid {status['pid']}, maybe a command-line run)"
+    try:
+        touched = max((run.path / f).stat().st_mtime for f in ("status.json", "events.jsonl") if (run.path / f).exists())
+    except (OSError, ValueError):
+        return None
+    age = time.time() - touched
+    if age < ACTIVE_WINDOW_S:
+        return f"active (its files changed {int(age)} s ago, maybe a command-line run)"
+    return None
 
 
 def _stamp(run: Run) -> float:
@@ -634,20 +658,12 @@ def delete_problem(run: Run, live: dict[str, dict]) -> str | None:
     it; or its status says running and the process that started it is alive (`owner_alive`), or
     its files changed in the last ACTIVE_WINDOW_S seconds (a run from another machine sharing the
     folder, or from before runs recorded their process)."""
-    import time
-
     if run.id in live and live[run.id].get("state") in ACTIVE_STATES:
         return f"{run.id} is {live[run.id]['state']}; stop it on the Train page first"
-    if run.id not in live and run.status.get("state") in ACTIVE_STATES and owner_alive(run.status):
-        return f"{run.id} is being trained by another process (pid {run.status['pid']}, maybe a command-line run); stop that first"
     if run.status.get("state") in ACTIVE_STATES:
-        try:
-            touched = max((run.path / f).stat().st_mtime for f in ("status.json", "events.jsonl") if (run.path / f).exists())
-        except (OSError, ValueError):
-            touched = None
-        age = time.time() - touched if touched is not None else None
-        if age is not None and age < ACTIVE_WINDOW_S:
-            return f"{run.id} looks active (its files changed {int(age)} s ago, maybe a command-line run); try again when it has stopped"
+        why = trained_elsewhere(run)
+        if why:
+            return f"{run.id} is {why}; stop that first, or try again when it has stopped"
     return None
 
 

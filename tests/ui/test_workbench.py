@@ -139,8 +139,34 @@ def test_runs_frame_and_run_files(finished_store):
 def test_interrupted_run(finished_store):
     run = RunStore(finished_store).list()[0]
     run.update_status(state="running")  # as left by a server that stopped mid-run
+    assert wb.run_state(run, {}) == "running"  # files written seconds ago: maybe a command-line run, not called interrupted yet
+    old = time.time() - 3600
+    for name in ("status.json", "events.jsonl"):
+        if (run.path / name).exists():
+            os.utime(run.path / name, (old, old))
     assert wb.run_state(run, {}) == "interrupted"
     assert wb.run_state(run, {run.id: {"state": "running"}}) == "running"
+
+
+def test_a_quiet_run_of_a_live_command_line_process_is_running_not_interrupted(finished_store):
+    import socket
+    import subprocess
+    import sys
+
+    run = RunStore(finished_store).list()[0]
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        run.update_status(state="running", pid=child.pid, host=socket.gethostname())
+        old = time.time() - 3600
+        for name in ("status.json", "events.jsonl"):
+            if (run.path / name).exists():
+                os.utime(run.path / name, (old, old))
+        assert wb.run_state(run, {}) == "running"
+        assert "another process" in wb.trained_elsewhere(run)
+    finally:
+        child.kill()
+        child.wait()
+    assert wb.run_state(run, {}) == "interrupted"  # its process is gone
 
 
 def test_projection_is_cached_in_the_run_folder(finished_store):
