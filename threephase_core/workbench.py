@@ -1105,6 +1105,18 @@ def request_projection(run: Run, method: str = "umap") -> Future:
         return fut
 
 
+def ready_projection(run: Run, method: str) -> dict[str, np.ndarray] | None:
+    """The layouts to draw: the cache in the run folder, else a finished background computation
+    of the same phases (its cache may not have been writable: a read-only folder, a full disk)."""
+    cached = cached_projection(run, method)
+    if cached is not None:
+        return cached
+    fut = _inflight.get((str(run.path), method, tuple(run.embedding_phases())))
+    if fut is not None and fut.done() and fut.exception() is None and fut.result():
+        return fut.result()
+    return None
+
+
 def projection_failure(run: Run, method: str) -> str | None:
     """The error message of a failed background projection of this run, if any."""
     key = (str(run.path), method, tuple(run.embedding_phases()))

@@ -83,7 +83,10 @@ state = rows[run_id]["state"]
 training = state in wb.ACTIVE_STATES
 
 
-@st.fragment(run_every=1.5 if (method == "umap" and wb.cached_projection(run, "umap") is None) or training else None)
+umap_pending = method == "umap" and wb.ready_projection(run, "umap") is None and not wb.projection_failure(run, "umap")
+
+
+@st.fragment(run_every=1.5 if umap_pending or training else None)
 def maps() -> None:
     try:
         current = mgr.store.get(run_id)
@@ -92,11 +95,13 @@ def maps() -> None:
     now_phases = current.embedding_phases()
     layouts, shown, note = None, method, None
     if method == "umap":
-        layouts = wb.cached_projection(current, "umap")
+        layouts = wb.ready_projection(current, "umap")
         if layouts is None:
             failure = wb.projection_failure(current, "umap")
             if failure:
                 note = f"UMAP failed ({failure}); showing PCA."
+                if umap_pending and not training:
+                    st.rerun()  # redraw the page once, without the polling it started with
             else:
                 wb.request_projection(current, "umap")
                 note = "Computing UMAP in the background (the first map after a start takes longest); PCA meanwhile."

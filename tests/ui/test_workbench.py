@@ -271,3 +271,15 @@ def test_comparison_groups_keep_different_data_apart_and_flag_mixed_settings(tmp
     assert len(set(labels)) == 3 and all(label.startswith("data.csv · ") for label in labels)
     assert wb.mixed_settings(groups[0][1]) == ["ft"]  # 5 and 9 epochs
     assert wb.mixed_settings(groups[1][1]) == []
+
+
+def test_a_projection_whose_cache_cannot_be_written_is_still_shown(finished_store, monkeypatch):
+    """A read-only runs folder or a full disk: the background UMAP/PCA result is drawn from memory
+    (the page used to wait for the cache file forever)."""
+    run = RunStore(finished_store).list()[0]
+    monkeypatch.setattr(wb.np, "savez", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    assert wb.ready_projection(run, "pca") is None
+    layouts = wb.request_projection(run, "pca").result(timeout=120)
+    assert layouts and wb.cached_projection(run, "pca") is None
+    ready = wb.ready_projection(run, "pca")
+    assert ready is not None and set(ready) == set(layouts)
