@@ -84,7 +84,9 @@ def home() -> None:
             st.switch_page("views/train.py")
         if st.session_state.get("home.error"):
             st.error(st.session_state.pop("home.error"))
-        st.caption(f"Model: {model}. Runs train in the background; watch them on the Train page.")
+        cap = int(st.session_state.get("wb.max_steps") or 0)
+        capped = f" Capped at {cap} steps per phase (Train page): a quick look, not a result." if cap else ""
+        st.caption(f"Model: {model}.{capped} Runs train in the background; watch them on the Train page.")
 
     st.subheader("Recent runs")
     if not len(runs):

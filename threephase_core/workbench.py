@@ -286,10 +286,12 @@ def imbalance_curve(largest: int, r_max: float, points: int = 160) -> tuple[np.n
 
 
 def threshold_size(largest: int, r_min: float, r_max: float) -> float:
-    """The class size below which classes are oversampled: x <= M ** (1 - r_min / r_max)."""
+    """The class size below which classes are oversampled: f(x) >= r_min, and f(x) >= 1.5 since
+    the repeat count is f rounded (half up) and a count of 1 adds nothing, so
+    x <= M ** (1 - max(r_min, 1.5) / r_max)."""
     if r_max <= 0 or largest <= 1:
         return 0.0
-    return float(largest ** (1 - r_min / r_max))
+    return float(largest ** (1 - max(r_min, 1.5) / r_max))
 
 
 def class_table(counts: dict[str, int], r_min: float, r_max: float) -> pd.DataFrame:

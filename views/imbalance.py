@@ -69,7 +69,7 @@ stats = ui.pair_stats(choice["spec"], choice["text_column"], choice["label_colum
 over = table[table["oversampled"]]
 m = st.columns(4)
 m[0].metric("Oversampled classes", f"{len(over)} of {len(table)}", height="stretch",
-            help=f"Classes of at most {threshold:.1f} rows (x ≤ M^(1 − r_min/r_max))." if threshold >= 1 else "No class is small enough.", border=True)
+            help=f"Classes of at most {threshold:.1f} rows (x ≤ M^(1 − max(r_min, 1.5)/r_max): a repeat count rounds f(x), and below 1.5 it is 1)." if threshold >= 1 else "No class is small enough.", border=True)
 m[1].metric("Phase-2 rows", f"{stats['rows_after']:,}", height="stretch", delta=f"+{stats['rows_after'] - stats['rows_before']:,}" if stats["rows_after"] > stats["rows_before"] else None, border=True)
 m[2].metric("Training pairs", f"{stats['pairs']:,}", height="stretch", help="Unique pairs after balancing to 50% same-class / 50% different-class.", border=True)
 m[3].metric("Same-class pairs", f"{stats['positive_pairs']:,}", height="stretch", border=True)

@@ -23,6 +23,7 @@ MODELS = {
 }
 PHASE_TABS = {"dae": "Phase 1 · DAE", "cl": "Phase 2 · CL", "joint": "Joint · DAE + CL", "ft": "Phase 3 · FT"}
 SHARED = {"dae.noise_ratio": "wb.noise", "cl.augmentation": "wb.augmentation"}  # also set on the Imbalance page
+PAIR_ONLY = {"cl.augmentation", "cl.max_pairs"}  # settings of the cosine pair loss only
 
 # (key, label, kind, options) per phase section; kind: int | float | lr | bool | choice
 FIELDS = {
@@ -180,8 +181,11 @@ def apply_gpu_preset(recipe: str) -> None:
     for key, value in values.items():
         st.session_state[setting_name(recipe, key)] = value
     batches = sorted({v for k, v in values.items() if k.endswith("batch_size")})
+    tier = ("learning rates tuned on SST-2 validation for these batches" if rows >= 30_000 else
+            "a starting point not tuned for your data" if rows >= 2_000 else
+            "small batches and more epochs for tiny data, not tuned")
     st.session_state["train.notice"] = (f"GPU speed settings for {rows:,} training rows: batch {'/'.join(map(str, batches))}, "
-                                        "learning rates re-tuned for it. Edit them in the phase tabs.")
+                                        f"{tier}. Edit them in the phase tabs.")
 
 
 def clear_queue() -> None:
@@ -198,7 +202,10 @@ def field(recipe: str, key: str, label: str, kind: str, opts, fixed: set[str], b
     if name not in st.session_state or key in fixed or not wb.setting_fits(st.session_state[name], _get(base, key), bounds,
                                                                             opts if kind == "choice" else None):
         st.session_state[name] = _get(base, key)  # new, set by the recipe, or a saved value the widget cannot show
-    kw = {"page": PAGE, "disabled": key in fixed, "help": ("Set by this recipe. " if key in fixed else "") + HELP.get(key, "") or None}
+    unused = key in PAIR_ONLY and st.session_state.get(setting_name(recipe, "cl.loss"), base.cl.loss) != "cosine"
+    why = ("Set by this recipe. " if key in fixed else "") + ("Not used by this loss: SupCon and SimCLR train on dropout views of "
+                                                               "each text, not on pairs. " if unused else "")
+    kw = {"page": PAGE, "disabled": key in fixed or unused, "help": why + HELP.get(key, "") or None}
     if kind == "int":
         ui.bind(st.number_input, label, name, min_value=opts[0], max_value=opts[1], step=1, **kw)
     elif kind == "float":
@@ -313,8 +320,9 @@ with c3:
     on_gpu = "CPU" not in ui.device_label() and st.session_state["wb.device"] != "cpu"
     st.button("GPU speed settings", icon=":material/bolt:", key="train:gpu_preset", on_click=apply_gpu_preset, args=(recipe,),
               disabled=not on_gpu or bool(data_error),
-              help="Bigger batches with learning rates re-tuned for them, sized for this dataset and this GPU's memory: on a GPU a "
-                   "small model's step costs about the same at batch 32 as at 512 (see README, Performance)."
+              help="Batch sizes and learning rates for this dataset's size and this GPU's memory: on large data (30k+ rows) "
+                   "big batches with rates tuned on validation, since on a GPU a small model's step costs about the same at "
+                   "batch 32 as at 512 (see README, Performance); on small data an untuned starting point."
                    + ("" if on_gpu else " Needs a GPU."))
     ui.bind(st.number_input, "Max steps per phase (0 = full)", "wb.max_steps", page=PAGE, min_value=LIMITS["wb.max_steps"][0], max_value=LIMITS["wb.max_steps"][1], step=5,
             help="Caps every phase: a quick look at the machinery, not a real result.")
@@ -334,7 +342,9 @@ for tab, phase in zip(tabs, base.phases):
             with cols[i % 4]:
                 field(recipe, key, label, kind_, opts, fixed, base)
         if phase in ("cl", "joint"):
-            if "cl.imbalance" in fixed:
+            if phase == "cl" and st.session_state.get(setting_name(recipe, "cl.loss"), base.cl.loss) == "simclr":
+                st.caption("No imbalance correction: SimCLR uses no labels.")
+            elif "cl.imbalance" in fixed:
                 st.caption(f"Imbalance correction: **{base.cl.imbalance}** {IMBALANCE_PRESETS[base.cl.imbalance]}, set by this recipe.")
             else:
                 r_min, r_max = float(st.session_state["wb.min_ratio"]), float(st.session_state["wb.max_ratio"])
@@ -354,6 +364,12 @@ b2.button(f"Queue all {len(paper_recipes)} paper recipes", icon=":material/playl
           on_click=queue, args=(paper_recipes, recipe),
           help="The paper's method and ablations with these seeds and the settings on screen (each recipe takes the ones its phases "
                "have, except what it fixes itself, like extra_imb's imbalance preset): fills the Results comparison.")
+try:
+    n_seeds = len(wb.parse_seeds(st.session_state["wb.seeds"]))
+    st.caption(f"Start queues {n_seeds} run{'s' if n_seeds > 1 else ''} (one per seed); "
+               f"Queue all queues {n_seeds * len(paper_recipes)} ({len(paper_recipes)} recipes × {n_seeds} seed{'s' if n_seeds > 1 else ''}).")
+except ValueError as exc:
+    st.caption(f":material/warning: Seeds: {exc}")
 if st.session_state.get("train.error"):
     st.error(st.session_state.pop("train.error"), icon=":material/error:")
 if st.session_state.get("train.notice"):

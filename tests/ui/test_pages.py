@@ -349,6 +349,21 @@ def test_queue_all_paper_recipes_uses_the_settings_on_screen(empty_store, open_a
         mgr.cancel(j.id)
 
 
+def test_train_form_greys_out_pair_settings_for_view_losses_and_counts_the_runs(empty_store, open_app):
+    at = open_app("views/train.py")
+    at.selectbox(key="train:wb.recipe").set_value("simclr").run()
+    ok(at)
+    assert at.number_input(key="train:wb.t.simclr.cl.max_pairs").disabled
+    assert "No imbalance correction: SimCLR uses no labels." in texts(at)
+    at.selectbox(key="train:wb.recipe").set_value("cl_ft").run()
+    assert not at.number_input(key="train:wb.t.cl_ft.cl.max_pairs").disabled  # the cosine pair loss uses it
+    at.text_input(key="train:wb.seeds").input("0-2").run()
+    assert "Start queues 3 runs (one per seed); Queue all queues 21 (7 recipes × 3 seeds)." in texts(at)
+    at.text_input(key="train:wb.seeds").input("x").run()
+    ok(at)
+    assert "Seeds: seed 'x' is not a whole number" in texts(at)
+
+
 def test_home_button_queues_the_demo_run(empty_store, open_app):
     at = open_app()
     at.session_state["wb.model_kind"] = "tiny"

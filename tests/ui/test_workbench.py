@@ -36,6 +36,12 @@ def test_class_table_matches_the_worked_values():
     assert t.loc["c", "rows_after"] == 40 and not t.loc["big", "oversampled"]
     assert wb.threshold_size(1000, 1.5, 4.0) == pytest.approx(1000 ** 0.625)
     assert wb.threshold_size(100, 1.5, 4.0) == pytest.approx(17.78, abs=0.01)
+    # r_min below 1.5: the threshold agrees with the classes the correction really grows
+    from threephase_core.imbalance import oversample_factor
+
+    largest, r_min, r_max = 118, 1.0, 4.0
+    edge = wb.threshold_size(largest, r_min, r_max)
+    assert all((oversample_factor(x, largest, r_min, r_max) > 1) == (x <= edge) for x in range(1, largest + 1))
 
 
 def test_imbalance_curve_runs_from_r_max_to_zero():
