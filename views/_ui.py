@@ -15,6 +15,8 @@ import html
 import threading
 from typing import Any, Callable
 
+from pathlib import Path
+
 import streamlit as st
 
 from threephase_core import workbench as wb
@@ -180,6 +182,18 @@ def _load(spec: str, text_column: str, label_column: str, stamp: float):
     from threephase_core.data import load_dataset
 
     return load_dataset(spec, text_column, label_column, seed=0)
+
+
+@st.cache_data(show_spinner="Reading the file…", max_entries=32)
+def _peek(path: str, stamp: tuple) -> "object":
+    return wb.peek_table(path)
+
+
+def peek_table(path) -> "object":
+    """The first rows of a data file, read once per file version (a big file is not re-parsed on
+    every click of the Data page); DataError as `wb.peek_table`."""
+    st_ = Path(path).stat()
+    return _peek(str(path), (st_.st_mtime_ns, st_.st_size))
 
 
 def load_dataset(choice: dict):

@@ -84,7 +84,7 @@ with st.container(border=True):
                 st.error(f"No train file (train.parquet, train.csv or train.jsonl) found in {pick!r}.", icon=":material/error:")
             else:
                 try:
-                    peek = wb.peek_table(table)
+                    peek = ui.peek_table(table)
                     problem = wb.columns_problem(peek, table.name)
                     if problem:
                         raise DataError(problem)
@@ -93,6 +93,8 @@ with st.container(border=True):
                         use(pick, text_col, label_col)
                 except DataError as exc:
                     st.error(str(exc), icon=":material/error:")
+                except OSError as exc:
+                    st.error(f"{table} cannot be read: {exc.strerror or exc}", icon=":material/error:")
 
     elif source == "upload":
         limit = st.get_option("server.maxUploadSize")
@@ -104,8 +106,11 @@ with st.container(border=True):
         if up is not None:
             path = None
             try:
-                path = wb.save_upload(up.name, up.getvalue(), ui.store().root)
-                peek = wb.peek_table(path)
+                kept = st.session_state.setdefault("data.kept_uploads", {})
+                path = kept.get(up.file_id)
+                if path is None or not Path(path).exists():  # hash and keep each uploaded file once, not on every rerun
+                    path = kept[up.file_id] = wb.save_upload(up.name, up.getvalue(), ui.store().root)
+                peek = ui.peek_table(path)
                 problem = wb.columns_problem(peek, up.name)
                 if problem:
                     raise DataError(problem)
