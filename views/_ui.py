@@ -215,10 +215,15 @@ def current_dataset():
         return choice, None, f"cannot read {choice.get('spec')}: {exc.strerror or exc}"
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def pair_stats(spec: str, text_column: str, label_column: str, stamp: float, r_min: float, r_max: float, augmentation: int) -> dict:
+@st.cache_data(show_spinner="Counting pairs…", max_entries=256)
+def pair_stats(spec: str, text_column: str, label_column: str, stamp: float, r_min: float, r_max: float, augmentation: int,
+               max_train_rows: int = 0) -> dict:
+    """Phase 2's rows and pairs for these settings, on the training rows a seed-0 run would use."""
+    from threephase_core.data import stratified_sample
+
     ds = _load(spec, text_column, label_column, stamp)
-    return wb.pair_stats(ds.train["text"].tolist(), ds.train["label"].to_numpy(), ds.num_classes, r_min, r_max, augmentation)
+    train = ds.train if not max_train_rows or len(ds.train) <= max_train_rows else stratified_sample(ds.train, max_train_rows, 0)
+    return wb.pair_stats(train["text"].tolist(), train["label"].to_numpy(), ds.num_classes, r_min, r_max, augmentation)
 
 
 def model_spec() -> str:

@@ -8,6 +8,7 @@ from views import _charts as charts
 from views import _ui as ui
 from threephase_core import workbench as wb
 from threephase_core.config import IMBALANCE_PRESETS
+from threephase_core.data import stratified_sample
 
 PAGE = "imb"
 PRESETS = list(IMBALANCE_PRESETS) + ["custom"]
@@ -34,7 +35,9 @@ def ratio_changed() -> None:
     st.session_state["wb.preset"] = wb.preset_for(st.session_state["wb.min_ratio"], st.session_state["wb.max_ratio"])
 
 
-counts = ds.class_counts("train")
+cap = int(st.session_state.get("wb.max_train_rows") or 0)
+train = ds.train if not cap or len(ds.train) <= cap else stratified_sample(ds.train, cap, 0)  # what a run trains on
+counts = {name: int((train["label"] == i).sum()) for i, name in enumerate(ds.label_names)}
 controls, chart = st.columns([1, 2.4], gap="large")
 with controls:
     st.markdown("**Imbalance correction** (phase 2)")
@@ -64,8 +67,11 @@ with chart:
     st.plotly_chart(charts.imbalance_curve(xs, ys, table, r_min, r_max, threshold, ds.label_names), key="imb_curve",
                     config={"displayModeBar": False})
 
+if len(train) < len(ds.train):
+    st.caption(f":material/content_cut: Training rows capped at {cap:,} of {len(ds.train):,} (Train page › Size limits): "
+               "the counts and pairs here are seed 0's stratified sample, as a seed-0 run would see.")
 stats = ui.pair_stats(choice["spec"], choice["text_column"], choice["label_column"], wb.source_stamp(choice["spec"]),
-                      float(r_min), float(r_max), int(aug))
+                      float(r_min), float(r_max), int(aug), cap)
 over = table[table["oversampled"]]
 m = st.columns(4)
 m[0].metric("Oversampled classes", f"{len(over)} of {len(table)}", height="stretch",

@@ -241,6 +241,17 @@ def test_imbalance_counts_change_with_the_ratios(empty_store, open_app):
     assert before != after_none
 
 
+def test_imbalance_page_counts_the_rows_a_capped_run_trains_on(empty_store, open_app):
+    at = open_app("views/imbalance.py")
+    full = sum(values(figures(at)[1]["data"][0]["y"]))  # rows per class before correction
+    at.session_state["wb.max_train_rows"] = 100
+    at.run()
+    ok(at)
+    capped = values(figures(at)[1]["data"][0]["y"])
+    assert full == 354 and abs(sum(capped) - 100) <= len(capped) and min(capped) >= 1
+    assert "Training rows capped at 100 of 354" in texts(at)
+
+
 # ---- train ----------------------------------------------------------------------------
 def test_start_launches_a_job_and_stop_cancels_it(empty_store, open_app):
     at = open_app("views/train.py")
