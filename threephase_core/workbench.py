@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from threephase_core.config import IMBALANCE_PRESETS, RunConfig
+from threephase_core.config import IMBALANCE_PRESETS, CLConfig, RunConfig
 from threephase_core.data import FILE_SUFFIXES, DataError
 from threephase_core.imbalance import corrected_counts, imbalance_factor, oversample_factor
 from threephase_core.metrics import paired_p
@@ -1155,6 +1155,46 @@ def recipe_fixed_fields(recipe: str) -> set[str]:
     from threephase_core.recipes import get_recipe
 
     return set(get_recipe(recipe).overrides)
+
+
+def train_form_values(cfg: dict, field_keys: list[str], shared: dict[str, str]) -> dict[str, Any]:
+    """The workbench settings (session keys of the Data, Imbalance and Train pages) that set up
+    this run's config again: "Load these settings into Train" on the Results page. `field_keys`
+    are the Train form's phase settings, `shared` those kept under a workbench-wide key (noise,
+    augmentation) unless the recipe fixes them. Keys a damaged config lacks are left out."""
+    from threephase_core.recipes import RECIPES
+
+    recipe = cfg.get("recipe")
+    if recipe not in RECIPES:
+        raise ValueError(f"this run's recipe {recipe!r} is not one the workbench knows")
+    out: dict[str, Any] = {"wb.recipe": recipe}
+    if isinstance(cfg.get("seed"), int):
+        out["wb.seeds"] = str(cfg["seed"])
+    model = str(cfg.get("model") or "minilm")
+    kind = model if model in ("minilm", "tiny") else "path" if Path(model).expanduser().exists() else "hub"
+    out["wb.model_kind"] = kind
+    if kind in ("path", "hub"):
+        out[f"wb.model_{kind}"] = model
+    spec = cfg.get("dataset")
+    if isinstance(spec, str) and spec:
+        out["wb.dataset"] = {"spec": spec, "text_column": cfg.get("text_column", "text"), "label_column": cfg.get("label_column", "label")}
+        path = Path(spec).expanduser()
+        out["wb.source"] = "demo" if spec == "demo" else "folder" if path.is_dir() else "upload" if path.exists() else "hub"
+    for key in ("max_steps", "max_length", "max_train_rows", "embed_rows", "device"):
+        if key in cfg:
+            out[f"wb.{key}"] = cfg[key]
+    fixed = recipe_fixed_fields(recipe)
+    cl = _dict(cfg.get("cl"))
+    if "cl.imbalance" not in fixed and cl.get("imbalance") in IMBALANCE_PRESETS:
+        r_min, r_max = CLConfig(**{k: cl[k] for k in ("imbalance", "min_ratio", "max_ratio") if k in cl}).ratios()
+        out.update({"wb.min_ratio": float(r_min), "wb.max_ratio": float(r_max), "wb.preset": preset_for(r_min, r_max)})
+    for key in field_keys:
+        section, name = key.split(".", 1)
+        value = _dict(cfg.get(section)).get(name)
+        if value is None or key in fixed:
+            continue
+        out[shared[key] if key in shared else f"wb.t.{recipe}.{key}"] = value
+    return out
 
 
 def recipe_defaults(recipe: str) -> RunConfig:

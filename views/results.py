@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from views import _charts as charts
+from views import _form as form
 from views import _ui as ui
 from threephase_core import predict
 from threephase_core import workbench as wb
@@ -188,7 +189,25 @@ with tabs[3]:
         st.markdown("**Phase-2 rows per class**")
         st.dataframe(counts, hide_index=True, width="stretch")
     st.page_link("views/embeddings.py", label="See the embedding maps of this run", icon=":material/scatter_plot:")
+def load_settings(config: dict) -> None:
+    """Button callback: put this run's settings into the Data, Imbalance and Train pages."""
+    try:
+        values = wb.train_form_values(config, form.field_keys(), form.SHARED)
+    except ValueError as exc:
+        st.session_state["res:load_error"] = str(exc)
+        return
+    st.session_state.update(values)
+    st.session_state["res:loaded"] = True
+
+
 with tabs[4]:
+    st.button("Load these settings into Train", icon=":material/settings_backup_restore:", key="res:load_settings",
+              on_click=load_settings, args=(run.config,),
+              help="Data, model, recipe, seed and every phase setting of this run, ready to re-run or change on the Train page.")
+    if st.session_state.pop("res:loaded", False):
+        st.switch_page("views/train.py")
+    if st.session_state.get("res:load_error"):
+        st.error(f"Cannot load these settings: {st.session_state.pop('res:load_error')}", icon=":material/error:")
     st.dataframe(wb.config_rows(run.config), hide_index=True, width="stretch", height=400)
     summary = run.data_summary
     if summary.get("notes"):

@@ -9,6 +9,7 @@ import streamlit as st
 
 from views import _charts as charts
 from views import _ui as ui
+from views._form import FIELDS, PAIR_ONLY, SHARED
 from threephase_core import workbench as wb
 from threephase_core.config import IMBALANCE_PRESETS, ConfigError
 from threephase_core.recipes import RECIPES, build_config
@@ -22,28 +23,6 @@ MODELS = {
     "hub": "Hugging Face hub id",
 }
 PHASE_TABS = {"dae": "Phase 1 · DAE", "cl": "Phase 2 · CL", "joint": "Joint · DAE + CL", "ft": "Phase 3 · FT"}
-SHARED = {"dae.noise_ratio": "wb.noise", "cl.augmentation": "wb.augmentation"}  # also set on the Imbalance page
-PAIR_ONLY = {"cl.augmentation", "cl.max_pairs"}  # settings of the cosine pair loss only
-
-# (key, label, kind, options) per phase section; kind: int | float | lr | bool | choice
-FIELDS = {
-    "dae": [("dae.epochs", "Epochs", "int", (1, 100)), ("dae.lr", "Learning rate", "lr", None), ("dae.batch_size", "Batch size", "int", (1, 8192)),
-            ("dae.noise_ratio", "Noise ratio (word deletion)", "float", (0.0, 0.9))],
-    "cl": [("cl.epochs", "Epochs", "int", (1, 100)), ("cl.lr", "Learning rate", "lr", None), ("cl.batch_size", "Batch size", "int", (1, 8192)),
-           ("cl.augmentation", "Pair augmentation", "int", (1, 16)), ("cl.loss", "Loss", "choice", ("cosine", "supcon", "simclr")),
-           ("cl.max_pairs", "Max pairs (0 = all)", "int", (0, 10_000_000))],
-    "ft": [("ft.epochs", "Max epochs", "int", (1, 200)), ("ft.lr", "Encoder learning rate", "lr", None), ("ft.head_lr", "Head learning rate", "lr", None),
-           ("ft.batch_size", "Batch size", "int", (1, 8192)), ("ft.patience", "Early-stopping patience (epochs)", "int", (1, 100)),
-           ("ft.scheduler", "Schedule", "choice", ("linear", "cosine", "constant")), ("ft.head_hidden", "Head hidden size", "int", (8, 4096)),
-           ("ft.dropout", "Dropout", "float", (0.0, 0.9)), ("ft.freeze_encoder", "Freeze the encoder", "bool", None),
-           ("ft.head_input_norm", "Normalise the head's input", "bool", None)],
-}
-# Joint takes epochs and learning rate from `cl`, always uses the cosine pair loss, and only the
-# DAE's batch size and noise (phases/joint.py): the tab shows just those.
-FIELDS["joint"] = [("cl.epochs", "Epochs", "int", (1, 100)), ("cl.lr", "Learning rate", "lr", None),
-                   ("cl.batch_size", "Pair batch size", "int", (1, 8192)), ("dae.batch_size", "DAE batch size", "int", (1, 8192)),
-                   ("dae.noise_ratio", "Noise ratio (word deletion)", "float", (0.0, 0.9)),
-                   ("cl.augmentation", "Pair augmentation", "int", (1, 16)), ("cl.max_pairs", "Max pairs (0 = all)", "int", (0, 10_000_000))]
 HELP = {
     "dae.noise_ratio": "Also on the Imbalance & noise page.",
     "cl.augmentation": "Pairs are drawn augmentation × ⌊log2(classes)⌋ times. Also on the Imbalance & noise page.",

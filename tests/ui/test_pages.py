@@ -432,6 +432,31 @@ def test_embeddings_wait_for_a_just_queued_run_instead_of_showing_an_older_one(f
     assert blocker.wait(30)
 
 
+def test_results_loads_a_runs_settings_into_train_and_the_rerun_matches(finished_store, open_app):
+    """"Load these settings into Train" then Start queues a run with the same config (but the
+    run-specific fields), even after the form was changed for another recipe."""
+    from threephase_core.config import to_dict
+
+    original = RunStore(finished_store).list()[0]
+    at = open_app("views/train.py")
+    at.selectbox(key="train:wb.recipe").set_value("ft").run()
+    at.session_state["wb.preset"] = "extra"
+    at.session_state["wb.min_ratio"], at.session_state["wb.max_ratio"] = 1.5, 20.0
+    at.switch_page("views/results.py").run()
+    ok(at)
+    at.button(key="res:load_settings").click().run()
+    ok(at)
+    assert any(t.value == "Train" for t in at.title)
+    assert at.session_state["wb.recipe"] == "three_phase" and at.session_state["wb.preset"] == "normal"
+    at.button(key="train:start").click().run()
+    ok(at)
+    job = only_manager().jobs()[0]
+    job.wait(120)
+    again, before = to_dict(job.config), original.config
+    for key in ("recipe", "dataset", "model", "seed", "max_steps", "max_length", "dae", "cl", "ft"):
+        assert again[key] == before[key], key
+
+
 def test_results_shows_the_lora_trainable_share(tmp_path, monkeypatch, open_app):
     """A LoRA run's detail says how many encoder parameters were trainable."""
     from threephase_core.recipes import build_config

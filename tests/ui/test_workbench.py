@@ -289,3 +289,23 @@ def test_a_projection_whose_cache_cannot_be_written_is_still_shown(finished_stor
     assert layouts and wb.cached_projection(run, "pca") is None
     ready = wb.ready_projection(run, "pca")
     assert ready is not None and set(ready) == set(layouts)
+
+
+def test_train_form_values_from_a_config(tmp_path):
+    from threephase_core.config import to_dict
+    from threephase_core.recipes import build_config
+
+    model = tmp_path / "my-model"
+    model.mkdir()
+    cfg = to_dict(build_config("extra_imb", {"model": str(model), "dataset": str(tmp_path), "seed": 4, "ft.epochs": 7, "dae.noise_ratio": 0.3}))
+    values = wb.train_form_values(cfg, ["ft.epochs", "dae.noise_ratio", "cl.lr"], {"dae.noise_ratio": "wb.noise"})
+    assert values["wb.model_kind"] == "path" and values["wb.model_path"] == str(model)
+    assert values["wb.source"] == "folder" and values["wb.dataset"]["spec"] == str(tmp_path)
+    assert values["wb.seeds"] == "4" and values["wb.t.extra_imb.ft.epochs"] == 7 and values["wb.noise"] == 0.3
+    assert "wb.preset" not in values  # extra_imb fixes its preset: the Imbalance page keeps the user's
+    custom = to_dict(build_config("three_phase", {"cl.min_ratio": 1.2, "cl.max_ratio": 8.0, "model": "someone/encoder"}))
+    values = wb.train_form_values(custom, [], {})
+    assert (values["wb.preset"], values["wb.min_ratio"], values["wb.max_ratio"]) == ("custom", 1.2, 8.0)
+    assert values["wb.model_kind"] == "hub" and values["wb.model_hub"] == "someone/encoder"
+    with pytest.raises(ValueError, match="recipe"):
+        wb.train_form_values({"recipe": "nope"}, [], {})
