@@ -38,7 +38,7 @@ PAGES = {  # sidebar label -> (page title, text of the page's last element: the 
     "Data": ("Data", re.compile("Other samples")),
     "Imbalance & noise": ("Imbalance & noise", re.compile("Per-class numbers")),
     "Train": ("Train", re.compile("Queue all 7 paper recipes")),
-    "Embeddings": ("Embeddings", re.compile("validation texts of run|No run has embeddings")),
+    "Embeddings": ("Embeddings", re.compile("validation texts of run|No run has embeddings|is loading its data and model|is queued behind")),
     "Results": ("Results", re.compile(r"Trained model \(zip\)|No runs in")),
 }
 MODEL_LABELS = {"tiny": "Tiny random BERT (fast demo)", "minilm": "MiniLM-L6 (packaged, default)"}
