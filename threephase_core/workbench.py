@@ -634,13 +634,31 @@ def run_row(run: Run, live: dict[str, dict]) -> dict:
         "phases": len(run.embedding_phases()),
         "data_key": _key(cfg.get("dataset"), cfg.get("text_column"), cfg.get("label_column"), cfg.get("max_train_rows")),
         "model_key": str(cfg.get("model", "")),
-        "settings_key": _key({k: v for k, v in cfg.items() if k not in _NOT_SETTINGS}),
+        "settings_key": _settings_key(cfg),
     }
 
 
 # Config keys that do not change what a run learns: left out when runs are compared.
 # (max_steps too: the Results page treats step-capped smoke runs apart.)
 _NOT_SETTINGS = {"seed", "device", "embed_rows", "dataset", "text_column", "label_column", "max_train_rows", "model", "max_steps"}
+
+
+def _settings_key(cfg: dict) -> str:
+    """What a run learned with, beyond the seed and the data: the top-level settings and the
+    sections of the phases it ran (an FT run's unused DAE/CL defaults do not count), floats
+    rounded to 10 significant digits (a number input's 6.000000000000001e-05 is 6e-05)."""
+    phases = cfg.get("phases") if isinstance(cfg.get("phases"), list) else []
+    used = set(phases) | ({"dae", "cl"} if "joint" in phases else set())
+
+    def tidy(v):
+        if isinstance(v, float):
+            return float(f"{v:.10g}")
+        if isinstance(v, dict):
+            return {k: tidy(x) for k, x in v.items()}
+        return v
+
+    return _key({k: tidy(v) for k, v in cfg.items()
+                 if k not in _NOT_SETTINGS and (k not in ("dae", "cl", "ft") or k in used)})
 
 
 def _key(*parts) -> str:
@@ -745,18 +763,13 @@ def comparison_groups(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
         return []
     groups = sorted(done.groupby(["data_key", "model_key"], sort=False), key=lambda kv: -len(kv[1]))
     labels = [f"{g['dataset'].iloc[0]} · {g['model'].iloc[0]}" for _, g in groups]
-    seen: dict[str, int] = {}
     out = []
     for label, (_, g) in zip(labels, groups):
-        seen[label] = seen.get(label, 0) + 1
-        text = label if labels.count(label) == 1 else f"{label} ({seen[label]}: {_data_note(g)})"
+        # Two groups that read the same get a note that does not change as runs finish (the page
+        # keeps the choice by its text): the group's first run.
+        text = label if labels.count(label) == 1 else f"{label} (since {g.sort_values(['created', 'run'])['run'].iloc[0]})"
         out.append((text, df[df["run"].isin(g["run"])]))
     return out
-
-
-def _data_note(group: pd.DataFrame) -> str:
-    """What tells a group apart from another with the same label: its newest run's id."""
-    return f"runs like {group.sort_values('created')['run'].iloc[-1]}"
 
 
 def mixed_settings(group: pd.DataFrame) -> list[str]:
@@ -1157,44 +1170,62 @@ def recipe_fixed_fields(recipe: str) -> set[str]:
     return set(get_recipe(recipe).overrides)
 
 
-def train_form_values(cfg: dict, field_keys: list[str], shared: dict[str, str]) -> dict[str, Any]:
+def train_form_values(cfg: dict, field_keys: list[str], shared: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     """The workbench settings (session keys of the Data, Imbalance and Train pages) that set up
-    this run's config again: "Load these settings into Train" on the Results page. `field_keys`
-    are the Train form's phase settings, `shared` those kept under a workbench-wide key (noise,
-    augmentation) unless the recipe fixes them. Keys a damaged config lacks are left out."""
+    this run's config again, and notes on what could not be loaded: "Load these settings into
+    Train" on the Results page. `field_keys` are the Train form's phase settings, `shared` those
+    kept under a workbench-wide key (noise, augmentation) unless the recipe fixes them. Only the
+    sections of phases the run has are read (an FT run's unused DAE/CL defaults would overwrite
+    the user's noise and imbalance settings); values of the wrong type, from a damaged
+    config.json, are left out. ValueError when the recipe is not one the workbench knows."""
     from threephase_core.recipes import RECIPES
 
     recipe = cfg.get("recipe")
-    if recipe not in RECIPES:
+    if not isinstance(recipe, str) or recipe not in RECIPES:
         raise ValueError(f"this run's recipe {recipe!r} is not one the workbench knows")
+    notes: list[str] = []
     out: dict[str, Any] = {"wb.recipe": recipe}
-    if isinstance(cfg.get("seed"), int):
-        out["wb.seeds"] = str(cfg["seed"])
-    model = str(cfg.get("model") or "minilm")
-    kind = model if model in ("minilm", "tiny") else "path" if Path(model).expanduser().exists() else "hub"
-    out["wb.model_kind"] = kind
-    if kind in ("path", "hub"):
-        out[f"wb.model_{kind}"] = model
+    phases = cfg.get("phases") if isinstance(cfg.get("phases"), list) else list(RECIPES[recipe].phases)
+    used = set(phases) | ({"dae", "cl"} if "joint" in phases else set())
+    seed = cfg.get("seed")
+    if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0:
+        out["wb.seeds"] = str(seed)
+    model = cfg.get("model") or "minilm"
+    if isinstance(model, str):
+        kind = model if model in ("minilm", "tiny") else "path" if _exists(Path(model).expanduser()) else "hub"
+        out["wb.model_kind"] = kind
+        if kind in ("path", "hub"):
+            out[f"wb.model_{kind}"] = model
     spec = cfg.get("dataset")
     if isinstance(spec, str) and spec:
-        out["wb.dataset"] = {"spec": spec, "text_column": cfg.get("text_column", "text"), "label_column": cfg.get("label_column", "label")}
         path = Path(spec).expanduser()
-        out["wb.source"] = "demo" if spec == "demo" else "folder" if path.is_dir() else "upload" if path.exists() else "hub"
+        source = ("demo" if spec == "demo" else "folder" if _exists(path) and path.is_dir() else "upload" if _exists(path)
+                  else "hub" if re.fullmatch(r"[\w.-]+/[\w.-]+", spec) and not spec.startswith((".", "/", "~")) else None)
+        if source is None:
+            notes.append(f"the dataset {spec!r} is not on this machine; the dataset in use is kept")
+        else:
+            text, label = cfg.get("text_column", "text"), cfg.get("label_column", "label")
+            if isinstance(text, str) and isinstance(label, str):
+                out["wb.dataset"] = {"spec": spec, "text_column": text, "label_column": label}
+                out["wb.source"] = source
     for key in ("max_steps", "max_length", "max_train_rows", "embed_rows", "device"):
         if key in cfg:
             out[f"wb.{key}"] = cfg[key]
     fixed = recipe_fixed_fields(recipe)
     cl = _dict(cfg.get("cl"))
-    if "cl.imbalance" not in fixed and cl.get("imbalance") in IMBALANCE_PRESETS:
-        r_min, r_max = CLConfig(**{k: cl[k] for k in ("imbalance", "min_ratio", "max_ratio") if k in cl}).ratios()
-        out.update({"wb.min_ratio": float(r_min), "wb.max_ratio": float(r_max), "wb.preset": preset_for(r_min, r_max)})
+    if "cl" in used and "cl.imbalance" not in fixed and isinstance(cl.get("imbalance"), str) and cl["imbalance"] in IMBALANCE_PRESETS:
+        try:
+            r_min, r_max = CLConfig(**{k: cl[k] for k in ("imbalance", "min_ratio", "max_ratio") if k in cl}).ratios()
+            out.update({"wb.min_ratio": float(r_min), "wb.max_ratio": float(r_max), "wb.preset": preset_for(float(r_min), float(r_max))})
+        except (TypeError, ValueError):
+            notes.append("the imbalance ratios could not be read")
     for key in field_keys:
         section, name = key.split(".", 1)
         value = _dict(cfg.get(section)).get(name)
-        if value is None or key in fixed:
+        if section not in used or value is None or key in fixed or isinstance(value, (dict, list)):
             continue
         out[shared[key] if key in shared else f"wb.t.{recipe}.{key}"] = value
-    return out
+    return out, notes
 
 
 def recipe_defaults(recipe: str) -> RunConfig:

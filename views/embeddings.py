@@ -39,8 +39,9 @@ if waiting:
     def wait_for_first_map() -> None:
         try:
             started = mgr.store.get(waiting)
-        except KeyError:
-            st.rerun()
+        except KeyError:  # its folder was removed while it waited: say so, do not loop
+            st.warning(f"Run {waiting}'s folder is gone; it cannot show maps.", icon=":material/warning:")
+            return
         order = [j.run.id for j in mgr.pending()]  # the running job first, then the queue
         if started.embedding_phases() or waiting not in order:
             st.rerun()

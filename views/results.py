@@ -192,12 +192,19 @@ with tabs[3]:
 def load_settings(config: dict) -> None:
     """Button callback: put this run's settings into the Data, Imbalance and Train pages."""
     try:
-        values = wb.train_form_values(config, form.field_keys(), form.SHARED)
-    except ValueError as exc:
+        values, notes = wb.train_form_values(config, form.field_keys(), form.SHARED)
+    except (ValueError, TypeError, OSError) as exc:
         st.session_state["res:load_error"] = str(exc)
         return
-    st.session_state.update(values)
+    # Workbench-wide settings go through the same check as saved ones (a command-line run may hold
+    # values the widgets cannot show); per-recipe ones are checked by the Train form itself.
+    workbench = {k: v for k, v in values.items() if not k.startswith("wb.t.")}
+    kept = wb.clean_settings(workbench, ui.DEFAULTS, ui.setting_choices())
+    notes += [f"{k.removeprefix('wb.')} = {workbench[k]!r} is outside what the pages can show; left as it was"
+              for k in workbench if k not in kept and k in ui.DEFAULTS]
+    st.session_state.update({**{k: v for k, v in values.items() if k.startswith("wb.t.")}, **kept})
     st.session_state["res:loaded"] = True
+    st.session_state["train.notice"] = "Loaded the run's settings." + (" Not loaded: " + "; ".join(notes) + "." if notes else "")
 
 
 with tabs[4]:

@@ -71,11 +71,11 @@ def recipe_values(recipe: str) -> dict:
 
 def shared_values(recipe: str, like: str) -> dict:
     """`recipe`'s settings, with every phase setting it shares with `like` (the recipe on screen)
-    taken from `like`, unless `recipe` fixes it: "Queue all paper recipes" then compares recipes
+    taken from `like`, unless either recipe fixes it: "Queue all paper recipes" then compares recipes
     under one set of settings. The imbalance settings stay each recipe's own (they are what
     separates 3-Phase from its extra / none variants)."""
     own, shown = recipe_values(recipe), recipe_values(like)
-    fixed = wb.recipe_fixed_fields(recipe)
+    fixed = wb.recipe_fixed_fields(recipe) | wb.recipe_fixed_fields(like)  # what makes `like` itself (SupCon, LoRA's lr) stays its own
     keys = {key for phase in FIELDS for key, *_ in FIELDS[phase]}
     return {k: (shown[k] if k in shown and k in keys and k not in fixed else v) for k, v in own.items()}
 
@@ -181,7 +181,7 @@ def field(recipe: str, key: str, label: str, kind: str, opts, fixed: set[str], b
     if name not in st.session_state or key in fixed or not wb.setting_fits(st.session_state[name], _get(base, key), bounds,
                                                                             opts if kind == "choice" else None):
         st.session_state[name] = _get(base, key)  # new, set by the recipe, or a saved value the widget cannot show
-    unused = key in PAIR_ONLY and st.session_state.get(setting_name(recipe, "cl.loss"), base.cl.loss) != "cosine"
+    unused = key in PAIR_ONLY and "cl" in base.phases and st.session_state.get(setting_name(recipe, "cl.loss"), base.cl.loss) != "cosine"
     why = ("Set by this recipe. " if key in fixed else "") + ("Not used by this loss: SupCon and SimCLR train on dropout views of "
                                                                "each text, not on pairs. " if unused else "")
     kw = {"page": PAGE, "disabled": key in fixed or unused, "help": why + HELP.get(key, "") or None}

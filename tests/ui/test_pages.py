@@ -358,6 +358,16 @@ def test_queue_all_paper_recipes_uses_the_settings_on_screen(empty_store, open_a
     assert (jobs["three_phase"].cl.imbalance, jobs["extra_imb"].cl.imbalance, jobs["no_imb"].cl.imbalance) == ("normal", "extra", "none")
     for j in mgr.pending():
         mgr.cancel(j.id)
+    # From a study recipe's screen: what makes it that recipe (SupCon, the frozen encoder) stays its own.
+    at.selectbox(key="train:wb.recipe").set_value("supcon").run()
+    at.number_input(key="train:wb.t.supcon.ft.epochs").set_value(3).run()
+    at.button(key="train:ablation").click().run()
+    ok(at)
+    again = {j.config.recipe: j.config for j in mgr.jobs()[len(jobs):]}
+    assert set(again) == set(jobs) and all(c.ft.epochs == 3 and not c.ft.freeze_encoder for c in again.values())
+    assert all(c.cl.loss == "cosine" for c in again.values())
+    for j in mgr.pending():
+        mgr.cancel(j.id)
 
 
 def test_train_form_greys_out_pair_settings_for_view_losses_and_counts_the_runs(empty_store, open_app):
@@ -438,6 +448,9 @@ def test_results_loads_a_runs_settings_into_train_and_the_rerun_matches(finished
     from threephase_core.config import to_dict
 
     original = RunStore(finished_store).list()[0]
+    cfg = json.loads((original.path / "config.json").read_text())  # settings no form default would give
+    cfg["seed"], cfg["ft"]["epochs"], cfg["cl"]["lr"], cfg["dae"]["noise_ratio"] = 3, 9, 3e-5, 0.45
+    (original.path / "config.json").write_text(json.dumps(cfg))
     at = open_app("views/train.py")
     at.selectbox(key="train:wb.recipe").set_value("ft").run()
     at.session_state["wb.preset"] = "extra"
@@ -455,6 +468,7 @@ def test_results_loads_a_runs_settings_into_train_and_the_rerun_matches(finished
     again, before = to_dict(job.config), original.config
     for key in ("recipe", "dataset", "model", "seed", "max_steps", "max_length", "dae", "cl", "ft"):
         assert again[key] == before[key], key
+    assert (again["seed"], again["ft"]["epochs"], again["cl"]["lr"], again["dae"]["noise_ratio"]) == (3, 9, 3e-5, 0.45)
 
 
 def test_results_shows_the_lora_trainable_share(tmp_path, monkeypatch, open_app):

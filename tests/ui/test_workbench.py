@@ -277,6 +277,13 @@ def test_comparison_groups_keep_different_data_apart_and_flag_mixed_settings(tmp
     assert len(set(labels)) == 3 and all(label.startswith("data.csv · ") for label in labels)
     assert wb.mixed_settings(groups[0][1]) == ["ft"]  # 5 and 9 epochs
     assert wb.mixed_settings(groups[1][1]) == []
+    assert labels[1] != labels[2] and "(since " in labels[1]  # two groups reading "data.csv · tiny", told apart by their first run
+    # An FT run's unused CL section, and float noise from a number input, are not other settings.
+    from threephase_core.config import to_dict
+
+    one = to_dict(build_config("ft", {"ft.lr": 6e-05}))
+    two = to_dict(build_config("ft", {"ft.lr": 6.000000000000001e-05, "cl.lr": 1e-3}))
+    assert wb._settings_key(one) == wb._settings_key(two) != wb._settings_key(to_dict(build_config("ft", {"ft.lr": 7e-05})))
 
 
 def test_a_projection_whose_cache_cannot_be_written_is_still_shown(finished_store, monkeypatch):
@@ -298,14 +305,25 @@ def test_train_form_values_from_a_config(tmp_path):
     model = tmp_path / "my-model"
     model.mkdir()
     cfg = to_dict(build_config("extra_imb", {"model": str(model), "dataset": str(tmp_path), "seed": 4, "ft.epochs": 7, "dae.noise_ratio": 0.3}))
-    values = wb.train_form_values(cfg, ["ft.epochs", "dae.noise_ratio", "cl.lr"], {"dae.noise_ratio": "wb.noise"})
+    values, notes = wb.train_form_values(cfg, ["ft.epochs", "dae.noise_ratio", "cl.lr"], {"dae.noise_ratio": "wb.noise"})
+    assert notes == []
     assert values["wb.model_kind"] == "path" and values["wb.model_path"] == str(model)
     assert values["wb.source"] == "folder" and values["wb.dataset"]["spec"] == str(tmp_path)
     assert values["wb.seeds"] == "4" and values["wb.t.extra_imb.ft.epochs"] == 7 and values["wb.noise"] == 0.3
     assert "wb.preset" not in values  # extra_imb fixes its preset: the Imbalance page keeps the user's
     custom = to_dict(build_config("three_phase", {"cl.min_ratio": 1.2, "cl.max_ratio": 8.0, "model": "someone/encoder"}))
-    values = wb.train_form_values(custom, [], {})
+    values, _ = wb.train_form_values(custom, [], {})
     assert (values["wb.preset"], values["wb.min_ratio"], values["wb.max_ratio"]) == ("custom", 1.2, 8.0)
     assert values["wb.model_kind"] == "hub" and values["wb.model_hub"] == "someone/encoder"
-    with pytest.raises(ValueError, match="recipe"):
-        wb.train_form_values({"recipe": "nope"}, [], {})
+    # An FT run leaves the noise and imbalance settings alone (its DAE/CL sections are unused defaults).
+    ft = to_dict(build_config("ft", {"dataset": str(tmp_path / "gone")}))
+    values, notes = wb.train_form_values(ft, ["ft.epochs", "dae.noise_ratio", "cl.augmentation"],
+                                         {"dae.noise_ratio": "wb.noise", "cl.augmentation": "wb.augmentation"})
+    assert not {"wb.noise", "wb.augmentation", "wb.preset", "wb.min_ratio"} & set(values) and "wb.t.ft.ft.epochs" in values
+    assert "wb.dataset" not in values and "not on this machine" in notes[0]  # a folder that is gone is not taken for a hub id
+    damaged = {**custom, "seed": True, "cl": {"imbalance": ["x"]}, "model": 3}
+    values, _ = wb.train_form_values(damaged, ["cl.lr"], {})
+    assert "wb.seeds" not in values and "wb.model_kind" not in values and "wb.preset" not in values
+    for bad in ({"recipe": "nope"}, {"recipe": ["three_phase"]}):
+        with pytest.raises(ValueError, match="recipe"):
+            wb.train_form_values(bad, [], {})
