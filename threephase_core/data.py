@@ -102,11 +102,17 @@ def load_dataset(
         name = spec.replace("/", "__")
     ds = _assemble(name, frames, names, seed, val_fraction, test_fraction, columns)
     ds.source = source
-    if max_train_rows and len(ds.train) > max_train_rows:
-        total = len(ds.train)
-        ds.train = stratified_sample(ds.train, max_train_rows, seed)
+    total = len(ds.train)
+    ds.train = capped_train(ds.train, max_train_rows, seed)
+    if max_train_rows and total > max_train_rows:
         ds.notes.append(_cap_note(max_train_rows, len(ds.train), total, seed))
     return ds
+
+
+def capped_train(train: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
+    """The training rows a run uses: all of them, or with `max_rows` > 0 below their number, a
+    stratified sample of about `max_rows` (`stratified_sample`)."""
+    return stratified_sample(train, max_rows, seed) if max_rows and len(train) > max_rows else train
 
 
 def _cap_note(cap: int, kept: int, total: int, seed: int) -> str:

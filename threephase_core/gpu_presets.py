@@ -40,13 +40,18 @@ TINY_DATA = {
 DAE_BYTES_PER_TOKEN = 12 * 30_522
 
 
+def preset_tier(train_rows: int) -> str:
+    """Which preset a training set of `train_rows` rows gets: "large", "small" or "tiny"."""
+    return "large" if train_rows >= 30_000 else "small" if train_rows >= 2_000 else "tiny"
+
+
 def gpu_settings(train_rows: int, gpu_memory_gib: float | None = None, max_length: int = 128) -> dict:
     """The preset for a training set of `train_rows` rows. With `gpu_memory_gib` given, batch
     sizes are capped to what fits (CL and FT at 512, or 128 below 20 GiB) and the DAE by tokens,
     since its vocabulary logits grow with batch x text length (SST-2's ~50-token longest
     batches at 2048 peaked at 52 GiB; 128-token texts at 2048 would need ~95 GiB): at most 80%
     of the memory for `batch x max_length` target tokens, rounded down to a power of two."""
-    base = LARGE_DATA if train_rows >= 30_000 else SMALL_DATA if train_rows >= 2_000 else TINY_DATA
+    base = {"large": LARGE_DATA, "small": SMALL_DATA, "tiny": TINY_DATA}[preset_tier(train_rows)]
     out = dict(base)
     if gpu_memory_gib is not None:
         cap = 512 if gpu_memory_gib >= 20 else 128

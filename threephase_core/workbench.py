@@ -643,12 +643,16 @@ def run_row(run: Run, live: dict[str, dict]) -> dict:
 _NOT_SETTINGS = {"seed", "device", "embed_rows", "dataset", "text_column", "label_column", "max_train_rows", "model", "max_steps"}
 
 
+def _phase_sections(phases) -> set[str]:
+    """The config sections a run with these phases reads: its phases, and Joint's DAE and CL."""
+    return set(phases) | ({"dae", "cl"} if "joint" in phases else set())
+
+
 def _settings_key(cfg: dict) -> str:
     """What a run learned with, beyond the seed and the data: the top-level settings and the
     sections of the phases it ran (an FT run's unused DAE/CL defaults do not count), floats
     rounded to 10 significant digits (a number input's 6.000000000000001e-05 is 6e-05)."""
-    phases = cfg.get("phases") if isinstance(cfg.get("phases"), list) else []
-    used = set(phases) | ({"dae", "cl"} if "joint" in phases else set())
+    used = _phase_sections(cfg.get("phases") if isinstance(cfg.get("phases"), list) else [])
 
     def tidy(v):
         if isinstance(v, float):
@@ -1105,10 +1109,15 @@ def projection(run: Run, method: str) -> dict[str, np.ndarray]:
     return cached_projection(run, method) or compute_projection(run, method)
 
 
+def _projection_key(run: Run, method: str) -> tuple:
+    """A background projection's identity: the run folder, the method and the phases on disk."""
+    return (str(run.path), method, tuple(run.embedding_phases()))
+
+
 def request_projection(run: Run, method: str = "umap") -> Future:
     """Compute (and cache) a projection in the background; one at a time, deduplicated."""
     global _executor
-    key = (str(run.path), method, tuple(run.embedding_phases()))
+    key = _projection_key(run, method)
     with _proj_lock:
         fut = _inflight.get(key)
         if fut is not None and (not fut.done() or fut.exception() is None):
@@ -1126,7 +1135,7 @@ def ready_projection(run: Run, method: str) -> dict[str, np.ndarray] | None:
     cached = cached_projection(run, method)
     if cached is not None:
         return cached
-    fut = _inflight.get((str(run.path), method, tuple(run.embedding_phases())))
+    fut = _inflight.get(_projection_key(run, method))
     if fut is not None and fut.done() and fut.exception() is None and fut.result():
         return fut.result()
     return None
@@ -1134,8 +1143,7 @@ def ready_projection(run: Run, method: str) -> dict[str, np.ndarray] | None:
 
 def projection_failure(run: Run, method: str) -> str | None:
     """The error message of a failed background projection of this run, if any."""
-    key = (str(run.path), method, tuple(run.embedding_phases()))
-    fut = _inflight.get(key)
+    fut = _inflight.get(_projection_key(run, method))
     if fut is not None and fut.done() and fut.exception() is not None:
         return f"{type(fut.exception()).__name__}: {fut.exception()}"
     return None
@@ -1185,8 +1193,7 @@ def train_form_values(cfg: dict, field_keys: list[str], shared: dict[str, str]) 
         raise ValueError(f"this run's recipe {recipe!r} is not one the workbench knows")
     notes: list[str] = []
     out: dict[str, Any] = {"wb.recipe": recipe}
-    phases = cfg.get("phases") if isinstance(cfg.get("phases"), list) else list(RECIPES[recipe].phases)
-    used = set(phases) | ({"dae", "cl"} if "joint" in phases else set())
+    used = _phase_sections(cfg.get("phases") if isinstance(cfg.get("phases"), list) else RECIPES[recipe].phases)
     seed = cfg.get("seed")
     if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0:
         out["wb.seeds"] = str(seed)

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import html
 import threading
-from typing import Any, Callable
-
 from pathlib import Path
+from typing import Any, Callable
 
 import streamlit as st
 
@@ -219,10 +218,10 @@ def current_dataset():
 def pair_stats(spec: str, text_column: str, label_column: str, stamp: float, r_min: float, r_max: float, augmentation: int,
                max_train_rows: int = 0) -> dict:
     """Phase 2's rows and pairs for these settings, on the training rows a seed-0 run would use."""
-    from threephase_core.data import stratified_sample
+    from threephase_core.data import capped_train
 
     ds = _load(spec, text_column, label_column, stamp)
-    train = ds.train if not max_train_rows or len(ds.train) <= max_train_rows else stratified_sample(ds.train, max_train_rows, 0)
+    train = capped_train(ds.train, max_train_rows, 0)
     return wb.pair_stats(train["text"].tolist(), train["label"].to_numpy(), ds.num_classes, r_min, r_max, augmentation)
 
 

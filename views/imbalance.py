@@ -8,7 +8,7 @@ from views import _charts as charts
 from views import _ui as ui
 from threephase_core import workbench as wb
 from threephase_core.config import IMBALANCE_PRESETS
-from threephase_core.data import stratified_sample
+from threephase_core.data import capped_train
 
 PAGE = "imb"
 PRESETS = list(IMBALANCE_PRESETS) + ["custom"]
@@ -36,7 +36,7 @@ def ratio_changed() -> None:
 
 
 cap = int(st.session_state.get("wb.max_train_rows") or 0)
-train = ds.train if not cap or len(ds.train) <= cap else stratified_sample(ds.train, cap, 0)  # what a run trains on
+train = capped_train(ds.train, cap, 0)  # what a seed-0 run trains on
 counts = {name: int((train["label"] == i).sum()) for i, name in enumerate(ds.label_names)}
 controls, chart = st.columns([1, 2.4], gap="large")
 with controls:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from views import _charts as charts
 from views import _ui as ui
-from views._form import FIELDS, PAIR_ONLY, SHARED
+from views._form import FIELDS, PAIR_ONLY, SHARED, field_keys
 from threephase_core import workbench as wb
 from threephase_core.config import IMBALANCE_PRESETS, ConfigError
 from threephase_core.recipes import RECIPES, build_config
@@ -76,7 +76,7 @@ def shared_values(recipe: str, like: str) -> dict:
     separates 3-Phase from its extra / none variants)."""
     own, shown = recipe_values(recipe), recipe_values(like)
     fixed = wb.recipe_fixed_fields(recipe) | wb.recipe_fixed_fields(like)  # what makes `like` itself (SupCon, LoRA's lr) stays its own
-    keys = {key for phase in FIELDS for key, *_ in FIELDS[phase]}
+    keys = set(field_keys())
     return {k: (shown[k] if k in shown and k in keys and k not in fixed else v) for k, v in own.items()}
 
 
@@ -150,7 +150,7 @@ def stop() -> None:
 
 def apply_gpu_preset(recipe: str) -> None:
     """Fill this recipe's phase settings with the GPU preset sized for the data and the GPU."""
-    from threephase_core.gpu_presets import gpu_memory_gib, recipe_gpu_settings
+    from threephase_core.gpu_presets import gpu_memory_gib, preset_tier, recipe_gpu_settings
 
     _, ds, _ = ui.current_dataset()
     rows = len(ds.train) if ds is not None else 0
@@ -160,9 +160,9 @@ def apply_gpu_preset(recipe: str) -> None:
     for key, value in values.items():
         st.session_state[setting_name(recipe, key)] = value
     batches = sorted({v for k, v in values.items() if k.endswith("batch_size")})
-    tier = ("learning rates tuned on SST-2 validation for these batches" if rows >= 30_000 else
-            "a starting point not tuned for your data" if rows >= 2_000 else
-            "small batches and more epochs for tiny data, not tuned")
+    tier = {"large": "learning rates tuned on SST-2 validation for these batches",
+            "small": "a starting point not tuned for your data",
+            "tiny": "small batches and more epochs for tiny data, not tuned"}[preset_tier(rows)]
     st.session_state["train.notice"] = (f"GPU speed settings for {rows:,} training rows: batch {'/'.join(map(str, batches))}, "
                                         f"{tier}. Edit them in the phase tabs.")
 

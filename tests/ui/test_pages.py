@@ -120,17 +120,23 @@ def test_data_bad_upload_gives_a_clear_error(empty_store, open_app, name, conten
     assert at.session_state["wb.dataset"]["spec"] == "demo"  # the working choice is kept
 
 
-def test_data_wrong_label_column_gives_a_clear_error(empty_store, open_app, tmp_path):
-    folder = tmp_path / "mydata"
-    folder.mkdir()
-    rows = [{"text": f"text {i}", "label": "x" if i % 2 else "y", "empty": ""} for i in range(40)]
-    (folder / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+def use_typed_folder(open_app, folder):
+    """Open the Data page and make `folder` the dataset through "Another folder…"."""
     at = open_app("views/data.py")
     at.segmented_control(key="data:wb.source").set_value("folder").run()
     at.selectbox(key="data:folder").set_value("__other__").run()
     at.text_input(key="data:folder_path").input(str(folder)).run()
     ok(at)
     assert at.session_state["wb.dataset"]["spec"] == str(folder)
+    return at
+
+
+def test_data_wrong_label_column_gives_a_clear_error(empty_store, open_app, tmp_path):
+    folder = tmp_path / "mydata"
+    folder.mkdir()
+    rows = [{"text": f"text {i}", "label": "x" if i % 2 else "y", "empty": ""} for i in range(40)]
+    (folder / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    at = use_typed_folder(open_app, folder)
     label_box = next(s for s in at.selectbox if s.label == "Label column")
     label_box.set_value("empty").run()
     ok(at)
@@ -150,12 +156,7 @@ def test_data_typed_folder_stays_in_use_after_a_page_switch(empty_store, open_ap
         rows = [{"text": f"{word} text {i}", "label": "x" if i % 2 else "y"} for i in range(40)]
         (folder / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     monkeypatch.setattr(data, "available_datasets", lambda: [("demo", "demo"), (str(listed), "listed")])
-    at = open_app("views/data.py")
-    at.segmented_control(key="data:wb.source").set_value("folder").run()
-    at.selectbox(key="data:folder").set_value("__other__").run()
-    at.text_input(key="data:folder_path").input(str(mine)).run()
-    ok(at)
-    assert at.session_state["wb.dataset"]["spec"] == str(mine)
+    at = use_typed_folder(open_app, mine)
     at.switch_page("views/train.py").run()
     at.switch_page("views/data.py").run()
     ok(at)
