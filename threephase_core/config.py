@@ -37,6 +37,7 @@ class DAEConfig:
     noise_ratio: float = 0.6  # probability of deleting each word, drawn afresh every epoch
     decoder: str = ""  # empty: the encoder's own checkpoint, weights tied (TSDAE default)
     fast_loss: bool = True  # vocabulary projection only at real target tokens (same loss, less work)
+    joint_weight: float = 1.0  # Joint only: weight of L_DAE in L_CL + joint_weight * L_DAE
 
 
 @dataclass
@@ -53,6 +54,7 @@ class CLConfig:
     loss: str = "cosine"  # cosine (the paper's) | supcon | simclr
     temperature: float = 0.07  # supcon / simclr only
     max_pairs: int = 0  # 0: no cap
+    positives: str = "paper"  # balanced: positive pairs per class in proportion to its size | paper: ~ size squared
 
     def ratios(self) -> tuple[float, float]:
         """(r_min, r_max): explicit values win over the preset."""
@@ -108,6 +110,7 @@ class RunConfig:
     long_text: str = "truncate"  # truncate | chunk (mean of chunk embeddings, for FT and embeddings)
     max_train_rows: int = 0  # >0: stratified row cap on train (CPU runs of big data)
     embed_rows: int = 5000  # validation rows whose embeddings are saved after each phase
+    embed_train_rows: int = 2000  # training rows (stratified, seeded) whose embeddings are saved after each phase
     text_column: str = "text"
     label_column: str = "label"
     val_fraction: float = 0.1  # carved from train when the dataset has no validation split
@@ -142,7 +145,7 @@ class RunConfig:
             raise ConfigError("model is empty; give minilm (the packaged default), tiny, a model folder or a hub id")
         # pandas' sampling (numpy's legacy RandomState) takes seeds below 2**32: a bigger one fails mid-run.
         _check("seed", self.seed, _is_int(self.seed) and 0 <= self.seed < 2**32, "an integer >= 0 and < 2**32")
-        for key in ("max_steps", "max_train_rows", "embed_rows"):
+        for key in ("max_steps", "max_train_rows", "embed_rows", "embed_train_rows"):
             value = getattr(self, key)
             _check(key, value, _is_int(value) and value >= 0, "an integer >= 0")
         if self.max_length < 8:
@@ -157,6 +160,8 @@ class RunConfig:
         if "joint" in self.phases and self.cl.loss != "cosine":
             raise ConfigError(f"cl.loss={self.cl.loss!r} with the Joint phase: Joint sums L_DAE and the paper's cosine pair loss "
                               "(cl.loss applies to a CL phase)")
+        _check("dae.joint_weight", self.dae.joint_weight, _is_finite(self.dae.joint_weight) and self.dae.joint_weight >= 0,
+               "a finite number >= 0 (0: Joint trains on L_CL alone)")
         if not 0.0 <= self.dae.noise_ratio < 1.0:
             raise ConfigError(f"dae.noise_ratio={self.dae.noise_ratio} must be in [0, 1)")
         if self.ft.scheduler not in ("linear", "cosine", "constant"):
@@ -199,6 +204,8 @@ class RunConfig:
                 f"the minimum ratio ({source('min_ratio', r_min)}) is above the maximum ratio "
                 f"({source('max_ratio', r_max)}): no class would be oversampled; use cl.imbalance=none for no correction"
             )
+        if cl.positives not in ("balanced", "paper"):
+            raise ConfigError(f"cl.positives={cl.positives!r}; choose balanced (per class ~ its size) or paper (~ size squared)")
         _check("cl.augmentation", cl.augmentation, _is_int(cl.augmentation) and cl.augmentation >= 1, "an integer >= 1")
         # The cap keeps max_pairs // 2 pairs of each kind: 1 would leave phase 2 with no pairs at all.
         _check("cl.max_pairs", cl.max_pairs, _is_int(cl.max_pairs) and (cl.max_pairs == 0 or cl.max_pairs >= 2),
