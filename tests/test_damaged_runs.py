@@ -313,7 +313,7 @@ def test_disk_full_mid_run_fails_the_job_with_a_clear_message(tiny_model_path, t
     """The disk fills while the last phase's embeddings are written; from then on every write
     fails, the failure handler's too. The job ends 'failed' (it stayed 'running' and the
     handler's OSError escaped), with a message that says the disk is full and where."""
-    from threephase_core.engine import JobManager
+    from threephase_core.jobs import JobManager
     from threephase_core.recipes import build_config
 
     full = {"on": False}

@@ -18,7 +18,7 @@ _LAZY = {
     "DataError": "threephase_core.data",
     "RECIPES": "threephase_core.recipes",
     "run_recipe": "threephase_core.runner",
-    "JobManager": "threephase_core.engine",
+    "JobManager": "threephase_core.jobs",
     "load_classifier": "threephase_core.classifier",
 }
 

@@ -53,7 +53,7 @@ _managers_lock = threading.RLock()
 def open_manager(runs_dir: str | Path | None = None):
     """A new JobManager on `runs_dir` (default: $THREEPHASE_RUNS_DIR or ./runs), registered
     so that `shutdown_managers` can stop its worker thread."""
-    from threephase_core.engine import JobManager
+    from threephase_core.jobs import JobManager
 
     manager = JobManager(runs_dir or default_runs_dir())
     with _managers_lock:

@@ -1,11 +1,11 @@
-"""The job manager: background runs, status, cancel, errors that never escape."""
+"""The job queue (jobs.JobManager): background runs, status, cancel, errors that never escape."""
 from __future__ import annotations
 
 import time
 
 import pytest
 
-from threephase_core.engine import JobManager
+from threephase_core.jobs import JobManager
 from threephase_core.recipes import build_config
 
 

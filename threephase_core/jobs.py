@@ -1,4 +1,4 @@
-"""Job manager: runs recipes one at a time in a background thread.
+"""The job queue: runs recipes one at a time in a background thread.
 
 One manager per process (the workbench keeps it in `st.cache_resource`). Jobs wait in a
 queue; a single worker thread runs them in order (one GPU, one job at a time). Each job
