@@ -235,3 +235,40 @@ def test_dae_targets_seed_the_cache_with_exactly_the_plain_tokenisation(tokenize
     assert counting.texts_seen == seen  # nothing tokenised again
     fresh = tokenize(tokenizer, texts, max_length=16)
     assert [c[0].tolist() for c in cached.chunks] == [c[0].tolist() for c in fresh.chunks]
+
+
+def _mates(batches) -> set[tuple[int, int]]:
+    """Pairs of indices that share a batch."""
+    out = set()
+    for b in batches:
+        b = sorted(b.tolist())
+        out |= {(i, j) for k, i in enumerate(b) for j in b[k + 1 :]}
+    return out
+
+
+@pytest.mark.parametrize("n, batch_size", [(354, 32), (100, 8), (60, 16), (4096, 32)])
+def test_batch_mates_change_between_epochs_at_every_size(n, batch_size):
+    """Each epoch draws new batches: of the pairs of texts that share a batch, at most about a
+    quarter shared one in the previous epoch. With all the data in one sorting window (the old
+    rule for data under 64 batches), distinct lengths put the same texts together every epoch."""
+    lengths = _lengths(n)
+    rng = np.random.default_rng(0)
+    first, second = bucketed_batches(lengths, batch_size, rng), bucketed_batches(lengths, batch_size, rng)
+    again = _mates(first) & _mates(second)
+    assert len(again) / len(_mates(second)) < 0.35
+    whole_window = [np.sort(np.argsort(lengths, kind="stable")[i : i + batch_size]) for i in range(0, n, batch_size)]
+    assert len(_mates(whole_window) & _mates(first)) / len(_mates(first)) < 0.35  # not the one-window batches
+
+
+def test_small_data_still_buckets_by_length():
+    """The demo-sized case keeps most of bucketing's padding saving."""
+    lengths = _lengths(354)
+    rng = np.random.default_rng(0)
+    bucketed = bucketed_batches(lengths, 32, rng)
+    perm = np.random.default_rng(0).permutation(len(lengths))
+    plain = [perm[i : i + 32] for i in range(0, len(perm), 32)]
+
+    def padding(batches):
+        return sum(int(lengths[b].max()) * len(b) - int(lengths[b].sum()) for b in batches)
+
+    assert padding(bucketed) < 0.6 * padding(plain)
