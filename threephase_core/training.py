@@ -52,9 +52,24 @@ class PhaseContext:
 
 
 def make_optimizer(groups: list[dict], device: str, weight_decay: float = 0.01) -> torch.optim.Optimizer:
-    """AdamW; fused kernels on CUDA (one launch for all parameters)."""
+    """AdamW with weight decay on matrices only (see `decay_groups`); fused kernels on CUDA
+    (one launch for all parameters)."""
     fused = torch.device(device).type == "cuda"
-    return torch.optim.AdamW(groups, weight_decay=weight_decay, fused=fused)
+    return torch.optim.AdamW(decay_groups(groups, weight_decay), fused=fused)
+
+
+def decay_groups(groups: list[dict], weight_decay: float) -> list[dict]:
+    """Each parameter group split in two, same settings otherwise: the matrices (Linear and
+    Embedding weights) decay at `weight_decay`, the vectors (biases, LayerNorm weights) not at
+    all. Pulling a LayerNorm gain towards 0 or a bias towards 0 is no useful prior, and BERT's
+    own recipe exempts both. Rule by shape, as nanoGPT does: every 1-D parameter is exempt."""
+    out = []
+    for group in groups:
+        params = list(group["params"])
+        for decay, chosen in ((weight_decay, [p for p in params if p.ndim >= 2]), (0.0, [p for p in params if p.ndim < 2])):
+            if chosen:
+                out.append({**group, "params": chosen, "weight_decay": decay})
+    return out
 
 
 def make_scheduler(opt, total_steps: int, warmup_ratio: float = 0.06, kind: str = "linear", floor: float = 0.0):
