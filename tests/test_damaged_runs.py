@@ -340,7 +340,7 @@ def test_disk_full_mid_run_fails_the_job_with_a_clear_message(tiny_model_path, t
     manager = JobManager(tmp_path / "runs")
     try:
         job = manager.submit(build_config("ft", {"model": tiny_model_path, "max_steps": 2, "embed_rows": 10}))
-        assert job.wait(120)
+        assert job.wait(600)
         assert job.state == "failed"
         message = job.status()["message"]
         assert message.startswith(f"disk full while writing {job.run.path}: free some space"), message

@@ -10,7 +10,10 @@
 Bad input (unknown recipe or setting, missing file, model that cannot load) prints one clear
 line and exits with status 2; a run that fails prints its message and exits with status 1.
 Ctrl-C stops a run at the next step boundary (status "cancelled", exit status 130); finished
-phases stay in the run folder. A second Ctrl-C quits at once.
+phases stay in the run folder. A second Ctrl-C quits at once. A Ctrl-C that arrives after the last
+training step cannot stop anything any more: the run finishes, its results are printed, the CLI says
+the request came too late, and the exit status is 0. A Ctrl-C after the command has finished ends the
+process with the command's own status (never a death by signal, never a traceback).
 """
 from __future__ import annotations
 
@@ -70,7 +73,39 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; returns the exit status (Ctrl-C before a run starts: 130, no traceback)."""
+    """Run one command; returns the exit status (Ctrl-C before a run starts: 130, no traceback).
+
+    SIGINT's handler is what it was before the call once this returns."""
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        return _main(argv)
+    finally:
+        if threading.current_thread() is threading.main_thread() and previous is not None:
+            signal.signal(signal.SIGINT, previous)  # a run's Ctrl-C handler (see _ctrl_c_cancels) ends here
+
+
+def entry_point() -> None:
+    """The `threephase` console command and `python -m threephase_core`: run a command, then exit.
+
+    Once the command has finished and reported, a Ctrl-C (e.g. during the interpreter's teardown,
+    in torch's atexit hooks) ends the process at once with the command's own exit status: no
+    KeyboardInterrupt traceback, and no death by signal after a complete result. Until then a
+    run's own handler is in place (it is not restored in between, unlike `main`). An ignored
+    SIGINT (nohup) stays ignored.
+    """
+    try:
+        status = _main(None)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, lambda signum, frame: os._exit(status))
+    except KeyboardInterrupt:  # a Ctrl-C in the instant between the command's end and the line above
+        status = 130
+    raise SystemExit(status)
+
+
+def _main(argv: list[str] | None) -> int:
+    """Parse `argv` and run the command it names."""
     quiet_libraries()
     parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -263,7 +298,7 @@ def _execute(cfg, run, dataset, quiet: bool):
             done.set()
 
     worker = threading.Thread(target=work, name="threephase-cli-run", daemon=True)
-    with _ctrl_c_cancels(progress, run):
+    with _ctrl_c_cancels(progress, run, done):
         worker.start()
         _watch(progress, done, quiet=quiet)
         worker.join()
@@ -271,30 +306,31 @@ def _execute(cfg, run, dataset, quiet: bool):
 
 
 @contextlib.contextmanager
-def _ctrl_c_cancels(progress, run):
+def _ctrl_c_cancels(progress, run, done: threading.Event):
     """While the run is in progress, Ctrl-C asks it to stop at the next step; a second one quits.
 
     Why not KeyboardInterrupt: on Python 3.11 one landing in Thread.join marks the worker as
     stopped while it still runs, so the process exits and kills the worker inside torch
     ("terminate called without an active exception") and the run stays "running". The handler
     only sets the cancel flag (the watcher prints the notice: printing from a signal handler can
-    collide with the progress bar's writes). The previous handler comes back afterwards. Signal
-    handlers can only be set in the main thread, and an ignored SIGINT (nohup) stays ignored.
+    collide with the progress bar's writes).
+
+    The handler stays in place until the command has reported (`main` puts the previous one back
+    at its very end), so a Ctrl-C between the run's end and the report is recorded as a request
+    that came too late instead of killing the process after a complete run. Signal handlers can
+    only be set in the main thread, and an ignored SIGINT (nohup) stays ignored.
     """
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         yield
         return
 
     def on_sigint(signum, frame) -> None:
-        if progress.cancel_requested:
+        if progress.cancel_requested and not done.is_set():
             _force_quit(run)
-        progress.request_cancel()
+        progress.request_cancel()  # after the run has ended this only marks the request as too late
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    signal.signal(signal.SIGINT, on_sigint)
+    yield
 
 
 def _force_quit(run) -> None:
@@ -311,6 +347,9 @@ def _report(result: dict, progress, run) -> int:
     state = result.get("state", progress.state)
     if state == "done":
         _print_metrics(result["metrics"], run)
+        if progress.cancel_requested:
+            print("note: the stop request came after the last training step, too late to stop anything; "
+                  "the run finished and its results are above", file=sys.stderr, flush=True)
         return 0
     if state == "cancelled":
         print(f"cancelled; finished phases are in {run.path}")
@@ -353,8 +392,8 @@ def _watch(progress, done: threading.Event, quiet: bool) -> None:
     if bar is not None:
         bar.n = progress.snapshot()["step"] if progress.phase == phase else bar.n
         bar.close()
-    if not told:
-        _tell_cancel(progress.cancel_requested)  # the run stopped before the loop saw the request
+    # A request the loop did not see came as the run ended: the report says whether it stopped
+    # the run ("cancelled") or came too late (a finished run), so nothing is promised here.
 
 
 def _tell_cancel(requested: bool) -> bool:

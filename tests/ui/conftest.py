@@ -61,7 +61,7 @@ def open_app():
     """open_app(page=None) -> an AppTest of app.py that has run (and switched to `page`)."""
     from streamlit.testing.v1 import AppTest
 
-    def _open(page: str | None = None, timeout: float = 90):
+    def _open(page: str | None = None, timeout: float = 300):  # a guard for a loaded machine
         at = AppTest.from_file(APP, default_timeout=timeout)
         at.run()
         assert not at.exception, [e.value for e in at.exception]

@@ -264,7 +264,7 @@ def test_start_launches_a_job_and_stop_cancels_it(empty_store, open_app):
     job = only_manager().jobs()[0]
     assert job.config.dae.epochs == 30
     assert job.config.model == "tiny" and job.config.recipe == "three_phase" and job.config.dataset == "demo"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 600  # a guard against a hang only: the loop ends on the job's state
     while job.state == "queued" and time.monotonic() < deadline:
         time.sleep(0.1)
     assert job.state == "running"
@@ -272,7 +272,7 @@ def test_start_launches_a_job_and_stop_cancels_it(empty_store, open_app):
     ok(at)
     assert not at.button(key="train:stop").disabled
     at.button(key="train:stop").click().run()
-    assert job.wait(60), "the job did not stop"
+    assert job.wait(600), "the job did not stop"
     assert job.state == "cancelled"
     at.run()
     ok(at)
@@ -290,7 +290,7 @@ def test_second_session_reattaches_to_the_running_job(empty_store, open_app):
     assert any(job.config.recipe in str(m.value) and "tiny BERT" in str(m.value) for m in second.markdown)
     assert only_manager() is wb.managers()[0]
     only_manager().cancel(job.id)
-    assert job.wait(60)
+    assert job.wait(600)
 
 
 def test_train_settings_reach_the_config(empty_store, open_app):
@@ -310,7 +310,7 @@ def test_train_settings_reach_the_config(empty_store, open_app):
     at.button(key="train:clear").click().run()
     at.button(key="train:stop").click().run()
     for j in jobs:
-        assert j.wait(60)
+        assert j.wait(600)
     assert {j.state for j in jobs} <= {"cancelled", "done"}
 
 
@@ -395,7 +395,7 @@ def test_home_button_queues_the_demo_run(empty_store, open_app):
     job = only_manager().jobs()[0]
     assert (job.config.recipe, job.config.dataset, job.config.model, job.config.max_steps) == ("three_phase", "demo", "tiny", 2)
     assert any(t.value == "Train" for t in at.title)  # it switched to the Train page
-    assert job.wait(120)
+    assert job.wait(600)
     assert job.state == "done"
 
 
@@ -465,7 +465,7 @@ def test_results_loads_a_runs_settings_into_train_and_the_rerun_matches(finished
     at.button(key="train:start").click().run()
     ok(at)
     job = only_manager().jobs()[0]
-    job.wait(120)
+    job.wait(600)
     again, before = to_dict(job.config), original.config
     for key in ("recipe", "dataset", "model", "seed", "max_steps", "max_length", "dae", "cl", "ft"):
         assert again[key] == before[key], key
@@ -512,7 +512,7 @@ def test_gpu_speed_button_fills_the_phase_settings(empty_store, open_app, monkey
     job = only_manager().jobs()[-1]
     assert job.config.dae.batch_size == 16 and job.config.ft.epochs == expected["ft.epochs"]
     only_manager().cancel(job.id)
-    assert job.wait(120)
+    assert job.wait(600)
 
 
 def test_settings_survive_a_new_browser_session(empty_store, open_app):
