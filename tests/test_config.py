@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -167,7 +168,7 @@ def test_defaults_validate():
         (["val_fraction=0.6"], "val_fraction"),
         (["test_fraction=0"], "test_fraction"),
         (["phases="], "no phases"),
-        (["seed=-1"], ">= 0"),
+        (["seed=-1"], r"seed must be an integer in \[0, 4294967295\]"),
         (["max_steps=-3"], ">= 0"),
         (["max_length=4"], "max_length"),
         (["model="], "model is empty"),
@@ -250,10 +251,16 @@ def test_validate_refuses_bad_values_naming_the_key(overrides, key):
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("ft.head_lr=-1", "ft.head_lr must be a finite number > 0, got -1.0"),
-        ("ft.lr=nan", "ft.lr must be a finite number > 0, got nan"),
-        ("seed=4294967296", "seed must be an integer >= 0 and < 2**32, got 4294967296"),
-        ("ft.dropout=2", "ft.dropout must be in [0, 1), got 2.0"),
+        ("ft.head_lr=-1", "ft.head_lr must be a finite number in [1e-07, 1], got -1.0"),
+        ("ft.lr=nan", "ft.lr must be a finite number in [1e-07, 1], got nan"),
+        ("seed=4294967296", "seed must be an integer in [0, 4294967295], got 4294967296"),
+        ("ft.dropout=2", "ft.dropout must be a finite number in [0, 0.95], got 2.0"),
+        ("cl.temperature=0", "cl.temperature must be a finite number > 0, got 0.0"),
+        ("ft.swa_start=1", "ft.swa_start must be a finite number in [0, 1), got 1.0"),
+        ("cl.min_ratio=11", "cl.min_ratio must be a finite number in [0, 10] (< 0: from the preset), got 11.0"),
+        ("ft.patience=-1", "ft.patience must be an integer >= 0 (0: stop at the first evaluation without a gain)"),
+        ("cl.loss=triplet", "cl.loss='triplet'; choose cosine, supcon, simclr"),
+        ("device=cuda:x", "device='cuda:x'; choose auto, cpu, cuda"),
         ("cl.max_pairs=-1", "cl.max_pairs must be 0 (no cap) or an integer >= 2"),
         ("dae.decoder=/nonexistent", "dae.decoder folder not found: /nonexistent"),
     ],
@@ -471,3 +478,88 @@ def test_joint_refuses_a_cl_loss_it_would_ignore():
     with pytest.raises(ConfigError, match="cl.loss='supcon' with the Joint phase"):
         build_config("joint", {"cl.loss": "supcon"})
     assert build_config("cl_ft", {"cl.loss": "supcon"}).cl.loss == "supcon"
+
+
+# ---- each setting's limits, declared once beside its field -------------------------------------
+def _number_specs():
+    from threephase_core.config import specs
+
+    return [one for one in specs().values() if one.type in (int, float)]
+
+
+def _outside(one) -> list:
+    """Values just outside a number setting's limits (a negative value is a setting's own meaning
+    where `negative` says so, and 0 where `zero` does)."""
+    values = []
+    if one.min is not None and not one.negative:
+        values.append(one.min - 1 if one.type is int or one.min <= 0 else one.min / 2)
+        if one.open_min:
+            values.append(one.min)
+    if one.max is not None:
+        values.append(one.max + 1 if one.type is int else one.max * 2 + 1)
+        if one.open_max:
+            values.append(one.max)
+    return [v for v in values if not (v == 0 and one.zero)]
+
+
+OUTSIDE = [(one.key, value) for one in _number_specs() for value in _outside(one)]
+
+
+def test_every_number_setting_has_limits_to_test():
+    limited = {key for key, _ in OUTSIDE}
+    assert {"seed", "ft.lr", "ft.dropout", "cl.max_pairs", "cl.min_ratio", "dae.noise_ratio", "val_fraction"} <= limited
+    assert limited == {one.key for one in _number_specs()}  # every number setting has a minimum or a maximum
+
+
+@pytest.mark.parametrize("key, value", OUTSIDE, ids=[f"{k}={v}" for k, v in OUTSIDE])
+def test_a_value_outside_a_settings_limits_is_refused_naming_it(key, value):
+    from threephase_core.config import spec
+
+    with pytest.raises(ConfigError) as err:
+        RunConfig(phases=("dae", "cl", "ft")).with_overrides({key: value}).validate()
+    assert str(err.value).startswith(f"{key} must be {spec(key).rule()}, got ")
+    with pytest.raises(ConfigError, match=re.escape(key)):
+        build_config("three_phase", {key: value})
+
+
+def _at_the_limits():
+    """Each number setting at each closed end of its range (with partners a cross rule needs)."""
+    partner = {"cl.min_ratio": {"cl.max_ratio": 50.0}, "cl.max_ratio": {"cl.min_ratio": 0.0}}
+    cases = []
+    for one in _number_specs():
+        ends = [one.min if not one.open_min else None, one.max if not one.open_max else None]
+        cases += [({one.key: v, **partner.get(one.key, {})}) for v in ends if v is not None]
+    return cases
+
+
+@pytest.mark.parametrize("overrides", _at_the_limits(), ids=lambda o: " ".join(f"{k}={v}" for k, v in o.items()))
+def test_a_value_at_a_settings_limit_is_accepted(overrides):
+    build_config("three_phase", overrides)
+
+
+def test_defaults_fit_their_own_limits_and_every_setting_has_a_label():
+    from threephase_core.config import specs
+
+    for one in specs().values():
+        assert one.label, one.key
+        assert one.fits(one.default) or one.default < 0 and one.negative, one.key
+
+
+def test_spec_names_unknown_keys_and_gives_widget_bounds():
+    from threephase_core.config import spec
+
+    assert spec("cl.max_pairs").bounds() == (0, None)  # 0 means no cap: the widget offers it
+    assert spec("dae.noise_ratio").bounds() == (0.0, 0.95)
+    assert spec("cl.loss").choices == ("cosine", "supcon", "simclr")
+    assert spec("ft.epochs").default == 5 and spec("ft.epochs").type is int
+    with pytest.raises(ConfigError, match="ft.nope"):
+        spec("ft.nope")
+
+
+def test_the_cli_refuses_a_value_outside_its_limits(capsys, tmp_path):
+    from threephase_core import cli
+
+    status = cli.main(["run", "--recipe", "ft", "--model", "tiny", "--set", "ft.dropout=0.99", "--runs-dir", str(tmp_path)])
+    assert status == 2
+    assert "ft.dropout must be a finite number in [0, 0.95], got 0.99" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # refused before any run folder was made

@@ -4,16 +4,25 @@ A run's whole configuration is one object that is printed, saved as `config.json
 run folder and reloaded from it. Settings are changed with `key=value` overrides
 (`ft.lr=3e-5`, `seed=2`) that are type-checked against the dataclass fields, so a typo
 or a wrong type is a clear `ConfigError`, never a silent default.
+
+Each setting is declared once, beside its field, with `setting(default, label, limits...)`:
+its default and type (the field's), a label, and its limits (a range, what 0 or a negative
+value means where they have a meaning of their own, the choices of a text setting).
+`RunConfig.validate` refuses a value outside them, naming the setting as it is typed; the
+workbench's Train form and its saved-settings loader read the same limits through `spec(key)`.
+Rules that tie settings together (r_min <= r_max, re-drawn layers with LoRA) stay in `validate`.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
+import re
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 IMBALANCE_PRESETS: dict[str, tuple[float, float]] = {
     "normal": (1.5, 4.0),
@@ -21,40 +30,127 @@ IMBALANCE_PRESETS: dict[str, tuple[float, float]] = {
     "none": (1.0, 1.0),
 }
 PHASE_NAMES = ("dae", "cl", "joint", "ft")
+SECTION_NAMES = ("dae", "cl", "ft")
 
 
 class ConfigError(ValueError):
     """A setting that does not exist or does not parse; the message says which and why."""
 
 
+def setting(default: Any, label: str, **limits: Any) -> Any:
+    """A config field with its label and limits (the keyword arguments of `SettingSpec`)."""
+    return field(default=default, metadata={"label": label, **limits})
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One setting: its key as typed (`ft.lr`), type, default, label and limits."""
+
+    key: str
+    type: Any
+    default: Any
+    label: str
+    min: float | None = None
+    max: float | None = None
+    open_min: bool = False  # the minimum itself is refused (a temperature > 0)
+    open_max: bool = False
+    zero: str = ""  # what 0 means: allowed below `min` (cl.max_pairs=0: no cap), or just said
+    negative: str = ""  # what any negative value means, when one is allowed (cl.min_ratio < 0: from the preset)
+    choices: tuple[str, ...] = ()  # the values a text setting takes
+    pattern: str = ""  # further text values, as a regular expression (device cuda:1)
+
+    def fits(self, value: Any) -> bool:
+        """Whether `value` has this setting's type and lies within its limits."""
+        if self.type is bool:
+            return isinstance(value, bool)
+        if self.type is str:
+            return isinstance(value, str) and (not self.choices or value in self.choices
+                                               or bool(self.pattern and re.fullmatch(self.pattern, value)))
+        if self.type not in (int, float):
+            return True
+        if not (_is_int(value) if self.type is int else _is_finite(value)):
+            return False
+        if (value == 0 and self.zero) or (value < 0 and self.negative):
+            return True
+        if self.min is not None and (value < self.min or (self.open_min and value == self.min)):
+            return False
+        return self.max is None or value < self.max or (value == self.max and not self.open_max)
+
+    def rule(self) -> str:
+        """What the setting accepts, in words: 'an integer >= 1', 'a finite number in [0, 1)'."""
+        if self.type is bool:
+            return "true or false"
+        if self.type is str:
+            return f"one of {', '.join(self.choices)}" if self.choices else "text"
+        text = "an integer" if self.type is int else "a finite number"
+        lo, hi = _number_text(self.min), _number_text(self.max)
+        if self.min is not None and self.max is not None:
+            text += f" in {'(' if self.open_min else '['}{lo}, {hi}{')' if self.open_max else ']'}"
+        elif self.min is not None:
+            text += f" {'>' if self.open_min else '>='} {lo}"
+        elif self.max is not None:
+            text += f" {'<' if self.open_max else '<='} {hi}"
+        if self.zero:
+            below = self.min is not None and self.min > 0  # 0 is an extra value, not one of the range
+            text = f"0 ({self.zero}) or {text}" if below else f"{text} (0: {self.zero})"
+        return text + (f" (< 0: {self.negative})" if self.negative else "")
+
+    def problem(self, value: Any) -> str | None:
+        """A message naming the setting when `value` does not fit, else None."""
+        if self.fits(value):
+            return None
+        if self.type is str and isinstance(value, str) and self.choices:
+            return f"{self.key}={value!r}; choose {', '.join(self.choices)}"
+        return f"{self.key} must be {self.rule()}, got {value!r}"
+
+    def bounds(self) -> tuple[float | None, float | None]:
+        """(lowest, highest) value a number widget may offer: the range, from 0 when 0 has a meaning."""
+        return (0 if self.zero and (self.min is None or self.min > 0) else self.min), self.max
+
+
+def _number_text(value: float | None) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}" if value is not None else ""
+
+
+LR = {"min": 1e-7, "max": 1.0}  # every learning rate
+FRACTION = {"min": 0.0, "max": 0.95}  # a drop or deletion probability (1 would drop everything)
+
+
 @dataclass
 class DAEConfig:
     """Phase 1, TSDAE: reconstruct each sentence from the pooled vector of a noisy copy."""
 
-    epochs: int = 1
-    lr: float = 3e-5
-    batch_size: int = 32
-    noise_ratio: float = 0.6  # probability of deleting each word, drawn afresh every epoch
-    decoder: str = ""  # empty: the encoder's own checkpoint, weights tied (TSDAE default)
-    fast_loss: bool = True  # vocabulary projection only at real target tokens (same loss, less work)
-    joint_weight: float = 1.0  # Joint only: weight of L_DAE in L_CL + joint_weight * L_DAE
+    epochs: int = setting(1, "Epochs", min=1)
+    lr: float = setting(3e-5, "Learning rate", **LR)
+    batch_size: int = setting(32, "Batch size", min=1)
+    # Probability of deleting each word, drawn afresh every epoch.
+    noise_ratio: float = setting(0.6, "Noise ratio (word deletion)", **FRACTION)
+    decoder: str = setting("", "Decoder")  # empty: the encoder's own checkpoint, weights tied (TSDAE default)
+    # Vocabulary projection only at real target tokens (same loss, less work).
+    fast_loss: bool = setting(True, "Fast DAE loss")
+    # Joint only: weight of L_DAE in L_CL + joint_weight * L_DAE.
+    joint_weight: float = setting(1.0, "Weight of the DAE loss in Joint", min=0.0, zero="Joint trains on L_CL alone")
 
 
 @dataclass
 class CLConfig:
     """Phase 2, supervised contrastive learning on (imbalance-corrected) text pairs."""
 
-    epochs: int = 1
-    lr: float = 2e-5
-    batch_size: int = 32
-    imbalance: str = "normal"  # preset name: normal | extra | none
-    min_ratio: float = -1.0  # < 0: take it from the preset
-    max_ratio: float = -1.0
-    augmentation: int = 2  # pair multiplier = augmentation * floor(log2(n_classes))
-    loss: str = "cosine"  # cosine (the paper's) | supcon | simclr
-    temperature: float = 0.07  # supcon / simclr only
-    max_pairs: int = 0  # 0: no cap
-    positives: str = "paper"  # balanced: positive pairs per class in proportion to its size | paper: ~ size squared
+    epochs: int = setting(1, "Epochs", min=1)
+    lr: float = setting(2e-5, "Learning rate", **LR)
+    batch_size: int = setting(32, "Batch size", min=1)
+    imbalance: str = setting("normal", "Imbalance preset", choices=tuple(IMBALANCE_PRESETS))
+    # Explicit ratios win over the preset; f(1) = r_max is the most a class of one is repeated.
+    min_ratio: float = setting(-1.0, "Min ratio r_min", min=0.0, max=10.0, negative="from the preset")
+    max_ratio: float = setting(-1.0, "Max ratio r_max", min=1.0, max=50.0, negative="from the preset")
+    # Pair multiplier = augmentation * floor(log2(n_classes)).
+    augmentation: int = setting(2, "Pair augmentation", min=1)
+    loss: str = setting("cosine", "Loss", choices=("cosine", "supcon", "simclr"))  # cosine is the paper's
+    temperature: float = setting(0.07, "Temperature", min=0.0, open_min=True)  # supcon / simclr only
+    # The cap keeps max_pairs // 2 pairs of each kind: 1 would leave phase 2 with no pairs at all.
+    max_pairs: int = setting(0, "Max pairs (0 = all)", min=2, zero="no cap")
+    # balanced: positive pairs per class in proportion to its size | paper: ~ size squared
+    positives: str = setting("paper", "Positive pairs per class", choices=("balanced", "paper"))
 
     def ratios(self) -> tuple[float, float]:
         """(r_min, r_max): explicit values win over the preset."""
@@ -70,51 +166,63 @@ class CLConfig:
 class FTConfig:
     """Phase 3, fine-tuning: a 2-layer MLP head on the encoder, best epoch on validation."""
 
-    epochs: int = 5
-    lr: float = 5e-5  # encoder learning rate
-    head_lr: float = 1e-3  # the freshly drawn head learns faster than the pretrained encoder
-    batch_size: int = 32
-    head_hidden: int = 256
-    head_input_norm: bool = True  # parameter-free LayerNorm on the embedding before the head (see classifier.py)
-    dropout: float = 0.1
-    freeze_encoder: bool = False
-    patience: int = 2  # epochs without a better validation accuracy before stopping
-    scheduler: str = "linear"  # linear | cosine | constant (after warm-up)
-    warmup_ratio: float = 0.06
-    weight_decay: float = 0.01
-    evals_per_epoch: int = 1  # validation passes per epoch (more for big data)
+    epochs: int = setting(5, "Max epochs", min=1)
+    lr: float = setting(5e-5, "Encoder learning rate", **LR)
+    # The freshly drawn head learns faster than the pretrained encoder.
+    head_lr: float = setting(1e-3, "Head learning rate", **LR)
+    batch_size: int = setting(32, "Batch size", min=1)
+    head_hidden: int = setting(256, "Head hidden size", min=1)
+    # Parameter-free LayerNorm on the embedding before the head (see classifier.py).
+    head_input_norm: bool = setting(True, "Normalise the head's input")
+    dropout: float = setting(0.1, "Dropout", **FRACTION)
+    freeze_encoder: bool = setting(False, "Freeze the encoder")
+    # Epochs without a better validation accuracy before stopping.
+    patience: int = setting(2, "Early-stopping patience (epochs)", min=0,
+                            zero="stop at the first evaluation without a gain")
+    scheduler: str = setting("linear", "Schedule", choices=("linear", "cosine", "constant"))  # after warm-up
+    warmup_ratio: float = setting(0.06, "Warm-up (fraction of the steps)", min=0.0, max=1.0)
+    weight_decay: float = setting(0.01, "Weight decay", min=0.0)  # AdamW refuses a negative one
+    evals_per_epoch: int = setting(1, "Validation passes per epoch", min=1)  # more for big data
     # Companion-study techniques.
-    swa: bool = False
-    swa_start: float = 0.75  # fraction of training after which weights are averaged
-    swa_lr_factor: float = 3.0
-    reinit_layers: int = 0  # top encoder layers re-drawn before FT
-    lora: bool = False
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.1
-    lora_targets: str = "query,value"
+    swa: bool = setting(False, "Stochastic weight averaging")
+    # Fraction of training after which weights are averaged (1 would average nothing, silently).
+    swa_start: float = setting(0.75, "SWA start (fraction of training)", min=0.0, max=1.0, open_max=True)
+    swa_lr_factor: float = setting(3.0, "SWA learning-rate factor", min=0.0, open_min=True)
+    reinit_layers: int = setting(0, "Top encoder layers re-drawn before FT", min=0)
+    lora: bool = setting(False, "LoRA adapters")
+    lora_r: int = setting(8, "LoRA rank", min=1)
+    lora_alpha: int = setting(16, "LoRA alpha", min=1)
+    lora_dropout: float = setting(0.1, "LoRA dropout", **FRACTION)
+    lora_targets: str = setting("query,value", "LoRA target modules")
 
 
 @dataclass
 class RunConfig:
     """Everything a run needs; saved first in the run folder as `config.json`."""
 
-    dataset: str = "demo"
-    model: str = "minilm"  # minilm (packaged all-MiniLM-L6-v2) | tiny (random, for tests) | path | hub id
-    recipe: str = "three_phase"
-    phases: tuple[str, ...] = ()  # filled from the recipe
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda
-    max_steps: int = 0  # >0 caps every phase (smoke runs)
-    max_length: int = 128
-    long_text: str = "truncate"  # truncate | chunk (mean of chunk embeddings, for FT and embeddings)
-    max_train_rows: int = 0  # >0: stratified row cap on train (CPU runs of big data)
-    embed_rows: int = 5000  # validation rows whose embeddings are saved after each phase
-    embed_train_rows: int = 2000  # training rows (stratified, seeded) whose embeddings are saved after each phase
-    text_column: str = "text"
-    label_column: str = "label"
-    val_fraction: float = 0.1  # carved from train when the dataset has no validation split
-    test_fraction: float = 0.1
+    dataset: str = setting("demo", "Dataset")
+    # minilm (packaged all-MiniLM-L6-v2) | tiny (random, for tests) | path | hub id
+    model: str = setting("minilm", "Model")
+    recipe: str = setting("three_phase", "Recipe")
+    phases: tuple[str, ...] = setting((), "Phases")  # filled from the recipe
+    # pandas' sampling (numpy's legacy RandomState) takes seeds below 2**32: a bigger one fails mid-run.
+    seed: int = setting(0, "Seed", min=0, max=2**32 - 1)
+    device: str = setting("auto", "Device", choices=("auto", "cpu", "cuda"), pattern=r"cuda:\d+")
+    max_steps: int = setting(0, "Max steps per phase (0 = full)", min=0)  # >0 caps every phase (smoke runs)
+    max_length: int = setting(128, "Max tokens per text", min=8)
+    # truncate | chunk (mean of chunk embeddings, for FT and embeddings)
+    long_text: str = setting("truncate", "Long texts", choices=("truncate", "chunk"))
+    # >0: stratified row cap on train (CPU runs of big data)
+    max_train_rows: int = setting(0, "Max training rows (0 = all)", min=0)
+    # Validation rows whose embeddings are saved after each phase.
+    embed_rows: int = setting(5000, "Validation rows kept for the maps", min=0)
+    # Training rows (stratified, seeded) whose embeddings are saved after each phase.
+    embed_train_rows: int = setting(2000, "Training rows kept for the maps", min=0)
+    text_column: str = setting("text", "Text column")
+    label_column: str = setting("label", "Label column")
+    # Carved from train when the dataset has no validation (test) split.
+    val_fraction: float = setting(0.1, "Validation fraction", min=0.0, max=0.5, open_min=True, open_max=True)
+    test_fraction: float = setting(0.1, "Test fraction", min=0.0, max=0.5, open_min=True, open_max=True)
     dae: DAEConfig = field(default_factory=DAEConfig)
     cl: CLConfig = field(default_factory=CLConfig)
     ft: FTConfig = field(default_factory=FTConfig)
@@ -128,113 +236,97 @@ class RunConfig:
             _set(cfg, key, value)
         return cfg
 
+    def get(self, key: str) -> Any:
+        """The value of a setting by its key as typed (`ft.lr`, `seed`)."""
+        target: Any = self
+        for part in key.split("."):
+            target = getattr(target, part)
+        return target
+
     def validate(self) -> "RunConfig":
         """Raise ConfigError on values that cannot work; return self.
 
         Everything a run would trip over later is checked here, before any training, so a bad
         value costs one message instead of a traceback (or a phase that fails after the earlier
-        ones have trained). Each message names the setting as it is typed (`ft.head_lr`).
-        Ranges follow what each setting means where it is used: 0 is kept where it has a
-        documented meaning (`cl.max_pairs=0` no cap, `ft.patience=0` stop at the first
-        evaluation without a gain, a negative `cl.min_ratio`/`cl.max_ratio` takes the preset).
+        ones have trained). Each message names the setting as it is typed (`ft.head_lr`) and
+        says what it accepts. Every setting is first checked against its own type and limits
+        (`setting` above), then the rules that tie settings together.
         """
         if not self.phases:
             raise ConfigError("no phases: pick a recipe (see `python -m threephase_core recipes`)")
-        _check_types(self)  # the comparisons below need numbers
+        for key, one in specs().items():
+            problem = one.problem(self.get(key))
+            if problem:
+                raise ConfigError(problem)
         if not self.model.strip():  # else the run would record "" while loading the default model
             raise ConfigError("model is empty; give minilm (the packaged default), tiny, a model folder or a hub id")
-        # pandas' sampling (numpy's legacy RandomState) takes seeds below 2**32: a bigger one fails mid-run.
-        _check("seed", self.seed, _is_int(self.seed) and 0 <= self.seed < 2**32, "an integer >= 0 and < 2**32")
-        for key in ("max_steps", "max_train_rows", "embed_rows", "embed_train_rows"):
-            value = getattr(self, key)
-            _check(key, value, _is_int(value) and value >= 0, "an integer >= 0")
-        if self.max_length < 8:
-            raise ConfigError(f"max_length={self.max_length} is too short; use at least 8 tokens")
         unknown = [p for p in self.phases if p not in PHASE_NAMES]
         if unknown:
             raise ConfigError(f"unknown phase(s) {unknown}; phases are {list(PHASE_NAMES)}")
-        if self.phases and self.phases[-1] != "ft":
+        if self.phases[-1] != "ft":
             raise ConfigError("a recipe must end with the 'ft' phase (it makes the classifier)")
-        if self.cl.loss not in ("cosine", "supcon", "simclr"):
-            raise ConfigError(f"cl.loss={self.cl.loss!r}; choose cosine, supcon or simclr")
         if "joint" in self.phases and self.cl.loss != "cosine":
-            raise ConfigError(f"cl.loss={self.cl.loss!r} with the Joint phase: Joint sums L_DAE and the paper's cosine pair loss "
-                              "(cl.loss applies to a CL phase)")
-        _check("dae.joint_weight", self.dae.joint_weight, _is_finite(self.dae.joint_weight) and self.dae.joint_weight >= 0,
-               "a finite number >= 0 (0: Joint trains on L_CL alone)")
-        if not 0.0 <= self.dae.noise_ratio < 1.0:
-            raise ConfigError(f"dae.noise_ratio={self.dae.noise_ratio} must be in [0, 1)")
-        if self.ft.scheduler not in ("linear", "cosine", "constant"):
-            raise ConfigError(f"ft.scheduler={self.ft.scheduler!r}; choose linear, cosine or constant")
-        if self.long_text not in ("truncate", "chunk"):
-            raise ConfigError(f"long_text={self.long_text!r}; choose truncate or chunk")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise ConfigError(f"device={self.device!r}; choose auto, cpu or cuda")
-        for name, section in (("dae", self.dae), ("cl", self.cl), ("ft", self.ft)):
-            for key in ("epochs", "batch_size"):
-                value = getattr(section, key)
-                _check(f"{name}.{key}", value, _is_int(value) and value >= 1, "an integer >= 1")
-            _check(f"{name}.lr", section.lr, _is_finite(section.lr) and section.lr > 0, "a finite number > 0")
-        for key in ("val_fraction", "test_fraction"):
-            value = getattr(self, key)
-            _check(key, value, _is_finite(value) and 0 < value < 0.5, "between 0 and 0.5")
-        self._validate_cl()
-        self._validate_ft()
+            raise ConfigError(f"cl.loss={self.cl.loss!r} with the Joint phase: Joint sums L_DAE and the paper's "
+                              "cosine pair loss (cl.loss applies to a CL phase)")
+        self._validate_ratios()
+        ft = self.ft
+        if ft.reinit_layers and (ft.lora or ft.freeze_encoder):
+            raise ConfigError("ft.reinit_layers with ft.lora or ft.freeze_encoder would leave the re-drawn layers "
+                              "untrained")
+        if ft.lora and not [t for t in ft.lora_targets.split(",") if t.strip()]:
+            raise ConfigError("ft.lora_targets is empty; with ft.lora=true name the modules to adapt, "
+                              "e.g. ft.lora_targets=query,value")
         # Only where a phase loads the decoder: the folder has to exist where the run trains.
         if self.dae.decoder and {"dae", "joint"} & set(self.phases):
             problem = decoder_folder_problem(self.dae.decoder)
             if problem:
                 raise ConfigError(f"dae.{problem}")
-        _check_finite(self)
         return self
 
-    def _validate_cl(self) -> None:
-        """Phase-2 settings: imbalance ratios, pair counts, temperature."""
+    def _validate_ratios(self) -> None:
+        """r_min above r_max: f(x) never exceeds r_max, so no class would ever be oversampled."""
         cl = self.cl
-        r_min, r_max = cl.ratios()  # also refuses an unknown preset
-        for key in ("min_ratio", "max_ratio"):  # any finite value: < 0 means "from the preset"
-            value = getattr(cl, key)
-            _check(f"cl.{key}", value, _is_finite(value), "a finite number (< 0: from the preset)")
+        r_min, r_max = cl.ratios()
         if r_min > r_max:
-            # f(x) never exceeds r_max, so with r_min above it no class is ever oversampled.
             def source(key: str, v: float) -> str:
                 return f"cl.{key}={v}" if getattr(cl, key) >= 0 else f"{v} from cl.imbalance={cl.imbalance}"
 
             raise ConfigError(
                 f"the minimum ratio ({source('min_ratio', r_min)}) is above the maximum ratio "
-                f"({source('max_ratio', r_max)}): no class would be oversampled; use cl.imbalance=none for no correction"
+                f"({source('max_ratio', r_max)}): no class would be oversampled; "
+                "use cl.imbalance=none for no correction"
             )
-        if cl.positives not in ("balanced", "paper"):
-            raise ConfigError(f"cl.positives={cl.positives!r}; choose balanced (per class ~ its size) or paper (~ size squared)")
-        _check("cl.augmentation", cl.augmentation, _is_int(cl.augmentation) and cl.augmentation >= 1, "an integer >= 1")
-        # The cap keeps max_pairs // 2 pairs of each kind: 1 would leave phase 2 with no pairs at all.
-        _check("cl.max_pairs", cl.max_pairs, _is_int(cl.max_pairs) and (cl.max_pairs == 0 or cl.max_pairs >= 2),
-               "0 (no cap) or an integer >= 2 (one positive and one negative pair)")
-        _check("cl.temperature", cl.temperature, _is_finite(cl.temperature) and cl.temperature > 0, "a finite number > 0")
 
-    def _validate_ft(self) -> None:
-        """Phase-3 settings; checked up front because FT runs last, after the other phases trained."""
-        ft = self.ft
-        _check("ft.head_lr", ft.head_lr, _is_finite(ft.head_lr) and ft.head_lr > 0, "a finite number > 0")
-        _check("ft.head_hidden", ft.head_hidden, _is_int(ft.head_hidden) and ft.head_hidden >= 1, "an integer >= 1")
-        for key in ("dropout", "lora_dropout"):  # torch refuses p > 1; p = 1 zeroes every input
-            value = getattr(ft, key)
-            _check(f"ft.{key}", value, _is_finite(value) and 0 <= value < 1, "in [0, 1)")
-        _check("ft.patience", ft.patience, _is_int(ft.patience) and ft.patience >= 0, "an integer >= 0")
-        _check("ft.warmup_ratio", ft.warmup_ratio, _is_finite(ft.warmup_ratio) and 0 <= ft.warmup_ratio <= 1,
-               "in [0, 1] (a fraction of the training steps)")
-        _check("ft.weight_decay", ft.weight_decay, _is_finite(ft.weight_decay) and ft.weight_decay >= 0, "a finite number >= 0")
-        _check("ft.evals_per_epoch", ft.evals_per_epoch, _is_int(ft.evals_per_epoch) and ft.evals_per_epoch >= 1, "an integer >= 1")
-        # swa_start = 1 would start averaging after the last step: no average, silently.
-        _check("ft.swa_start", ft.swa_start, _is_finite(ft.swa_start) and 0 <= ft.swa_start < 1, "in [0, 1) (a fraction of training)")
-        _check("ft.swa_lr_factor", ft.swa_lr_factor, _is_finite(ft.swa_lr_factor) and ft.swa_lr_factor > 0, "a finite number > 0")
-        _check("ft.reinit_layers", ft.reinit_layers, _is_int(ft.reinit_layers) and ft.reinit_layers >= 0, "an integer >= 0")
-        if ft.reinit_layers and (ft.lora or ft.freeze_encoder):
-            raise ConfigError("ft.reinit_layers with ft.lora or ft.freeze_encoder would leave the re-drawn layers untrained")
-        _check("ft.lora_r", ft.lora_r, _is_int(ft.lora_r) and ft.lora_r >= 1, "an integer >= 1")
-        _check("ft.lora_alpha", ft.lora_alpha, _is_int(ft.lora_alpha) and ft.lora_alpha >= 1, "an integer >= 1")
-        if ft.lora and not [t for t in str(ft.lora_targets).split(",") if t.strip()]:
-            raise ConfigError("ft.lora_targets is empty; with ft.lora=true name the modules to adapt, e.g. ft.lora_targets=query,value")
+
+_SECTIONS = {"dae": DAEConfig, "cl": CLConfig, "ft": FTConfig}
+
+
+def _build_specs() -> Mapping[str, SettingSpec]:
+    out = {}
+    for prefix, cls in (("", RunConfig), *((f"{name}.", c) for name, c in _SECTIONS.items())):
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if not dataclasses.is_dataclass(hints[f.name]):
+                out[prefix + f.name] = SettingSpec(prefix + f.name, hints[f.name], f.default, **f.metadata)
+    return types.MappingProxyType(out)
+
+
+_SPECS: Mapping[str, SettingSpec] | None = None
+
+
+def specs() -> Mapping[str, SettingSpec]:
+    """Every setting by its key as typed (`seed`, `ft.lr`), in declaration order."""
+    global _SPECS
+    if _SPECS is None:
+        _SPECS = _build_specs()
+    return _SPECS
+
+
+def spec(key: str) -> SettingSpec:
+    """One setting's type, default, label and limits; ConfigError for an unknown key."""
+    if key not in specs():
+        raise ConfigError(f"unknown setting {key!r}")
+    return specs()[key]
 
 
 def _is_int(value: Any) -> bool:
@@ -244,35 +336,6 @@ def _is_int(value: Any) -> bool:
 def _is_finite(value: Any) -> bool:
     """A real number, not NaN or infinite (NaN passes every `<=` test, so it needs its own check)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check(key: str, value: Any, ok: bool, rule: str) -> None:
-    if not ok:
-        raise ConfigError(f"{key} must be {rule}, got {value!r}")
-
-
-def _numeric_settings(cfg: RunConfig):
-    """(key as typed, declared type, value) of every int and float setting, all sections."""
-    for prefix, obj in (("", cfg), ("dae.", cfg.dae), ("cl.", cfg.cl), ("ft.", cfg.ft)):
-        for name, typ in typing.get_type_hints(type(obj)).items():
-            if typ in (int, float):
-                yield prefix + name, typ, getattr(obj, name)
-
-
-def _check_types(cfg: RunConfig) -> None:
-    """Int settings hold ints and float settings numbers. Typed overrides ensure it already;
-    this covers configs built directly (`RunConfig(...)`, `from_dict` of an edited file)."""
-    for key, typ, value in _numeric_settings(cfg):
-        ok = _is_int(value) if typ is int else isinstance(value, (int, float)) and not isinstance(value, bool)
-        _check(key, value, ok, "an integer" if typ is int else "a number")
-
-
-def _check_finite(cfg: RunConfig) -> None:
-    """Every float setting is finite: a safety net behind the per-setting rules (which give the
-    range as well) for a float setting added later without a rule of its own."""
-    for key, typ, value in _numeric_settings(cfg):
-        if typ is float:
-            _check(key, value, _is_finite(value), "a finite number")
 
 
 def decoder_folder_problem(path: str) -> str:
@@ -302,7 +365,7 @@ def from_dict(d: dict[str, Any]) -> RunConfig:
     """Rebuild a RunConfig; unknown keys raise ConfigError (a config from a newer version)."""
     d = dict(d)
     sections = {}
-    for name, cls in (("dae", DAEConfig), ("cl", CLConfig), ("ft", FTConfig)):
+    for name, cls in _SECTIONS.items():
         sub = d.pop(name, {}) or {}
         known = {f.name for f in dataclasses.fields(cls)}
         bad = set(sub) - known
@@ -368,7 +431,7 @@ def _set(cfg: RunConfig, key: str, value: Any) -> None:
     target: Any = cfg
     parts = key.split(".")
     for part in parts[:-1]:
-        if target is not cfg or part not in ("dae", "cl", "ft"):
+        if target is not cfg or part not in SECTION_NAMES:
             raise ConfigError(f"unknown section {part!r} in {key!r}; sections are dae, cl, ft")
         target = getattr(target, part)
     hints = typing.get_type_hints(type(target))
