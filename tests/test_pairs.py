@@ -172,3 +172,85 @@ def test_hierarchical_pairs():
     # full matches: 4 * C(4,2) = 24 pairs, all drawn; balanced against the rest
     assert counts[1.0] == 24
     assert counts[0.5] + counts[0.0] == 24
+
+
+# ---- balanced positives ---------------------------------------------------------------
+def _positives_per_class(texts, labels, a, b, scores) -> dict:
+    label_of = dict(zip(texts, labels.tolist()))
+    counts = Counter(label_of[x] for x, s in zip(a, scores.tolist()) if s == 1.0)
+    return {c: counts.get(c, 0) for c in sorted(set(labels.tolist()))}
+
+
+# Budget: multiplier x N pairs, half positive; class c gets (multiplier x N // 2) x n_c // N
+# positives (max_pairs // 2 in place of the budget when it is smaller), at most C(n_c, 2), and
+# there are as many negatives as positives.
+@pytest.mark.parametrize(
+    "sizes, multiplier, max_pairs, per_class",
+    [
+        ([10, 10], 2, 0, [10, 10]),  # budget 20: 20 * 10 // 20 = 10 each
+        ([100, 20, 5], 4, 0, [200, 40, 10]),  # budget 250 -> 2 x n_c; the class of 5 has exactly C(5,2) = 10
+        ([3, 50], 4, 0, [3, 100]),  # the class of 3 would get 6 but has only C(3,2) = 3 pairs
+        ([100, 20, 5], 4, 50, [20, 4, 1]),  # max_pairs 50 -> 25 positives shared 100:20:5
+        ([118, 84, 59, 37, 28, 36, 20], 4, 0, [236, 168, 118, 74, 56, 72, 40]),  # the demo after correction
+        ([6, 2, 1], 3, 0, [8, 1, 0]),  # budget 13: 13*6//9 = 8; 2 -> C(2,2) = 1; 1 -> none (a class of one)
+    ],
+)
+def test_balanced_positives_follow_class_size(sizes, multiplier, max_pairs, per_class):
+    texts, labels = _dataset(sizes)
+    a, b, scores = build_pairs(texts, labels, multiplier=multiplier, seed=0, max_pairs=max_pairs, positives="balanced")
+    n_pos = _check_pairs(texts, labels, a, b, scores)
+    assert list(_positives_per_class(texts, labels, a, b, scores).values()) == per_class
+    assert n_pos == sum(per_class)
+
+
+def test_paper_positives_follow_class_size_squared():
+    """Why the balanced scheme exists: on the demo's corrected class sizes the paper's shuffled
+    copies give the smallest class a share of the positives near (n_c / N)^2 / sum((n / N)^2)."""
+    sizes = [118, 84, 59, 37, 28, 36, 20]
+    texts, labels = _dataset(sizes)
+    paper = build_pairs(texts, labels, multiplier=4, seed=0)
+    balanced = build_pairs(texts, labels, multiplier=4, seed=0, positives="balanced")
+    share = lambda pairs: _positives_per_class(texts, labels, *pairs)[6] / int((pairs[2] == 1.0).sum())  # noqa: E731
+    assert share(balanced) == pytest.approx(20 / sum(sizes), abs=1e-3)
+    assert share(paper) < 0.3 * share(balanced)
+    assert 20**2 / sum(n * n for n in sizes) < 0.3 * 20 / sum(sizes)  # the reason, by formula
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("sizes", [[30, 12, 5, 3], [400, 300, 10]])  # the second lists pairs by rounds (> 630 rows)
+def test_balanced_pairs_are_unique_balanced_scored_and_seeded(seed, sizes):
+    texts, labels = _dataset(sizes)
+    a, b, scores = build_pairs(texts, labels, multiplier=2, seed=seed, positives="balanced")
+    per_class = _positives_per_class(texts, labels, a, b, scores)
+    assert _check_pairs(texts, labels, a, b, scores) == sum(per_class.values())
+    assert list(per_class.values()) == [min(sum(sizes) * n // sum(sizes), n * (n - 1) // 2) for n in sizes]
+    again = build_pairs(texts, labels, multiplier=2, seed=seed, positives="balanced")
+    assert (a, b) == (again[0], again[1])
+
+
+def test_balanced_hierarchical_positives_are_per_leaf_path():
+    levels = [(top, sub) for top, sub, n in ((0, 0, 12), (0, 1, 6), (1, 0, 6)) for _ in range(n)]
+    labels = np.array(levels)
+    texts = [f"text {i}" for i in range(len(levels))]
+    a, b, scores = build_pairs(texts, labels, multiplier=2, seed=0, positives="balanced")
+    row = dict(zip(texts, levels))
+    full = Counter(row[x] for x, s in zip(a, scores.tolist()) if s == 1.0)
+    assert dict(full) == {(0, 0): 12, (0, 1): 6, (1, 0): 6}  # budget 24 shared 12:6:6
+    assert int((scores < 1.0).sum()) == 24 and 0.5 in set(scores.tolist())
+
+
+def test_unknown_positive_scheme_is_refused():
+    texts, labels = _dataset([3, 3])
+    with pytest.raises(ValueError, match="positives"):
+        build_pairs(texts, labels, multiplier=1, positives="squared")
+
+
+def test_prepare_pairs_uses_the_configured_scheme():
+    from threephase_core.config import CLConfig
+    from threephase_core.phases.contrastive import prepare_pairs
+
+    texts, labels = _dataset([40, 10, 5])
+    cfg = CLConfig(imbalance="none", positives="balanced")
+    pairs = prepare_pairs(texts, labels, 3, cfg, seed=0)
+    direct = build_pairs(texts, labels, multiplier=2, seed=0, positives="balanced")
+    assert pairs["a"] == direct[0] and np.array_equal(pairs["scores"], direct[2])

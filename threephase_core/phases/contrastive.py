@@ -26,7 +26,9 @@ def prepare_pairs(texts, labels, n_classes: int, cfg: CLConfig, seed: int) -> di
     labels = np.asarray(labels)
     sizes = class_sizes(labels)  # keyed by class id, or by label path for hierarchical labels
     ctexts, clabels = correct_imbalance(list(texts), labels, r_min, r_max, seed)
-    a, b, scores = build_pairs(ctexts, clabels, pair_multiplier(cfg.augmentation, n_classes), seed, cfg.max_pairs)
+    a, b, scores = build_pairs(
+        ctexts, clabels, pair_multiplier(cfg.augmentation, n_classes), seed, cfg.max_pairs, cfg.positives
+    )
     return {
         "texts": ctexts,
         "labels": clabels,
