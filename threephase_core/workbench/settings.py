@@ -1,0 +1,214 @@
+"""The workbench's settings: saved between sessions, checked before a widget draws them, and
+turned into a run's config (`changed_overrides`) or read back from one (`train_form_values`).
+
+Settings are named by their config keys here (`ft.lr`, `cl.min_ratio`); which page widget shows
+which setting is the pages' business (`pages/_parts`).
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from threephase_core.config import IMBALANCE_PRESETS, CLConfig, RunConfig
+from threephase_core.runstore import default_runs_dir
+from threephase_core.workbench.datasets import path_exists
+from threephase_core.workbench.json_values import as_dict
+from threephase_core.workbench.previews import preset_for
+from threephase_core.workbench.runs import phase_sections
+
+SETTINGS_FILE = "_workbench/settings.json"  # inside the runs folder: the last settings used
+
+
+def load_settings(runs_dir: str | Path | None = None) -> dict[str, Any]:
+    """The workbench settings saved by `save_settings` ({} when none or unreadable), so that a
+    browser refresh or a new tab starts where the last one left off."""
+    path = Path(runs_dir or default_runs_dir()) / SETTINGS_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_settings(values: dict[str, Any], runs_dir: str | Path | None = None) -> dict[str, Any]:
+    """Write the JSON-able entries of `values` (atomically); returns what was written."""
+    from threephase_core.runstore import write_json_atomic
+
+    keep = {}
+    for key, value in values.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            continue
+        keep[key] = value
+    write_json_atomic(Path(runs_dir or default_runs_dir()) / SETTINGS_FILE, keep)
+    return keep
+
+
+# The range a number setting's widget accepts; the pages draw their widgets with these.
+SETTING_LIMITS: dict[str, tuple[float, float]] = {
+    "wb.min_ratio": (0.5, 5.0), "wb.max_ratio": (1.0, 30.0), "wb.noise": (0.0, 0.9), "wb.augmentation": (1, 16),
+    "wb.max_steps": (0, 1_000_000), "wb.max_length": (16, 4096), "wb.max_train_rows": (0, 10_000_000), "wb.embed_rows": (50, 50_000),
+}
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, int):
+        return isinstance(value, int)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and math.isfinite(value)
+    if isinstance(default, dict):
+        return isinstance(value, dict) and all(isinstance(value.get(k), type(v)) for k, v in default.items())
+    return isinstance(value, type(default)) if default is not None else True
+
+
+def setting_fits(value: Any, default: Any, bounds: tuple | None = None, options=None) -> bool:
+    """Whether a stored value can be shown by its widget: the default's type, within `bounds`
+    (min, max) and among `options` when given (a Train-page phase setting from a saved file)."""
+    if not _same_kind(value, default):
+        return False
+    if bounds is not None and isinstance(value, (int, float)) and not isinstance(value, bool) and not bounds[0] <= value <= bounds[1]:
+        return False
+    return options is None or value in options
+
+
+def clean_settings(saved: dict[str, Any], defaults: dict[str, Any], choices: dict[str, list] | None = None) -> dict[str, Any]:
+    """The saved settings a page can draw: entries whose type differs from the default's, numbers
+    outside `SETTING_LIMITS` and values not among `choices` (a recipe since renamed, a hand-edited
+    file) are dropped, so the default is used instead of a widget raising."""
+    out = {}
+    for key, value in saved.items():
+        if key in defaults and not _same_kind(value, defaults[key]):
+            continue
+        if key in SETTING_LIMITS and not SETTING_LIMITS[key][0] <= value <= SETTING_LIMITS[key][1]:
+            continue
+        if choices and key in choices and value not in choices[key]:
+            continue
+        if isinstance(defaults.get(key), float):
+            value = float(value)
+        out[key] = value
+    return out
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0', '0,1,2', '0-4' or '0 1 2' -> sorted unique seeds; ValueError with a clear message."""
+    seeds: set[int] = set()
+    for part in re.split(r"[,\s]+", (text or "").strip()):
+        if not part:
+            continue
+        m = re.fullmatch(r"(\d+)-(\d+)", part)
+        if m:
+            a, b = int(m.group(1)), int(m.group(2))
+            if b < a or b - a > 99:
+                raise ValueError(f"seed range {part!r} must go upwards and hold at most 100 seeds")
+            seeds.update(range(a, b + 1))
+        elif part.isdigit():
+            seeds.add(int(part))
+        else:
+            raise ValueError(f"seed {part!r} is not a whole number >= 0 (write e.g. 0 or 0,1,2 or 0-4)")
+    if not seeds:
+        raise ValueError("give at least one seed (e.g. 0, or 0,1,2 for three runs)")
+    return sorted(seeds)
+
+
+def recipe_fixed_fields(recipe: str) -> set[str]:
+    """Settings a recipe sets itself (e.g. cl.imbalance for extra_imb): shown, not edited."""
+    from threephase_core.recipes import get_recipe
+
+    return set(get_recipe(recipe).overrides)
+
+
+def recipe_defaults(recipe: str) -> RunConfig:
+    from threephase_core.recipes import build_config
+
+    return build_config(recipe)
+
+
+def changed_overrides(recipe: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Only the settings that differ from the recipe's own defaults (so a recipe's fixed
+    settings are never overwritten by a form field that was left alone)."""
+    base = recipe_defaults(recipe)
+    fixed = recipe_fixed_fields(recipe)
+    out = {}
+    for key, value in values.items():
+        if key in fixed:
+            continue
+        target: Any = base
+        for part in key.split("."):
+            target = getattr(target, part)
+        if isinstance(value, float) and isinstance(target, (int, float)) and math.isclose(float(target), value, rel_tol=1e-9, abs_tol=1e-12):
+            continue
+        if value != target:
+            out[key] = value
+    return out
+
+
+def train_form_values(cfg: dict, field_keys: list[str], shared: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """The workbench settings (session keys of the Data, Imbalance and Train pages) that set up
+    this run's config again, and notes on what could not be loaded: "Load these settings into
+    Train" on the Results page. `field_keys` are the Train form's phase settings, `shared` those
+    kept under a workbench-wide key (noise, augmentation) unless the recipe fixes them. Only the
+    sections of phases the run has are read (an FT run's unused DAE/CL defaults would overwrite
+    the user's noise and imbalance settings); values of the wrong type, from a damaged
+    config.json, are left out. ValueError when the recipe is not one the workbench knows."""
+    from threephase_core.recipes import RECIPES
+
+    recipe = cfg.get("recipe")
+    if not isinstance(recipe, str) or recipe not in RECIPES:
+        raise ValueError(f"this run's recipe {recipe!r} is not one the workbench knows")
+    notes: list[str] = []
+    out: dict[str, Any] = {"wb.recipe": recipe}
+    used = phase_sections(cfg.get("phases") if isinstance(cfg.get("phases"), list) else RECIPES[recipe].phases)
+    seed = cfg.get("seed")
+    if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0:
+        out["wb.seeds"] = str(seed)
+    model = cfg.get("model") or "minilm"
+    if isinstance(model, str):
+        kind = model if model in ("minilm", "tiny") else "path" if path_exists(Path(model).expanduser()) else "hub"
+        out["wb.model_kind"] = kind
+        if kind in ("path", "hub"):
+            out[f"wb.model_{kind}"] = model
+    spec = cfg.get("dataset")
+    if isinstance(spec, str) and spec:
+        path = Path(spec).expanduser()
+        source = ("demo" if spec == "demo" else "folder" if path_exists(path) and path.is_dir() else "upload" if path_exists(path)
+                  else "hub" if re.fullmatch(r"[\w.-]+/[\w.-]+", spec) and not spec.startswith((".", "/", "~")) else None)
+        if source is None:
+            notes.append(f"the dataset {spec!r} is not on this machine; the dataset in use is kept")
+        else:
+            text, label = cfg.get("text_column", "text"), cfg.get("label_column", "label")
+            if isinstance(text, str) and isinstance(label, str):
+                out["wb.dataset"] = {"spec": spec, "text_column": text, "label_column": label}
+                out["wb.source"] = source
+    for key in ("max_steps", "max_length", "max_train_rows", "embed_rows", "device"):
+        if key in cfg:
+            out[f"wb.{key}"] = cfg[key]
+    fixed = recipe_fixed_fields(recipe)
+    cl = as_dict(cfg.get("cl"))
+    if "cl" in used and "cl.imbalance" not in fixed and isinstance(cl.get("imbalance"), str) and cl["imbalance"] in IMBALANCE_PRESETS:
+        try:
+            r_min, r_max = CLConfig(**{k: cl[k] for k in ("imbalance", "min_ratio", "max_ratio") if k in cl}).ratios()
+            out.update({"wb.min_ratio": float(r_min), "wb.max_ratio": float(r_max), "wb.preset": preset_for(float(r_min), float(r_max))})
+        except (TypeError, ValueError):
+            notes.append("the imbalance ratios could not be read")
+    for key in field_keys:
+        section, name = key.split(".", 1)
+        value = as_dict(cfg.get(section)).get(name)
+        if section not in used or value is None or key in fixed or isinstance(value, (dict, list)):
+            continue
+        out[shared[key] if key in shared else f"wb.t.{recipe}.{key}"] = value
+    return out, notes
+
+
+def setting_hint(message: str, labels: dict[str, str]) -> str:
+    """`message` (a ConfigError naming a setting as ``cl.max_pairs``) prefixed with where that
+    setting is on the page (`labels`: setting key -> place), when one is named."""
+    for key in sorted(labels, key=len, reverse=True):
+        if re.search(rf"(?<![\w.]){re.escape(key)}(?![\w])", message):
+            return f"{labels[key]}: {message}"
+    return message
