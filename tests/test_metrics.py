@@ -57,3 +57,81 @@ def test_confusion_matrix_covers_every_named_class():
     m = classification_metrics([0, 0], [0, 0], ["a", "b", "c", "d"])
     assert m["confusion_matrix"] == [[2, 0, 0, 0]] + [[0, 0, 0, 0]] * 3
     assert set(m["per_class"]) == {"a", "b", "c", "d"}
+
+
+# ---- per-phase cluster metrics: train-referenced k-NN and bootstrap intervals -------------
+import numpy as np  # noqa: E402
+
+from threephase_core.metrics import bootstrap_interval, knn_predict  # noqa: E402
+from threephase_core.projection import cluster_quality  # noqa: E402
+
+
+def _clouds(n_per_class, n_classes, dim=16, spread=1.5, seed=0):
+    """Overlapping Gaussian classes (some k-NN votes go wrong)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_classes, dim))
+    y = np.repeat(np.arange(n_classes), n_per_class)
+    return (centres[y] + spread * rng.normal(size=(len(y), dim))).astype(np.float32), y
+
+
+def test_train_referenced_knn_equals_sklearn_classifier():
+    """Two classes and k = 5: no vote can tie, so the rule is exactly sklearn's majority vote."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    train, y_train = _clouds(60, 2, seed=1)
+    val, y_val = _clouds(40, 2, seed=2)
+    expected = KNeighborsClassifier(n_neighbors=5, metric="cosine", algorithm="brute").fit(train, y_train).score(val, y_val)
+    q = cluster_quality(val, y_val, reference=train, reference_labels=y_train)
+    assert 0.5 < expected < 1.0  # the clouds overlap: the check is not trivial
+    assert q["knn_train_acc"] == pytest.approx(expected)
+
+
+def test_train_referenced_knn_multiclass_against_direct_cosine_ranking():
+    """Seven classes, ties possible: the nearest tied neighbour's label wins, computed by hand."""
+    train, y_train = _clouds(20, 7, seed=3)
+    val, y_val = _clouds(10, 7, seed=4)
+    unit = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True)  # noqa: E731
+    order = np.argsort(-(unit(val) @ unit(train).T), axis=1, kind="stable")[:, :5]
+    expected = []
+    for row in y_train[order]:
+        votes = {c: list(row).count(c) for c in row}
+        best = max(votes.values())
+        expected.append(next(c for c in row if votes[c] == best))
+    np.testing.assert_array_equal(knn_predict(val, train, y_train, 5), expected)
+    q = cluster_quality(val, y_val, reference=train, reference_labels=y_train)
+    assert q["knn_train_acc"] == pytest.approx(np.mean(np.array(expected) == y_val))
+
+
+def test_bootstrap_interval_against_a_direct_resampling():
+    """79 texts with 64 right (the demo's validation size at 0.81): the interval agrees with
+    20,000 resamples drawn by hand and with the normal approximation of a binomial."""
+    right = np.array([1.0] * 64 + [0.0] * 15)
+    low, high = bootstrap_interval(right)
+    means = np.random.default_rng(7).choice(right, size=(20_000, len(right))).mean(axis=1)
+    assert low == pytest.approx(np.percentile(means, 2.5), abs=0.015)
+    assert high == pytest.approx(np.percentile(means, 97.5), abs=0.015)
+    p, half = right.mean(), 1.96 * np.sqrt(right.mean() * (1 - right.mean()) / len(right))
+    assert low == pytest.approx(p - half, abs=0.02) and high == pytest.approx(p + half, abs=0.02)
+    assert bootstrap_interval(right) == [low, high]  # seeded
+    assert bootstrap_interval(np.ones(5)) == [1.0, 1.0]
+    assert all(np.isnan(bootstrap_interval([0.3])))
+
+
+def test_cluster_quality_intervals_and_per_class_silhouette_against_sklearn():
+    from sklearn.metrics import silhouette_samples
+    from sklearn.neighbors import NearestNeighbors
+
+    x, y = _clouds(30, 3, seed=5)
+    q = cluster_quality(x, y, label_names=["alpha", "beta", "gamma"])
+    per_row = silhouette_samples(x, y, metric="cosine")
+    assert q["silhouette"] == pytest.approx(per_row.mean())
+    assert q["silhouette_per_class"] == pytest.approx({n: per_row[y == c].mean() for c, n in enumerate(["alpha", "beta", "gamma"])})
+    assert q["silhouette_ci"] == pytest.approx(bootstrap_interval(per_row))
+    assert q["silhouette_ci"][0] < q["silhouette"] < q["silhouette_ci"][1]
+    # Leave-one-out: each text's 5 nearest others (sklearn drops the query itself), majority vote.
+    neigh = y[NearestNeighbors(n_neighbors=5, metric="cosine").fit(x).kneighbors(return_distance=False)]
+    loo = knn_predict(x, x, y, 5, leave_one_out=True)
+    assert all(np.bincount(row, minlength=3)[p] == np.bincount(row).max() for row, p in zip(neigh, loo))
+    right = loo == y
+    assert q["knn_acc"] == pytest.approx(right.mean()) and q["knn_acc_ci"] == pytest.approx(bootstrap_interval(right))
+    assert "knn_train_acc" not in q  # no reference given

@@ -1,6 +1,8 @@
 """Classification metrics with scikit-learn: accuracy, macro P/R/F1 (binary F1 for two
-classes), per-class report and confusion matrix, as plain JSON-able values; and the paired
-test the Results page and bench/accuracy.py use to compare recipes over seeds."""
+classes), per-class report and confusion matrix, as plain JSON-able values; the paired test
+the Results page and bench/accuracy.py use to compare recipes over seeds; and the pieces of
+the per-phase cluster metrics (`projection.cluster_quality`): cosine k-NN predictions against
+a reference set and a bootstrap interval of a mean."""
 from __future__ import annotations
 
 import numpy as np
@@ -44,3 +46,40 @@ def paired_p(x, y) -> float:
     if len(d) < 2 or np.all(d == d[0]):
         return float("nan")
     return float(stats.ttest_rel(x, y).pvalue)
+
+
+def knn_predict(queries, reference, reference_labels, k: int = 5, leave_one_out: bool = False) -> np.ndarray:
+    """Majority label of each query's k nearest reference rows (cosine, exact). A tie goes to
+    the label of the nearest tied neighbour. With `leave_one_out` the queries are the reference
+    rows themselves and each row's own entry is left out of its neighbours."""
+    from sklearn.neighbors import NearestNeighbors
+
+    y = np.asarray(reference_labels)
+    nn = NearestNeighbors(n_neighbors=k, metric="cosine", algorithm="brute").fit(reference)
+    neigh = y[nn.kneighbors(None if leave_one_out else queries, return_distance=False)]
+    n = neigh.shape[0]
+    classes, codes = np.unique(neigh, return_inverse=True)
+    codes = codes.reshape(neigh.shape)
+    counts = np.zeros((n, len(classes)), dtype=np.int64)
+    np.add.at(counts, (np.repeat(np.arange(n), k), codes.ravel()), 1)
+    tied = counts[np.arange(n)[:, None], codes] == counts.max(axis=1, keepdims=True)
+    return neigh[np.arange(n), tied.argmax(axis=1)]
+
+
+def bootstrap_interval(values, confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0) -> list[float]:
+    """[low, high]: the percentile bootstrap interval of the mean of `values` (one value per
+    text: 1/0 for a right/wrong k-NN vote, a silhouette value), resampling the texts
+    (scipy.stats.bootstrap). It says how far the mean could move with another draw of texts
+    of the same size: 79 validation texts put a 0.81 k-NN accuracy at about +-0.09. NaN for
+    fewer than two values; [v, v] when all values are equal (no spread to resample)."""
+    from scipy import stats
+
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if len(v) < 2:
+        return [float("nan"), float("nan")]
+    if np.all(v == v[0]):
+        return [float(v[0]), float(v[0])]
+    res = stats.bootstrap((v,), np.mean, confidence_level=confidence, n_resamples=n_resamples, method="percentile",
+                          vectorized=True, rng=np.random.default_rng(seed))
+    return [float(res.confidence_interval.low), float(res.confidence_interval.high)]

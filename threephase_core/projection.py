@@ -169,36 +169,68 @@ def project_phases(
     return out
 
 
-def cluster_quality(embeddings: np.ndarray, labels: np.ndarray, k: int = 5) -> dict[str, float]:
-    """Cosine silhouette (<= 5,000 seeded rows) and leave-one-out cosine k-NN accuracy.
+def cluster_quality(
+    embeddings: np.ndarray, labels: np.ndarray, k: int = 5, reference: np.ndarray | None = None,
+    reference_labels: np.ndarray | None = None, label_names: list[str] | None = None,
+) -> dict:
+    """How well the classes cluster in one phase's validation embeddings (cosine throughout).
 
-    k-NN majority-vote ties go to the label of the nearest tied neighbour.
+    - ``silhouette`` (<= 5,000 seeded rows), with ``silhouette_per_class`` (the mean silhouette
+      of each class's rows, keyed by class name) and ``silhouette_ci``;
+    - ``knn_acc``: leave-one-out k-NN accuracy among the validation texts, ``knn_acc_ci``;
+    - with `reference` (the training texts' embeddings of the same phase): ``knn_train_acc``,
+      the k-NN accuracy of each validation text voted by its k nearest training texts, and
+      ``knn_train_ci``. Its neighbourhoods are those of the data the phase trained on, and it
+      does not lose a neighbour to the query as leave-one-out on few texts does.
+    Each ``*_ci`` is the 95% bootstrap interval of the mean over the validation texts
+    (`metrics.bootstrap_interval`): a change between phases inside both intervals may be noise.
+    k-NN majority-vote ties go to the label of the nearest tied neighbour (`metrics.knn_predict`).
     """
-    from sklearn.metrics import silhouette_score
-    from sklearn.neighbors import NearestNeighbors
+    from sklearn.metrics import silhouette_samples
+
+    from threephase_core.metrics import bootstrap_interval, knn_predict
 
     x = _check_2d(embeddings).astype(np.float32)
-    y = np.unique(np.asarray(labels), return_inverse=True)[1].ravel()
+    raw = np.asarray(labels).ravel()
+    y = np.unique(raw, return_inverse=True)[1].ravel()
     if y.shape[0] != (n := x.shape[0]):
         raise ValueError(f"{n} embeddings but {y.shape[0]} labels")
-    result = {"silhouette": float("nan"), "knn_acc": float("nan")}
+    nan = float("nan")
+    result: dict = {"silhouette": nan, "knn_acc": nan, "silhouette_ci": [nan, nan], "knn_acc_ci": [nan, nan],
+                    "silhouette_per_class": {}}
     with threadpool_limits(limits=_BLAS_THREADS, user_api="blas"):
         if n > k and len(np.unique(y)) >= 2:
             idx = np.arange(n)
             if n > _SILHOUETTE_MAX_ROWS:
                 idx = np.sort(np.random.default_rng(0).choice(n, _SILHOUETTE_MAX_ROWS, replace=False))
             if 2 <= len(np.unique(y[idx])) <= len(idx) - 1:
-                result["silhouette"] = float(silhouette_score(x[idx], y[idx], metric="cosine"))
+                per_row = silhouette_samples(x[idx], y[idx], metric="cosine")
+                result["silhouette"] = float(per_row.mean())
+                result["silhouette_ci"] = bootstrap_interval(per_row)
+                result["silhouette_per_class"] = {
+                    _class_name(c, label_names): float(per_row[raw[idx] == c].mean()) for c in np.unique(raw[idx])
+                }
         kk = min(k, n - 1)
         if kk >= 1:
-            nn = NearestNeighbors(n_neighbors=kk, metric="cosine", algorithm="brute").fit(x)
-            neigh = y[nn.kneighbors(return_distance=False)]  # X=None: each point excludes itself
-            counts = np.zeros((n, int(y.max()) + 1), dtype=np.int64)
-            np.add.at(counts, (np.repeat(np.arange(n), kk), neigh.ravel()), 1)
-            tied = counts[np.arange(n)[:, None], neigh] == counts.max(axis=1, keepdims=True)
-            pred = neigh[np.arange(n), tied.argmax(axis=1)]
-            result["knn_acc"] = float(np.mean(pred == y))
+            right = knn_predict(x, x, y, kk, leave_one_out=True) == y
+            result["knn_acc"], result["knn_acc_ci"] = float(right.mean()), bootstrap_interval(right)
+        if reference is not None:
+            ref = _check_2d(reference).astype(np.float32)
+            ref_labels = np.asarray(reference_labels).ravel()
+            if len(ref_labels) != len(ref):
+                raise ValueError(f"{len(ref)} reference embeddings but {len(ref_labels)} labels")
+            result["knn_train_acc"], result["knn_train_ci"] = nan, [nan, nan]
+            if len(ref) and n:
+                right = knn_predict(x, ref, ref_labels, min(k, len(ref))) == raw
+                result["knn_train_acc"], result["knn_train_ci"] = float(right.mean()), bootstrap_interval(right)
     return result
+
+
+def _class_name(label, names: list[str] | None) -> str:
+    """A class's key in the per-class table: its name when `names` lists it, else the label."""
+    if names is not None and isinstance(label, (int, np.integer)) and 0 <= int(label) < len(names):
+        return str(names[int(label)])
+    return str(label)
 
 
 def _warm_up() -> None:
