@@ -5,24 +5,26 @@ run folder and reloaded from it. Settings are changed with `key=value` overrides
 (`ft.lr=3e-5`, `seed=2`) that are type-checked against the dataclass fields, so a typo
 or a wrong type is a clear `ConfigError`, never a silent default.
 
-Each setting is declared once, beside its field, with `setting(default, label, limits...)`:
-its default and type (the field's), a label, and its limits (a range, what 0 or a negative
-value means where they have a meaning of their own, the choices of a text setting).
+Each setting is declared once, beside its field, with `setting(default, label, limits...)`
+(see `setting_spec.py`): its default and type (the field's), a label, and its limits (a range,
+what 0 or a negative value means where they have a meaning of their own, the choices of a text
+setting).
 `RunConfig.validate` refuses a value outside them, naming the setting as it is typed; the
 workbench's Train form and its saved-settings loader read the same limits through `spec(key)`.
 Rules that tie settings together (r_min <= r_max, re-drawn layers with LoRA) stay in `validate`.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import re
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+
+from threephase_core.setting_spec import SettingSpec, setting
 
 IMBALANCE_PRESETS: dict[str, tuple[float, float]] = {
     "normal": (1.5, 4.0),
@@ -35,81 +37,6 @@ SECTION_NAMES = ("dae", "cl", "ft")
 
 class ConfigError(ValueError):
     """A setting that does not exist or does not parse; the message says which and why."""
-
-
-def setting(default: Any, label: str, **limits: Any) -> Any:
-    """A config field with its label and limits (the keyword arguments of `SettingSpec`)."""
-    return field(default=default, metadata={"label": label, **limits})
-
-
-@dataclass(frozen=True)
-class SettingSpec:
-    """One setting: its key as typed (`ft.lr`), type, default, label and limits."""
-
-    key: str
-    type: Any
-    default: Any
-    label: str
-    min: float | None = None
-    max: float | None = None
-    open_min: bool = False  # the minimum itself is refused (a temperature > 0)
-    open_max: bool = False
-    zero: str = ""  # what 0 means: allowed below `min` (cl.max_pairs=0: no cap), or just said
-    negative: str = ""  # what any negative value means, when one is allowed (cl.min_ratio < 0: from the preset)
-    choices: tuple[str, ...] = ()  # the values a text setting takes
-    pattern: str = ""  # further text values, as a regular expression (device cuda:1)
-
-    def fits(self, value: Any) -> bool:
-        """Whether `value` has this setting's type and lies within its limits."""
-        if self.type is bool:
-            return isinstance(value, bool)
-        if self.type is str:
-            return isinstance(value, str) and (not self.choices or value in self.choices
-                                               or bool(self.pattern and re.fullmatch(self.pattern, value)))
-        if self.type not in (int, float):
-            return True
-        if not (_is_int(value) if self.type is int else _is_finite(value)):
-            return False
-        if (value == 0 and self.zero) or (value < 0 and self.negative):
-            return True
-        if self.min is not None and (value < self.min or (self.open_min and value == self.min)):
-            return False
-        return self.max is None or value < self.max or (value == self.max and not self.open_max)
-
-    def rule(self) -> str:
-        """What the setting accepts, in words: 'an integer >= 1', 'a finite number in [0, 1)'."""
-        if self.type is bool:
-            return "true or false"
-        if self.type is str:
-            return f"one of {', '.join(self.choices)}" if self.choices else "text"
-        text = "an integer" if self.type is int else "a finite number"
-        lo, hi = _number_text(self.min), _number_text(self.max)
-        if self.min is not None and self.max is not None:
-            text += f" in {'(' if self.open_min else '['}{lo}, {hi}{')' if self.open_max else ']'}"
-        elif self.min is not None:
-            text += f" {'>' if self.open_min else '>='} {lo}"
-        elif self.max is not None:
-            text += f" {'<' if self.open_max else '<='} {hi}"
-        if self.zero:
-            below = self.min is not None and self.min > 0  # 0 is an extra value, not one of the range
-            text = f"0 ({self.zero}) or {text}" if below else f"{text} (0: {self.zero})"
-        return text + (f" (< 0: {self.negative})" if self.negative else "")
-
-    def problem(self, value: Any) -> str | None:
-        """A message naming the setting when `value` does not fit, else None."""
-        if self.fits(value):
-            return None
-        if self.type is str and isinstance(value, str) and self.choices:
-            return f"{self.key}={value!r}; choose {', '.join(self.choices)}"
-        return f"{self.key} must be {self.rule()}, got {value!r}"
-
-    def bounds(self) -> tuple[float | None, float | None]:
-        """(lowest, highest) value a number widget may offer: the range, from 0 when 0 has a meaning."""
-        return (0 if self.zero and (self.min is None or self.min > 0) else self.min), self.max
-
-
-def _number_text(value: float | None) -> str:
-    return str(value) if isinstance(value, int) else f"{value:g}" if value is not None else ""
 
 
 LR = {"min": 1e-7, "max": 1.0}  # every learning rate
@@ -177,8 +104,9 @@ class FTConfig:
     dropout: float = setting(0.1, "Dropout", **FRACTION)
     freeze_encoder: bool = setting(False, "Freeze the encoder")
     # Epochs without a better validation accuracy before stopping.
-    patience: int = setting(2, "Early-stopping patience (epochs)", min=0,
-                            zero="stop at the first evaluation without a gain")
+    patience: int = setting(
+        2, "Early-stopping patience (epochs)", min=0, zero="stop at the first evaluation without a gain"
+    )
     scheduler: str = setting("linear", "Schedule", choices=("linear", "cosine", "constant"))  # after warm-up
     warmup_ratio: float = setting(0.06, "Warm-up (fraction of the steps)", min=0.0, max=1.0)
     weight_decay: float = setting(0.01, "Weight decay", min=0.0)  # AdamW refuses a negative one
@@ -266,16 +194,21 @@ class RunConfig:
         if self.phases[-1] != "ft":
             raise ConfigError("a recipe must end with the 'ft' phase (it makes the classifier)")
         if "joint" in self.phases and self.cl.loss != "cosine":
-            raise ConfigError(f"cl.loss={self.cl.loss!r} with the Joint phase: Joint sums L_DAE and the paper's "
-                              "cosine pair loss (cl.loss applies to a CL phase)")
+            raise ConfigError(
+                f"cl.loss={self.cl.loss!r} with the Joint phase: Joint sums L_DAE and the paper's "
+                "cosine pair loss (cl.loss applies to a CL phase)"
+            )
         self._validate_ratios()
         ft = self.ft
         if ft.reinit_layers and (ft.lora or ft.freeze_encoder):
-            raise ConfigError("ft.reinit_layers with ft.lora or ft.freeze_encoder would leave the re-drawn layers "
-                              "untrained")
+            raise ConfigError(
+                "ft.reinit_layers with ft.lora or ft.freeze_encoder would leave the re-drawn layers untrained"
+            )
         if ft.lora and not [t for t in ft.lora_targets.split(",") if t.strip()]:
-            raise ConfigError("ft.lora_targets is empty; with ft.lora=true name the modules to adapt, "
-                              "e.g. ft.lora_targets=query,value")
+            raise ConfigError(
+                "ft.lora_targets is empty; with ft.lora=true name the modules to adapt, "
+                "e.g. ft.lora_targets=query,value"
+            )
         # Only where a phase loads the decoder: the folder has to exist where the run trains.
         if self.dae.decoder and {"dae", "joint"} & set(self.phases):
             problem = decoder_folder_problem(self.dae.decoder)
@@ -288,6 +221,7 @@ class RunConfig:
         cl = self.cl
         r_min, r_max = cl.ratios()
         if r_min > r_max:
+
             def source(key: str, v: float) -> str:
                 return f"cl.{key}={v}" if getattr(cl, key) >= 0 else f"{v} from cl.imbalance={cl.imbalance}"
 
@@ -327,15 +261,6 @@ def spec(key: str) -> SettingSpec:
     if key not in specs():
         raise ConfigError(f"unknown setting {key!r}")
     return specs()[key]
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_finite(value: Any) -> bool:
-    """A real number, not NaN or infinite (NaN passes every `<=` test, so it needs its own check)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def decoder_folder_problem(path: str) -> str:

@@ -1,5 +1,6 @@
 """The recipe comparison of the Results page: runs grouped by data and model, mean and spread
 over seeds per recipe, and each recipe against FT paired by seed."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,16 +17,34 @@ def recipe_comparison(df: pd.DataFrame) -> pd.DataFrame:
 
     done = df[(df["state"] == "done") & df["test_acc"].notna()] if len(df) else df
     if not len(done):
-        return pd.DataFrame(columns=["recipe", "seeds", "val_mean", "val_std", "test_mean", "test_std", "f1_mean", "f1_std",
-                                     "vs_seeds", "vs_diff", "vs_p"])
+        return pd.DataFrame(
+            columns=[
+                "recipe",
+                "seeds",
+                "val_mean",
+                "val_std",
+                "test_mean",
+                "test_std",
+                "f1_mean",
+                "f1_std",
+                "vs_seeds",
+                "vs_diff",
+                "vs_p",
+            ]
+        )
     g = done.groupby("recipe")
-    out = pd.DataFrame({
-        "seeds": g["seed"].nunique(),
-        "runs": g.size(),
-        "val_mean": g["val_acc"].mean(), "val_std": g["val_acc"].std(ddof=1),
-        "test_mean": g["test_acc"].mean(), "test_std": g["test_acc"].std(ddof=1),
-        "f1_mean": g["test_f1"].mean(), "f1_std": g["test_f1"].std(ddof=1),
-    }).reset_index()
+    out = pd.DataFrame(
+        {
+            "seeds": g["seed"].nunique(),
+            "runs": g.size(),
+            "val_mean": g["val_acc"].mean(),
+            "val_std": g["val_acc"].std(ddof=1),
+            "test_mean": g["test_acc"].mean(),
+            "test_std": g["test_acc"].std(ddof=1),
+            "f1_mean": g["test_f1"].mean(),
+            "f1_std": g["test_f1"].std(ddof=1),
+        }
+    ).reset_index()
     out[["val_std", "test_std", "f1_std"]] = out[["val_std", "test_std", "f1_std"]].fillna(0.0)  # one run: no spread
     paired = versus_baseline(done)
     out = out.merge(paired, on="recipe", how="left")
@@ -47,7 +66,11 @@ def comparison_groups(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     for label, (_, g) in zip(labels, groups):
         # Two groups that read the same get a note that does not change as runs finish (the page
         # keeps the choice by its text): the group's first run.
-        text = label if labels.count(label) == 1 else f"{label} (since {g.sort_values(['created', 'run'])['run'].iloc[0]})"
+        text = (
+            label
+            if labels.count(label) == 1
+            else f"{label} (since {g.sort_values(['created', 'run'])['run'].iloc[0]})"
+        )
         out.append((text, df[df["run"].isin(g["run"])]))
     return out
 

@@ -2,6 +2,7 @@
 a table's first rows, a guess at its text and label columns, and a stamp that changes when
 the files do (a cache key part).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,7 +44,9 @@ def save_upload(name: str, data: bytes, runs_dir: str | Path | None = None) -> P
     can load it by path; the same content is stored once. Raises DataError on a bad file."""
     suffix = Path(name).suffix.lower()
     if suffix not in FILE_SUFFIXES:
-        raise DataError(f"{name}: unsupported file type {suffix or '(none)'}; upload a .csv, .jsonl, .json or .parquet file")
+        raise DataError(
+            f"{name}: unsupported file type {suffix or '(none)'}; upload a .csv, .jsonl, .json or .parquet file"
+        )
     if not data:
         raise DataError(f"{name} is empty (0 bytes)")
     digest = hashlib.sha256(data).hexdigest()[:16]
@@ -58,7 +61,9 @@ def save_upload(name: str, data: bytes, runs_dir: str | Path | None = None) -> P
     return path
 
 
-def prune_uploads(runs_dir: str | Path | None = None, older_than_days: float = 30, keep: set[str] | None = None) -> list[Path]:
+def prune_uploads(
+    runs_dir: str | Path | None = None, older_than_days: float = 30, keep: set[str] | None = None
+) -> list[Path]:
     """Delete upload folders not touched for `older_than_days` that no run's config and no path
     in `keep` refers to; returns the folders removed. Uploads a run used stay, so its data can
     still be re-run."""
@@ -165,6 +170,8 @@ def columns_problem(df: pd.DataFrame, name: str) -> str | None:
     """Why a table cannot give a text and a label column (it has fewer than two), else None."""
     cols = [str(c) for c in df.columns]
     if len(cols) < 2:
-        return (f"{name} has only one column ({', '.join(cols) or 'none'}); a dataset needs a text column and a label "
-                "column, e.g. a header line `text,label`")
+        return (
+            f"{name} has only one column ({', '.join(cols) or 'none'}); a dataset needs a text column and a label "
+            "column, e.g. a header line `text,label`"
+        )
     return None

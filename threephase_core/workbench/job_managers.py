@@ -3,6 +3,7 @@
 One worker per runs folder and process, whatever happens to a page's caches (`manager_for`);
 tests and shutdown hooks stop every worker thread through `shutdown_managers`.
 """
+
 from __future__ import annotations
 
 import threading

@@ -1,5 +1,6 @@
 """Values read from a run's JSON files, which may be damaged: a section that is not an object, a
 metric that is not a number. The tables take these instead of raising."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,5 +1,6 @@
 """Model choices: a short label, and a quick check (loads nothing) before a job is queued, so a
 typo in a folder or hub id fails on the page instead of in the worker."""
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ and the settings a run would only trip over after phase 1 (ratios, no pairs at a
 
 Every number comes from the engine's own functions, so the preview is what a run will do.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,13 +18,19 @@ from threephase_core.imbalance import corrected_counts, imbalance_factor, oversa
 
 def preset_for(r_min: float, r_max: float) -> str:
     """The preset with these ratios, or 'custom'."""
-    return next((n for n, (a, b) in IMBALANCE_PRESETS.items() if math.isclose(a, r_min) and math.isclose(b, r_max)), "custom")
+    return next(
+        (n for n, (a, b) in IMBALANCE_PRESETS.items() if math.isclose(a, r_min) and math.isclose(b, r_max)), "custom"
+    )
 
 
 def imbalance_curve(largest: int, r_max: float, points: int = 160) -> tuple[np.ndarray, np.ndarray]:
     """f(x) for x from 1 to M (log-spaced), the engine's formula."""
     largest = max(int(largest), 1)
-    xs = np.unique(np.concatenate([np.geomspace(1, largest, points), [1.0, float(largest)]])) if largest > 1 else np.array([1.0])
+    xs = (
+        np.unique(np.concatenate([np.geomspace(1, largest, points), [1.0, float(largest)]]))
+        if largest > 1
+        else np.array([1.0])
+    )
     ys = np.array([imbalance_factor(min(x, largest), largest, r_max) for x in xs])
     return xs, ys
 
@@ -46,11 +53,22 @@ def class_table(counts: dict[str, int], r_min: float, r_max: float) -> pd.DataFr
     for name, n in counts.items():
         f = imbalance_factor(n, largest, r_max) if n > 0 else float("nan")
         rep = oversample_factor(n, largest, r_min, r_max) if n > 0 else 0
-        rows.append({"class": name, "rows": int(n), "f": f, "repeats": rep, "rows_after": int(after[name]), "oversampled": rep > 1})
+        rows.append(
+            {
+                "class": name,
+                "rows": int(n),
+                "f": f,
+                "repeats": rep,
+                "rows_after": int(after[name]),
+                "oversampled": rep > 1,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def pair_stats(texts: list[str], labels, n_classes: int, r_min: float, r_max: float, augmentation: int = 2, seed: int = 0) -> dict:
+def pair_stats(
+    texts: list[str], labels, n_classes: int, r_min: float, r_max: float, augmentation: int = 2, seed: int = 0
+) -> dict:
     """Phase 2's data for these ratios, built by the engine: rows after correction and pairs."""
     from threephase_core.config import CLConfig
     from threephase_core.phases.contrastive import prepare_pairs
@@ -116,14 +134,17 @@ def ratio_problem(r_min: float, r_max: float) -> str | None:
     except (TypeError, ValueError):
         return "The imbalance ratios are not numbers; pick a preset on the Imbalance & noise page"
     if r_min > r_max:
-        return (f"The min ratio ({r_min:g}) is above the max ratio ({r_max:g}): no class would be oversampled and "
-                "the Train page refuses these settings. Lower the min ratio, raise the max ratio, or pick the preset "
-                "'none' for no correction.")
+        return (
+            f"The min ratio ({r_min:g}) is above the max ratio ({r_max:g}): no class would be oversampled and "
+            "the Train page refuses these settings. Lower the min ratio, raise the max ratio, or pick the preset "
+            "'none' for no correction."
+        )
     return None
 
 
-def phase2_problem(train: pd.DataFrame, n_classes: int, phases, cl, max_train_rows: int = 0, seed: int = 0,
-                   limit: int = 2_000) -> str | None:
+def phase2_problem(
+    train: pd.DataFrame, n_classes: int, phases, cl, max_train_rows: int = 0, seed: int = 0, limit: int = 2_000
+) -> str | None:
     """Why phase 2 (CL with the pair loss, or Joint) would find no pairs in this training split
     after the `max_train_rows` cap, else None. The runner refuses such a run too, before phase 1,
     but only once the job has started and loaded the model; this answers on the page, before a
@@ -146,7 +167,17 @@ def phase2_problem(train: pd.DataFrame, n_classes: int, phases, cl, max_train_ro
     if pairs:
         return None
     per = rows["label"].value_counts()
-    kept = f"Max training rows = {max_train_rows:,} keeps {len(rows):,} training rows" if max_train_rows else f"The training split has {len(rows):,} rows"
-    return (f"{kept} (at most {int(per.max())} per class): phase 2 would find no pairs of texts of one class and the run "
-            "would fail after phase 1. " + ("Raise Max training rows (each class needs two rows or more) or set it to 0 (all rows)."
-                                            if max_train_rows else "Add rows: each class needs two texts or more."))
+    kept = (
+        f"Max training rows = {max_train_rows:,} keeps {len(rows):,} training rows"
+        if max_train_rows
+        else f"The training split has {len(rows):,} rows"
+    )
+    return (
+        f"{kept} (at most {int(per.max())} per class): phase 2 would find no pairs of texts of one class and the run "
+        "would fail after phase 1. "
+        + (
+            "Raise Max training rows (each class needs two rows or more) or set it to 0 (all rows)."
+            if max_train_rows
+            else "Add rows: each class needs two texts or more."
+        )
+    )

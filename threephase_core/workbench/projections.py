@@ -3,6 +3,7 @@
 (one at a time, deduplicated) while the page shows PCA; a damaged embeddings file only loses
 its own map.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,9 @@ def _embed_stamp(run: Run, phases: list[str]) -> list[float]:
 EMBEDDING_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
-def _read_phase(run: Run, phase: str, arrays: tuple[str, ...] = ("embeddings", "labels", "texts")) -> dict[str, np.ndarray] | None:
+def _read_phase(
+    run: Run, phase: str, arrays: tuple[str, ...] = ("embeddings", "labels", "texts")
+) -> dict[str, np.ndarray] | None:
     """The named arrays of one phase's embeddings file, or None when the file is damaged (does
     not read, lacks an array, or its arrays disagree in length)."""
     try:
@@ -58,8 +61,13 @@ def _read_phase(run: Run, phase: str, arrays: tuple[str, ...] = ("embeddings", "
 def embedding_notes(run: Run) -> list[str]:
     """One sentence per phase whose embeddings file is on disk but cannot be read, for a page to
     show; `load_run_embeddings` and `run_points` leave those phases out."""
-    bad = set(run.damaged_embeddings()) | {p for p in run.embedding_phases() if _read_phase(run, p, ("labels",)) is None}
-    return [f"The embeddings of phase {PHASE_TITLES.get(p, p)!r} (embeddings/{p}.npz) are damaged and are not shown." for p in sorted(bad)]
+    bad = set(run.damaged_embeddings()) | {
+        p for p in run.embedding_phases() if _read_phase(run, p, ("labels",)) is None
+    }
+    return [
+        f"The embeddings of phase {PHASE_TITLES.get(p, p)!r} (embeddings/{p}.npz) are damaged and are not shown."
+        for p in sorted(bad)
+    ]
 
 
 def load_run_embeddings(run: Run) -> tuple[list[str], dict[str, np.ndarray], np.ndarray, np.ndarray]:
@@ -78,7 +86,12 @@ def load_run_embeddings(run: Run) -> tuple[list[str], dict[str, np.ndarray], np.
         if labels is None:
             labels, texts = d["labels"], d["texts"]
     phases = [p for p in phases if p in embs]
-    return phases, embs, (labels if labels is not None else np.zeros(0, int)), (texts if texts is not None else np.array([], dtype=str))
+    return (
+        phases,
+        embs,
+        (labels if labels is not None else np.zeros(0, int)),
+        (texts if texts is not None else np.array([], dtype=str)),
+    )
 
 
 def run_points(run: Run) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -112,7 +125,11 @@ def cached_projection(run: Run, method: str) -> dict[str, np.ndarray] | None:
             # "on_disk": the phases there were when it was computed, including any left out as
             # damaged or of another row set (older caches lack it: then they were the same).
             on_disk = meta.get("on_disk", meta.get("phases"))
-            if meta.get("version") != PROJECTION_VERSION or on_disk != phases or meta.get("stamp") != _embed_stamp(run, phases):
+            if (
+                meta.get("version") != PROJECTION_VERSION
+                or on_disk != phases
+                or meta.get("stamp") != _embed_stamp(run, phases)
+            ):
                 return None
             return {p: z[f"xy_{p}"] for p in meta["phases"]}
     except EMBEDDING_ERRORS + (TypeError, AttributeError):
@@ -131,7 +148,16 @@ def compute_projection(run: Run, method: str = "pca", seed: int = 0) -> dict[str
         return {}
     stamp = _embed_stamp(run, on_disk)
     layouts = project_phases({p: embs[p] for p in phases}, method=method, seed=seed)
-    meta = json.dumps({"version": PROJECTION_VERSION, "method": method, "phases": phases, "on_disk": on_disk, "stamp": stamp, "seed": seed})
+    meta = json.dumps(
+        {
+            "version": PROJECTION_VERSION,
+            "method": method,
+            "phases": phases,
+            "on_disk": on_disk,
+            "stamp": stamp,
+            "seed": seed,
+        }
+    )
     folder = run.path / "projections"
     tmp = folder / f".{method}.{os.getpid()}.{threading.get_ident()}.tmp.npz"
     try:

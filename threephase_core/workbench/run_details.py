@@ -1,6 +1,7 @@
 """One run's details for the Results page, read from its folder: per-class scores, the phase
 table, the confusion matrix, loss curves rebuilt from the event log, its config as rows and
 its trained model as a zip."""
+
 from __future__ import annotations
 
 import io
@@ -20,9 +21,15 @@ def per_class_frame(metrics: dict, split: str = "test") -> pd.DataFrame:
     that are not per-class dicts are left out."""
     per = as_dict(as_dict(as_dict(metrics).get(split)).get("per_class"))
     rows = [
-        {"class": str(name), "precision": as_number(v.get("precision")), "recall": as_number(v.get("recall")),
-         "f1": as_number(v.get("f1-score")), "support": int(as_number(v.get("support", 0)) or 0)}
-        for name, v in per.items() if isinstance(v, dict)
+        {
+            "class": str(name),
+            "precision": as_number(v.get("precision")),
+            "recall": as_number(v.get("recall")),
+            "f1": as_number(v.get("f1-score")),
+            "support": int(as_number(v.get("support", 0)) or 0),
+        }
+        for name, v in per.items()
+        if isinstance(v, dict)
     ]
     return pd.DataFrame(rows, columns=["class", "precision", "recall", "f1", "support"])
 
@@ -39,8 +46,11 @@ def lora_summary(metrics: dict) -> dict | None:
     out = {k: as_number(lora.get(k)) for k in ("trainable_params", "total_params", "trainable_share")}
     if not lora or any(v is None for v in out.values()):
         return None
-    return {"trainable_params": int(out["trainable_params"]), "total_params": int(out["total_params"]),
-            "trainable_share": out["trainable_share"]}
+    return {
+        "trainable_params": int(out["trainable_params"]),
+        "total_params": int(out["total_params"]),
+        "trainable_share": out["trainable_share"],
+    }
 
 
 def ft_evals(metrics: dict) -> list[dict]:
@@ -60,8 +70,15 @@ def phase_table(metrics: dict) -> pd.DataFrame:
     rows = []
     for p, v in as_dict(as_dict(metrics).get("phases")).items():
         v = as_dict(v)
-        rows.append({"phase": PHASE_TITLES.get(p, p), "wall time (s)": as_number(v.get("wall_s")), "silhouette": as_number(v.get("silhouette")),
-                     "kNN acc": as_number(v.get("knn_acc")), "pairs": as_number(as_dict(v.get("data")).get("pairs"))})
+        rows.append(
+            {
+                "phase": PHASE_TITLES.get(p, p),
+                "wall time (s)": as_number(v.get("wall_s")),
+                "silhouette": as_number(v.get("silhouette")),
+                "kNN acc": as_number(v.get("knn_acc")),
+                "pairs": as_number(as_dict(v.get("data")).get("pairs")),
+            }
+        )
     return pd.DataFrame(rows, columns=["phase", "wall time (s)", "silhouette", "kNN acc", "pairs"])
 
 
@@ -72,8 +89,13 @@ def phase2_counts(metrics: dict) -> pd.DataFrame | None:
         data = as_dict(as_dict(v).get("data"))
         before, after = data.get("counts_before"), as_dict(data.get("counts_after"))
         if isinstance(before, dict) and before:
-            return pd.DataFrame({"class": [str(c) for c in before], "before": [as_number(n) for n in before.values()],
-                                 "after correction": [as_number(after.get(c)) for c in before]})
+            return pd.DataFrame(
+                {
+                    "class": [str(c) for c in before],
+                    "before": [as_number(n) for n in before.values()],
+                    "after correction": [as_number(after.get(c)) for c in before],
+                }
+            )
     return None
 
 
@@ -146,7 +168,10 @@ def config_rows(config: dict) -> pd.DataFrame:
             rows += [(f"{key}.{k}", v) for k, v in value.items()]
         else:
             rows.append((key, value))
-    return pd.DataFrame([(k, " → ".join(map(str, v)) if isinstance(v, list) else str(v)) for k, v in rows], columns=["setting", "value"])
+    return pd.DataFrame(
+        [(k, " → ".join(map(str, v)) if isinstance(v, list) else str(v)) for k, v in rows],
+        columns=["setting", "value"],
+    )
 
 
 def model_zip(run: Run) -> bytes:

@@ -4,6 +4,7 @@ what may be deleted and what a tidy-up would remove.
 A row holds plain values whatever the folder holds: a damaged file gives '?'/None cells, never an
 exception that would take the whole table (and the Home page) down.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,7 +50,9 @@ def trained_elsewhere(run: Run) -> str | None:
     if owner_alive(status) and status.get("pid") != os.getpid():
         return f"being trained by another process (pid {status['pid']}, maybe a command-line run)"
     try:
-        touched = max((run.path / f).stat().st_mtime for f in ("status.json", "events.jsonl") if (run.path / f).exists())
+        touched = max(
+            (run.path / f).stat().st_mtime for f in ("status.json", "events.jsonl") if (run.path / f).exists()
+        )
     except (OSError, ValueError):
         return None
     age = time.time() - touched
@@ -95,7 +98,9 @@ def run_row(run: Run, live: dict[str, dict]) -> dict:
         "created": pd.Timestamp(_stamp(run), unit="s", tz="UTC").tz_convert(None).floor("s"),
         "has_model": run.has_model(),
         "phases": len(run.embedding_phases()),
-        "data_key": _key(cfg.get("dataset"), cfg.get("text_column"), cfg.get("label_column"), cfg.get("max_train_rows")),
+        "data_key": _key(
+            cfg.get("dataset"), cfg.get("text_column"), cfg.get("label_column"), cfg.get("max_train_rows")
+        ),
         "model_key": str(cfg.get("model", "")),
         "settings_key": settings_key(cfg),
     }
@@ -103,7 +108,17 @@ def run_row(run: Run, live: dict[str, dict]) -> dict:
 
 # Config keys that do not change what a run learns: left out when runs are compared.
 # (max_steps too: the Results page treats step-capped smoke runs apart.)
-_NOT_SETTINGS = {"seed", "device", "embed_rows", "dataset", "text_column", "label_column", "max_train_rows", "model", "max_steps"}
+_NOT_SETTINGS = {
+    "seed",
+    "device",
+    "embed_rows",
+    "dataset",
+    "text_column",
+    "label_column",
+    "max_train_rows",
+    "model",
+    "max_steps",
+}
 
 
 def phase_sections(phases) -> set[str]:
@@ -124,8 +139,9 @@ def settings_key(cfg: dict) -> str:
             return {k: tidy(x) for k, x in v.items()}
         return v
 
-    return _key({k: tidy(v) for k, v in cfg.items()
-                 if k not in _NOT_SETTINGS and (k not in ("dae", "cl", "ft") or k in used)})
+    return _key(
+        {k: tidy(v) for k, v in cfg.items() if k not in _NOT_SETTINGS and (k not in ("dae", "cl", "ft") or k in used)}
+    )
 
 
 def _key(*parts) -> str:
@@ -133,8 +149,26 @@ def _key(*parts) -> str:
     return hashlib.md5(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
-RUN_COLUMNS = ["run", "state", "recipe", "dataset", "model", "seed", "val_acc", "test_acc", "test_f1", "wall_s", "steps_cap", "device", "created",
-               "has_model", "phases", "data_key", "model_key", "settings_key"]
+RUN_COLUMNS = [
+    "run",
+    "state",
+    "recipe",
+    "dataset",
+    "model",
+    "seed",
+    "val_acc",
+    "test_acc",
+    "test_f1",
+    "wall_s",
+    "steps_cap",
+    "device",
+    "created",
+    "has_model",
+    "phases",
+    "data_key",
+    "model_key",
+    "settings_key",
+]
 
 
 def delete_problem(run: Run, live: dict[str, dict]) -> str | None:

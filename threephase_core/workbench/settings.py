@@ -4,6 +4,7 @@ turned into a run's config (`changed_overrides`) or read back from one (`train_f
 Settings are named by their config keys here (`ft.lr`, `cl.min_ratio`); which page widget shows
 which setting is the pages' business (`pages/_parts`).
 """
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,14 @@ def save_settings(values: dict[str, Any], runs_dir: str | Path | None = None) ->
 
 # The range a number setting's widget accepts; the pages draw their widgets with these.
 SETTING_LIMITS: dict[str, tuple[float, float]] = {
-    "wb.min_ratio": (0.5, 5.0), "wb.max_ratio": (1.0, 30.0), "wb.noise": (0.0, 0.9), "wb.augmentation": (1, 16),
-    "wb.max_steps": (0, 1_000_000), "wb.max_length": (16, 4096), "wb.max_train_rows": (0, 10_000_000), "wb.embed_rows": (50, 50_000),
+    "wb.min_ratio": (0.5, 5.0),
+    "wb.max_ratio": (1.0, 30.0),
+    "wb.noise": (0.0, 0.9),
+    "wb.augmentation": (1, 16),
+    "wb.max_steps": (0, 1_000_000),
+    "wb.max_length": (16, 4096),
+    "wb.max_train_rows": (0, 10_000_000),
+    "wb.embed_rows": (50, 50_000),
 }
 
 
@@ -72,12 +79,19 @@ def setting_fits(value: Any, default: Any, bounds: tuple | None = None, options=
     (min, max) and among `options` when given (a Train-page phase setting from a saved file)."""
     if not _same_kind(value, default):
         return False
-    if bounds is not None and isinstance(value, (int, float)) and not isinstance(value, bool) and not bounds[0] <= value <= bounds[1]:
+    if (
+        bounds is not None
+        and isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and not bounds[0] <= value <= bounds[1]
+    ):
         return False
     return options is None or value in options
 
 
-def clean_settings(saved: dict[str, Any], defaults: dict[str, Any], choices: dict[str, list] | None = None) -> dict[str, Any]:
+def clean_settings(
+    saved: dict[str, Any], defaults: dict[str, Any], choices: dict[str, list] | None = None
+) -> dict[str, Any]:
     """The saved settings a page can draw: entries whose type differs from the default's, numbers
     outside `SETTING_LIMITS` and values not among `choices` (a recipe since renamed, a hand-edited
     file) are dropped, so the default is used instead of a widget raising."""
@@ -141,7 +155,11 @@ def changed_overrides(recipe: str, values: dict[str, Any]) -> dict[str, Any]:
         target: Any = base
         for part in key.split("."):
             target = getattr(target, part)
-        if isinstance(value, float) and isinstance(target, (int, float)) and math.isclose(float(target), value, rel_tol=1e-9, abs_tol=1e-12):
+        if (
+            isinstance(value, float)
+            and isinstance(target, (int, float))
+            and math.isclose(float(target), value, rel_tol=1e-9, abs_tol=1e-12)
+        ):
             continue
         if value != target:
             out[key] = value
@@ -176,8 +194,17 @@ def train_form_values(cfg: dict, field_keys: list[str], shared: dict[str, str]) 
     spec = cfg.get("dataset")
     if isinstance(spec, str) and spec:
         path = Path(spec).expanduser()
-        source = ("demo" if spec == "demo" else "folder" if path_exists(path) and path.is_dir() else "upload" if path_exists(path)
-                  else "hub" if re.fullmatch(r"[\w.-]+/[\w.-]+", spec) and not spec.startswith((".", "/", "~")) else None)
+        source = (
+            "demo"
+            if spec == "demo"
+            else "folder"
+            if path_exists(path) and path.is_dir()
+            else "upload"
+            if path_exists(path)
+            else "hub"
+            if re.fullmatch(r"[\w.-]+/[\w.-]+", spec) and not spec.startswith((".", "/", "~"))
+            else None
+        )
         if source is None:
             notes.append(f"the dataset {spec!r} is not on this machine; the dataset in use is kept")
         else:
@@ -190,10 +217,21 @@ def train_form_values(cfg: dict, field_keys: list[str], shared: dict[str, str]) 
             out[f"wb.{key}"] = cfg[key]
     fixed = recipe_fixed_fields(recipe)
     cl = as_dict(cfg.get("cl"))
-    if "cl" in used and "cl.imbalance" not in fixed and isinstance(cl.get("imbalance"), str) and cl["imbalance"] in IMBALANCE_PRESETS:
+    if (
+        "cl" in used
+        and "cl.imbalance" not in fixed
+        and isinstance(cl.get("imbalance"), str)
+        and cl["imbalance"] in IMBALANCE_PRESETS
+    ):
         try:
             r_min, r_max = CLConfig(**{k: cl[k] for k in ("imbalance", "min_ratio", "max_ratio") if k in cl}).ratios()
-            out.update({"wb.min_ratio": float(r_min), "wb.max_ratio": float(r_max), "wb.preset": preset_for(float(r_min), float(r_max))})
+            out.update(
+                {
+                    "wb.min_ratio": float(r_min),
+                    "wb.max_ratio": float(r_max),
+                    "wb.preset": preset_for(float(r_min), float(r_max)),
+                }
+            )
         except (TypeError, ValueError):
             notes.append("the imbalance ratios could not be read")
     for key in field_keys:
