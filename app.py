@@ -1,125 +1,21 @@
 """threephase workbench: `streamlit run app.py`.
 
-The entry point: page setup, navigation, the sidebar status, and the Home page. The other
-pages are in ``views/``; the engine is ``threephase_core`` (the pages only read and write it).
+The entry point: page set-up, navigation and the sidebar frame. Each page is a module in
+``pages/`` with a `render()` (the page table is ``pages/_parts/nav.py``); the engine is
+``threephase_core`` (the pages only read and write it).
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import streamlit as st
 
-ROOT = Path(__file__).resolve().parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import streamlit as st  # noqa: E402
-
-from views import _ui as ui  # noqa: E402
-from threephase_core import workbench as wb  # noqa: E402
+from pages._parts import nav, ui
 
 st.set_page_config(page_title="threephase workbench", page_icon=":material/hub:", layout="wide")
 ui.init_state()
 ui.warm_up()
 
-
-def start_demo() -> None:
-    """Queue the 3-Phase recipe on the demo data with the workbench's model and run size."""
-    from threephase_core.config import ConfigError
-    from threephase_core.recipes import build_config
-
-    model = ui.model_spec()
-    problem = wb.model_choice_problem(st.session_state["wb.model_kind"], model)
-    if problem:
-        st.session_state["home.error"] = f"Model (chosen on the Train page): {problem}"
-        return
-    try:
-        cfg = build_config("three_phase", {
-            "dataset": "demo", "model": model, "device": st.session_state["wb.device"],
-            "max_steps": int(st.session_state["wb.max_steps"]),
-        })
-        job = ui.manager().submit(cfg)
-    except (ConfigError, ValueError) as exc:
-        st.session_state["home.error"] = str(exc)
-        return
-    except OSError as exc:
-        root = ui.store().root
-        st.session_state["home.error"] = wb.runs_dir_problem(root) or f"cannot create a run folder in {root}: {exc.strerror or exc}"
-        return
-    st.session_state["wb.run"] = job.run.id
-    st.session_state["home.started"] = True
-
-
-def home() -> None:
-    ui.header("threephase workbench", "Fine-tune transformer text classifiers with the 3-Phase method, and see what each phase does to the embedding space.")
-    left, right = st.columns([3, 2], gap="large")
-    with left:
-        st.markdown(
-            "**The method in three sentences.** "
-            "First, a denoising auto-encoder (TSDAE) teaches the encoder your domain by rebuilding each sentence from "
-            "a copy with most of its words deleted, without any labels. "
-            "Second, supervised contrastive learning pulls texts of the same class together and pushes other classes "
-            "apart, on pairs drawn after oversampling the small classes. "
-            "Third, a small classification head is fine-tuned together with the encoder, and the best epoch is chosen "
-            "on the validation split."
-        )
-        st.caption("López-Ávila & Suárez-Paniagua, *Combining Denoising Autoencoders with Contrastive Learning to fine-tune Transformer Models*, EMNLP 2023.")
-        c1, c2, c3 = st.columns([1, 1.5, 1.2])
-        c1.page_link("views/data.py", label="Pick the data", icon=":material/table:")
-        c2.page_link("views/imbalance.py", label="Tune imbalance & noise", icon=":material/tune:")
-        c3.page_link("views/train.py", label="Train and watch", icon=":material/model_training:")
-    with right:
-        mgr = ui.manager()
-        runs = wb.runs_frame(mgr.store, wb.live_status(mgr))
-        m1, m2 = st.columns([2, 1])
-        device = ui.device_label()
-        m1.metric("Device", device if len(device) <= 18 else device.replace("NVIDIA ", ""), border=True, help=device)
-        m2.metric("Runs on disk", len(runs), delta=f"{len(mgr.pending())} in queue" if mgr.pending() else None, delta_color="off", border=True)
-        model = wb.model_label(ui.model_spec())
-        st.button(
-            "Run 3-Phase on the demo data", type="primary", icon=":material/play_arrow:", width="stretch",
-            on_click=start_demo, key="home:start",
-            help=f"Queues DAE → CL → FT on the bundled demo dataset with {model} (the model chosen on the Train page).",
-        )
-        if st.session_state.pop("home.started", False):
-            st.switch_page("views/train.py")
-        if st.session_state.get("home.error"):
-            st.error(st.session_state.pop("home.error"))
-        cap = int(st.session_state.get("wb.max_steps") or 0)
-        capped = f" Capped at {cap} steps per phase (Train page): a quick look, not a result." if cap else ""
-        st.caption(f"Model: {model}.{capped} Runs train in the background; watch them on the Train page.")
-
-    st.subheader("Recent runs")
-    if not len(runs):
-        st.info("No runs yet. Press **Run 3-Phase on the demo data**, or set one up on the Train page.", icon=":material/info:")
-        return
-    recent = runs.head(8)
-    view = recent.assign(
-        val_acc=recent["val_acc"] * 100, test_acc=recent["test_acc"] * 100,
-    )
-    st.dataframe(
-        view[["created", "state", "recipe", "dataset", "model", "seed", "val_acc", "test_acc", "wall_s"]],
-        hide_index=True, width="stretch",
-        column_config={
-            "created": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
-            "val_acc": st.column_config.NumberColumn("val acc", format="%.1f%%"),
-            "test_acc": st.column_config.NumberColumn("test acc", format="%.1f%%"),
-            "wall_s": st.column_config.NumberColumn("wall", format="%.0f s"),
-        },
-    )
-    a, b = st.columns(2)
-    a.page_link("views/embeddings.py", label="See the embedding maps", icon=":material/scatter_plot:")
-    b.page_link("views/results.py", label="Compare all runs", icon=":material/leaderboard:")
-
-
-nav = st.navigation([
-    st.Page(home, title="Home", icon=":material/home:", default=True),
-    st.Page("views/data.py", title="Data", icon=":material/table:"),
-    st.Page("views/imbalance.py", title="Imbalance & noise", icon=":material/tune:"),
-    st.Page("views/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("views/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
-    st.Page("views/results.py", title="Results", icon=":material/leaderboard:"),
-])
+current = st.navigation([nav.page(name) for name in nav.PAGES])
 ui.sidebar_status()
 ui.runs_dir_warning()
-nav.run()
+current.run()
 ui.persist_state()  # the settings a refresh or a new tab starts from

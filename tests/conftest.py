@@ -4,7 +4,8 @@ At import time (before any `threephase_core` import): offline Hugging Face, no t
 thread pools, and a private model cache and Hugging Face hub cache for this session. Fixtures:
 
 * ``tmp_runs``: an empty runs folder, also set as ``$THREEPHASE_RUNS_DIR``;
-* ``tiny_model_path``: a 2-layer random BERT (sentence-transformers format), built once.
+* ``tiny_model_path``: a 2-layer random BERT (sentence-transformers format), built once;
+* ``goto``: makes an AppTest of app.py draw another page on its next run.
 
 A session-end check fails the session when a thread started by the tests is still alive
 10 s after the last test: any thread named ``threephase-*`` (the run workers), and any other
@@ -41,6 +42,23 @@ def tmp_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     runs.mkdir()
     monkeypatch.setenv("THREEPHASE_RUNS_DIR", str(runs))
     return runs
+
+
+@pytest.fixture
+def goto():
+    """goto(at, name) -> `at`, set to draw ``pages/<name>.py`` on its next run, as a browser's link does.
+
+    The workbench's pages are callables (``st.Page(render, url_path=name)``), and
+    `AppTest.switch_page` finds pages by file: it only works before the first run (a deep link,
+    see tests/ui/conftest.py's `open_app`). After that, request the page by the hash of its URL
+    path, which is what the browser sends and what `st.navigation` resolves."""
+    from streamlit.util import calc_hash
+
+    def _goto(at, name: str):
+        at._page_hash = calc_hash(name)
+        return at
+
+    return _goto
 
 
 @pytest.fixture(scope="session")

@@ -318,7 +318,7 @@ def test_float_keys_cover_every_phase():
         ["ft.lora=true"],  # default targets
         ["ft.lora=false", "ft.lora_targets="],  # unused while LoRA is off
         ["dae.decoder=some-org/some-decoder"],  # a hub id: checked when it is loaded
-        # The Train page's widget limits (views/train.py) and the Imbalance page's sliders.
+        # The Train page's widget limits (pages/train.py) and the Imbalance page's sliders.
         ["ft.head_hidden=8", "ft.dropout=0.9", "ft.patience=1", "cl.augmentation=16", "cl.max_pairs=10000000"],
         ["dae.noise_ratio=0.9", "embed_rows=50", "ft.lr=1e-7", "ft.head_lr=1.0", "cl.lr=1", "dae.lr=1e-7"],
         ["cl.min_ratio=0.5", "cl.max_ratio=30"],

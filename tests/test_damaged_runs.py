@@ -161,7 +161,7 @@ def test_no_readable_embeddings_gives_empty_points(store):
     assert wb.projection(run, "pca") == {}
 
 
-def test_pages_render_with_damaged_folders_next_to_a_good_one(store):
+def test_pages_render_with_damaged_folders_next_to_a_good_one(store, goto):
     from streamlit.testing.v1 import AppTest
 
     ids = [_good_run(store, created=1_700_000_000.0).id]
@@ -173,8 +173,8 @@ def test_pages_render_with_damaged_folders_next_to_a_good_one(store):
         at = AppTest.from_file(APP, default_timeout=120)
         at.run()
         assert not at.exception, [e.value for e in at.exception]
-        for page in ("views/results.py", "views/embeddings.py"):
-            at.switch_page(page)
+        for page in ("results", "embeddings"):
+            goto(at, page)
             at.session_state["emb.method"] = "pca"  # UMAP would be computed in the background
             for run_id in ids:  # every run, damaged or not, shown in detail
                 at.session_state["wb.run"] = run_id
@@ -189,7 +189,7 @@ def test_pages_render_with_damaged_folders_next_to_a_good_one(store):
         wb.shutdown_managers()
 
 
-def test_embeddings_page_names_damaged_files_and_survives_when_none_can_be_read(store):
+def test_embeddings_page_names_damaged_files_and_survives_when_none_can_be_read(store, goto):
     from streamlit.testing.v1 import AppTest
 
     some, every = _good_run(store, created=1_700_000_001.0), _good_run(store, created=1_700_000_002.0)
@@ -198,7 +198,7 @@ def test_embeddings_page_names_damaged_files_and_survives_when_none_can_be_read(
     try:
         at = AppTest.from_file(APP, default_timeout=120)
         at.run()
-        at.switch_page("views/embeddings.py")
+        goto(at, "embeddings")
         at.session_state["emb.method"] = "pca"
         at.session_state["wb.run"] = some.id
         at.run()

@@ -170,8 +170,8 @@ def test_workbench_end_to_end(server, page):
     steps = os.environ.get("THREEPHASE_E2E_STEPS", "12")
 
     # 1. Every page opens on an empty run store. The first visit is a deep link: on a fresh
-    #    server it must still get app.py's navigation (the page files live in views/, so
-    #    Streamlit never enters its folder-based pages/ mode).
+    #    server Streamlit's legacy page-folder mode runs pages/data.py as a script, which hands
+    #    over to app.py (pages/_parts/nav.py): the page must come with app.py's navigation.
     pg.goto(f"{url}/data")
     settled(pg, "Data", timeout_s=120, min_charts=1)
     nav = pg.locator('[data-testid="stSidebarNav"] a').all_inner_texts()

@@ -58,15 +58,21 @@ def _fresh_streamlit():
 
 @pytest.fixture
 def open_app():
-    """open_app(page=None) -> an AppTest of app.py that has run (and switched to `page`)."""
+    """open_app(page=None) -> an AppTest of app.py that has run once, on `page` if given (a name
+    in ``pages/``, e.g. "train"), else on Home.
+
+    The page is requested on the first run, as a browser's first request to its URL (/train):
+    with a ``pages/`` folder, Streamlit's legacy page-folder mode runs ``pages/train.py`` as a
+    script, which hands over to app.py (``pages/_parts/nav.py``), so every page opened here is
+    drawn through app.py's navigation and sidebar. Later switches: the ``goto`` fixture."""
     from streamlit.testing.v1 import AppTest
 
     def _open(page: str | None = None, timeout: float = 300):  # a guard for a loaded machine
         at = AppTest.from_file(APP, default_timeout=timeout)
+        if page:
+            at.switch_page(f"pages/{page}.py")  # before the first run it is matched by file name, as a URL path
         at.run()
         assert not at.exception, [e.value for e in at.exception]
-        if page:
-            at.switch_page(page).run()
         return at
 
     return _open

@@ -38,7 +38,7 @@ def cancel_all() -> None:
 
 # ---- Data page ------------------------------------------------------------------------
 def test_upload_with_a_single_column_says_so(empty_store, open_app):
-    at = open_app("views/data.py")
+    at = open_app("data")
     at.segmented_control(key="data:wb.source").set_value("upload").run()
     at.file_uploader[0].upload("onecol.csv", b"text\n" + b"\n".join(b"hello %d" % i for i in range(40))).run()
     ok(at)
@@ -53,7 +53,7 @@ def test_upload_with_a_single_column_says_so(empty_store, open_app):
     ("perclass.csv", b"text,label\n" + b"\n".join(b"hello %d,c%d" % (i, i) for i in range(10)), "every label occurs once"),
 ])
 def test_bad_upload_is_named_and_the_working_choice_kept(empty_store, open_app, name, content, message):
-    at = open_app("views/data.py")
+    at = open_app("data")
     at.segmented_control(key="data:wb.source").set_value("upload").run()
     at.file_uploader[0].upload(name, content).run()
     ok(at)
@@ -69,27 +69,27 @@ def test_noise_preview_of_a_huge_text_is_cut():
     assert [w for w, _ in wb.noise_preview("a b c", 0.0)] == ["a", "b", "c"]  # short texts unchanged
 
 
-def test_imbalance_page_with_a_huge_text_stays_small(empty_store, open_app):
+def test_imbalance_page_with_a_huge_text_stays_small(empty_store, open_app, goto):
     # the only text of 8 words or more is the huge one, so the noise preview picks it
     rows = ["text,label"] + [("word " * (100_000 if i == 0 else 4)).strip() + f" {i},{'ab'[i % 2]}" for i in range(60)]
-    at = open_app("views/data.py")
+    at = open_app("data")
     at.segmented_control(key="data:wb.source").set_value("upload").run()
     at.file_uploader[0].upload("huge.csv", "\n".join(rows).encode()).run()
     ok(at)
     assert at.session_state["wb.dataset"]["spec"].endswith("huge.csv")
-    at.switch_page("views/imbalance.py").run()
+    goto(at, "imbalance").run()
     ok(at)
     assert max(len(m.value) for m in at.markdown) < 50_000
 
 
 # ---- Imbalance page -------------------------------------------------------------------
-def test_min_ratio_above_max_ratio_is_flagged_before_start(empty_store, open_app):
-    at = open_app("views/imbalance.py")
+def test_min_ratio_above_max_ratio_is_flagged_before_start(empty_store, open_app, goto):
+    at = open_app("imbalance")
     at.slider(key="imb:wb.min_ratio").set_value(5.0).run()
     at.slider(key="imb:wb.max_ratio").set_value(2.0).run()
     ok(at)
     assert any("min ratio (5) is above the max ratio (2)" in w for w in warnings(at)), warnings(at)
-    at.switch_page("views/train.py").run()
+    goto(at, "train").run()
     ok(at)
     assert any("above the max ratio" in w for w in warnings(at)), warnings(at)
     at.radio(key="train:wb.model_kind").set_value("tiny").run()
@@ -103,7 +103,7 @@ def test_min_ratio_above_max_ratio_is_flagged_before_start(empty_store, open_app
 def test_model_path_that_is_a_file(empty_store, open_app, tmp_path):
     f = tmp_path / "model.bin"
     f.write_text("x")
-    at = open_app("views/train.py")
+    at = open_app("train")
     at.radio(key="train:wb.model_kind").set_value("path").run()
     at.text_input(key="train:wb.model_path").input(str(f)).run()
     at.button(key="train:start").click().run()
@@ -116,7 +116,7 @@ def test_model_path_that_is_a_file(empty_store, open_app, tmp_path):
     ("train:wb.t.three_phase.cl.max_pairs", 1, "Max pairs"),
 ])
 def test_refused_setting_names_its_field(empty_store, open_app, key, value, place):
-    at = open_app("views/train.py")
+    at = open_app("train")
     at.radio(key="train:wb.model_kind").set_value("tiny").run()
     at.number_input(key=key).set_value(value).run()
     at.button(key="train:start").click().run()
@@ -127,7 +127,7 @@ def test_refused_setting_names_its_field(empty_store, open_app, key, value, plac
 
 @pytest.mark.parametrize("seeds, message", [("1,,x", "seed 'x'"), ("99999999999", "2**32"), (" ", "at least one seed")])
 def test_bad_seeds_are_refused_with_the_field_named(empty_store, open_app, seeds, message):
-    at = open_app("views/train.py")
+    at = open_app("train")
     at.radio(key="train:wb.model_kind").set_value("tiny").run()
     at.text_input(key="train:wb.seeds").input(seeds).run()
     at.button(key="train:start").click().run()
@@ -139,7 +139,7 @@ def test_bad_seeds_are_refused_with_the_field_named(empty_store, open_app, seeds
 def test_a_train_cap_too_small_for_phase_2_is_refused_before_queueing(empty_store, open_app):
     """max_train_rows=1 keeps one row per class: phase 2 finds no pairs and the run used to fail
     after phase 1 had trained."""
-    at = open_app("views/train.py")
+    at = open_app("train")
     at.radio(key="train:wb.model_kind").set_value("tiny").run()
     at.number_input(key="train:wb.max_train_rows").set_value(1).run()
     at.button(key="train:start").click().run()
@@ -187,7 +187,7 @@ def runs_dir_is_a_file(tmp_path, monkeypatch) -> Path:
 
 
 def test_runs_folder_that_is_a_file_is_a_message(runs_dir_is_a_file, open_app):
-    at = open_app("views/train.py")
+    at = open_app("train")
     ok(at)
     assert any("is a file, not a folder" in e and "THREEPHASE_RUNS_DIR" in e for e in errors(at)), errors(at)
     at.radio(key="train:wb.model_kind").set_value("tiny").run()
@@ -201,7 +201,7 @@ def test_runs_folder_that_is_a_file_is_a_message(runs_dir_is_a_file, open_app):
 
 
 def test_upload_with_a_runs_folder_that_is_a_file(runs_dir_is_a_file, open_app):
-    at = open_app("views/data.py")
+    at = open_app("data")
     at.segmented_control(key="data:wb.source").set_value("upload").run()
     at.file_uploader[0].upload("x.csv", b"text,label\n" + b"\n".join(b"t %d,%d" % (i, i % 2) for i in range(40))).run()
     ok(at)
@@ -224,7 +224,7 @@ def test_runs_dir_problem(tmp_path):
 def test_a_saved_setting_the_widgets_cannot_show_is_dropped(empty_store, open_app, saved):
     (empty_store / "_workbench").mkdir()
     (empty_store / "_workbench" / "settings.json").write_text(json.dumps(saved))
-    for page in ("views/data.py", "views/imbalance.py", "views/train.py"):
+    for page in ("data", "imbalance", "train"):
         at = open_app(page)
         ok(at)
     at.radio(key="train:wb.model_kind").set_value("tiny").run()
@@ -260,13 +260,13 @@ def _damage(store: Path, name: str, patch: dict) -> None:
 ])
 def test_damaged_run_files_do_not_break_results_or_embeddings(finished_store, open_app, name, patch):
     _damage(finished_store, name, patch)
-    for page in ("views/results.py", "views/embeddings.py"):
+    for page in ("results", "embeddings"):
         at = open_app(page)
         ok(at)
 
 
-def test_results_and_embeddings_while_a_run_is_in_its_first_phase(empty_store, open_app):
-    at = open_app("views/train.py")
+def test_results_and_embeddings_while_a_run_is_in_its_first_phase(empty_store, open_app, goto):
+    at = open_app("train")
     at.radio(key="train:wb.model_kind").set_value("tiny").run()
     at.number_input(key="train:wb.t.three_phase.dae.epochs").set_value(50).run()  # stays in phase 1
     at.text_input(key="train:wb.seeds").input("0,1").run()  # and a second one waits in the queue
@@ -277,16 +277,16 @@ def test_results_and_embeddings_while_a_run_is_in_its_first_phase(empty_store, o
     while not running.run.embedding_phases() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert running.state == "running" and waiting.state == "queued"
-    at.switch_page("views/results.py").run()
+    goto(at, "results").run()
     ok(at)
     at.selectbox(key="res:wb.run").set_value(running.run.id).run()
     ok(at)
     assert any("still training" in i.value for i in at.info), [i.value for i in at.info]
     assert not any("did not reach the end" in i.value for i in at.info)
-    at.switch_page("views/embeddings.py").run()
+    goto(at, "embeddings").run()
     ok(at)
     assert any("still training" in c.value for c in at.caption)
-    at.switch_page("views/train.py").run()
+    goto(at, "train").run()
     at.button(key="train:clear").click().run()  # cancel the queued one
     ok(at)
     assert waiting.state == "cancelled"  # at once (its job ends when the worker reaches it)
@@ -308,7 +308,7 @@ def test_setting_hint_names_the_field_of_the_refused_key():
 
 
 def test_clean_settings_drops_what_a_widget_cannot_show():
-    from views._ui import DEFAULTS
+    from pages._parts.ui import DEFAULTS
 
     saved = {"wb.max_ratio": 100.0, "wb.min_ratio": 2, "wb.noise": None, "wb.dataset": "demo", "wb.seeds": "0,1",
              "wb.recipe": "gone", "wb.max_steps": 2.5, "wb.t.ft.ft.epochs": 3}

@@ -12,7 +12,9 @@ import pytest
 from threephase_core import workbench as wb
 from threephase_core.runstore import RunStore
 
-PAGES = ["views/data.py", "views/imbalance.py", "views/train.py", "views/embeddings.py", "views/results.py"]
+PAGES = ["data", "imbalance", "train", "embeddings", "results"]
+TITLES = {"home": "threephase workbench", "data": "Data", "imbalance": "Imbalance & noise", "train": "Train",
+          "embeddings": "Embeddings", "results": "Results"}
 
 
 def figures(at) -> list[dict]:
@@ -62,6 +64,19 @@ def test_page_renders_on_empty_store(empty_store, open_app, page):
     assert not at.error, [e.value for e in at.error]
 
 
+@pytest.mark.parametrize("page", ["home", *PAGES])
+def test_first_request_to_a_page_url_renders_it_in_the_app_frame(empty_store, open_app, page):
+    """A page opened by its URL on the first run (Streamlit's legacy page-folder mode runs
+    pages/<page>.py as a script) is drawn by app.py: its own header, and app.py's sidebar."""
+    at = open_app(page)
+    ok(at)
+    assert [t.value for t in at.title] == [TITLES[page]]
+    assert any(str(c.value).startswith("Device: ") for c in at.sidebar.caption), "app.py's sidebar is missing"
+    from pages._parts import nav
+
+    assert set(TITLES) == set(nav.PAGES)  # the pages the app navigates to are the ones checked here
+
+
 def test_home_with_finished_run(finished_store, open_app):
     at = open_app()
     ok(at)
@@ -74,11 +89,11 @@ def test_page_renders_with_finished_run(finished_store, open_app, page):
     at = open_app(page)
     ok(at)
     assert not at.error, [e.value for e in at.error]
-    if page == "views/embeddings.py":
+    if page == "embeddings":
         titles = [f["layout"]["title"]["text"] for f in figures(at)]
         assert [t.split(" · ")[0] for t in titles] == ["Base encoder", "After DAE", "After CL", "After FT"]
         assert len(at.metric) == 8  # silhouette and kNN accuracy per phase
-    if page == "views/results.py":
+    if page == "results":
         table = at.dataframe[0].value
         assert list(table["state"]) == ["done"] and table["test_acc"].notna().all()
         assert any(m.label == "Test accuracy" for m in at.metric)
@@ -89,7 +104,7 @@ def test_page_renders_with_finished_run(finished_store, open_app, page):
 
 # ---- data -----------------------------------------------------------------------------
 def test_data_upload_with_column_mapping(empty_store, open_app):
-    at = open_app("views/data.py")
+    at = open_app("data")
     at.segmented_control(key="data:wb.source").set_value("upload").run()
     csv = "sentence,intent\n" + "\n".join(f"please help with thing number {i},{'a' if i % 3 else 'b'}" for i in range(60))
     at.file_uploader[0].upload("mine.csv", csv.encode(), "text/csv").run()
@@ -112,7 +127,7 @@ def test_data_upload_with_column_mapping(empty_store, open_app):
     ("broken.parquet", b"not a parquet file", "broken.parquet could not be"),
 ])
 def test_data_bad_upload_gives_a_clear_error(empty_store, open_app, name, content, message):
-    at = open_app("views/data.py")
+    at = open_app("data")
     at.segmented_control(key="data:wb.source").set_value("upload").run()
     at.file_uploader[0].upload(name, content).run()
     ok(at)
@@ -122,7 +137,7 @@ def test_data_bad_upload_gives_a_clear_error(empty_store, open_app, name, conten
 
 def use_typed_folder(open_app, folder):
     """Open the Data page and make `folder` the dataset through "Another folder…"."""
-    at = open_app("views/data.py")
+    at = open_app("data")
     at.segmented_control(key="data:wb.source").set_value("folder").run()
     at.selectbox(key="data:folder").set_value("__other__").run()
     at.text_input(key="data:folder_path").input(str(folder)).run()
@@ -144,7 +159,7 @@ def test_data_wrong_label_column_gives_a_clear_error(empty_store, open_app, tmp_
     assert at.session_state["wb.dataset"]["label_column"] == "label"
 
 
-def test_data_typed_folder_stays_in_use_after_a_page_switch(empty_store, open_app, tmp_path, monkeypatch):
+def test_data_typed_folder_stays_in_use_after_a_page_switch(empty_store, open_app, tmp_path, monkeypatch, goto):
     """A folder typed under "Another folder…" is still the dataset in use when the user comes back
     to the Data page (the folder widget's own state is gone by then): not the first listed folder."""
     import threephase_core.data as data
@@ -157,8 +172,8 @@ def test_data_typed_folder_stays_in_use_after_a_page_switch(empty_store, open_ap
         (folder / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     monkeypatch.setattr(data, "available_datasets", lambda: [("demo", "demo"), (str(listed), "listed")])
     at = use_typed_folder(open_app, mine)
-    at.switch_page("views/train.py").run()
-    at.switch_page("views/data.py").run()
+    goto(at, "train").run()
+    goto(at, "data").run()
     ok(at)
     assert at.session_state["wb.dataset"]["spec"] == str(mine)
     assert at.selectbox(key="data:folder").value == "__other__" and at.text_input(key="data:folder_path").value == str(mine)
@@ -166,7 +181,7 @@ def test_data_typed_folder_stays_in_use_after_a_page_switch(empty_store, open_ap
 
 def test_data_hub_id_offline_gives_a_clear_error(empty_store, open_app, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    at = open_app("views/data.py")
+    at = open_app("data")
     at.segmented_control(key="data:wb.source").set_value("hub").run()
     at.text_input(key="data:hub_id").input("someone/not-there").run()
     at.button(key="data:hub_load").click().run()
@@ -176,7 +191,7 @@ def test_data_hub_id_offline_gives_a_clear_error(empty_store, open_app, monkeypa
 
 
 def test_data_missing_folder(empty_store, open_app, tmp_path):
-    at = open_app("views/data.py")
+    at = open_app("data")
     at.segmented_control(key="data:wb.source").set_value("folder").run()
     at.selectbox(key="data:folder").set_value("__other__").run()
     at.text_input(key="data:folder_path").input(str(tmp_path / "nowhere")).run()
@@ -195,8 +210,8 @@ def _threshold_line(at) -> list[float]:
     return values(next(t["y"] for t in fig["data"] if str(t.get("name", "")).startswith("min ratio")))
 
 
-def test_imbalance_sliders_change_the_curve(empty_store, open_app):
-    at = open_app("views/imbalance.py")
+def test_imbalance_sliders_change_the_curve(empty_store, open_app, goto):
+    at = open_app("imbalance")
     ok(at)
     curve, line = _curve(at), _threshold_line(at)
     assert max(curve) == pytest.approx(4.0) and line == [1.5, 1.5]
@@ -222,16 +237,16 @@ def test_imbalance_sliders_change_the_curve(empty_store, open_app):
     at.slider(key="imb:wb.noise").set_value(0.3).run()
     ok(at)
     # The settings flow into the Train page's defaults.
-    at.switch_page("views/train.py").run()
+    goto(at, "train").run()
     ok(at)
     assert at.number_input(key="train:wb.noise").value == pytest.approx(0.3)
     assert "extra" in texts(at)
-    at.switch_page("views/imbalance.py").run()
+    goto(at, "imbalance").run()
     assert at.slider(key="imb:wb.noise").value == pytest.approx(0.3)  # survives the page switch
 
 
 def test_imbalance_counts_change_with_the_ratios(empty_store, open_app):
-    at = open_app("views/imbalance.py")
+    at = open_app("imbalance")
     sample = [m.value for m in at.markdown if "<div" in m.value]
     at.button(key="imb:shuffle").click().run()
     assert [m.value for m in at.markdown if "<div" in m.value] != sample  # another noisy text
@@ -243,7 +258,7 @@ def test_imbalance_counts_change_with_the_ratios(empty_store, open_app):
 
 
 def test_imbalance_page_counts_the_rows_a_capped_run_trains_on(empty_store, open_app):
-    at = open_app("views/imbalance.py")
+    at = open_app("imbalance")
     full = sum(values(figures(at)[1]["data"][0]["y"]))  # rows per class before correction
     at.session_state["wb.max_train_rows"] = 100
     at.run()
@@ -255,7 +270,7 @@ def test_imbalance_page_counts_the_rows_a_capped_run_trains_on(empty_store, open
 
 # ---- train ----------------------------------------------------------------------------
 def test_start_launches_a_job_and_stop_cancels_it(empty_store, open_app):
-    at = open_app("views/train.py")
+    at = open_app("train")
     at.radio(key="train:wb.model_kind").set_value("tiny").run()
     at.number_input(key="train:wb.t.three_phase.dae.epochs").set_value(30).run()  # long enough to stop it
     at.button(key="train:start").click().run()
@@ -281,11 +296,11 @@ def test_start_launches_a_job_and_stop_cancels_it(empty_store, open_app):
 
 
 def test_second_session_reattaches_to_the_running_job(empty_store, open_app):
-    first = open_app("views/train.py")
+    first = open_app("train")
     first.radio(key="train:wb.model_kind").set_value("tiny").run()
     first.button(key="train:start").click().run()
     job = only_manager().jobs()[0]
-    second = open_app("views/train.py")  # a refresh or a second tab: a new session, same process
+    second = open_app("train")  # a refresh or a second tab: a new session, same process
     ok(second)
     assert any(job.config.recipe in str(m.value) and "tiny BERT" in str(m.value) for m in second.markdown)
     assert only_manager() is wb.managers()[0]
@@ -294,7 +309,7 @@ def test_second_session_reattaches_to_the_running_job(empty_store, open_app):
 
 
 def test_train_settings_reach_the_config(empty_store, open_app):
-    at = open_app("views/train.py")
+    at = open_app("train")
     at.radio(key="train:wb.model_kind").set_value("tiny").run()
     at.selectbox(key="train:wb.recipe").set_value("ft").run()
     at.number_input(key="train:wb.t.ft.ft.epochs").set_value(2).run()
@@ -320,7 +335,7 @@ def test_train_settings_reach_the_config(empty_store, open_app):
 ])
 def test_bad_model_gives_a_clear_error(empty_store, open_app, monkeypatch, kind, value, message):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    at = open_app("views/train.py")
+    at = open_app("train")
     at.radio(key="train:wb.model_kind").set_value(kind).run()
     at.text_input(key=f"train:wb.model_{kind}").input(value).run()
     at.button(key="train:start").click().run()
@@ -330,7 +345,7 @@ def test_bad_model_gives_a_clear_error(empty_store, open_app, monkeypatch, kind,
 
 
 def test_bad_seeds_give_a_clear_error(empty_store, open_app):
-    at = open_app("views/train.py")
+    at = open_app("train")
     at.text_input(key="train:wb.seeds").input("zero").run()
     at.button(key="train:start").click().run()
     ok(at)
@@ -343,7 +358,7 @@ def test_queue_all_paper_recipes_uses_the_settings_on_screen(empty_store, open_a
     phase settings shown for the current recipe, except what it fixes (extra_imb's preset)."""
     from threephase_core.recipes import RECIPES
 
-    at = open_app("views/train.py")
+    at = open_app("train")
     at.radio(key="train:wb.model_kind").set_value("tiny").run()
     at.selectbox(key="train:wb.recipe").set_value("three_phase").run()
     at.number_input(key="train:wb.t.three_phase.ft.epochs").set_value(2).run()
@@ -372,7 +387,7 @@ def test_queue_all_paper_recipes_uses_the_settings_on_screen(empty_store, open_a
 
 
 def test_train_form_greys_out_pair_settings_for_view_losses_and_counts_the_runs(empty_store, open_app):
-    at = open_app("views/train.py")
+    at = open_app("train")
     at.selectbox(key="train:wb.recipe").set_value("simclr").run()
     ok(at)
     assert at.number_input(key="train:wb.t.simclr.cl.max_pairs").disabled
@@ -401,7 +416,7 @@ def test_home_button_queues_the_demo_run(empty_store, open_app):
 
 # ---- embeddings -----------------------------------------------------------------------
 def test_embeddings_swap_pca_for_cached_umap(finished_store, open_app):
-    at = open_app("views/embeddings.py")
+    at = open_app("embeddings")
     titles = [f["layout"]["title"]["text"] for f in figures(at)]
     run = RunStore(finished_store).list()[0]
     if wb.cached_projection(run, "umap") is None:
@@ -420,7 +435,7 @@ def test_embeddings_swap_pca_for_cached_umap(finished_store, open_app):
     assert all(f["layout"]["title"]["text"].endswith("PCA") for f in figures(at))
 
 
-def test_embeddings_wait_for_a_just_queued_run_instead_of_showing_an_older_one(finished_store, open_app):
+def test_embeddings_wait_for_a_just_queued_run_instead_of_showing_an_older_one(finished_store, open_app, goto):
     """The run chosen on Train/Home has no embeddings while it is queued or loading: the page says
     so (and offers the older run) rather than switching the shared run choice to an older run."""
     from threephase_core.recipes import build_config
@@ -430,7 +445,7 @@ def test_embeddings_wait_for_a_just_queued_run_instead_of_showing_an_older_one(f
     blocker = mgr.submit(build_config("cl_ft", {"model": "tiny", "cl.epochs": 500, "embed_rows": 10}))
     queued = mgr.submit(build_config("ft", {"model": "tiny", "max_steps": 1, "embed_rows": 10}))
     at.session_state["wb.run"] = queued.run.id
-    at.switch_page("views/embeddings.py").run()
+    goto(at, "embeddings").run()
     ok(at)
     assert any(f"Run {queued.run.id} is queued behind 1 run" in i.value for i in at.info)
     assert at.session_state["wb.run"] == queued.run.id and not figures(at)
@@ -443,7 +458,7 @@ def test_embeddings_wait_for_a_just_queued_run_instead_of_showing_an_older_one(f
     assert blocker.wait(30)
 
 
-def test_results_loads_a_runs_settings_into_train_and_the_rerun_matches(finished_store, open_app):
+def test_results_loads_a_runs_settings_into_train_and_the_rerun_matches(finished_store, open_app, goto):
     """"Load these settings into Train" then Start queues a run with the same config (but the
     run-specific fields), even after the form was changed for another recipe."""
     from threephase_core.config import to_dict
@@ -452,11 +467,11 @@ def test_results_loads_a_runs_settings_into_train_and_the_rerun_matches(finished
     cfg = json.loads((original.path / "config.json").read_text())  # settings no form default would give
     cfg["seed"], cfg["ft"]["epochs"], cfg["cl"]["lr"], cfg["dae"]["noise_ratio"] = 3, 9, 3e-5, 0.45
     (original.path / "config.json").write_text(json.dumps(cfg))
-    at = open_app("views/train.py")
+    at = open_app("train")
     at.selectbox(key="train:wb.recipe").set_value("ft").run()
     at.session_state["wb.preset"] = "extra"
     at.session_state["wb.min_ratio"], at.session_state["wb.max_ratio"] = 1.5, 20.0
-    at.switch_page("views/results.py").run()
+    goto(at, "results").run()
     ok(at)
     at.button(key="res:load_settings").click().run()
     ok(at)
@@ -480,13 +495,13 @@ def test_results_shows_the_lora_trainable_share(tmp_path, monkeypatch, open_app)
     run, result = run_recipe(build_config("lora", {"model": "tiny", "max_steps": 2, "embed_rows": 20}), tmp_path / "runs")
     assert result["state"] == "done"
     monkeypatch.setenv("THREEPHASE_RUNS_DIR", str(tmp_path / "runs"))
-    at = open_app("views/results.py")
+    at = open_app("results")
     assert not at.exception
     assert any("LoRA:" in i.value and "trainable" in i.value for i in at.info)
 
 
 def test_gpu_speed_button_is_off_without_a_gpu(empty_store, open_app):
-    at = open_app("views/train.py")
+    at = open_app("train")
     ok(at)
     assert at.button(key="train:gpu_preset").disabled
 
@@ -497,7 +512,7 @@ def test_gpu_speed_button_fills_the_phase_settings(empty_store, open_app, monkey
 
     monkeypatch.setattr(encoder, "device_label", lambda: "NVIDIA Test GPU")
     monkeypatch.setattr(presets, "gpu_memory_gib", lambda: 80.0)
-    at = open_app("views/train.py")
+    at = open_app("train")
     at.selectbox(key="train:wb.recipe").set_value("three_phase").run()
     assert at.number_input(key="train:wb.t.three_phase.dae.batch_size").value == 32
     at.button(key="train:gpu_preset").click().run()
@@ -516,13 +531,13 @@ def test_gpu_speed_button_fills_the_phase_settings(empty_store, open_app, monkey
 
 
 def test_settings_survive_a_new_browser_session(empty_store, open_app):
-    at = open_app("views/train.py")
+    at = open_app("train")
     at.selectbox(key="train:wb.recipe").set_value("ft").run()
     at.number_input(key="train:wb.t.ft.ft.epochs").set_value(7).run()
     at.text_input(key="train:wb.seeds").input("1,2").run()
     ok(at)
     assert (empty_store / "_workbench" / "settings.json").exists()
-    fresh = open_app("views/train.py")  # a refresh: a new session, empty session state
+    fresh = open_app("train")  # a refresh: a new session, empty session state
     ok(fresh)
     assert fresh.selectbox(key="train:wb.recipe").value == "ft"
     assert fresh.number_input(key="train:wb.t.ft.ft.epochs").value == 7
@@ -532,7 +547,7 @@ def test_settings_survive_a_new_browser_session(empty_store, open_app):
 def test_a_broken_settings_file_is_ignored(empty_store, open_app):
     (empty_store / "_workbench").mkdir()
     (empty_store / "_workbench" / "settings.json").write_text("{not json")
-    at = open_app("views/train.py")
+    at = open_app("train")
     ok(at)
     assert at.selectbox(key="train:wb.recipe").value == "three_phase"
 
@@ -543,7 +558,7 @@ def test_results_try_it_classifies_typed_texts(finished_store, open_app):
     from threephase_core.classifier import load_classifier
     from threephase_core.runstore import RunStore
 
-    at = open_app("views/results.py")
+    at = open_app("results")
     texts = ["where is my parcel", "I was charged twice this month"]
     at.text_area(key="res:try_texts").input("\n" + texts[0] + "\n\n" + texts[1] + "\n")
     at.button(key="FormSubmitter:res:try_form-Classify").click().run()
@@ -562,7 +577,7 @@ def test_results_try_it_says_when_a_run_has_no_model(finished_store, open_app):
     from threephase_core.runstore import RunStore
 
     shutil.rmtree(RunStore(finished_store).list()[0].model_dir)
-    at = open_app("views/results.py")
+    at = open_app("results")
     ok(at)
     assert any("has no saved model" in i.value for i in at.info)
 
@@ -576,7 +591,7 @@ def test_results_deletes_a_run_and_tidies_up_failed_ones(finished_store, open_ap
     kept = store.list()[0]
     failed = Run(shutil.copytree(kept.path, finished_store / "20200101-000000-ft-demo-s9"))
     failed.update_status(state="failed", message="boom")
-    at = open_app("views/results.py")
+    at = open_app("results")
     ok(at)
     assert at.checkbox(key="res:tidy_unfinished").label.startswith("1 failed")
     assert at.button(key="res:tidy").disabled  # nothing ticked yet
@@ -602,7 +617,7 @@ def test_results_comparison_leaves_smoke_runs_out_while_full_runs_exist(finished
     cfg = json.loads((full.path / "config.json").read_text())
     cfg.update(max_steps=0, seed=7)
     (full.path / "config.json").write_text(json.dumps(cfg))
-    at = open_app("views/results.py")
+    at = open_app("results")
     ok(at)
     comparison = at.dataframe[1].value
     assert list(comparison["seeds"]) == [1]  # only the full run

@@ -248,7 +248,7 @@ def header(title: str, subtitle: str) -> None:
 
 def legend(names: list[str]) -> None:
     """Class colours as one compact row (the maps themselves carry no legend)."""
-    from views._charts import class_colors
+    from pages._parts.charts import class_colors
 
     colors = class_colors(names)
     items = "".join(

@@ -1,0 +1,357 @@
+"""Train: set up a run (model, recipe, per-phase settings), queue it, and watch it live.
+
+Jobs run in the process's JobManager (a background thread); this page only submits, cancels
+and polls. A refresh or a second tab finds the same manager, so it re-attaches to the job.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from pages._parts import charts, nav, ui
+from pages._parts.form import FIELDS, PAIR_ONLY, SHARED, field_keys
+from threephase_core import workbench as wb
+from threephase_core.config import IMBALANCE_PRESETS, ConfigError
+from threephase_core.recipes import RECIPES, build_config
+
+PAGE = "train"
+LIMITS = wb.SETTING_LIMITS
+MODELS = {
+    "minilm": "MiniLM-L6 (packaged, default)",
+    "tiny": "Tiny random BERT (fast demo)",
+    "path": "Local model folder",
+    "hub": "Hugging Face hub id",
+}
+PHASE_TABS = {"dae": "Phase 1 · DAE", "cl": "Phase 2 · CL", "joint": "Joint · DAE + CL", "ft": "Phase 3 · FT"}
+HELP = {
+    "dae.noise_ratio": "Also on the Imbalance & noise page.",
+    "cl.augmentation": "Pairs are drawn augmentation × ⌊log2(classes)⌋ times. Also on the Imbalance & noise page.",
+    "cl.loss": "cosine: the paper's Siamese pairs; supcon / simclr: the companion study's losses on dropout views.",
+    "ft.head_input_norm": "A LayerNorm without weights on the embedding before the head. Unit-length sentence "
+                          "embeddings are too small for a fresh head to learn from quickly; off reproduces results from before it.",
+    "ft.patience": "Stop after this many epochs without a better validation accuracy; the best epoch is kept.",
+}
+
+
+def _get(cfg, key: str):
+    target = cfg
+    for part in key.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def setting_name(recipe: str, key: str) -> str:
+    """The session key of a setting: shared with the Imbalance page, or this recipe's own."""
+    if key in SHARED and key not in wb.recipe_fixed_fields(recipe):
+        return SHARED[key]
+    return f"wb.t.{recipe}.{key}"
+
+
+def imbalance_values(recipe: str) -> dict:
+    """cl.* imbalance settings from the Imbalance page, unless the recipe fixes them."""
+    if "cl.imbalance" in wb.recipe_fixed_fields(recipe):
+        return {}
+    preset = st.session_state["wb.preset"]
+    if preset in IMBALANCE_PRESETS:
+        return {"cl.imbalance": preset}
+    return {"cl.min_ratio": float(st.session_state["wb.min_ratio"]), "cl.max_ratio": float(st.session_state["wb.max_ratio"])}
+
+
+def recipe_values(recipe: str) -> dict:
+    """The per-phase settings for a recipe: what the form shows (or would show)."""
+    base = wb.recipe_defaults(recipe)
+    values = {}
+    for phase in dict.fromkeys(base.phases):
+        for key, *_ in FIELDS.get(phase, []):
+            values[key] = st.session_state.get(setting_name(recipe, key), _get(base, key))
+    if "cl" in base.phases or "joint" in base.phases:
+        values.update(imbalance_values(recipe))
+    return values
+
+
+def shared_values(recipe: str, like: str) -> dict:
+    """`recipe`'s settings, with every phase setting it shares with `like` (the recipe on screen)
+    taken from `like`, unless either recipe fixes it: "Queue all paper recipes" then compares recipes
+    under one set of settings. The imbalance settings stay each recipe's own (they are what
+    separates 3-Phase from its extra / none variants)."""
+    own, shown = recipe_values(recipe), recipe_values(like)
+    fixed = wb.recipe_fixed_fields(recipe) | wb.recipe_fixed_fields(like)  # what makes `like` itself (SupCon, LoRA's lr) stays its own
+    keys = set(field_keys())
+    return {k: (shown[k] if k in shown and k in keys and k not in fixed else v) for k, v in own.items()}
+
+
+def run_settings() -> dict:
+    choice = st.session_state["wb.dataset"]
+    return {
+        "dataset": choice["spec"], "text_column": choice.get("text_column", "text"), "label_column": choice.get("label_column", "label"),
+        "model": ui.model_spec() or "minilm", "device": st.session_state["wb.device"],
+        "max_steps": int(st.session_state["wb.max_steps"]), "max_length": int(st.session_state["wb.max_length"]),
+        "max_train_rows": int(st.session_state["wb.max_train_rows"]), "embed_rows": int(st.session_state["wb.embed_rows"]),
+    }
+
+
+def setting_places() -> dict[str, str]:
+    """setting key -> where it is set, for the messages of settings the engine refuses."""
+    places = {key: f"{PHASE_TABS[phase]} › {label}" for phase in ("dae", "cl", "ft") for key, label, *_ in FIELDS[phase]}
+    places.update({f"cl.{k}": "Imbalance & noise page" for k in ("min_ratio", "max_ratio", "imbalance")})
+    places.update({"seed": "Seeds", "max_steps": "Max steps per phase", "max_length": "Size limits › Max tokens per text",
+                   "max_train_rows": "Size limits › Max training rows", "embed_rows": "Size limits › Validation rows kept for the maps"})
+    return places
+
+
+def queue(recipes: list[str], like: str | None = None) -> None:
+    """Validate everything, then submit one job per recipe and seed; errors go to the page.
+    With `like`, each recipe takes the settings it shares with that recipe (`shared_values`)."""
+    mgr = ui.manager()
+    _, ds, data_error = ui.current_dataset()
+    if data_error:
+        st.session_state["train.error"] = f"The dataset cannot be used: {data_error}"
+        return
+    settings = run_settings()
+    problem = wb.model_choice_problem(st.session_state["wb.model_kind"], ui.model_spec())
+    if problem:
+        st.session_state["train.error"] = f"Model: {problem}"
+        return
+    try:
+        seeds = wb.parse_seeds(st.session_state["wb.seeds"])
+        configs = [
+            build_config(r, {**settings, **wb.changed_overrides(r, shared_values(r, like) if like else recipe_values(r)), "seed": seed})
+            for r in recipes for seed in seeds
+        ]
+    except (ConfigError, ValueError) as exc:
+        st.session_state["train.error"] = wb.setting_hint(str(exc), setting_places())
+        return
+    for cfg in {c.recipe: c for c in configs}.values():  # what the engine would only find after phase 1
+        problem = wb.phase2_problem(ds.train, ds.num_classes, cfg.phases, cfg.cl, cfg.max_train_rows, cfg.seed)
+        if problem:
+            st.session_state["train.error"] = f"{cfg.recipe}: {problem}"
+            return
+    jobs = []
+    try:
+        for cfg in configs:
+            jobs.append(mgr.submit(cfg))
+    except OSError as exc:
+        why = wb.runs_dir_problem(mgr.store.root) or f"cannot create a run folder in {mgr.store.root}: {exc.strerror or exc}"
+        st.session_state["train.error"] = why + (f" ({len(jobs)} run(s) were queued before this.)" if jobs else "")
+        if not jobs:
+            return
+    st.session_state["wb.run"] = jobs[0].run.id
+    st.session_state["train.focus"] = jobs[0].id
+    st.session_state["train.notice"] = f"Queued {len(jobs)} run(s)." if len(jobs) > 1 else f"Queued run {jobs[0].run.id}."
+
+
+def stop() -> None:
+    mgr = ui.manager()
+    job = mgr.active()
+    if job is not None:
+        mgr.cancel(job.id)
+        st.session_state["train.notice"] = "Stopping at the next training step; finished phases are kept."
+
+
+def apply_gpu_preset(recipe: str) -> None:
+    """Fill this recipe's phase settings with the GPU preset sized for the data and the GPU."""
+    from threephase_core.gpu_presets import gpu_memory_gib, preset_tier, recipe_gpu_settings
+
+    _, ds, _ = ui.current_dataset()
+    rows = len(ds.train) if ds is not None else 0
+    cap = int(st.session_state["wb.max_train_rows"])
+    rows = min(rows, cap) if cap else rows
+    values = recipe_gpu_settings(recipe, rows, gpu_memory_gib(), int(st.session_state["wb.max_length"]))
+    for key, value in values.items():
+        st.session_state[setting_name(recipe, key)] = value
+    batches = sorted({v for k, v in values.items() if k.endswith("batch_size")})
+    tier = {"large": "learning rates tuned on SST-2 validation for these batches",
+            "small": "a starting point not tuned for your data",
+            "tiny": "small batches and more epochs for tiny data, not tuned"}[preset_tier(rows)]
+    st.session_state["train.notice"] = (f"GPU speed settings for {rows:,} training rows: batch {'/'.join(map(str, batches))}, "
+                                        f"{tier}. Edit them in the phase tabs.")
+
+
+def clear_queue() -> None:
+    mgr = ui.manager()
+    queued = [j for j in mgr.pending() if j.state == "queued"]
+    for j in queued:
+        mgr.cancel(j.id)
+    st.session_state["train.notice"] = f"Removed {len(queued)} queued run(s)."
+
+
+def field(recipe: str, key: str, label: str, kind: str, opts, fixed: set[str], base) -> None:
+    name = setting_name(recipe, key)
+    bounds = {"lr": (1e-7, 1.0)}.get(kind, opts if kind in ("int", "float") else None)
+    if name not in st.session_state or key in fixed or not wb.setting_fits(st.session_state[name], _get(base, key), bounds,
+                                                                            opts if kind == "choice" else None):
+        st.session_state[name] = _get(base, key)  # new, set by the recipe, or a saved value the widget cannot show
+    unused = key in PAIR_ONLY and "cl" in base.phases and st.session_state.get(setting_name(recipe, "cl.loss"), base.cl.loss) != "cosine"
+    why = ("Set by this recipe. " if key in fixed else "") + ("Not used by this loss: SupCon and SimCLR train on dropout views of "
+                                                               "each text, not on pairs. " if unused else "")
+    kw = {"page": PAGE, "disabled": key in fixed or unused, "help": why + HELP.get(key, "") or None}
+    if kind == "int":
+        ui.bind(st.number_input, label, name, min_value=opts[0], max_value=opts[1], step=1, **kw)
+    elif kind == "float":
+        ui.bind(st.number_input, label, name, min_value=opts[0], max_value=opts[1], step=0.05, format="%.2f", **kw)
+    elif kind == "lr":
+        ui.bind(st.number_input, label, name, min_value=1e-7, max_value=1.0, step=1e-5, format="%.1e", **kw)
+    elif kind == "bool":
+        ui.bind(st.checkbox, label, name, **kw)
+    else:
+        ui.bind(st.selectbox, label, name, options=list(opts), **kw)
+
+
+def render() -> None:
+    """The live job panel, the run set-up (data, model, recipe, seeds, phase settings), and Start / Queue all."""
+    ui.header("Train", "Queue a recipe; it trains in the background while you keep using the workbench.")
+    mgr = ui.manager()
+    choice, ds, data_error = ui.current_dataset()
+    pending_ids = tuple(j.id for j in mgr.pending())
+
+    @st.fragment(run_every=1.0 if pending_ids else None)
+    def live() -> None:
+        """The focused job (the running one, else the last queued here): phases, losses, queue."""
+        jobs = mgr.jobs()
+        if tuple(j.id for j in mgr.pending()) != pending_ids:
+            st.rerun()  # a job started or ended: redraw the whole page (buttons, queue, polling)
+        focus = mgr.active() or next((j for j in jobs if j.id == st.session_state.get("train.focus")), None) or jobs[-1]
+        s = focus.status()
+        label, color = ui.STATE_BADGE.get(s["state"], (s["state"], "gray"))
+        with st.container(border=True):
+            head, badge, stop_col, clear_col = st.columns([5, 0.8, 1, 1.2], vertical_alignment="center")
+            head.markdown(f"#### {focus.config.recipe} · {wb.dataset_label(focus.config.dataset)} · {wb.model_label(focus.config.model)} · seed {focus.config.seed}")
+            badge.badge(label, color=color)
+            stop_col.button("Stop", icon=":material/stop:", width="stretch", key="train:stop", on_click=stop, disabled=mgr.active() is None,
+                            help="Stop the running job at its next step; finished phases stay on disk.")
+            clear_col.button("Clear queue", icon=":material/clear_all:", width="stretch", key="train:clear", on_click=clear_queue,
+                             disabled=not any(j.state == "queued" for j in mgr.pending()), help="Remove the runs waiting in the queue.")
+            st.caption(f"Run folder `{focus.run.path}` · elapsed {wb.fmt_seconds(s['elapsed_s'])}")
+            if s.get("lora"):
+                lo = s["lora"]
+                st.caption(f":material/tune: LoRA trains {lo['trainable_params']:,} of {lo['total_params']:,} encoder parameters ({lo['trainable_share']:.2%}).")
+            cols = st.columns(len(focus.config.phases))
+            for col, phase in zip(cols, focus.config.phases):
+                if phase in s["phases_done"]:
+                    col.progress(1.0, text=f"**{phase.upper()}** · done in {wb.fmt_seconds(s['phase_walls'].get(phase))}")
+                elif phase == s["phase"] and s["state"] == "running":
+                    eta = f" · ETA {wb.fmt_seconds(s['eta_s'])}" if s["eta_s"] is not None else ""
+                    col.progress(min(s["fraction"], 1.0), text=f"**{phase.upper()}** · step {s['step']}/{s['total']}{eta}")
+                else:
+                    col.progress(0.0, text=f"**{phase.upper()}** · {'waiting' if s['state'] in ('queued', 'running') else 'not run'}")
+            if s["state"] == "failed":
+                st.error(f"The run failed: {s['message']}", icon=":material/error:")
+            elif s["state"] == "cancelled":
+                st.warning(f"Stopped: {s['message'] or 'cancelled'}.", icon=":material/stop_circle:")
+            elif s["state"] == "done":
+                st.success("Done. The maps of each phase and the scores are ready.", icon=":material/check_circle:")
+                a, b, _ = st.columns([1, 1, 3])
+                a.page_link(nav.page("embeddings"), label="Embedding maps", icon=":material/scatter_plot:")
+                b.page_link(nav.page("results"), label="Results", icon=":material/leaderboard:")
+            losses = wb.loss_frame(s["losses"])
+            if len(losses):
+                st.plotly_chart(charts.loss_curves(losses, list(focus.config.phases), s["evals"], height=230), key="train_loss",
+                                config={"displayModeBar": False})
+            elif s["state"] in ("queued", "running"):
+                st.caption(":material/hourglass_top: Loading the data and the model; loss curves appear with the first steps.")
+        if len(jobs) > 1:
+            with st.expander(f"Queue and earlier runs of this session ({len(jobs)})", expanded=len(pending_ids) > 1):
+                rows = []
+                for j in reversed(jobs):
+                    js = j.status()
+                    rows.append({"#": j.id, "state": js["state"], "recipe": j.config.recipe, "dataset": wb.dataset_label(j.config.dataset),
+                                 "model": wb.model_label(j.config.model), "seed": j.config.seed, "now": ui.job_caption(js), "run": j.run.id})
+                st.dataframe(rows, hide_index=True, width="stretch")
+
+    if mgr.jobs():
+        live()
+    else:
+        st.caption("No run in this workbench session yet: set one up below. Past runs are on the Results and Embeddings pages.")
+
+    st.subheader("New run")
+    c1, c2, c3 = st.columns([1.1, 1.2, 1], gap="large")
+    with c1:
+        st.markdown("**Data and model**")
+        with st.container(border=True):
+            if data_error:
+                st.error(f"Dataset: {data_error}", icon=":material/error:")
+            else:
+                st.markdown(f"Dataset **{wb.dataset_label(choice['spec'])}** · {len(ds.train):,} train rows · {ds.num_classes} classes")
+            st.page_link(nav.page("data"), label="Change the data", icon=":material/table:")
+        kind = ui.bind(st.radio, "Model", "wb.model_kind", page=PAGE, options=list(MODELS), format_func=MODELS.get,
+                       help="The packaged MiniLM works offline. The tiny random BERT only shows the machinery (its accuracy means nothing).")
+        if kind == "path":
+            ui.bind(st.text_input, "Model folder", "wb.model_path", page=PAGE, placeholder="/path/to/sentence-transformers-model")
+        elif kind == "hub":
+            ui.bind(st.text_input, "Hub id", "wb.model_hub", page=PAGE, placeholder="sentence-transformers/all-MiniLM-L12-v2")
+    with c2:
+        st.markdown("**Recipe**")
+        paper = [n for n, r in RECIPES.items() if r.group == "paper"]
+        study = [n for n, r in RECIPES.items() if r.group != "paper"]
+        recipe = ui.bind(st.selectbox, "Recipe", "wb.recipe", page=PAGE, options=paper + study,
+                         format_func=lambda n: f"{n}  ({'paper' if RECIPES[n].group == 'paper' else 'companion study'})")
+        r = RECIPES[recipe]
+        st.markdown(" → ".join(f"`{p.upper()}`" for p in r.phases))
+        st.caption(r.description)
+        ui.bind(st.text_input, "Seeds", "wb.seeds", page=PAGE, help="One run per seed: 0, or 0,1,2, or 0-4. Several seeds give the mean ± std on the Results page.")
+    with c3:
+        st.markdown("**Run**")
+        devices = ["auto", "cpu"] + (["cuda"] if "CPU" not in ui.device_label() else [])
+        if st.session_state["wb.device"] not in devices:
+            st.session_state["wb.device"] = "auto"
+        ui.bind(st.selectbox, "Device", "wb.device", page=PAGE, options=devices, help=f"auto picks the GPU when there is one. This machine: {ui.device_label()}.")
+        on_gpu = "CPU" not in ui.device_label() and st.session_state["wb.device"] != "cpu"
+        st.button("GPU speed settings", icon=":material/bolt:", key="train:gpu_preset", on_click=apply_gpu_preset, args=(recipe,),
+                  disabled=not on_gpu or bool(data_error),
+                  help="Batch sizes and learning rates for this dataset's size and this GPU's memory: on large data (30k+ rows) "
+                       "big batches with rates tuned on validation, since on a GPU a small model's step costs about the same at "
+                       "batch 32 as at 512 (see README, Performance); on small data an untuned starting point."
+                       + ("" if on_gpu else " Needs a GPU."))
+        ui.bind(st.number_input, "Max steps per phase (0 = full)", "wb.max_steps", page=PAGE, min_value=LIMITS["wb.max_steps"][0], max_value=LIMITS["wb.max_steps"][1], step=5,
+                help="Caps every phase: a quick look at the machinery, not a real result.")
+        with st.expander("Size limits"):
+            ui.bind(st.number_input, "Max tokens per text", "wb.max_length", page=PAGE, min_value=LIMITS["wb.max_length"][0], max_value=LIMITS["wb.max_length"][1], step=16)
+            ui.bind(st.number_input, "Max training rows (0 = all)", "wb.max_train_rows", page=PAGE, min_value=LIMITS["wb.max_train_rows"][0], max_value=LIMITS["wb.max_train_rows"][1], step=1000,
+                    help="A stratified sample of the training split, for CPU runs on big data.")
+            ui.bind(st.number_input, "Validation rows kept for the maps", "wb.embed_rows", page=PAGE, min_value=LIMITS["wb.embed_rows"][0], max_value=LIMITS["wb.embed_rows"][1], step=500)
+
+    base = wb.recipe_defaults(recipe)
+    fixed = wb.recipe_fixed_fields(recipe)
+    tabs = st.tabs([PHASE_TABS[p] for p in base.phases])
+    for tab, phase in zip(tabs, base.phases):
+        with tab:
+            cols = st.columns(4)
+            for i, (key, label, kind_, opts) in enumerate(FIELDS[phase]):
+                with cols[i % 4]:
+                    field(recipe, key, label, kind_, opts, fixed, base)
+            if phase in ("cl", "joint"):
+                if phase == "cl" and st.session_state.get(setting_name(recipe, "cl.loss"), base.cl.loss) == "simclr":
+                    st.caption("No imbalance correction: SimCLR uses no labels.")
+                elif "cl.imbalance" in fixed:
+                    st.caption(f"Imbalance correction: **{base.cl.imbalance}** {IMBALANCE_PRESETS[base.cl.imbalance]}, set by this recipe.")
+                else:
+                    r_min, r_max = float(st.session_state["wb.min_ratio"]), float(st.session_state["wb.max_ratio"])
+                    paper = "" if st.session_state["wb.preset"] == "normal" else " The paper's method uses **normal**."
+                    st.caption(f"Imbalance correction: **{st.session_state['wb.preset']}** (r_min {r_min:g}, r_max {r_max:g}), "
+                               f"from the Imbalance & noise page.{paper}")
+                    ratio_problem = wb.ratio_problem(r_min, r_max)
+                    if ratio_problem:
+                        st.warning(ratio_problem, icon=":material/warning:")
+                st.page_link(nav.page("imbalance"), label="Tune imbalance and noise", icon=":material/tune:")
+
+    b1, b2, _ = st.columns([1, 1.3, 2])
+    b1.button("Start", type="primary", icon=":material/play_arrow:", width="stretch", key="train:start", on_click=queue, args=([recipe],),
+              help="Queue this recipe (one run per seed). Runs go one at a time.")
+    paper_recipes = [n for n, rr in RECIPES.items() if rr.group == "paper"]
+    b2.button(f"Queue all {len(paper_recipes)} paper recipes", icon=":material/playlist_add:", width="stretch", key="train:ablation",
+              on_click=queue, args=(paper_recipes, recipe),
+              help="The paper's method and ablations with these seeds and the settings on screen (each recipe takes the ones its phases "
+                   "have, except what it fixes itself, like extra_imb's imbalance preset): fills the Results comparison.")
+    try:
+        n_seeds = len(wb.parse_seeds(st.session_state["wb.seeds"]))
+        st.caption(f"Start queues {n_seeds} run{'s' if n_seeds > 1 else ''} (one per seed); "
+                   f"Queue all queues {n_seeds * len(paper_recipes)} ({len(paper_recipes)} recipes × {n_seeds} seed{'s' if n_seeds > 1 else ''}).")
+    except ValueError as exc:
+        st.caption(f":material/warning: Seeds: {exc}")
+    if st.session_state.get("train.error"):
+        st.error(st.session_state.pop("train.error"), icon=":material/error:")
+    if st.session_state.get("train.notice"):
+        st.toast(st.session_state.pop("train.notice"))
+
+
+if __name__ == "__main__":  # run as a script by Streamlit's legacy page-folder mode: see pages/_parts/nav.py
+    nav.run_app()
