@@ -12,6 +12,9 @@ from threephase_core.recipes import RECIPES, build_config
 from threephase_core.runner import run_recipe
 
 
+PHASE_METRICS = ("silhouette", "silhouette_ci", "silhouette_per_class", "knn_acc", "knn_acc_ci", "knn_train_acc", "knn_train_ci")
+
+
 def _check_run_folder(run, cfg) -> dict:
     path = run.path
     for name in ("config.json", "status.json", "events.jsonl", "data.json", "metrics.json"):
@@ -19,10 +22,14 @@ def _check_run_folder(run, cfg) -> dict:
     assert json.loads((path / "config.json").read_text())["recipe"] == cfg.recipe
     assert run.status["state"] == "done"
     assert run.embedding_phases() == ["base", *cfg.phases]
-    for phase in run.embedding_phases():
-        emb = run.load_embeddings(phase)
-        assert emb["embeddings"].shape[0] == len(emb["labels"]) == len(emb["texts"]) > 0
-        assert np.isfinite(emb["embeddings"]).all()
+    assert run.embedding_phases("train") == ["base", *cfg.phases]  # embeddings/train/ is not a phase above
+    for split in ("validation", "train"):
+        for phase in run.embedding_phases(split):
+            emb = run.load_embeddings(phase, split)
+            assert emb["embeddings"].shape[0] == len(emb["labels"]) == len(emb["texts"]) > 0
+            assert np.isfinite(emb["embeddings"]).all()
+            assert ("rows" in emb) == (split == "train")
+            assert ("proba" in emb) == (phase == "ft")
     for name in ("classifier.json", "head.safetensors", "encoder/modules.json"):
         assert (run.model_dir / name).is_file(), name
     events = run.events()
@@ -42,7 +49,7 @@ def test_recipe_runs_and_saves_everything(recipe, tiny_model_path, tmp_path):
         assert len(m[split]["confusion_matrix"]) == 7
     assert m["before_ft"]["val_acc"] is not None  # the sanity row of the companion study
     for phase in ("base", *cfg.phases):
-        assert {"silhouette", "knn_acc"} <= set(m["phases"][phase])
+        assert set(PHASE_METRICS) <= set(m["phases"][phase])
     if "cl" in cfg.phases and cfg.cl.loss == "cosine":
         data = m["phases"]["cl"]["data"]
         assert data["pairs"] == 2 * data["positive_pairs"]
@@ -98,3 +105,36 @@ def test_data_without_pairs_fails_before_the_first_phase_trains(recipe, tiny_mod
     assert result["state"] == "failed" and result["input_error"], result
     assert "no positive/negative pairs" in result["message"]
     assert not any(e["type"] == "phase_start" for e in run.events())
+
+
+def test_training_embeddings_rows_and_probabilities(tiny_model_path, tmp_path):
+    """embeddings/train/: a stratified sample of embed_train_rows training texts with their rows
+    in the training split; FT's files hold the saved classifier's class probabilities."""
+    from threephase_core.data import load_dataset
+
+    cfg = build_config("ft", {"model": tiny_model_path, "max_steps": 2, "embed_rows": 30, "embed_train_rows": 70})
+    run, result = run_recipe(cfg, runs_dir=tmp_path)
+    assert result["state"] == "done", result
+    train = load_dataset("demo", seed=cfg.seed).train
+    saved = run.load_embeddings("base", "train")
+    assert len(saved["rows"]) == len(set(saved["rows"].tolist())) == pytest.approx(70, abs=4)
+    assert saved["texts"].tolist() == train["text"].iloc[saved["rows"]].tolist()
+    np.testing.assert_array_equal(saved["labels"], train["label"].to_numpy()[saved["rows"]])
+    share = lambda y: np.bincount(y, minlength=7) / len(y)  # noqa: E731
+    assert np.abs(share(saved["labels"]) - share(train["label"].to_numpy())).max() < 0.03  # stratified
+    assert run.load_embeddings("ft", "train")["rows"].tolist() == saved["rows"].tolist()  # the same rows every phase
+    clf = load_classifier(run.path, device="cpu")
+    for split in ("validation", "train"):
+        ft = run.load_embeddings("ft", split)
+        np.testing.assert_allclose(ft["proba"], clf.predict_proba(ft["texts"].tolist()), atol=1e-5)
+    q = run.metrics["phases"]["ft"]
+    assert q["knn_train_ci"][0] <= q["knn_train_acc"] <= q["knn_train_ci"][1]
+    assert set(q["silhouette_per_class"]) <= set(clf.label_names)
+
+
+def test_no_training_embeddings_when_embed_train_rows_is_zero(tiny_model_path, tmp_path):
+    cfg = build_config("ft", {"model": tiny_model_path, "max_steps": 1, "embed_rows": 20, "embed_train_rows": 0})
+    run, result = run_recipe(cfg, runs_dir=tmp_path)
+    assert result["state"] == "done", result
+    assert run.embedding_phases("train") == [] and run.embedding_phases() == ["base", "ft"]
+    assert "knn_train_acc" not in run.metrics["phases"]["ft"] and "knn_acc" in run.metrics["phases"]["ft"]

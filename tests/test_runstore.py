@@ -141,6 +141,34 @@ def test_embeddings_round_trip(run):
     assert run.embedding_phases() == ["base", "dae"]  # pipeline order, not alphabetical by accident
 
 
+def test_training_embeddings_live_apart_with_rows_and_probabilities(run):
+    emb = np.random.default_rng(1).normal(size=(3, 4))
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]])
+    run.save_embeddings("base", emb, np.array([0, 1, 1]), ["a", "b", "c"])
+    path = run.save_embeddings("ft", emb, np.array([0, 1, 1]), ["a", "b", "c"], split="train", rows=[4, 0, 9], proba=proba)
+    run.save_embeddings("base", emb, np.array([0, 1, 1]), ["a", "b", "c"], split="train", rows=[4, 0, 9])
+    assert path == run.path / "embeddings" / "train" / "ft.npz"
+    back = run.load_embeddings("ft", "train")
+    assert set(back) == {"embeddings", "labels", "texts", "rows", "proba"}
+    assert back["rows"].dtype == np.int64 and back["rows"].tolist() == [4, 0, 9]
+    assert back["proba"].dtype == np.float32 and np.allclose(back["proba"], proba)
+    assert run.embedding_phases() == ["base"]  # the train/ folder is no phase of the validation split
+    assert run.embedding_phases("train") == ["base", "ft"]
+    assert set(run.load_embeddings("base")) == {"embeddings", "labels", "texts"}
+    with pytest.raises(ValueError, match="split"):
+        run.embedding_phases("test")
+
+
+def test_truncated_training_embeddings_file_is_not_a_phase(run):
+    for phase in ("base", "cl"):
+        run.save_embeddings(phase, np.ones((4, 2)), np.arange(4) % 2, list("abcd"), split="train", rows=np.arange(4))
+        run.save_embeddings(phase, np.ones((4, 2)), np.arange(4) % 2, list("abcd"))
+    f = run.path / "embeddings" / "train" / "cl.npz"
+    f.write_bytes(f.read_bytes()[:40])
+    assert run.embedding_phases("train") == ["base"] and run.damaged_embeddings("train") == ["cl"]
+    assert run.embedding_phases() == ["base", "cl"] and run.damaged_embeddings() == []
+
+
 def test_embedding_phases_order(run):
     for phase in ("ft", "custom", "dae", "base"):
         run.save_embeddings(phase, np.zeros((1, 2)), np.zeros(1), ["t"])

@@ -1,7 +1,7 @@
 """Run one recipe end to end and leave everything in its run folder.
 
-Order: config.json -> data -> encoder -> embeddings of the validation split after loading
-(`base`) and after every phase -> FT -> validation and test metrics (test evaluated once, at
+Order: config.json -> data -> encoder -> embeddings of validation and training texts after
+loading (`base`) and after every phase (`snapshots.py`) -> FT -> validation and test metrics (test evaluated once, at
 the end, with the model chosen on validation) -> model. Each finished step is on disk before
 the next starts, so a crash or a cancel keeps what was done.
 
@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from threephase_core import snapshots
 from threephase_core.batching import tokenize
 from threephase_core.config import ConfigError, RunConfig, save_config, to_dict
 from threephase_core.data import DataError, TextDataset, load_dataset
@@ -30,7 +31,7 @@ from threephase_core.encoder import ModelError, device_label, load_encoder, max_
 from threephase_core.metrics import classification_metrics
 from threephase_core.progress import Cancelled, Progress
 from threephase_core.runstore import Run
-from threephase_core.training import PhaseContext, encode
+from threephase_core.training import PhaseContext
 
 
 def seed_everything(seed: int) -> None:
@@ -159,25 +160,20 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
         raise ConfigError(f"max_length={cfg.max_length} is longer than the model allows ({limit} tokens); use long_text=chunk for long texts")
     ctx = PhaseContext(device=device, seed=cfg.seed, progress=progress, max_steps=cfg.max_steps, max_length=cfg.max_length, chunk=cfg.long_text == "chunk")
 
-    # Validation rows whose embeddings are kept after each phase (capped, seeded).
-    val = ds.validation
-    if len(val) > cfg.embed_rows:
-        val = val.sample(n=cfg.embed_rows, random_state=cfg.seed)
-    view_texts, view_labels = val["text"].tolist(), val["label"].to_numpy()
-    view_tok = tokenize(model.tokenizer, view_texts, cfg.max_length, ctx.chunk, ctx.token_cache)
+    # Texts whose embeddings are kept after each phase: validation and training rows (capped, seeded).
+    val_set = snapshots.validation_set(ds.validation, cfg.embed_rows, cfg.seed, model.tokenizer, ctx)
+    train_set = snapshots.train_set(ds.train, cfg.embed_train_rows, cfg.seed, model.tokenizer, ctx)
     metrics: dict = {"phases": {}, "device": device}
 
-    def snapshot(phase: str) -> None:
-        from threephase_core.projection import cluster_quality
-
-        emb = encode(model, view_tok, ctx)
-        run.save_embeddings(phase, emb, view_labels, view_texts)
-        metrics["phases"].setdefault(phase, {}).update(cluster_quality(emb, view_labels))
+    def snapshot(phase: str, clf=None) -> None:
+        quality = snapshots.snapshot(run, model, ctx, phase, val_set, train_set, ds.label_names, clf)
+        metrics["phases"].setdefault(phase, {}).update(quality)
         run.write("metrics.json", metrics)
 
     texts, labels = ds.train["text"].tolist(), ds.train["label"].to_numpy()
     pairs = _phase2_pairs(cfg, texts, labels, ds.num_classes)  # data that gives no pairs fails now, not after the DAE
     snapshot("base")
+    clf = None
     for phase in cfg.phases:
         if phase == "dae":
             from threephase_core.phases.dae import train_dae
@@ -197,7 +193,7 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
             clf, info = _finetune(model, ds, cfg, ctx)
             metrics["ft"] = info
         metrics["phases"].setdefault(phase, {})["wall_s"] = progress.end_phase()
-        snapshot(phase)
+        snapshot(phase, clf if phase == "ft" else None)  # FT's files also hold the class probabilities
 
     # Test once, at the end, with the model chosen on validation.
     for split in ("validation", "test"):

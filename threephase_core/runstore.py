@@ -6,7 +6,10 @@
         events.jsonl         progress, losses and evaluations, append-only
         data.json            dataset summary (rows, class counts, notes)
         metrics.json         validation and test metrics, per-phase cluster quality
-        embeddings/<phase>.npz   validation embeddings after each phase (+ labels, texts)
+        embeddings/<phase>.npz   validation embeddings after each phase (+ labels, texts;
+                                 after FT + proba, the classifier's class probabilities)
+        embeddings/train/<phase>.npz   the same for a stratified sample of training texts,
+                                 + rows (each text's position in the training split)
         model/               encoder (sentence-transformers format) + head (safetensors)
 
 JSON files are written atomically (temporary file, then rename), so a crash never leaves a
@@ -137,13 +140,24 @@ class Run:
             status.update(fields, updated=time.time())
             write_json_atomic(self.path / "status.json", status)
 
-    def save_embeddings(self, phase: str, embeddings: np.ndarray, labels: np.ndarray, texts: list[str]) -> Path:
-        folder = self.path / "embeddings"
-        folder.mkdir(exist_ok=True)
+    def save_embeddings(
+        self, phase: str, embeddings: np.ndarray, labels: np.ndarray, texts: list[str], *, split: str = "validation",
+        rows: np.ndarray | None = None, proba: np.ndarray | None = None,
+    ) -> Path:
+        """Write `embeddings/<phase>.npz` (validation) or `embeddings/train/<phase>.npz`
+        (split="train") atomically, with `rows` and `proba` when given."""
+        folder = self._embedding_folder(split)
+        folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"{phase}.npz"
         tmp = folder / f".{phase}.tmp.npz"
+        arrays = {"embeddings": embeddings.astype(np.float32), "labels": np.asarray(labels, dtype=np.int64),
+                  "texts": np.asarray(texts, dtype=object).astype(str)}
+        if rows is not None:
+            arrays["rows"] = np.asarray(rows, dtype=np.int64)
+        if proba is not None:
+            arrays["proba"] = np.asarray(proba, dtype=np.float32)
         try:
-            np.savez_compressed(tmp, embeddings=embeddings.astype(np.float32), labels=np.asarray(labels, dtype=np.int64), texts=np.asarray(texts, dtype=object).astype(str))
+            np.savez_compressed(tmp, **arrays)
             os.replace(tmp, final)
         except BaseException:
             tmp.unlink(missing_ok=True)  # a half-written temp file would hold the space a full disk needs back
@@ -193,29 +207,34 @@ class Run:
                 out.append(event)
         return out
 
-    def embedding_phases(self) -> list[str]:
-        """Phases with an embeddings file, in pipeline order. A file that is not a whole zip
-        archive (cut short by a crash or a full disk: no end-of-archive record; a cheap check
-        of its last bytes) is left out, as if that phase had not been saved; see
-        `damaged_embeddings`."""
+    def embedding_phases(self, split: str = "validation") -> list[str]:
+        """Phases with an embeddings file of `split` ("validation", or "train" for
+        embeddings/train/), in pipeline order. A file that is not a whole zip archive (cut
+        short by a crash or a full disk: no end-of-archive record; a cheap check of its last
+        bytes) is left out, as if that phase had not been saved; see `damaged_embeddings`."""
         from threephase_core.projection import PHASE_ORDER
 
-        have = {phase for phase, path in self._embedding_files().items() if _whole_zip(path)}
+        have = {phase for phase, path in self._embedding_files(split).items() if _whole_zip(path)}
         return [p for p in PHASE_ORDER if p in have] + sorted(have - set(PHASE_ORDER))
 
-    def damaged_embeddings(self) -> list[str]:
-        """Phases whose embeddings file exists but is not a whole zip archive (sorted)."""
-        return sorted(phase for phase, path in self._embedding_files().items() if not _whole_zip(path))
+    def damaged_embeddings(self, split: str = "validation") -> list[str]:
+        """Phases whose embeddings file of `split` exists but is not a whole zip archive (sorted)."""
+        return sorted(phase for phase, path in self._embedding_files(split).items() if not _whole_zip(path))
 
-    def _embedding_files(self) -> dict[str, Path]:
-        folder = self.path / "embeddings"
-        try:
-            return {p.stem: p for p in folder.glob("*.npz") if not p.name.startswith(".")}
+    def _embedding_folder(self, split: str) -> Path:
+        if split not in ("validation", "train"):
+            raise ValueError(f"split={split!r}; embeddings are kept for 'validation' and 'train'")
+        return self.path / "embeddings" / ("train" if split == "train" else "")
+
+    def _embedding_files(self, split: str = "validation") -> dict[str, Path]:
+        folder = self._embedding_folder(split)
+        try:  # only the folder's own files: embeddings/train/ is not a phase of the validation split
+            return {p.stem: p for p in folder.glob("*.npz") if p.is_file() and not p.name.startswith(".")}
         except OSError:
             return {}
 
-    def load_embeddings(self, phase: str) -> dict[str, np.ndarray]:
-        with np.load(self.path / "embeddings" / f"{phase}.npz", allow_pickle=False) as z:
+    def load_embeddings(self, phase: str, split: str = "validation") -> dict[str, np.ndarray]:
+        with np.load(self._embedding_folder(split) / f"{phase}.npz", allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
 
     @property
