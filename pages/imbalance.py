@@ -4,10 +4,19 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from pages._parts import charts, nav, ui
-from threephase_core import workbench as wb
-from threephase_core.config import IMBALANCE_PRESETS
+from pages._parts import charts, form, nav, ui
+from threephase_core.config import IMBALANCE_PRESETS, spec
 from threephase_core.data import capped_train
+from threephase_core.workbench.datasets import source_stamp
+from threephase_core.workbench.previews import (
+    class_table,
+    imbalance_curve,
+    noise_preview,
+    preset_for,
+    ratio_problem,
+    stopword_preview,
+    threshold_size,
+)
 
 PAGE = "imb"
 PRESETS = list(IMBALANCE_PRESETS) + ["custom"]
@@ -20,7 +29,18 @@ def preset_changed() -> None:
 
 
 def ratio_changed() -> None:
-    st.session_state["wb.preset"] = wb.preset_for(st.session_state["wb.min_ratio"], st.session_state["wb.max_ratio"])
+    st.session_state["wb.preset"] = preset_for(st.session_state["wb.min_ratio"], st.session_state["wb.max_ratio"])
+
+
+def label(name: str) -> str:
+    """The label of the config setting a workbench-wide widget shows."""
+    return spec(form.WORKBENCH_SETTINGS[name]).label
+
+
+def limits(name: str) -> dict:
+    """A widget's min_value and max_value: the limits of the config setting it shows."""
+    low, high = form.LIMITS[name]
+    return {"min_value": low, "max_value": high}
 
 
 def render() -> None:
@@ -44,24 +64,23 @@ def render() -> None:
         st.markdown("**Imbalance correction** (phase 2)")
         ui.bind(st.segmented_control, "Preset", "wb.preset", page=PAGE, options=PRESETS, required=True, on_change=preset_changed,
                 help="The paper's presets: normal (1.5, 4), extra (1.5, 20), none (1, 1) as (min ratio, max ratio).")
-        r_min = ui.bind(st.slider, "Min ratio r_min", "wb.min_ratio", page=PAGE, min_value=wb.SETTING_LIMITS["wb.min_ratio"][0], max_value=wb.SETTING_LIMITS["wb.min_ratio"][1], step=0.05,
+        r_min = ui.bind(st.slider, label("wb.min_ratio"), "wb.min_ratio", page=PAGE, **limits("wb.min_ratio"), step=0.05,
                         on_change=ratio_changed, help="A class is oversampled only where f(x) ≥ r_min.")
-        r_max = ui.bind(st.slider, "Max ratio r_max", "wb.max_ratio", page=PAGE, min_value=wb.SETTING_LIMITS["wb.max_ratio"][0], max_value=wb.SETTING_LIMITS["wb.max_ratio"][1], step=0.5,
+        r_max = ui.bind(st.slider, label("wb.max_ratio"), "wb.max_ratio", page=PAGE, **limits("wb.max_ratio"), step=0.5,
                         on_change=ratio_changed, help="f(1) = r_max: how many times a class of one row would be repeated.")
-        aug = ui.bind(st.number_input, "Pair augmentation", "wb.augmentation", page=PAGE, min_value=wb.SETTING_LIMITS["wb.augmentation"][0],
-                      max_value=wb.SETTING_LIMITS["wb.augmentation"][1], step=1,
-                      help="Pairs are drawn augmentation × ⌊log2(classes)⌋ times over the (corrected) data.")
+        aug = ui.bind(st.number_input, label("wb.augmentation"), "wb.augmentation", page=PAGE, **limits("wb.augmentation"),
+                      step=1, help="Pairs are drawn augmentation × ⌊log2(classes)⌋ times over the (corrected) data.")
         st.markdown("**Word deletion** (phase 1, DAE)")
-        noise = ui.bind(st.slider, "Noise ratio", "wb.noise", page=PAGE, min_value=wb.SETTING_LIMITS["wb.noise"][0], max_value=wb.SETTING_LIMITS["wb.noise"][1], step=0.05,
+        noise = ui.bind(st.slider, "Noise ratio", "wb.noise", page=PAGE, **limits("wb.noise"), step=0.05,
                         help="Each word is deleted with this probability (the paper uses 0.6).")
 
-    ratio_problem = wb.ratio_problem(r_min, r_max)
-    if ratio_problem:
-        st.warning(ratio_problem, icon=":material/warning:")
-    table = wb.class_table(counts, r_min, r_max)
+    ratio_warning = ratio_problem(r_min, r_max)
+    if ratio_warning:
+        st.warning(ratio_warning, icon=":material/warning:")
+    table = class_table(counts, r_min, r_max)
     largest = int(table["rows"].max())
-    xs, ys = wb.imbalance_curve(largest, r_max)
-    threshold = wb.threshold_size(largest, r_min, r_max)
+    xs, ys = imbalance_curve(largest, r_max)
+    threshold = threshold_size(largest, r_min, r_max)
     with chart:
         st.markdown(f"**f(x) = r_max · ln(M/x) / ln(M)** with M = {largest} (the largest class); classes with f(x) ≥ r_min are repeated round(f(x)) times")
         ui.legend(ds.label_names)
@@ -71,7 +90,7 @@ def render() -> None:
     if len(train) < len(ds.train):
         st.caption(f":material/content_cut: Training rows capped at {cap:,} of {len(ds.train):,} (Train page › Size limits): "
                    "the counts and pairs here are seed 0's stratified sample, as a seed-0 run would see.")
-    stats = ui.pair_stats(choice["spec"], choice["text_column"], choice["label_column"], wb.source_stamp(choice["spec"]),
+    stats = ui.pair_stats(choice["spec"], choice["text_column"], choice["label_column"], source_stamp(choice["spec"]),
                           float(r_min), float(r_max), int(aug), cap)
     over = table[table["oversampled"]]
     m = st.columns(4)
@@ -93,7 +112,7 @@ def render() -> None:
         texts = ds.train["text"].tolist()
         long_texts = [t for t in texts if len(t.split()) >= 8] or texts
         text = long_texts[int(rng.integers(len(long_texts)))]
-        st.markdown(f"<div style='font-size:0.95rem;line-height:1.6'>{ui.words_html(wb.noise_preview(text, noise, st.session_state['imb.sample']))}</div>",
+        st.markdown(f"<div style='font-size:0.95rem;line-height:1.6'>{ui.words_html(noise_preview(text, noise, st.session_state['imb.sample']))}</div>",
                     unsafe_allow_html=True)
         st.caption(f"DAE input at noise ratio {noise:.2f}: struck-through words are deleted; the decoder must rebuild the full sentence.")
         if len(over):
@@ -102,7 +121,7 @@ def render() -> None:
             small = ds.train[ds.train["label"] == k]["text"].tolist()
             small = [t for t in small if len(t.split()) >= 5] or small
             copy_text = small[int(rng.integers(len(small)))]
-            st.markdown(f"<div style='font-size:0.95rem;line-height:1.6'>{ui.words_html(wb.stopword_preview(copy_text, st.session_state['imb.sample'] + 1))}</div>",
+            st.markdown(f"<div style='font-size:0.95rem;line-height:1.6'>{ui.words_html(stopword_preview(copy_text, st.session_state['imb.sample'] + 1))}</div>",
                         unsafe_allow_html=True)
             st.caption(f"An extra copy of a `{cls}` text (oversampled ×{int(over.set_index('class').loc[cls, 'repeats'])}): copies lose some stop words.")
         st.button("Another text", icon=":material/shuffle:", key="imb:shuffle", on_click=ui.bump, args=("imb.sample",))

@@ -8,7 +8,24 @@ import streamlit as st
 
 from pages._parts import charts, form, nav, ui
 from threephase_core import predict
-from threephase_core import workbench as wb
+from threephase_core.workbench.comparison import comparison_groups, mixed_settings, recipe_comparison, versus_text
+from threephase_core.workbench.job_managers import live_status
+from threephase_core.workbench.run_details import (
+    before_ft_acc,
+    config_rows,
+    confusion,
+    ft_evals,
+    label_names,
+    lora_summary,
+    loss_frame,
+    losses_from_events,
+    model_zip,
+    per_class_frame,
+    phase2_counts,
+    phase_table,
+)
+from threephase_core.workbench.runs import ACTIVE_STATES, cleanup_candidates, delete_runs, fmt_seconds, runs_frame
+from threephase_core.workbench.settings import clean_settings, train_form_values
 
 PAGE = "res"
 TRY_LIMIT = 500  # texts classified at once in the page (the CLI has no limit)
@@ -17,7 +34,7 @@ TRY_LIMIT = 500  # texts classified at once in the page (the CLI has no limit)
 def delete(run_ids: list[str]) -> None:
     """Button callback: delete these runs (never one that is queued or running) and say what happened."""
     mgr = ui.manager()
-    deleted, problems = wb.delete_runs(mgr.store, run_ids, wb.live_status(mgr))
+    deleted, problems = delete_runs(mgr.store, run_ids, live_status(mgr))
     mgr.forget(deleted)  # the Train page no longer lists them
     st.session_state["res:deleted"] = (deleted, problems)
     if st.session_state.get("wb.run") in deleted:
@@ -27,17 +44,19 @@ def delete(run_ids: list[str]) -> None:
 def load_settings(config: dict) -> None:
     """Button callback: put this run's settings into the Data, Imbalance and Train pages."""
     try:
-        values, notes = wb.train_form_values(config, form.field_keys(), form.SHARED)
+        values, notes = train_form_values(config, form.field_keys())
     except (ValueError, TypeError, OSError) as exc:
         st.session_state["res:load_error"] = str(exc)
         return
+    session = form.session_values(values)
     # Workbench-wide settings go through the same check as saved ones (a command-line run may hold
     # values the widgets cannot show); per-recipe ones are checked by the Train form itself.
-    workbench = {k: v for k, v in values.items() if not k.startswith("wb.t.")}
-    kept = wb.clean_settings(workbench, ui.DEFAULTS, ui.setting_choices())
-    notes += [f"{k.removeprefix('wb.')} = {workbench[k]!r} is outside what the pages can show; left as it was"
-              for k in workbench if k not in kept and k in ui.DEFAULTS]
-    st.session_state.update({**{k: v for k, v in values.items() if k.startswith("wb.t.")}, **kept})
+    own = {k: v for k, v in session.items() if k.startswith(form.RECIPE_PREFIX)}
+    workbench = {k: v for k, v in session.items() if k not in own}
+    kept = clean_settings(workbench, ui.DEFAULTS, ui.setting_choices(), form.LIMITS)
+    notes += [f"{form.WORKBENCH_SETTINGS.get(k, k.removeprefix('wb.'))} = {workbench[k]!r} is outside what the pages "
+              "can show; left as it was" for k in workbench if k not in kept and k in ui.DEFAULTS]
+    st.session_state.update({**own, **kept})
     st.session_state["res:loaded"] = True
     st.session_state["train.notice"] = "Loaded the run's settings." + (" Not loaded: " + "; ".join(notes) + "." if notes else "")
 
@@ -54,8 +73,8 @@ def render() -> None:
                        icon=":material/delete:")
         for message in refused:
             st.warning(f"Not deleted: {message}", icon=":material/warning:")
-    live = wb.live_status(mgr)
-    df = wb.runs_frame(mgr.store, live)
+    live = live_status(mgr)
+    df = runs_frame(mgr.store, live)
     if not len(df):
         st.info(f"No runs in `{mgr.store.root}` yet. Start one on the Train page.", icon=":material/info:")
         st.page_link(nav.page("train"), label="Go to Train", icon=":material/model_training:")
@@ -67,7 +86,7 @@ def render() -> None:
     m[0].metric("Runs", len(df), border=True)
     m[1].metric("Finished", len(done), border=True)
     m[2].metric("Best test accuracy", ui.pct(done["test_acc"].max()) if len(done) else "–", border=True)
-    m[3].metric("Training time, all runs", wb.fmt_seconds(df["wall_s"].fillna(0).sum()), border=True)
+    m[3].metric("Training time, all runs", fmt_seconds(df["wall_s"].fillna(0).sum()), border=True)
 
     st.subheader("All runs")
     view = df.assign(
@@ -88,7 +107,7 @@ def render() -> None:
     row = st.container(horizontal=True)
     row.download_button("Download the table (CSV)", df.drop(columns=["has_model"]).to_csv(index=False), file_name="threephase_runs.csv",
                         mime="text/csv", icon=":material/download:", key="res:csv_all", on_click="ignore")
-    candidates = wb.cleanup_candidates(df)
+    candidates = cleanup_candidates(df)
     with row.popover("Tidy up", icon=":material/cleaning_services:", disabled=not any(candidates.values())):
         kinds = {"unfinished": "failed, cancelled or interrupted runs", "smoke": "smoke runs (finished with a step cap)"}
         chosen = [k for k, label in kinds.items() if candidates[k] and st.checkbox(f"{len(candidates[k])} {label}", key=f"res:tidy_{k}")]
@@ -102,7 +121,7 @@ def render() -> None:
     if not len(done):
         st.info("The comparison appears once runs have finished.", icon=":material/info:")
     else:
-        groups = dict(wb.comparison_groups(df))
+        groups = dict(comparison_groups(df))
         a, b, c = st.columns([2, 1, 1], vertical_alignment="bottom")
         pick = a.selectbox("Dataset and model", list(groups), key="res:group",
                            help="Recipes are compared on one dataset (same file, columns and row cap) with one model.")
@@ -115,7 +134,7 @@ def render() -> None:
         with_smoke = bool(smoke.any()) and (not full.any() or c.toggle(
             f"Include {int(smoke.sum())} smoke run{'s' if smoke.sum() > 1 else ''}", value=False, key="res:with_smoke",
             help="Runs finished with a step cap (a few steps per phase): their scores are not real results."))
-        comp = wb.recipe_comparison(group if with_smoke else group[~smoke])
+        comp = recipe_comparison(group if with_smoke else group[~smoke])
         left, right = st.columns([1, 1], gap="large")
         with left:
             st.plotly_chart(charts.recipe_comparison(comp, metric or "test"), key="res_comp", config={"displayModeBar": False})
@@ -126,13 +145,13 @@ def render() -> None:
                 "val acc": [f"{mu:.1%} ± {sd:.1%}" for mu, sd in zip(comp["val_mean"], comp["val_std"])],
                 "test acc": [f"{mu:.1%} ± {sd:.1%}" for mu, sd in zip(comp["test_mean"], comp["test_std"])],
                 "macro F1": [f"{mu:.1%} ± {sd:.1%}" for mu, sd in zip(comp["f1_mean"], comp["f1_std"])],
-                "test acc vs FT": [wb.versus_text(*v) for v in zip(comp["recipe"], comp["vs_seeds"], comp["vs_diff"], comp["vs_p"])],
+                "test acc vs FT": [versus_text(*v) for v in zip(comp["recipe"], comp["vs_seeds"], comp["vs_diff"], comp["vs_p"])],
             })
             st.dataframe(table, hide_index=True, width="stretch")
             st.caption("Mean ± sample standard deviation over seeds (finished runs only). \"vs FT\": the test accuracy minus FT's on the "
                        "same seeds, with a paired t-test's p-value; with 3 seeds only a large, steady gap reaches p < 0.05. "
                        "The paper: 3-Phase beats FT alone; each ablation is below 3-Phase.")
-            mixed = wb.mixed_settings(group if with_smoke else group[~smoke])
+            mixed = mixed_settings(group if with_smoke else group[~smoke])
             if mixed:
                 st.warning(f"Runs of {', '.join(mixed)} here were trained with different settings (not only another seed): "
                            "their mean mixes those settings. Compare their Settings tabs below.", icon=":material/warning:")
@@ -156,19 +175,19 @@ def render() -> None:
     t[0].metric("Validation accuracy", ui.pct(row["val_acc"]), border=True)
     t[1].metric("Test accuracy", ui.pct(row["test_acc"]), border=True)
     t[2].metric("Test macro F1", ui.pct(row["test_f1"]), border=True)
-    t[3].metric("Val acc before FT", ui.pct(wb.before_ft_acc(metrics)), help="The classifier head on the encoder before phase 3.", border=True)
-    t[4].metric("Wall time", wb.fmt_seconds(row["wall_s"]), border=True)
-    lora = wb.lora_summary(metrics)
+    t[3].metric("Val acc before FT", ui.pct(before_ft_acc(metrics)), help="The classifier head on the encoder before phase 3.", border=True)
+    t[4].metric("Wall time", fmt_seconds(row["wall_s"]), border=True)
+    lora = lora_summary(metrics)
     if lora:
         st.info(f"LoRA: {lora['trainable_params']:,} trainable of {lora['total_params']:,} encoder parameters "
                 f"({lora['trainable_share']:.2%}); the adapters are merged into the saved encoder.", icon=":material/tune:")
 
     split = st.segmented_control("Split", ["test", "validation"], default="test", key="res:split", required=True) or "test"
-    names = wb.label_names(run)
-    training = row["state"] in wb.ACTIVE_STATES
+    names = label_names(run)
+    training = row["state"] in ACTIVE_STATES
     tabs = st.tabs(["Per class", "Confusion matrix", "Training curves", "Phases", "Settings", "Try it"])
     with tabs[0]:
-        per = wb.per_class_frame(metrics, split)
+        per = per_class_frame(metrics, split)
         if len(per):
             a, b = st.columns([3, 2], gap="large")
             a.plotly_chart(charts.per_class_f1(per, names or per["class"].tolist()), key="res_f1", config={"displayModeBar": False})
@@ -182,28 +201,28 @@ def render() -> None:
         else:
             st.info("No classification metrics: the run did not reach the end of fine-tuning.", icon=":material/info:")
     with tabs[1]:
-        cm = wb.confusion(metrics, split)
+        cm = confusion(metrics, split)
         if cm is not None:
             st.plotly_chart(charts.confusion_matrix(*cm), key="res_cm", config={"displayModeBar": False})
         else:
             st.info("No confusion matrix for this run.", icon=":material/info:")
     with tabs[2]:
-        losses = wb.loss_frame(wb.losses_from_events(run.events()))
+        losses = loss_frame(losses_from_events(run.events()))
         phases = list(run.config.get("phases") or losses["phase"].unique())
         if len(losses):
-            st.plotly_chart(charts.loss_curves(losses, phases, wb.ft_evals(metrics)), key="res_loss", config={"displayModeBar": False})
+            st.plotly_chart(charts.loss_curves(losses, phases, ft_evals(metrics)), key="res_loss", config={"displayModeBar": False})
         elif training:
             st.info("This run is still loading its data and model: the loss curves appear with its first steps (on the Train page live).",
                     icon=":material/hourglass_top:")
         else:
             st.info("No training steps were logged.", icon=":material/info:")
     with tabs[3]:
-        prow = wb.phase_table(metrics)
+        prow = phase_table(metrics)
         if len(prow):
             st.dataframe(prow, hide_index=True, width="stretch", column_config={
                 "wall time (s)": st.column_config.NumberColumn(format="%.1f"), "silhouette": st.column_config.NumberColumn(format="%.3f"),
                 "kNN acc": st.column_config.NumberColumn(format="%.3f")})
-        counts = wb.phase2_counts(metrics)
+        counts = phase2_counts(metrics)
         if counts is not None:
             st.markdown("**Phase-2 rows per class**")
             st.dataframe(counts, hide_index=True, width="stretch")
@@ -217,7 +236,7 @@ def render() -> None:
             st.switch_page(nav.page("train"))
         if st.session_state.get("res:load_error"):
             st.error(f"Cannot load these settings: {st.session_state.pop('res:load_error')}", icon=":material/error:")
-        st.dataframe(wb.config_rows(run.config), hide_index=True, width="stretch", height=400)
+        st.dataframe(config_rows(run.config), hide_index=True, width="stretch", height=400)
         summary = run.data_summary
         if summary.get("notes"):
             for note in summary["notes"]:
@@ -258,7 +277,7 @@ def render() -> None:
     actions = st.container(horizontal=True)
     actions.download_button("metrics.json", json.dumps(metrics, indent=2), file_name=f"{run_id}_metrics.json", mime="application/json",
                             icon=":material/download:", key="res:metrics_json", on_click="ignore", disabled=not metrics)
-    actions.download_button("Trained model (zip)", lambda: wb.model_zip(mgr.store.get(run_id)), file_name=f"{run_id}_model.zip", mime="application/zip",
+    actions.download_button("Trained model (zip)", lambda: model_zip(mgr.store.get(run_id)), file_name=f"{run_id}_model.zip", mime="application/zip",
                             icon=":material/download:", key="res:model_zip", on_click="ignore", disabled=not run.has_model(),
                             help="Encoder (sentence-transformers format) + classification head; load with threephase_core.load_classifier.")
     # Keyed by run: after a delete the next run's popover starts closed, so a second click cannot

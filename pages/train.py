@@ -8,13 +8,24 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._parts import charts, nav, ui
-from pages._parts.form import FIELDS, PAIR_ONLY, SHARED, field_keys
-from threephase_core import workbench as wb
-from threephase_core.config import IMBALANCE_PRESETS, ConfigError
+from pages._parts.form import FIELDS, LIMITS, PAIR_ONLY, WORKBENCH_SETTINGS, field_keys, setting_name
+from threephase_core.config import IMBALANCE_PRESETS, ConfigError, spec
 from threephase_core.recipes import RECIPES, build_config
+from threephase_core.workbench.datasets import dataset_label
+from threephase_core.workbench.models import model_choice_problem, model_label
+from threephase_core.workbench.previews import phase2_problem, ratio_problem
+from threephase_core.workbench.run_details import loss_frame
+from threephase_core.workbench.runs import fmt_seconds, runs_dir_problem
+from threephase_core.workbench.settings import (
+    changed_overrides,
+    parse_seeds,
+    recipe_defaults,
+    recipe_fixed_fields,
+    setting_fits,
+    setting_hint,
+)
 
 PAGE = "train"
-LIMITS = wb.SETTING_LIMITS
 MODELS = {
     "minilm": "MiniLM-L6 (packaged, default)",
     "tiny": "Tiny random BERT (fast demo)",
@@ -32,23 +43,9 @@ HELP = {
 }
 
 
-def _get(cfg, key: str):
-    target = cfg
-    for part in key.split("."):
-        target = getattr(target, part)
-    return target
-
-
-def setting_name(recipe: str, key: str) -> str:
-    """The session key of a setting: shared with the Imbalance page, or this recipe's own."""
-    if key in SHARED and key not in wb.recipe_fixed_fields(recipe):
-        return SHARED[key]
-    return f"wb.t.{recipe}.{key}"
-
-
 def imbalance_values(recipe: str) -> dict:
     """cl.* imbalance settings from the Imbalance page, unless the recipe fixes them."""
-    if "cl.imbalance" in wb.recipe_fixed_fields(recipe):
+    if "cl.imbalance" in recipe_fixed_fields(recipe):
         return {}
     preset = st.session_state["wb.preset"]
     if preset in IMBALANCE_PRESETS:
@@ -58,11 +55,11 @@ def imbalance_values(recipe: str) -> dict:
 
 def recipe_values(recipe: str) -> dict:
     """The per-phase settings for a recipe: what the form shows (or would show)."""
-    base = wb.recipe_defaults(recipe)
+    base = recipe_defaults(recipe)
     values = {}
     for phase in dict.fromkeys(base.phases):
         for key, *_ in FIELDS.get(phase, []):
-            values[key] = st.session_state.get(setting_name(recipe, key), _get(base, key))
+            values[key] = st.session_state.get(setting_name(recipe, key), base.get(key))
     if "cl" in base.phases or "joint" in base.phases:
         values.update(imbalance_values(recipe))
     return values
@@ -74,7 +71,7 @@ def shared_values(recipe: str, like: str) -> dict:
     under one set of settings. The imbalance settings stay each recipe's own (they are what
     separates 3-Phase from its extra / none variants)."""
     own, shown = recipe_values(recipe), recipe_values(like)
-    fixed = wb.recipe_fixed_fields(recipe) | wb.recipe_fixed_fields(like)  # what makes `like` itself (SupCon, LoRA's lr) stays its own
+    fixed = recipe_fixed_fields(recipe) | recipe_fixed_fields(like)  # what makes `like` itself (SupCon, LoRA's lr) stays its own
     keys = set(field_keys())
     return {k: (shown[k] if k in shown and k in keys and k not in fixed else v) for k, v in own.items()}
 
@@ -93,8 +90,8 @@ def setting_places() -> dict[str, str]:
     """setting key -> where it is set, for the messages of settings the engine refuses."""
     places = {key: f"{PHASE_TABS[phase]} › {label}" for phase in ("dae", "cl", "ft") for key, label, *_ in FIELDS[phase]}
     places.update({f"cl.{k}": "Imbalance & noise page" for k in ("min_ratio", "max_ratio", "imbalance")})
-    places.update({"seed": "Seeds", "max_steps": "Max steps per phase", "max_length": "Size limits › Max tokens per text",
-                   "max_train_rows": "Size limits › Max training rows", "embed_rows": "Size limits › Validation rows kept for the maps"})
+    places.update({"seed": "Seeds", "max_steps": spec("max_steps").label})
+    places.update({key: f"Size limits › {spec(key).label}" for key in ("max_length", "max_train_rows", "embed_rows")})
     return places
 
 
@@ -107,21 +104,21 @@ def queue(recipes: list[str], like: str | None = None) -> None:
         st.session_state["train.error"] = f"The dataset cannot be used: {data_error}"
         return
     settings = run_settings()
-    problem = wb.model_choice_problem(st.session_state["wb.model_kind"], ui.model_spec())
+    problem = model_choice_problem(st.session_state["wb.model_kind"], ui.model_spec())
     if problem:
         st.session_state["train.error"] = f"Model: {problem}"
         return
     try:
-        seeds = wb.parse_seeds(st.session_state["wb.seeds"])
+        seeds = parse_seeds(st.session_state["wb.seeds"])
         configs = [
-            build_config(r, {**settings, **wb.changed_overrides(r, shared_values(r, like) if like else recipe_values(r)), "seed": seed})
+            build_config(r, {**settings, **changed_overrides(r, shared_values(r, like) if like else recipe_values(r)), "seed": seed})
             for r in recipes for seed in seeds
         ]
     except (ConfigError, ValueError) as exc:
-        st.session_state["train.error"] = wb.setting_hint(str(exc), setting_places())
+        st.session_state["train.error"] = setting_hint(str(exc), setting_places())
         return
     for cfg in {c.recipe: c for c in configs}.values():  # what the engine would only find after phase 1
-        problem = wb.phase2_problem(ds.train, ds.num_classes, cfg.phases, cfg.cl, cfg.max_train_rows, cfg.seed)
+        problem = phase2_problem(ds.train, ds.num_classes, cfg.phases, cfg.cl, cfg.max_train_rows, cfg.seed)
         if problem:
             st.session_state["train.error"] = f"{cfg.recipe}: {problem}"
             return
@@ -130,7 +127,7 @@ def queue(recipes: list[str], like: str | None = None) -> None:
         for cfg in configs:
             jobs.append(mgr.submit(cfg))
     except OSError as exc:
-        why = wb.runs_dir_problem(mgr.store.root) or f"cannot create a run folder in {mgr.store.root}: {exc.strerror or exc}"
+        why = runs_dir_problem(mgr.store.root) or f"cannot create a run folder in {mgr.store.root}: {exc.strerror or exc}"
         st.session_state["train.error"] = why + (f" ({len(jobs)} run(s) were queued before this.)" if jobs else "")
         if not jobs:
             return
@@ -176,10 +173,9 @@ def clear_queue() -> None:
 
 def field(recipe: str, key: str, label: str, kind: str, opts, fixed: set[str], base) -> None:
     name = setting_name(recipe, key)
-    bounds = {"lr": (1e-7, 1.0)}.get(kind, opts if kind in ("int", "float") else None)
-    if name not in st.session_state or key in fixed or not wb.setting_fits(st.session_state[name], _get(base, key), bounds,
-                                                                            opts if kind == "choice" else None):
-        st.session_state[name] = _get(base, key)  # new, set by the recipe, or a saved value the widget cannot show
+    bounds, choices = (None, opts) if kind == "choice" else (opts, None)  # opts: a number's range or the choices
+    if name not in st.session_state or key in fixed or not setting_fits(st.session_state[name], base.get(key), bounds, choices):
+        st.session_state[name] = base.get(key)  # new, set by the recipe, or a saved value the widget cannot show
     unused = key in PAIR_ONLY and "cl" in base.phases and st.session_state.get(setting_name(recipe, "cl.loss"), base.cl.loss) != "cosine"
     why = ("Set by this recipe. " if key in fixed else "") + ("Not used by this loss: SupCon and SimCLR train on dropout views of "
                                                                "each text, not on pairs. " if unused else "")
@@ -189,11 +185,18 @@ def field(recipe: str, key: str, label: str, kind: str, opts, fixed: set[str], b
     elif kind == "float":
         ui.bind(st.number_input, label, name, min_value=opts[0], max_value=opts[1], step=0.05, format="%.2f", **kw)
     elif kind == "lr":
-        ui.bind(st.number_input, label, name, min_value=1e-7, max_value=1.0, step=1e-5, format="%.1e", **kw)
+        ui.bind(st.number_input, label, name, min_value=opts[0], max_value=opts[1], step=1e-5, format="%.1e", **kw)
     elif kind == "bool":
         ui.bind(st.checkbox, label, name, **kw)
     else:
         ui.bind(st.selectbox, label, name, options=list(opts), **kw)
+
+
+def number_setting(name: str, step: int, **kw) -> None:
+    """A number input for a workbench-wide setting, with its config setting's label and limits."""
+    low, high = LIMITS[name]
+    ui.bind(st.number_input, spec(WORKBENCH_SETTINGS[name]).label, name, page=PAGE, min_value=low, max_value=high,
+            step=step, **kw)
 
 
 def render() -> None:
@@ -214,22 +217,22 @@ def render() -> None:
         label, color = ui.STATE_BADGE.get(s["state"], (s["state"], "gray"))
         with st.container(border=True):
             head, badge, stop_col, clear_col = st.columns([5, 0.8, 1, 1.2], vertical_alignment="center")
-            head.markdown(f"#### {focus.config.recipe} · {wb.dataset_label(focus.config.dataset)} · {wb.model_label(focus.config.model)} · seed {focus.config.seed}")
+            head.markdown(f"#### {focus.config.recipe} · {dataset_label(focus.config.dataset)} · {model_label(focus.config.model)} · seed {focus.config.seed}")
             badge.badge(label, color=color)
             stop_col.button("Stop", icon=":material/stop:", width="stretch", key="train:stop", on_click=stop, disabled=mgr.active() is None,
                             help="Stop the running job at its next step; finished phases stay on disk.")
             clear_col.button("Clear queue", icon=":material/clear_all:", width="stretch", key="train:clear", on_click=clear_queue,
                              disabled=not any(j.state == "queued" for j in mgr.pending()), help="Remove the runs waiting in the queue.")
-            st.caption(f"Run folder `{focus.run.path}` · elapsed {wb.fmt_seconds(s['elapsed_s'])}")
+            st.caption(f"Run folder `{focus.run.path}` · elapsed {fmt_seconds(s['elapsed_s'])}")
             if s.get("lora"):
                 lo = s["lora"]
                 st.caption(f":material/tune: LoRA trains {lo['trainable_params']:,} of {lo['total_params']:,} encoder parameters ({lo['trainable_share']:.2%}).")
             cols = st.columns(len(focus.config.phases))
             for col, phase in zip(cols, focus.config.phases):
                 if phase in s["phases_done"]:
-                    col.progress(1.0, text=f"**{phase.upper()}** · done in {wb.fmt_seconds(s['phase_walls'].get(phase))}")
+                    col.progress(1.0, text=f"**{phase.upper()}** · done in {fmt_seconds(s['phase_walls'].get(phase))}")
                 elif phase == s["phase"] and s["state"] == "running":
-                    eta = f" · ETA {wb.fmt_seconds(s['eta_s'])}" if s["eta_s"] is not None else ""
+                    eta = f" · ETA {fmt_seconds(s['eta_s'])}" if s["eta_s"] is not None else ""
                     col.progress(min(s["fraction"], 1.0), text=f"**{phase.upper()}** · step {s['step']}/{s['total']}{eta}")
                 else:
                     col.progress(0.0, text=f"**{phase.upper()}** · {'waiting' if s['state'] in ('queued', 'running') else 'not run'}")
@@ -242,7 +245,7 @@ def render() -> None:
                 a, b, _ = st.columns([1, 1, 3])
                 a.page_link(nav.page("embeddings"), label="Embedding maps", icon=":material/scatter_plot:")
                 b.page_link(nav.page("results"), label="Results", icon=":material/leaderboard:")
-            losses = wb.loss_frame(s["losses"])
+            losses = loss_frame(s["losses"])
             if len(losses):
                 st.plotly_chart(charts.loss_curves(losses, list(focus.config.phases), s["evals"], height=230), key="train_loss",
                                 config={"displayModeBar": False})
@@ -253,8 +256,8 @@ def render() -> None:
                 rows = []
                 for j in reversed(jobs):
                     js = j.status()
-                    rows.append({"#": j.id, "state": js["state"], "recipe": j.config.recipe, "dataset": wb.dataset_label(j.config.dataset),
-                                 "model": wb.model_label(j.config.model), "seed": j.config.seed, "now": ui.job_caption(js), "run": j.run.id})
+                    rows.append({"#": j.id, "state": js["state"], "recipe": j.config.recipe, "dataset": dataset_label(j.config.dataset),
+                                 "model": model_label(j.config.model), "seed": j.config.seed, "now": ui.job_caption(js), "run": j.run.id})
                 st.dataframe(rows, hide_index=True, width="stretch")
 
     if mgr.jobs():
@@ -270,7 +273,7 @@ def render() -> None:
             if data_error:
                 st.error(f"Dataset: {data_error}", icon=":material/error:")
             else:
-                st.markdown(f"Dataset **{wb.dataset_label(choice['spec'])}** · {len(ds.train):,} train rows · {ds.num_classes} classes")
+                st.markdown(f"Dataset **{dataset_label(choice['spec'])}** · {len(ds.train):,} train rows · {ds.num_classes} classes")
             st.page_link(nav.page("data"), label="Change the data", icon=":material/table:")
         kind = ui.bind(st.radio, "Model", "wb.model_kind", page=PAGE, options=list(MODELS), format_func=MODELS.get,
                        help="The packaged MiniLM works offline. The tiny random BERT only shows the machinery (its accuracy means nothing).")
@@ -301,16 +304,14 @@ def render() -> None:
                        "big batches with rates tuned on validation, since on a GPU a small model's step costs about the same at "
                        "batch 32 as at 512 (see README, Performance); on small data an untuned starting point."
                        + ("" if on_gpu else " Needs a GPU."))
-        ui.bind(st.number_input, "Max steps per phase (0 = full)", "wb.max_steps", page=PAGE, min_value=LIMITS["wb.max_steps"][0], max_value=LIMITS["wb.max_steps"][1], step=5,
-                help="Caps every phase: a quick look at the machinery, not a real result.")
+        number_setting("wb.max_steps", 5, help="Caps every phase: a quick look at the machinery, not a real result.")
         with st.expander("Size limits"):
-            ui.bind(st.number_input, "Max tokens per text", "wb.max_length", page=PAGE, min_value=LIMITS["wb.max_length"][0], max_value=LIMITS["wb.max_length"][1], step=16)
-            ui.bind(st.number_input, "Max training rows (0 = all)", "wb.max_train_rows", page=PAGE, min_value=LIMITS["wb.max_train_rows"][0], max_value=LIMITS["wb.max_train_rows"][1], step=1000,
-                    help="A stratified sample of the training split, for CPU runs on big data.")
-            ui.bind(st.number_input, "Validation rows kept for the maps", "wb.embed_rows", page=PAGE, min_value=LIMITS["wb.embed_rows"][0], max_value=LIMITS["wb.embed_rows"][1], step=500)
+            number_setting("wb.max_length", 16)
+            number_setting("wb.max_train_rows", 1000, help="A stratified sample of the training split, for CPU runs on big data.")
+            number_setting("wb.embed_rows", 500)
 
-    base = wb.recipe_defaults(recipe)
-    fixed = wb.recipe_fixed_fields(recipe)
+    base = recipe_defaults(recipe)
+    fixed = recipe_fixed_fields(recipe)
     tabs = st.tabs([PHASE_TABS[p] for p in base.phases])
     for tab, phase in zip(tabs, base.phases):
         with tab:
@@ -328,9 +329,9 @@ def render() -> None:
                     paper = "" if st.session_state["wb.preset"] == "normal" else " The paper's method uses **normal**."
                     st.caption(f"Imbalance correction: **{st.session_state['wb.preset']}** (r_min {r_min:g}, r_max {r_max:g}), "
                                f"from the Imbalance & noise page.{paper}")
-                    ratio_problem = wb.ratio_problem(r_min, r_max)
-                    if ratio_problem:
-                        st.warning(ratio_problem, icon=":material/warning:")
+                    ratio_warning = ratio_problem(r_min, r_max)
+                    if ratio_warning:
+                        st.warning(ratio_warning, icon=":material/warning:")
                 st.page_link(nav.page("imbalance"), label="Tune imbalance and noise", icon=":material/tune:")
 
     b1, b2, _ = st.columns([1, 1.3, 2])
@@ -342,7 +343,7 @@ def render() -> None:
               help="The paper's method and ablations with these seeds and the settings on screen (each recipe takes the ones its phases "
                    "have, except what it fixes itself, like extra_imb's imbalance preset): fills the Results comparison.")
     try:
-        n_seeds = len(wb.parse_seeds(st.session_state["wb.seeds"]))
+        n_seeds = len(parse_seeds(st.session_state["wb.seeds"]))
         st.caption(f"Start queues {n_seeds} run{'s' if n_seeds > 1 else ''} (one per seed); "
                    f"Queue all queues {n_seeds * len(paper_recipes)} ({len(paper_recipes)} recipes × {n_seeds} seed{'s' if n_seeds > 1 else ''}).")
     except ValueError as exc:

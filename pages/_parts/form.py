@@ -1,32 +1,132 @@
-"""The Train page's form: which per-phase settings it shows, and which live under a
-workbench-wide key. Shared with the Results page, which loads a run's settings back into it."""
+"""Which widget shows which setting: the Train page's form and the workbench-wide settings.
+
+The engine names settings by their config keys (`ft.lr`, `cl.min_ratio`) and declares each one's
+default, type, label and limits once, beside its config field (`threephase_core.config.spec`).
+The pages keep their settings in session keys (``wb.*``, see `ui.py`); this module maps those
+keys onto config keys, and the widgets, the saved-settings loader and "Load these settings into
+Train" read the labels, defaults and limits from the config through it.
+"""
+
 from __future__ import annotations
 
-SHARED = {"dae.noise_ratio": "wb.noise", "cl.augmentation": "wb.augmentation"}  # also set on the Imbalance page
+from typing import Any
+
+from threephase_core.config import CLConfig, spec
+from threephase_core.workbench.previews import preset_for
+from threephase_core.workbench.settings import recipe_fixed_fields
+
+# Workbench-wide session keys that show a config setting (set on the Data, Imbalance and Train
+# pages, shared by every recipe): session key -> config key.
+WORKBENCH_SETTINGS = {
+    "wb.min_ratio": "cl.min_ratio",
+    "wb.max_ratio": "cl.max_ratio",
+    "wb.noise": "dae.noise_ratio",
+    "wb.augmentation": "cl.augmentation",
+    "wb.max_steps": "max_steps",
+    "wb.max_length": "max_length",
+    "wb.max_train_rows": "max_train_rows",
+    "wb.embed_rows": "embed_rows",
+    "wb.device": "device",
+}
+# Phase settings the Imbalance page sets too: config key -> session key (unless a recipe fixes it).
+SHARED = {WORKBENCH_SETTINGS[key]: key for key in ("wb.noise", "wb.augmentation")}
+# The range each workbench-wide number widget accepts (a saved value outside it is not restored).
+LIMITS: dict[str, tuple] = {
+    key: spec(setting).bounds() for key, setting in WORKBENCH_SETTINGS.items() if spec(setting).type in (int, float)
+}
+RECIPE_PREFIX = "wb.t."  # a recipe's own phase settings: wb.t.<recipe>.<config key>
 PAIR_ONLY = {"cl.augmentation", "cl.max_pairs"}  # settings of the cosine pair loss only
 
-# (key, label, kind, options) per phase section; kind: int | float | lr | bool | choice
+
+def config_defaults() -> dict[str, Any]:
+    """The session defaults that come from the config's own defaults."""
+    r_min, r_max = CLConfig().ratios()
+    return {
+        "wb.dataset": {
+            "spec": spec("dataset").default,
+            "text_column": spec("text_column").default,
+            "label_column": spec("label_column").default,
+        },
+        "wb.preset": spec("cl.imbalance").default,
+        "wb.model_kind": spec("model").default,
+        "wb.recipe": spec("recipe").default,
+        "wb.seeds": str(spec("seed").default),
+        **{key: spec(setting).default for key, setting in WORKBENCH_SETTINGS.items()},
+        "wb.min_ratio": r_min,  # the default preset's ratios (the config's -1 means "from the preset")
+        "wb.max_ratio": r_max,
+    }
+
+
+def _field(key: str, label: str = "") -> tuple[str, str, str, Any]:
+    """(key, label, kind, options) of one form field, from the config's declaration of the setting.
+    kind: int | float | lr (a learning rate, shown in e-notation) | bool | choice; options: the
+    (lowest, highest) range of a number or the choices of a text setting."""
+    one = spec(key)
+    if one.choices:
+        return key, label or one.label, "choice", one.choices
+    if one.type is bool:
+        return key, label or one.label, "bool", None
+    kind = "int" if one.type is int else "lr" if key.endswith("lr") else "float"
+    return key, label or one.label, kind, one.bounds()
+
+
+# The fields of each phase's tab.
 FIELDS = {
-    "dae": [("dae.epochs", "Epochs", "int", (1, 100)), ("dae.lr", "Learning rate", "lr", None), ("dae.batch_size", "Batch size", "int", (1, 8192)),
-            ("dae.noise_ratio", "Noise ratio (word deletion)", "float", (0.0, 0.9))],
-    "cl": [("cl.epochs", "Epochs", "int", (1, 100)), ("cl.lr", "Learning rate", "lr", None), ("cl.batch_size", "Batch size", "int", (1, 8192)),
-           ("cl.augmentation", "Pair augmentation", "int", (1, 16)), ("cl.loss", "Loss", "choice", ("cosine", "supcon", "simclr")),
-           ("cl.max_pairs", "Max pairs (0 = all)", "int", (0, 10_000_000))],
-    "ft": [("ft.epochs", "Max epochs", "int", (1, 200)), ("ft.lr", "Encoder learning rate", "lr", None), ("ft.head_lr", "Head learning rate", "lr", None),
-           ("ft.batch_size", "Batch size", "int", (1, 8192)), ("ft.patience", "Early-stopping patience (epochs)", "int", (1, 100)),
-           ("ft.scheduler", "Schedule", "choice", ("linear", "cosine", "constant")), ("ft.head_hidden", "Head hidden size", "int", (8, 4096)),
-           ("ft.dropout", "Dropout", "float", (0.0, 0.9)), ("ft.freeze_encoder", "Freeze the encoder", "bool", None),
-           ("ft.head_input_norm", "Normalise the head's input", "bool", None)],
+    "dae": [_field(k) for k in ("dae.epochs", "dae.lr", "dae.batch_size", "dae.noise_ratio")],
+    "cl": [_field(k) for k in ("cl.epochs", "cl.lr", "cl.batch_size", "cl.augmentation", "cl.loss", "cl.max_pairs")],
+    "ft": [
+        _field(k)
+        for k in (
+            "ft.epochs", "ft.lr", "ft.head_lr", "ft.batch_size", "ft.patience", "ft.scheduler", "ft.head_hidden",
+            "ft.dropout", "ft.freeze_encoder", "ft.head_input_norm",
+        )
+    ],
+    # Joint takes epochs and learning rate from `cl`, always uses the cosine pair loss, and only the
+    # DAE's batch size and noise (phases/joint.py): the tab shows just those.
+    "joint": [
+        _field("cl.epochs"),
+        _field("cl.lr"),
+        _field("cl.batch_size", "Pair batch size"),
+        _field("dae.batch_size", "DAE batch size"),
+        _field("dae.noise_ratio"),
+        _field("cl.augmentation"),
+        _field("cl.max_pairs"),
+    ],
 }
-# Joint takes epochs and learning rate from `cl`, always uses the cosine pair loss, and only the
-# DAE's batch size and noise (phases/joint.py): the tab shows just those.
-FIELDS["joint"] = [("cl.epochs", "Epochs", "int", (1, 100)), ("cl.lr", "Learning rate", "lr", None),
-                   ("cl.batch_size", "Pair batch size", "int", (1, 8192)), ("dae.batch_size", "DAE batch size", "int", (1, 8192)),
-                   ("dae.noise_ratio", "Noise ratio (word deletion)", "float", (0.0, 0.9)),
-                   ("cl.augmentation", "Pair augmentation", "int", (1, 16)), ("cl.max_pairs", "Max pairs (0 = all)", "int", (0, 10_000_000))]
 
 
 def field_keys() -> list[str]:
     """Every per-phase setting the form shows, once."""
     return list(dict.fromkeys(key for fields in FIELDS.values() for key, *_ in fields))
 
+
+def setting_name(recipe: str, key: str) -> str:
+    """The session key of a phase setting: shared with the Imbalance page, or this recipe's own."""
+    if key in SHARED and key not in recipe_fixed_fields(recipe):
+        return SHARED[key]
+    return f"{RECIPE_PREFIX}{recipe}.{key}"
+
+
+def session_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The session keys and values that show `workbench.settings.train_form_values`' values (a
+    run's settings, by config key) on the Data, Imbalance and Train pages."""
+    recipe = values["recipe"]
+    out: dict[str, Any] = {"wb.recipe": recipe}
+    if "seed" in values:
+        out["wb.seeds"] = str(values["seed"])
+    kind = values.get("model_kind")
+    if kind:
+        out["wb.model_kind"] = kind
+        if kind in ("path", "hub"):
+            out[f"wb.model_{kind}"] = values["model"]
+    if "dataset" in values:
+        out["wb.dataset"] = {"spec": values["dataset"], "text_column": values["text_column"],
+                             "label_column": values["label_column"]}
+        out["wb.source"] = values["dataset_source"]
+    out.update({key: values[setting] for key, setting in WORKBENCH_SETTINGS.items()
+                if "." not in setting and setting in values})  # run-wide settings
+    if "cl.min_ratio" in values and "cl.max_ratio" in values:
+        r_min, r_max = values["cl.min_ratio"], values["cl.max_ratio"]
+        out.update({"wb.min_ratio": r_min, "wb.max_ratio": r_max, "wb.preset": preset_for(r_min, r_max)})
+    out.update({setting_name(recipe, key): values[key] for key in field_keys() if key in values})
+    return out

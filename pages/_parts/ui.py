@@ -18,27 +18,20 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from threephase_core import workbench as wb
+from pages._parts import form
+from threephase_core.config import spec
 from threephase_core.runstore import RunStore, default_runs_dir
+from threephase_core.workbench import datasets, previews
+from threephase_core.workbench.datasets import dataset_label, prune_uploads, source_stamp
+from threephase_core.workbench.job_managers import manager_for
+from threephase_core.workbench.runs import fmt_seconds, runs_dir_problem
+from threephase_core.workbench.settings import clean_settings, load_settings, save_settings
 
 DEFAULTS: dict[str, Any] = {
-    "wb.dataset": {"spec": "demo", "text_column": "text", "label_column": "label"},
+    **form.config_defaults(),  # data, model, recipe, seeds, imbalance, noise and run-wide settings
     "wb.source": "demo",
-    "wb.preset": "normal",
-    "wb.min_ratio": 1.5,
-    "wb.max_ratio": 4.0,
-    "wb.noise": 0.6,
-    "wb.augmentation": 2,
-    "wb.model_kind": "minilm",
     "wb.model_path": "",
     "wb.model_hub": "",
-    "wb.recipe": "three_phase",
-    "wb.seeds": "0",
-    "wb.device": "auto",
-    "wb.max_steps": 0,
-    "wb.max_length": 128,
-    "wb.max_train_rows": 0,
-    "wb.embed_rows": 5000,
     "wb.run": None,  # the run shown on the Embeddings and Results pages
 }
 
@@ -50,7 +43,7 @@ def init_state() -> None:
     """Defaults for every ``wb.*`` setting; a new browser session (a refresh, a new tab) first
     takes the settings the workbench saved last (`persist_state`)."""
     if "wb._restored" not in st.session_state:
-        saved = wb.clean_settings(wb.load_settings(default_runs_dir()), DEFAULTS, setting_choices())
+        saved = clean_settings(load_settings(default_runs_dir()), DEFAULTS, setting_choices(), form.LIMITS)
         for key, value in saved.items():
             if key.startswith("wb.") and key not in NOT_PERSISTED and key not in st.session_state:
                 st.session_state[key] = value
@@ -62,11 +55,11 @@ def init_state() -> None:
 
 def setting_choices() -> dict[str, list]:
     """The values a choice setting can take (a saved value outside them is dropped)."""
-    from threephase_core.config import IMBALANCE_PRESETS
     from threephase_core.recipes import RECIPES
 
-    return {"wb.recipe": list(RECIPES), "wb.preset": list(IMBALANCE_PRESETS) + ["custom"], "wb.source": ["demo", "folder", "upload", "hub"],
-            "wb.model_kind": ["minilm", "tiny", "path", "hub"], "wb.device": ["auto", "cpu", "cuda"]}
+    return {"wb.recipe": list(RECIPES), "wb.preset": [*spec("cl.imbalance").choices, "custom"],
+            "wb.source": ["demo", "folder", "upload", "hub"], "wb.model_kind": ["minilm", "tiny", "path", "hub"],
+            "wb.device": list(spec("device").choices)}
 
 
 def persist_state() -> None:
@@ -75,7 +68,7 @@ def persist_state() -> None:
     values = {k: v for k, v in st.session_state.items() if k.startswith("wb.") and k not in NOT_PERSISTED}
     if values != st.session_state.get("_wb.saved"):
         try:
-            st.session_state["_wb.saved"] = wb.save_settings(values, default_runs_dir())
+            st.session_state["_wb.saved"] = save_settings(values, default_runs_dir())
         except OSError:  # a read-only runs folder: settings just do not persist
             st.session_state["_wb.saved"] = values
 
@@ -104,7 +97,7 @@ def bump(key: str) -> None:
 # ---- engine objects -------------------------------------------------------------------
 @st.cache_resource(show_spinner=False)
 def _manager(runs_dir: str):
-    return wb.manager_for(runs_dir)
+    return manager_for(runs_dir)
 
 
 def manager():
@@ -124,7 +117,7 @@ def store() -> RunStore:
 def runs_dir_warning() -> None:
     """On every page: say so when the runs folder cannot hold runs (a file in the way, no write
     permission), before a Start or an upload finds out."""
-    problem = wb.runs_dir_problem(store().root)
+    problem = runs_dir_problem(store().root)
     if problem:
         st.error(problem, icon=":material/folder_off:")
 
@@ -140,7 +133,7 @@ def warm_up() -> bool:
     quiet_libraries()
     warm_up_umap(background=True)
     try:  # uploads no run used, untouched for 30 days
-        wb.prune_uploads(default_runs_dir(), keep={str(st.session_state.get("wb.dataset", {}).get("spec", ""))})
+        prune_uploads(default_runs_dir(), keep={str(st.session_state.get("wb.dataset", {}).get("spec", ""))})
     except OSError:
         pass
 
@@ -185,12 +178,12 @@ def _load(spec: str, text_column: str, label_column: str, stamp: float):
 
 @st.cache_data(show_spinner="Reading the file…", max_entries=32)
 def _peek(path: str, stamp: tuple) -> "object":
-    return wb.peek_table(path)
+    return datasets.peek_table(path)
 
 
 def peek_table(path) -> "object":
     """The first rows of a data file, read once per file version (a big file is not re-parsed on
-    every click of the Data page); DataError as `wb.peek_table`."""
+    every click of the Data page); DataError as `workbench.datasets.peek_table`."""
     st_ = Path(path).stat()
     return _peek(str(path), (st_.st_mtime_ns, st_.st_size))
 
@@ -198,7 +191,7 @@ def peek_table(path) -> "object":
 def load_dataset(choice: dict):
     """The dataset of a choice {spec, text_column, label_column}; DataError on bad input."""
     spec = choice["spec"]
-    return _load(spec, choice.get("text_column", "text"), choice.get("label_column", "label"), wb.source_stamp(spec))
+    return _load(spec, choice.get("text_column", "text"), choice.get("label_column", "label"), source_stamp(spec))
 
 
 def current_dataset():
@@ -222,7 +215,7 @@ def pair_stats(spec: str, text_column: str, label_column: str, stamp: float, r_m
 
     ds = _load(spec, text_column, label_column, stamp)
     train = capped_train(ds.train, max_train_rows, 0)
-    return wb.pair_stats(train["text"].tolist(), train["label"].to_numpy(), ds.num_classes, r_min, r_max, augmentation)
+    return previews.pair_stats(train["text"].tolist(), train["label"].to_numpy(), ds.num_classes, r_min, r_max, augmentation)
 
 
 def model_spec() -> str:
@@ -286,7 +279,7 @@ def job_caption(status: dict) -> str:
     if status["state"] != "running":
         return status["state"]
     eta = status.get("eta_s")
-    eta_s = f", phase ETA {wb.fmt_seconds(eta)}" if eta is not None else ""
+    eta_s = f", phase ETA {fmt_seconds(eta)}" if eta is not None else ""
     return f"{phase.upper()} step {status.get('step', 0)}/{status.get('total', 0)}{eta_s}"
 
 
@@ -307,7 +300,7 @@ def sidebar_status() -> None:
                 return
             job = next((j for j in jobs if j.state == "running"), jobs[0])
             s = job.status()
-            st.progress(min(max(s["fraction"], 0.0), 1.0), text=f"{job.config.recipe} · {wb.dataset_label(job.config.dataset)} — {job_caption(s)}")
+            st.progress(min(max(s["fraction"], 0.0), 1.0), text=f"{job.config.recipe} · {dataset_label(job.config.dataset)} — {job_caption(s)}")
             if len(jobs) > 1:
                 st.caption(f"{len(jobs) - 1} more in the queue")
 

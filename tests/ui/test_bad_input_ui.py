@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from threephase_core import workbench as wb
+from threephase_core.workbench.job_managers import managers
+from threephase_core.workbench.models import model_choice_problem
+from threephase_core.workbench.previews import PREVIEW_WORDS, noise_preview, ratio_problem, stopword_preview
+from threephase_core.workbench.runs import runs_dir_problem
+from threephase_core.workbench.settings import clean_settings, setting_hint
 
 
 def ok(at) -> None:
@@ -25,11 +29,11 @@ def warnings(at) -> list[str]:
 
 
 def queued_jobs() -> list:
-    return [j for m in wb.managers() for j in m.jobs()]
+    return [j for m in managers() for j in m.jobs()]
 
 
 def cancel_all() -> None:
-    for m in wb.managers():
+    for m in managers():
         for j in m.jobs():
             m.cancel(j.id)
     for j in queued_jobs():
@@ -63,10 +67,10 @@ def test_bad_upload_is_named_and_the_working_choice_kept(empty_store, open_app, 
 
 def test_noise_preview_of_a_huge_text_is_cut():
     text = "word " * 200_000
-    words = wb.noise_preview(text, 0.6)
-    assert len(words) <= wb.PREVIEW_WORDS + 1 and words[-1] == ("…", True)
-    assert len(wb.stopword_preview(text)) <= wb.PREVIEW_WORDS + 1
-    assert [w for w, _ in wb.noise_preview("a b c", 0.0)] == ["a", "b", "c"]  # short texts unchanged
+    words = noise_preview(text, 0.6)
+    assert len(words) <= PREVIEW_WORDS + 1 and words[-1] == ("…", True)
+    assert len(stopword_preview(text)) <= PREVIEW_WORDS + 1
+    assert [w for w, _ in noise_preview("a b c", 0.0)] == ["a", "b", "c"]  # short texts unchanged
 
 
 def test_imbalance_page_with_a_huge_text_stays_small(empty_store, open_app, goto):
@@ -125,7 +129,7 @@ def test_refused_setting_names_its_field(empty_store, open_app, key, value, plac
     assert not queued_jobs()
 
 
-@pytest.mark.parametrize("seeds, message", [("1,,x", "seed 'x'"), ("99999999999", "2**32"), (" ", "at least one seed")])
+@pytest.mark.parametrize("seeds, message", [("1,,x", "seed 'x'"), ("99999999999", "4294967295"), (" ", "at least one seed")])
 def test_bad_seeds_are_refused_with_the_field_named(empty_store, open_app, seeds, message):
     at = open_app("train")
     at.radio(key="train:wb.model_kind").set_value("tiny").run()
@@ -209,11 +213,11 @@ def test_upload_with_a_runs_folder_that_is_a_file(runs_dir_is_a_file, open_app):
 
 
 def test_runs_dir_problem(tmp_path):
-    assert wb.runs_dir_problem(tmp_path) is None
-    assert wb.runs_dir_problem(tmp_path / "new" / "runs") is None  # can be made
+    assert runs_dir_problem(tmp_path) is None
+    assert runs_dir_problem(tmp_path / "new" / "runs") is None  # can be made
     (tmp_path / "f").write_text("x")
-    assert "is a file" in wb.runs_dir_problem(tmp_path / "f")
-    assert "cannot be made" in wb.runs_dir_problem(tmp_path / "f" / "runs")
+    assert "is a file" in runs_dir_problem(tmp_path / "f")
+    assert "cannot be made" in runs_dir_problem(tmp_path / "f" / "runs")
 
 
 # ---- saved settings -------------------------------------------------------------------
@@ -302,27 +306,29 @@ def test_results_and_embeddings_while_a_run_is_in_its_first_phase(empty_store, o
 # ---- the workbench helpers behind these messages --------------------------------------
 def test_setting_hint_names_the_field_of_the_refused_key():
     places = {"cl.max_pairs": "Phase 2 · CL › Max pairs", "cl.max_ratio": "Imbalance & noise page", "seed": "Seeds"}
-    assert wb.setting_hint("cl.max_pairs must be 0 or >= 2, got 1", places).startswith("Phase 2 · CL › Max pairs: ")
-    assert wb.setting_hint("seed must be < 2**32", places).startswith("Seeds: ")
-    assert wb.setting_hint("ft.lr must be > 0", places) == "ft.lr must be > 0"  # unknown: unchanged
+    assert setting_hint("cl.max_pairs must be 0 or >= 2, got 1", places).startswith("Phase 2 · CL › Max pairs: ")
+    assert setting_hint("seed must be < 2**32", places).startswith("Seeds: ")
+    assert setting_hint("ft.lr must be > 0", places) == "ft.lr must be > 0"  # unknown: unchanged
 
 
 def test_clean_settings_drops_what_a_widget_cannot_show():
+    from pages._parts.form import LIMITS
     from pages._parts.ui import DEFAULTS
 
     saved = {"wb.max_ratio": 100.0, "wb.min_ratio": 2, "wb.noise": None, "wb.dataset": "demo", "wb.seeds": "0,1",
-             "wb.recipe": "gone", "wb.max_steps": 2.5, "wb.t.ft.ft.epochs": 3}
-    clean = wb.clean_settings(saved, DEFAULTS, {"wb.recipe": ["three_phase", "ft"]})
-    assert clean == {"wb.min_ratio": 2.0, "wb.seeds": "0,1", "wb.t.ft.ft.epochs": 3}
+             "wb.recipe": "gone", "wb.max_steps": 2.5, "wb.t.ft.ft.epochs": 3, "wb.max_length": 4, "wb.embed_rows": 10**9}
+    clean = clean_settings(saved, DEFAULTS, {"wb.recipe": ["three_phase", "ft"]}, LIMITS)
+    # r_max 100 is above the config's limit (50), 4 tokens below max_length's (8); embed_rows has no maximum
+    assert clean == {"wb.min_ratio": 2.0, "wb.seeds": "0,1", "wb.t.ft.ft.epochs": 3, "wb.embed_rows": 10**9}
 
 
 def test_model_choice_problem():
-    assert wb.model_choice_problem("tiny", "tiny") is None
-    assert wb.model_choice_problem("path", " ") == "give a model folder"
-    assert "hub id" in wb.model_choice_problem("hub", "")
-    assert "model folder not found" in wb.model_choice_problem("path", "someone/model")
+    assert model_choice_problem("tiny", "tiny") is None
+    assert model_choice_problem("path", " ") == "give a model folder"
+    assert "hub id" in model_choice_problem("hub", "")
+    assert "model folder not found" in model_choice_problem("path", "someone/model")
 
 
 def test_ratio_problem():
-    assert wb.ratio_problem(1.5, 4.0) is None and wb.ratio_problem(4.0, 4.0) is None
-    assert "above the max ratio" in wb.ratio_problem(5.0, 1.0)
+    assert ratio_problem(1.5, 4.0) is None and ratio_problem(4.0, 4.0) is None
+    assert "above the max ratio" in ratio_problem(5.0, 1.0)

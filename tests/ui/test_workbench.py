@@ -348,31 +348,36 @@ def test_a_projection_whose_cache_cannot_be_written_is_still_shown(finished_stor
 
 
 def test_train_form_values_from_a_config(tmp_path):
+    """A run's settings by config key (no page widget keys): what the Train form needs to set it up again."""
     from threephase_core.config import to_dict
     from threephase_core.recipes import build_config
 
     model = tmp_path / "my-model"
     model.mkdir()
-    cfg = to_dict(build_config("extra_imb", {"model": str(model), "dataset": str(tmp_path), "seed": 4, "ft.epochs": 7, "dae.noise_ratio": 0.3}))
-    values, notes = train_form_values(cfg, ["ft.epochs", "dae.noise_ratio", "cl.lr"], {"dae.noise_ratio": "wb.noise"})
+    overrides = {"model": str(model), "dataset": str(tmp_path), "seed": 4, "ft.epochs": 7, "dae.noise_ratio": 0.3}
+    cfg = to_dict(build_config("extra_imb", overrides))
+    values, notes = train_form_values(cfg, ["ft.epochs", "dae.noise_ratio", "cl.lr"])
     assert notes == []
-    assert values["wb.model_kind"] == "path" and values["wb.model_path"] == str(model)
-    assert values["wb.source"] == "folder" and values["wb.dataset"]["spec"] == str(tmp_path)
-    assert values["wb.seeds"] == "4" and values["wb.t.extra_imb.ft.epochs"] == 7 and values["wb.noise"] == 0.3
-    assert "wb.preset" not in values  # extra_imb fixes its preset: the Imbalance page keeps the user's
+    assert values["model_kind"] == "path" and values["model"] == str(model)
+    assert values["dataset_source"] == "folder" and values["dataset"] == str(tmp_path)
+    assert (values["text_column"], values["label_column"]) == ("text", "label")
+    assert values["seed"] == 4 and values["ft.epochs"] == 7 and values["dae.noise_ratio"] == 0.3
+    assert values["max_length"] == 128 and values["device"] == "auto"
+    assert "cl.min_ratio" not in values  # extra_imb fixes its preset: the Imbalance page keeps the user's
     custom = to_dict(build_config("three_phase", {"cl.min_ratio": 1.2, "cl.max_ratio": 8.0, "model": "someone/encoder"}))
-    values, _ = train_form_values(custom, [], {})
-    assert (values["wb.preset"], values["wb.min_ratio"], values["wb.max_ratio"]) == ("custom", 1.2, 8.0)
-    assert values["wb.model_kind"] == "hub" and values["wb.model_hub"] == "someone/encoder"
+    values, _ = train_form_values(custom, [])
+    assert (values["cl.min_ratio"], values["cl.max_ratio"]) == (1.2, 8.0)
+    assert values["model_kind"] == "hub" and values["model"] == "someone/encoder"
+    preset = to_dict(build_config("three_phase"))
+    assert train_form_values(preset, [])[0]["cl.max_ratio"] == 4.0  # the preset's ratio, resolved
     # An FT run leaves the noise and imbalance settings alone (its DAE/CL sections are unused defaults).
     ft = to_dict(build_config("ft", {"dataset": str(tmp_path / "gone")}))
-    values, notes = train_form_values(ft, ["ft.epochs", "dae.noise_ratio", "cl.augmentation"],
-                                         {"dae.noise_ratio": "wb.noise", "cl.augmentation": "wb.augmentation"})
-    assert not {"wb.noise", "wb.augmentation", "wb.preset", "wb.min_ratio"} & set(values) and "wb.t.ft.ft.epochs" in values
-    assert "wb.dataset" not in values and "not on this machine" in notes[0]  # a folder that is gone is not taken for a hub id
+    values, notes = train_form_values(ft, ["ft.epochs", "dae.noise_ratio", "cl.augmentation"])
+    assert not {"dae.noise_ratio", "cl.augmentation", "cl.min_ratio"} & set(values) and "ft.epochs" in values
+    assert "dataset" not in values and "not on this machine" in notes[0]  # a folder that is gone is not taken for a hub id
     damaged = {**custom, "seed": True, "cl": {"imbalance": ["x"]}, "model": 3}
-    values, _ = train_form_values(damaged, ["cl.lr"], {})
-    assert "wb.seeds" not in values and "wb.model_kind" not in values and "wb.preset" not in values
+    values, _ = train_form_values(damaged, ["cl.lr"])
+    assert not {"seed", "model_kind", "cl.min_ratio", "cl.lr"} & set(values)
     for bad in ({"recipe": "nope"}, {"recipe": ["three_phase"]}):
         with pytest.raises(ValueError, match="recipe"):
-            train_form_values(bad, [], {})
+            train_form_values(bad, [])

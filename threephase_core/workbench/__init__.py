@@ -31,6 +31,7 @@ from threephase_core.workbench.datasets import (
     UPLOAD_DIR,
     columns_problem,
     dataset_label,
+    dataset_source,
     guess_columns,
     path_exists,
     peek_table,
@@ -100,7 +101,6 @@ from threephase_core.workbench.runs import (
     trained_elsewhere,
 )
 from threephase_core.workbench.settings import (
-    SETTING_LIMITS,
     SETTINGS_FILE,
     changed_overrides,
     clean_settings,
@@ -123,7 +123,6 @@ __all__ = [
     "PROJECTION_VERSION",
     "RUN_COLUMNS",
     "SETTINGS_FILE",
-    "SETTING_LIMITS",
     "UPLOAD_DIR",
     "before_ft_acc",
     "cached_projection",
@@ -138,6 +137,7 @@ __all__ = [
     "config_rows",
     "confusion",
     "dataset_label",
+    "dataset_source",
     "delete_problem",
     "delete_runs",
     "embedding_notes",

@@ -30,6 +30,19 @@ def dataset_label(spec: str) -> str:
     return spec
 
 
+def dataset_source(spec: str) -> str | None:
+    """Where a dataset spec points, as the Data page names it: 'demo', 'folder', 'upload' (a file),
+    'hub' (an owner/name id), or None for a path that is not on this machine."""
+    path = Path(spec).expanduser()
+    if spec == "demo":
+        return "demo"
+    if path_exists(path):
+        return "folder" if path.is_dir() else "upload"
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", spec) and not spec.startswith((".", "/", "~")):
+        return "hub"
+    return None
+
+
 def path_exists(path: Path) -> bool:
     """Path.exists that says False instead of raising: a name read from a damaged config.json
     may hold a NUL byte (ValueError) or point where we may not look (PermissionError)."""

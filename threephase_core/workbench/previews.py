@@ -115,7 +115,8 @@ def noise_preview(text: str, ratio: float, seed: int = 0, max_words: int = PREVI
     from threephase_core.noise import delete_words
 
     text, cut = _preview_cut(text, max_words)
-    return _align(text, delete_words(text, float(ratio), np.random.default_rng(seed))) + ([("…", True)] if cut else [])
+    noisy = delete_words(text, float(ratio), np.random.default_rng(seed))
+    return _align(text, noisy) + ([("…", True)] if cut else [])
 
 
 def stopword_preview(text: str, seed: int = 0, max_words: int = PREVIEW_WORDS) -> list[tuple[str, bool]]:

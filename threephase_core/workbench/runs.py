@@ -235,11 +235,17 @@ def runs_dir_problem(root: str | Path) -> str | None:
         probe = probe.parent  # the nearest existing ancestor decides whether it can be made
     where = f"The runs folder {root}"
     if probe != root and not probe.is_dir():
-        return f"{where} cannot be made: {probe} is a file. Set THREEPHASE_RUNS_DIR to a folder and restart the workbench."
+        return (
+            f"{where} cannot be made: {probe} is a file. "
+            "Set THREEPHASE_RUNS_DIR to a folder and restart the workbench."
+        )
     if probe == root and not root.is_dir():
         return f"{where} is a file, not a folder. Set THREEPHASE_RUNS_DIR to a folder and restart the workbench."
     if not os.access(probe, os.W_OK | os.X_OK):
-        return f"{where} is not writable, so no run can be saved. Set THREEPHASE_RUNS_DIR to a folder you may write and restart the workbench."
+        return (
+            f"{where} is not writable, so no run can be saved. "
+            "Set THREEPHASE_RUNS_DIR to a folder you may write and restart the workbench."
+        )
     return None
 
 

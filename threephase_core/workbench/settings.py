@@ -15,9 +15,8 @@ from typing import Any
 
 from threephase_core.config import IMBALANCE_PRESETS, CLConfig, RunConfig
 from threephase_core.runstore import default_runs_dir
-from threephase_core.workbench.datasets import path_exists
+from threephase_core.workbench.datasets import dataset_source, path_exists
 from threephase_core.workbench.json_values import as_dict
-from threephase_core.workbench.previews import preset_for
 from threephase_core.workbench.runs import phase_sections
 
 SETTINGS_FILE = "_workbench/settings.json"  # inside the runs folder: the last settings used
@@ -49,19 +48,6 @@ def save_settings(values: dict[str, Any], runs_dir: str | Path | None = None) ->
     return keep
 
 
-# The range a number setting's widget accepts; the pages draw their widgets with these.
-SETTING_LIMITS: dict[str, tuple[float, float]] = {
-    "wb.min_ratio": (0.5, 5.0),
-    "wb.max_ratio": (1.0, 30.0),
-    "wb.noise": (0.0, 0.9),
-    "wb.augmentation": (1, 16),
-    "wb.max_steps": (0, 1_000_000),
-    "wb.max_length": (16, 4096),
-    "wb.max_train_rows": (0, 10_000_000),
-    "wb.embed_rows": (50, 50_000),
-}
-
-
 def _same_kind(value: Any, default: Any) -> bool:
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(value, bool) and isinstance(default, bool)
@@ -74,32 +60,34 @@ def _same_kind(value: Any, default: Any) -> bool:
     return isinstance(value, type(default)) if default is not None else True
 
 
+def _within(value: Any, bounds: tuple | None) -> bool:
+    """Whether a number lies within (lowest, highest); None on either side is no limit."""
+    if bounds is None or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return True
+    low, high = bounds
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
 def setting_fits(value: Any, default: Any, bounds: tuple | None = None, options=None) -> bool:
     """Whether a stored value can be shown by its widget: the default's type, within `bounds`
-    (min, max) and among `options` when given (a Train-page phase setting from a saved file)."""
-    if not _same_kind(value, default):
-        return False
-    if (
-        bounds is not None
-        and isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and not bounds[0] <= value <= bounds[1]
-    ):
-        return False
-    return options is None or value in options
+    (lowest, highest; see `config.spec(key).bounds()`) and among `options` when given."""
+    return _same_kind(value, default) and _within(value, bounds) and (options is None or value in options)
 
 
 def clean_settings(
-    saved: dict[str, Any], defaults: dict[str, Any], choices: dict[str, list] | None = None
+    saved: dict[str, Any],
+    defaults: dict[str, Any],
+    choices: dict[str, list] | None = None,
+    limits: dict[str, tuple] | None = None,
 ) -> dict[str, Any]:
     """The saved settings a page can draw: entries whose type differs from the default's, numbers
-    outside `SETTING_LIMITS` and values not among `choices` (a recipe since renamed, a hand-edited
-    file) are dropped, so the default is used instead of a widget raising."""
+    outside `limits` (key -> (lowest, highest)) and values not among `choices` (a recipe since
+    renamed, a hand-edited file) are dropped, so the default is used instead of a widget raising."""
     out = {}
     for key, value in saved.items():
         if key in defaults and not _same_kind(value, defaults[key]):
             continue
-        if key in SETTING_LIMITS and not SETTING_LIMITS[key][0] <= value <= SETTING_LIMITS[key][1]:
+        if limits and not _within(value, limits.get(key)):
             continue
         if choices and key in choices and value not in choices[key]:
             continue
@@ -152,9 +140,7 @@ def changed_overrides(recipe: str, values: dict[str, Any]) -> dict[str, Any]:
     for key, value in values.items():
         if key in fixed:
             continue
-        target: Any = base
-        for part in key.split("."):
-            target = getattr(target, part)
+        target = base.get(key)
         if (
             isinstance(value, float)
             and isinstance(target, (int, float))
@@ -166,72 +152,52 @@ def changed_overrides(recipe: str, values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def train_form_values(cfg: dict, field_keys: list[str], shared: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
-    """The workbench settings (session keys of the Data, Imbalance and Train pages) that set up
-    this run's config again, and notes on what could not be loaded: "Load these settings into
-    Train" on the Results page. `field_keys` are the Train form's phase settings, `shared` those
-    kept under a workbench-wide key (noise, augmentation) unless the recipe fixes them. Only the
-    sections of phases the run has are read (an FT run's unused DAE/CL defaults would overwrite
-    the user's noise and imbalance settings); values of the wrong type, from a damaged
-    config.json, are left out. ValueError when the recipe is not one the workbench knows."""
+RUN_WIDE = ("max_steps", "max_length", "max_train_rows", "embed_rows", "device")  # top-level settings the form shows
+
+
+def train_form_values(cfg: dict, field_keys: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """What the Train form needs to set up this run's config again, by config key, and notes on
+    what could not be loaded: "Load these settings into Train" on the Results page.
+
+    The values: `recipe`, `seed`, `model` with `model_kind` (minilm, tiny, path or hub),
+    `dataset`, `text_column` and `label_column` with `dataset_source` (demo, folder, upload or
+    hub), the run-wide settings (`RUN_WIDE`), the imbalance ratios `cl.min_ratio`/`cl.max_ratio`
+    as numbers (the preset resolved), and those of `field_keys` (the form's phase settings) the
+    recipe does not fix. Only the sections of phases the run has are read (an FT run's unused
+    DAE/CL defaults would overwrite the user's noise and imbalance settings); values of the wrong
+    type, from a damaged config.json, are left out. ValueError when the recipe is not one the
+    workbench knows."""
     from threephase_core.recipes import RECIPES
 
     recipe = cfg.get("recipe")
     if not isinstance(recipe, str) or recipe not in RECIPES:
         raise ValueError(f"this run's recipe {recipe!r} is not one the workbench knows")
     notes: list[str] = []
-    out: dict[str, Any] = {"wb.recipe": recipe}
+    out: dict[str, Any] = {"recipe": recipe}
     used = phase_sections(cfg.get("phases") if isinstance(cfg.get("phases"), list) else RECIPES[recipe].phases)
     seed = cfg.get("seed")
     if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0:
-        out["wb.seeds"] = str(seed)
+        out["seed"] = seed
     model = cfg.get("model") or "minilm"
     if isinstance(model, str):
         kind = model if model in ("minilm", "tiny") else "path" if path_exists(Path(model).expanduser()) else "hub"
-        out["wb.model_kind"] = kind
-        if kind in ("path", "hub"):
-            out[f"wb.model_{kind}"] = model
+        out.update(model=model, model_kind=kind)
     spec = cfg.get("dataset")
     if isinstance(spec, str) and spec:
-        path = Path(spec).expanduser()
-        source = (
-            "demo"
-            if spec == "demo"
-            else "folder"
-            if path_exists(path) and path.is_dir()
-            else "upload"
-            if path_exists(path)
-            else "hub"
-            if re.fullmatch(r"[\w.-]+/[\w.-]+", spec) and not spec.startswith((".", "/", "~"))
-            else None
-        )
+        source = dataset_source(spec)
+        text, label = cfg.get("text_column", "text"), cfg.get("label_column", "label")
         if source is None:
             notes.append(f"the dataset {spec!r} is not on this machine; the dataset in use is kept")
-        else:
-            text, label = cfg.get("text_column", "text"), cfg.get("label_column", "label")
-            if isinstance(text, str) and isinstance(label, str):
-                out["wb.dataset"] = {"spec": spec, "text_column": text, "label_column": label}
-                out["wb.source"] = source
-    for key in ("max_steps", "max_length", "max_train_rows", "embed_rows", "device"):
-        if key in cfg:
-            out[f"wb.{key}"] = cfg[key]
+        elif isinstance(text, str) and isinstance(label, str):
+            out.update(dataset=spec, text_column=text, label_column=label, dataset_source=source)
+    out.update({key: cfg[key] for key in RUN_WIDE if key in cfg})
     fixed = recipe_fixed_fields(recipe)
     cl = as_dict(cfg.get("cl"))
-    if (
-        "cl" in used
-        and "cl.imbalance" not in fixed
-        and isinstance(cl.get("imbalance"), str)
-        and cl["imbalance"] in IMBALANCE_PRESETS
-    ):
+    preset = cl.get("imbalance")
+    if "cl" in used and "cl.imbalance" not in fixed and isinstance(preset, str) and preset in IMBALANCE_PRESETS:
         try:
             r_min, r_max = CLConfig(**{k: cl[k] for k in ("imbalance", "min_ratio", "max_ratio") if k in cl}).ratios()
-            out.update(
-                {
-                    "wb.min_ratio": float(r_min),
-                    "wb.max_ratio": float(r_max),
-                    "wb.preset": preset_for(float(r_min), float(r_max)),
-                }
-            )
+            out.update({"cl.min_ratio": float(r_min), "cl.max_ratio": float(r_max)})
         except (TypeError, ValueError):
             notes.append("the imbalance ratios could not be read")
     for key in field_keys:
@@ -239,7 +205,7 @@ def train_form_values(cfg: dict, field_keys: list[str], shared: dict[str, str]) 
         value = as_dict(cfg.get(section)).get(name)
         if section not in used or value is None or key in fixed or isinstance(value, (dict, list)):
             continue
-        out[shared[key] if key in shared else f"wb.t.{recipe}.{key}"] = value
+        out[key] = value
     return out, notes
 
 
