@@ -507,7 +507,7 @@ OUTSIDE = [(one.key, value) for one in _number_specs() for value in _outside(one
 
 def test_every_number_setting_has_limits_to_test():
     limited = {key for key, _ in OUTSIDE}
-    assert {"seed", "ft.lr", "ft.dropout", "cl.max_pairs", "cl.min_ratio", "dae.noise_ratio", "val_fraction"} <= limited
+    assert {"seed", "ft.lr", "ft.dropout", "cl.max_pairs", "cl.min_ratio", "dae.noise_ratio"} <= limited
     assert limited == {one.key for one in _number_specs()}  # every number setting has a minimum or a maximum
 
 
@@ -559,7 +559,8 @@ def test_spec_names_unknown_keys_and_gives_widget_bounds():
 def test_the_cli_refuses_a_value_outside_its_limits(capsys, tmp_path):
     from threephase_core import cli
 
-    status = cli.main(["run", "--recipe", "ft", "--model", "tiny", "--set", "ft.dropout=0.99", "--runs-dir", str(tmp_path)])
+    args = ["run", "--recipe", "ft", "--model", "tiny", "--set", "ft.dropout=0.99", "--runs-dir", str(tmp_path)]
+    status = cli.main(args)
     assert status == 2
     assert "ft.dropout must be a finite number in [0, 0.95], got 0.99" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # refused before any run folder was made

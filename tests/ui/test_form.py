@@ -30,7 +30,8 @@ def test_every_form_field_takes_the_configs_label_and_limits(key):
                 assert options is None and one.type is bool
             else:
                 assert options == one.bounds() and kind in (("int",) if one.type is int else ("lr", "float"))
-            assert label == one.label or key in ("cl.batch_size", "dae.batch_size")  # the Joint tab names its two batches
+            # The Joint tab names its two batch sizes apart.
+            assert label == one.label or key in ("cl.batch_size", "dae.batch_size")
 
 
 def test_workbench_wide_limits_and_defaults_come_from_the_config():
