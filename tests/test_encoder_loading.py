@@ -1,7 +1,7 @@
 """Which pooling `load_encoder` gives each kind of model.
 
 A sentence-transformers model keeps its own modules; a plain transformers checkpoint gets
-[CLS] pooling (METHOD.md, phase 1), whether it is a local folder or a hub id. The hub ids here
+[CLS] pooling (docs/METHOD.md, "The encoder"), whether it is a local folder or a hub id. The hub ids here
 are written into the session's private, offline hub cache (conftest sets `HF_HUB_CACHE`), the
 layout `huggingface_hub` reads: `models--ORG--NAME/snapshots/<sha>/` plus `refs/main`.
 """

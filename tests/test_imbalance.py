@@ -1,4 +1,4 @@
-"""Imbalance correction: METHOD.md's worked values, thresholds, presets, the corrected data."""
+"""Imbalance correction: docs/METHOD.md's worked values, thresholds, presets, the corrected data."""
 from __future__ import annotations
 
 import math
@@ -20,7 +20,7 @@ from threephase_core.imbalance import (
 NORMAL = IMBALANCE_PRESETS["normal"]
 
 
-# METHOD.md, M = 1000, normal preset (r_min 1.5, r_max 4).
+# docs/METHOD.md, M = 1000, normal preset (r_min 1.5, r_max 4).
 @pytest.mark.parametrize(
     "x, f, repeat",
     [
