@@ -4,10 +4,12 @@
     python bench/accuracy.py --datasets snips2 --long-tail 10,50,100 --recipes three_phase,no_imb,extra_imb,ft
     python bench/accuracy.py --quick                      # CPU smoke test: demo data, tiny step counts
 
-Datasets are folder names under --data-root (default ../shared/datasets) or 'demo'. Model
+Datasets are folder names under --data-root (default $THREEPHASE_DATA_ROOT, else ./data), paths, or
+'demo'. Model
 selection uses the validation split only; test numbers are reported, never tuned on. Rows are
 merged into bench/results/accuracy_<device>.json across invocations (same dataset, recipe
-and seed: a done row beats a failed one, then the row that finished last wins), and the Markdown table is rebuilt from all rows.
+and seed: a done row beats a failed one, then the row that finished last wins), and the Markdown
+table is rebuilt from all rows.
 Long-tailed variants (`--long-tail R`): the train split subsampled with a fixed seed to an
 exponential class profile whose largest/smallest ratio is R (validation and test
 untouched), named like `snips2_lt100`.
@@ -21,20 +23,18 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+from settings import default_data_root, load_benchmark_dataset, settings_for
+
+from threephase_core.cli import quiet_libraries
+from threephase_core.data import TextDataset
+from threephase_core.encoder import device_label, pick_device
+from threephase_core.progress import Progress
+from threephase_core.recipes import build_config
+from threephase_core.runner import execute
+from threephase_core.runstore import RunStore
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-import numpy as np  # noqa: E402
-
-from settings import settings_for  # noqa: E402
-from threephase_core.cli import quiet_libraries  # noqa: E402
-from threephase_core.data import TextDataset, load_dataset  # noqa: E402
-from threephase_core.encoder import device_label, pick_device  # noqa: E402
-from threephase_core.progress import Progress  # noqa: E402
-from threephase_core.recipes import build_config  # noqa: E402
-from threephase_core.runner import execute  # noqa: E402
-from threephase_core.runstore import RunStore  # noqa: E402
 
 ALL_DATASETS = "snips_builtin_intents,snips2,sst2,sst5,ag_news,massive_en_us,imdb"
 
@@ -45,7 +45,7 @@ def make_long_tailed(ds: TextDataset, ratio: float, seed: int = 0) -> TextDatase
     rng = np.random.default_rng(seed)
     counts = ds.train["label"].value_counts()
     labels = sorted(counts.index.tolist())
-    tie = dict(zip(labels, rng.permutation(len(labels))))
+    tie = dict(zip(labels, rng.permutation(len(labels)), strict=True))
     order = sorted(labels, key=lambda c: (-counts[c], tie[c]))
     n_max = int(counts.max())
     k = len(order)
@@ -74,7 +74,7 @@ def main() -> int:
     ap.add_argument("--datasets", default=ALL_DATASETS)
     ap.add_argument("--recipes", default="three_phase,ft")
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--data-root", default=str(ROOT.parent / "shared" / "datasets"))
+    ap.add_argument("--data-root", default=default_data_root(), help="folder of the data sets (default $THREEPHASE_DATA_ROOT, else ./data)")
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--long-tail", default="", help="comma-separated imbalance ratios, e.g. 10,50,100")
     ap.add_argument("--max-train-rows", type=int, default=0)
@@ -109,7 +109,7 @@ def main() -> int:
     use_gpu_preset = args.preset == "gpu" or (args.preset == "auto" and cuda)
     commit = _commit()  # the code this process loaded, so once, at the start
     for name in args.datasets.split(","):
-        base = load_dataset("demo" if name == "demo" else str(Path(args.data_root) / name), max_train_rows=args.max_train_rows)
+        base = load_benchmark_dataset(name, args.data_root, max_train_rows=args.max_train_rows)
         variants = [make_long_tailed(base, r) for r in ratios] if ratios else [base]
         for ds in variants:
             for recipe in recipes:
@@ -204,12 +204,16 @@ def summary_table(rows: list[dict]) -> str:
     for r in done:
         groups.setdefault((r["dataset"], r["recipe"]), []).append(r)
     for (d, rec), rs in sorted(groups.items()):
-        def ms(key, scale=100.0):
-            v = np.array([x[key] for x in rs]) * scale
-            return f"{v.mean():.2f} ± {v.std(ddof=1) if len(v) > 1 else 0:.2f}"
-        lines.append(f"| {d} | {rec} | {len(rs)} | {ms('val_acc')} | {ms('test_acc')} | {ms('macro_f1')} | {ms('rare3_recall')} | {np.mean([x['wall_s'] for x in rs]):.0f} |")
+        cells = " | ".join(_mean_sd(rs, key) for key in ("val_acc", "test_acc", "macro_f1", "rare3_recall"))
+        lines.append(f"| {d} | {rec} | {len(rs)} | {cells} | {np.mean([x['wall_s'] for x in rs]):.0f} |")
     lines += ["", *paired_table(done)]
     return "\n".join(lines)
+
+
+def _mean_sd(rows: list[dict], key: str, scale: float = 100.0) -> str:
+    """'mean ± sample sd' of one metric over rows (sd 0 for a single row)."""
+    v = np.array([x[key] for x in rows]) * scale
+    return f"{v.mean():.2f} ± {v.std(ddof=1) if len(v) > 1 else 0:.2f}"
 
 
 def paired_table(done: list[dict]) -> list[str]:
@@ -220,7 +224,8 @@ def paired_table(done: list[dict]) -> list[str]:
     from threephase_core.metrics import paired_p
 
     lines = ["Recipe - FT (points; paired over the seeds both ran; p: paired t-test):", "",
-             "| dataset | recipe | seeds | recipe test acc | FT test acc | diff | p | diff macro F1 | p | diff rare-3 recall |",
+             "| dataset | recipe | seeds | recipe test acc | FT test acc | diff | p | diff macro F1 | p "
+             "| diff rare-3 recall |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     by = {(r["dataset"], r["recipe"], r["seed"]): r for r in done}
     for d in sorted({r["dataset"] for r in done}):
@@ -235,7 +240,7 @@ def paired_table(done: list[dict]) -> list[str]:
                 if any(x is None or y is None for x, y in pairs):
                     cells += ["-"] * (2 if with_p else 1) + (["-", "-"] if key == "test_acc" else [])
                     continue
-                x, y = (np.array(v, float) * 100 for v in zip(*pairs))
+                x, y = (np.array(v, float) * 100 for v in zip(*pairs, strict=True))
                 if key == "test_acc":
                     cells += [f"{x.mean():.2f}", f"{y.mean():.2f}"]
                 cells.append(f"{x.mean() - y.mean():+.2f}")

@@ -15,21 +15,19 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+import torch
+from accuracy import make_long_tailed
+from settings import default_data_root, load_benchmark_dataset
+from torch import nn
+
+from threephase_core.batching import tokenize
+from threephase_core.classifier import Classifier
+from threephase_core.cli import quiet_libraries
+from threephase_core.encoder import device_label, load_encoder, pick_device, resolve_model
+from threephase_core.training import PhaseContext, encode, make_optimizer, make_scheduler, steps_per_epoch
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from accuracy import make_long_tailed  # noqa: E402
-from threephase_core.batching import tokenize  # noqa: E402
-from threephase_core.classifier import Classifier  # noqa: E402
-from threephase_core.cli import quiet_libraries  # noqa: E402
-from threephase_core.data import load_dataset  # noqa: E402
-from threephase_core.encoder import device_label, load_encoder, pick_device, resolve_model  # noqa: E402
-from threephase_core.training import PhaseContext, encode, make_optimizer, make_scheduler, steps_per_epoch  # noqa: E402
 
 # (batch size, epochs, head learning rate): the GPU small-data preset's FT budget first.
 DEFAULT_GRID = "128:4:1e-3,32:5:1e-3,128:16:1e-3,128:4:1e-2"
@@ -64,7 +62,8 @@ def evaluate(clf: Classifier, x: torch.Tensor, y: torch.Tensor, k: int) -> tuple
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", default=str(ROOT.parent / "shared" / "datasets" / "snips2"))
+    ap.add_argument("--dataset", default="snips2", help="folder name under --data-root, a path, or 'demo'")
+    ap.add_argument("--data-root", default=default_data_root(), help="folder of the data sets (default $THREEPHASE_DATA_ROOT, else ./data)")
     ap.add_argument("--long-tail", type=float, default=50.0, help="imbalance ratio of the train split (0: as it is)")
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--seeds", default="0,1,2")
@@ -76,7 +75,7 @@ def main() -> int:
     if args.quick:
         args.dataset, args.seeds, args.grid = "demo", "0,1", "16:2:1e-3"
     device = pick_device("auto")
-    base = load_dataset(args.dataset)
+    base = load_benchmark_dataset(args.dataset, args.data_root)
     ds = make_long_tailed(base, args.long_tail) if args.long_tail > 1 else base
     encoder = load_encoder(resolve_model(args.model), device=device)
     encoder.eval()
@@ -93,7 +92,8 @@ def main() -> int:
     rare = np.argsort(counts)[:3]
     lines = [f"# Head-only study on {ds.name} ({device_label() if device.startswith('cuda') else 'cpu'})", "",
              f"Frozen {args.model} embeddings (norm ≈ {x.norm(dim=-1).mean().item():.2f}); train class sizes "
-             f"{sorted(counts.tolist(), reverse=True)}; validation accuracy and mean validation recall of the 3 rarest classes, "
+             f"{sorted(counts.tolist(), reverse=True)}; validation accuracy and mean validation recall of the 3 rarest "
+             "classes, "
              f"mean ± sd over seeds {args.seeds}.", "",
              f"command: `{' '.join(['python', 'bench/' + Path(__file__).name, *sys.argv[1:]])}`", "",
              "| batch | epochs | steps | head lr | input norm | val acc % | rare-3 recall % |", "|---|---|---|---|---|---|---|"]

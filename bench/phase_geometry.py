@@ -12,20 +12,18 @@ separate, and which phase moves them.
 A run is one folder with config.json, status.json and metrics.json (the run store's layout);
 an `accuracy_*.json` from bench/accuracy.py counts its rows' `phase_geometry` (the GPU machine
 sends back result files, not run folders). Only finished runs count, and where one (dataset,
-model, recipe, seed) ran more than once the latest counts. Runs of different models are kept apart (the model column: its folder name).
+model, recipe, seed) ran more than once the latest counts. Runs of different models are kept apart
+(the model column: its folder name).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from threephase_core.runstore import Run  # noqa: E402
+from threephase_core.runstore import Run
 
 PHASES = ("base", "dae", "cl", "joint", "ft")
 HEADERS = {"base": "pretrained", "dae": "after DAE", "cl": "after CL", "joint": "after Joint", "ft": "after FT"}

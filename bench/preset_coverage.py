@@ -12,16 +12,14 @@ bench/results/preset_coverage.md.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+from accuracy import make_long_tailed
+from settings import default_data_root, load_benchmark_dataset
 
-from accuracy import make_long_tailed  # noqa: E402
-from threephase_core.data import load_dataset  # noqa: E402
-from threephase_core.imbalance import class_sizes, corrected_counts, preset_ratios  # noqa: E402
+from threephase_core.imbalance import class_sizes, corrected_counts, preset_ratios
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PRESETS = ("normal", "extra")
 
@@ -58,19 +56,20 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default="snips2,massive_en_us")
     ap.add_argument("--ratios", default="10,50,100")
-    ap.add_argument("--data-root", default=str(ROOT.parent / "shared" / "datasets"))
+    ap.add_argument("--data-root", default=default_data_root(), help="folder of the data sets (default $THREEPHASE_DATA_ROOT, else ./data)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = ap.parse_args()
     ratios = [float(r) for r in args.ratios.split(",") if r]
     rows = []
     for name in args.datasets.split(","):
-        rows += coverage_rows(load_dataset("demo" if name == "demo" else str(Path(args.data_root) / name)), ratios)
+        rows += coverage_rows(load_benchmark_dataset(name, args.data_root), ratios)
     text = table(rows)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "preset_coverage.md").write_text(
         "# Imbalance presets on the long-tailed variants\n\n"
-        f"`python bench/preset_coverage.py --datasets {args.datasets} --ratios {args.ratios}`. A preset that oversamples no "
+        f"`python bench/preset_coverage.py --datasets {args.datasets} --ratios {args.ratios}`. "
+        "A preset that oversamples no "
         "class leaves the pairs, and so the 3-Phase run, identical to `none` (1, 1).\n\n" + text + "\n")
     print(text)
     return 0

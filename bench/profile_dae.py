@@ -1,6 +1,6 @@
 """Where the DAE step's time goes: data preparation, step time per variant, host syncs, top ops.
 
-    python bench/profile_dae.py --dataset ../shared/datasets/sst2 --model minilm --steps 30
+    python bench/profile_dae.py --dataset sst2 --model minilm --steps 30
 
 Prints (and writes to --out as profile_dae_<device>.txt):
 - the per-epoch data preparation time (word-deletion noise, tokenising the noisy copies);
@@ -15,32 +15,45 @@ from __future__ import annotations
 
 import argparse
 import io
-import sys
 import time
 import warnings
 from pathlib import Path
 
+import torch
+from settings import default_data_root, load_benchmark_dataset
+
+from threephase_core.cli import quiet_libraries
+from threephase_core.config import DAEConfig
+from threephase_core.encoder import device_label, load_encoder, pick_device
+from threephase_core.phases.dae import DAEBatches, dae_loss_on, make_dae_loss
+from threephase_core.training import PhaseContext, make_optimizer, unique_params
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-
-from threephase_core.cli import quiet_libraries  # noqa: E402
-from threephase_core.config import DAEConfig  # noqa: E402
-from threephase_core.data import load_dataset  # noqa: E402
-from threephase_core.encoder import device_label, load_encoder, pick_device  # noqa: E402
-from threephase_core.phases.dae import DAEBatches, dae_loss_on, make_dae_loss  # noqa: E402
-from threephase_core.training import PhaseContext, make_optimizer, unique_params  # noqa: E402
-
 
 def sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
 
 
+def make_step(ctx, loss_fn, batches, params, opt):
+    """One DAE training step on a batch item: forward, backward, clip, update."""
+
+    def step(item):
+        with ctx.autocast():
+            loss = dae_loss_on(loss_fn, batches.features(item))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return loss.detach()
+
+    return step
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", default=str(ROOT.parent / "shared" / "datasets" / "sst2"))
+    ap.add_argument("--dataset", default="sst2", help="folder name under --data-root, a path, or 'demo'")
+    ap.add_argument("--data-root", default=default_data_root(), help="folder of the data sets (default $THREEPHASE_DATA_ROOT, else ./data)")
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=8)
@@ -59,7 +72,7 @@ def main() -> int:
         print(line, flush=True)
         buf.write(line + "\n")
 
-    ds = load_dataset(args.dataset, max_train_rows=args.rows)
+    ds = load_benchmark_dataset(args.dataset, args.data_root, max_train_rows=args.rows)
     texts = ds.train["text"].tolist()
     say(f"device {device_label() if cuda else 'cpu'}; {ds.name}: {len(texts)} texts")
     ctx = PhaseContext(device=device, seed=0)
@@ -79,18 +92,12 @@ def main() -> int:
             t = time.time()
             items = batches.epoch(0)
             t_epoch = time.time() - t
-            say(f"[{variant} b{bs}] build loss {t_loss:.2f}s, tokenise targets {t_targets:.2f}s, epoch noise+tokenise {t_epoch:.2f}s")
+            say(f"[{variant} b{bs}] build loss {t_loss:.2f}s, tokenise targets {t_targets:.2f}s, "
+                f"epoch noise+tokenise {t_epoch:.2f}s")
             params = unique_params(loss_fn)
             opt = make_optimizer([{"params": params, "lr": 1e-4}], device)
 
-            def step(item):
-                with ctx.autocast():
-                    loss = dae_loss_on(loss_fn, batches.features(item))
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-                return loss.detach()
+            step = make_step(ctx, loss_fn, batches, params, opt)
 
             n = min(len(items), args.warmup + args.steps)
             for item in items[: args.warmup]:
@@ -122,7 +129,7 @@ def main() -> int:
                     sync(device)
                 say(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20))
                 say(prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=15))
-            del loss_fn, model, opt
+            del loss_fn, model, opt, step
             if cuda:
                 torch.cuda.empty_cache()
     out = Path(args.out)

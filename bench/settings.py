@@ -1,15 +1,22 @@
-"""Settings the benchmarks use on a GPU: the engine's GPU presets (threephase_core/gpu_presets.py,
-also behind the Train page's "GPU speed settings" button) plus per-dataset changes.
+"""What the benchmarks share: where the data sets are, and the settings they train with on a GPU.
 
-Where bench/results/tune/ chose other values on validation, the jobs pass those with
---settings-json. On the CPU the engine's own defaults are used.
+Data: a data set is named by its folder under the data root (`--data-root`, else
+`$THREEPHASE_DATA_ROOT`, else `./data`), or given as a path, or `demo` (the bundled demo data).
+
+Settings: on a GPU, the engine's GPU presets (threephase_core/gpu_presets.py, also behind
+`threephase run --gpu-preset` and the Train page's "GPU speed settings" button) plus per-dataset
+changes. Where bench/results/tune/ chose other values on validation, the job files pass those with
+--settings-json. On the CPU the engine's own defaults are used, unless `--preset gpu` asks for the
+GPU settings (to reproduce a GPU row's settings on the CPU).
 """
-import sys
+from __future__ import annotations
+
+import os
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from threephase_core.gpu_presets import gpu_settings, recipe_gpu_settings
 
-from threephase_core.gpu_presets import LARGE_DATA, SMALL_DATA, TINY_DATA, gpu_settings, recipe_gpu_settings  # noqa: E402,F401
+DATA_ROOT_ENV = "THREEPHASE_DATA_ROOT"
 
 # Per dataset: long texts need a longer max length (and smaller batches to fit).
 DATASET_SETTINGS = {
@@ -17,13 +24,41 @@ DATASET_SETTINGS = {
 }
 
 
+def default_data_root() -> str:
+    """`$THREEPHASE_DATA_ROOT`, else `./data`: the default of every script's --data-root."""
+    return os.environ.get(DATA_ROOT_ENV) or "data"
+
+
+def dataset_source(name: str, data_root: str) -> str:
+    """What `load_dataset` reads for a benchmark's data set name: `demo`, a path (anything with a
+    path separator, or an existing file or folder), or the folder `name` under `data_root`."""
+    if name == "demo" or os.sep in name or "/" in name or Path(name).exists():
+        return name
+    return str(Path(data_root) / name)
+
+
+def load_benchmark_dataset(name: str, data_root: str, **kwargs):
+    """`load_dataset` for a benchmark's data set name (`dataset_source`). A data set that cannot be
+    read ends the script with one line that says where it was looked for, not a traceback."""
+    from threephase_core.data import DataError, load_dataset
+
+    source = dataset_source(name, data_root)
+    if source != name and not Path(source).exists():
+        raise SystemExit(f"error: no data set folder {name!r} under the data root {data_root} "
+                         f"(give --data-root DIR or set ${DATA_ROOT_ENV})")
+    try:
+        return load_dataset(source, **kwargs)
+    except DataError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
 def settings_for(dataset_name: str, cuda: bool, train_rows: int = 10**9, recipe: str | None = None) -> dict:
     """The GPU settings for this dataset, or none (the engine defaults) when `cuda` is false.
 
     With `recipe`, only settings of its phases that the recipe does not fix itself
     (`recipe_gpu_settings`, as the CLI's --gpu-preset): a recipe's own values, e.g. the study
-    baseline's 10 epochs at batch 16 or LoRA's lr 5e-4, are what makes it that recipe. (Before
-    session 7 the preset overrode them; rows recorded then carry the settings they ran with.)
+    baseline's 10 epochs at batch 16 or LoRA's lr 5e-4, are what makes it that recipe. (Rows
+    recorded before commit 2e3a5dd ran with the preset over them; they carry the settings they ran with.)
     """
     if not cuda:
         return {}

@@ -1,6 +1,6 @@
 """Training speed of each phase, next to stock loops timed in the same invocation.
 
-    python bench/speed.py --dataset ../shared/datasets/sst2            # GPU: the full table
+    python bench/speed.py --dataset sst2                               # GPU: the full table (run it alone)
     python bench/speed.py --dataset demo --quick                       # CPU smoke test (CI)
 
 Measures, on one dataset (SST-2 by default):
@@ -12,7 +12,9 @@ Measures, on one dataset (SST-2 by default):
     no per-step host sync, larger batches), samples/s = samples seen / phase wall time;
   * the whole 3-Phase recipe end to end (data, model load, three phases, embeddings after every
     phase, validation + test metrics), wall seconds.
-Prints a table and writes bench/results/speed_<device>.json and .md.
+Prints a table and writes bench/results/speed_<device>.json and .md. The "reference" ratio divides
+by stock figures measured once on an H100 (bench/results/reference_stock_h100.md); the fair ratio
+is the one against the stock loop of the same run, since host CPUs differ.
 """
 from __future__ import annotations
 
@@ -23,22 +25,22 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
+from settings import dataset_source, default_data_root, load_benchmark_dataset, settings_for
+
+from threephase_core.cli import quiet_libraries
+from threephase_core.encoder import device_label, load_encoder, pick_device, resolve_model
+from threephase_core.noise import delete_words_batch
+from threephase_core.recipes import build_config
+from threephase_core.runner import run_recipe
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from threephase_core.cli import quiet_libraries  # noqa: E402
-from threephase_core.data import load_dataset  # noqa: E402
-from threephase_core.encoder import device_label, load_encoder, pick_device, resolve_model  # noqa: E402
-from threephase_core.noise import delete_words_batch  # noqa: E402
-sys.path.insert(0, str(ROOT / "bench"))
-from settings import settings_for  # noqa: E402
-from threephase_core.recipes import build_config  # noqa: E402
-from threephase_core.runner import run_recipe  # noqa: E402
-
 H100_BF16_DENSE_TFLOPS = 989.0
+# Stock loops' samples/s measured once on an H100 (bench/results/reference_stock_h100.md): the HF Trainer
+# on SST-2 and sentence-transformers' own DAE and CL losses in a plain loop.
+REFERENCE_STOCK = {"ft": 1347, "dae": 983, "cl": 1215}
+
 
 def sync(device: str) -> None:
     if device.startswith("cuda"):
@@ -47,7 +49,13 @@ def sync(device: str) -> None:
 
 def stock_trainer_ft(model_path, texts, labels, n_classes, device, steps, batch=32) -> dict:
     """Stock Hugging Face Trainer fine-tuning, timed over `steps` steps."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+    )
 
     tok = AutoTokenizer.from_pretrained(model_path)
     enc = tok(texts, truncation=True, max_length=128)
@@ -116,7 +124,8 @@ def stock_st_loop(model_path, texts, labels, device, kind: str, steps: int, batc
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", default=str(ROOT.parent / "shared" / "datasets" / "sst2"))
+    ap.add_argument("--dataset", default="sst2", help="folder name under --data-root, a path, or 'demo'")
+    ap.add_argument("--data-root", default=default_data_root(), help="folder of the data sets (default $THREEPHASE_DATA_ROOT, else ./data)")
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--quick", action="store_true", help="tiny step counts and a row cap (CPU smoke test)")
@@ -136,7 +145,8 @@ def main() -> int:
         k, v = item.split("=", 1)
         settings[k] = v
     rows_cap = 400 if args.quick else 0
-    ds = load_dataset(args.dataset, max_train_rows=rows_cap)
+    source = dataset_source(args.dataset, args.data_root)
+    ds = load_benchmark_dataset(args.dataset, args.data_root, max_train_rows=rows_cap)
     settings = {**settings_for(ds.name, cuda, len(ds.train)), **settings}
     texts, labels = ds.train["text"].tolist(), ds.train["label"].to_numpy()
     max_steps = 3 if args.quick else 0
@@ -152,7 +162,7 @@ def main() -> int:
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     t = time.time()
-    cfg = build_config("three_phase", {**settings, "dataset": args.dataset, "model": args.model, "max_steps": max_steps, "max_train_rows": rows_cap})
+    cfg = build_config("three_phase", {**settings, "dataset": source, "model": args.model, "max_steps": max_steps, "max_train_rows": rows_cap})
     run, res = run_recipe(cfg, runs_dir="/tmp/threephase_speed_runs")
     wall = time.time() - t
     result["three_phase"] = {"wall_s": wall, "state": res["state"], "run": str(run.path)}
@@ -209,7 +219,7 @@ def main() -> int:
         "stock_cl_samples_per_s": result.get("stock_cl", {}).get("samples_per_s"),
         "cl_samples_per_s": result["ours_cl"]["samples_per_s"],
         "three_phase_sst2_wall_s": wall if ds.name == "sst2" and not args.quick else None,
-        "reference_stock_ft_samples_per_s": 1347, "reference_stock_dae_samples_per_s": 983, "reference_stock_cl_samples_per_s": 1215,
+        **{f"reference_stock_{phase}_samples_per_s": v for phase, v in REFERENCE_STOCK.items()},
     }
     result.update(flat)
     table = _table(result)
@@ -224,22 +234,41 @@ def main() -> int:
 
 
 def _table(r: dict) -> str:
-    lines = [f"# Speed on {r['device']} ({r['dataset']}, {r['train_rows']} train rows)", "",
-             f"command: `{r['command']}`", "", "| phase | stock samples/s (this run) | ours samples/s | ratio | ratio to shared/README stock | our batch | est. MFU |", "|---|---|---|---|---|---|---|"]
+    """The Markdown report of one speed.py run."""
+    lines = [
+        f"# Speed on {r['device']} ({r['dataset']}, {r['train_rows']} train rows)",
+        "",
+        f"command: `{r['command']}`",
+        "",
+        "| phase | stock samples/s (this run) | ours samples/s | ratio | ratio to reference stock | our batch "
+        "| est. MFU |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for phase in ("ft", "dae", "cl"):
         s = r.get(f"stock_{phase}", {}).get("samples_per_s")
-        o = r[f"ours_{phase}"]
-        ratio = f"{o['samples_per_s'] / s:.1f}x" if s else "-"
-        ref = {"ft": 1347, "dae": 983, "cl": 1215}[phase]
-        mfu = f"{o['est_mfu']:.1%}" if o.get("est_mfu") else "-"
-        lines.append(f"| {phase.upper()} | {f'{s:,.0f}' if s else '-'} | {o['samples_per_s']:,.0f} | {ratio} | {o['samples_per_s'] / ref:.1f}x | {o['batch']} | {mfu} |")
+        ours = r[f"ours_{phase}"]["samples_per_s"]
+        ratio = f"{ours / s:.1f}x" if s else "-"
+        to_reference = f"{ours / REFERENCE_STOCK[phase]:.1f}x"
+        ours_row = r[f"ours_{phase}"]
+        mfu = f"{ours_row['est_mfu']:.1%}" if ours_row.get("est_mfu") else "-"
+        stock = f"{s:,.0f}" if s else "-"
+        lines.append(f"| {phase.upper()} | {stock} | {ours:,.0f} | {ratio} | {to_reference} | {ours_row['batch']} | {mfu} |")
     tp = r["three_phase"]
-    lines += ["", f"3-Phase end to end: {tp['wall_s']:.1f} s wall ({tp['state']}; data, model load, 3 phases, embeddings after each, metrics), validation acc {tp.get('val_acc', float('nan')):.4f}, test acc {tp.get('test_acc', float('nan')):.4f}, peak GPU memory {tp.get('peak_mem_gib') or 0:.1f} GiB",
-              f"phase walls: {tp.get('phase_walls')}", f"versions: {r['versions']}"]
+    lines += [
+        "",
+        f"3-Phase end to end: {tp['wall_s']:.1f} s wall ({tp['state']}; data, model load, 3 phases, embeddings after "
+        f"each, metrics), validation acc {tp.get('val_acc', float('nan')):.4f}, test acc "
+        f"{tp.get('test_acc', float('nan')):.4f}, peak GPU memory {tp.get('peak_mem_gib') or 0:.1f} GiB",
+        f"phase walls: {tp.get('phase_walls')}",
+        f"versions: {r['versions']}",
+    ]
     if r.get("warm"):
         w = r["warm"]
-        lines.insert(-2, f"warm (run {w['repeat'] + 1} in the same process): 3-Phase {w['wall_s']:.1f} s wall; samples/s FT {w['ft_samples_per_s']:,.0f}, "
-                         f"DAE {w['dae_samples_per_s']:,.0f}, CL {w['cl_samples_per_s']:,.0f}")
+        lines.insert(
+            -2,
+            f"warm (run {w['repeat'] + 1} in the same process): 3-Phase {w['wall_s']:.1f} s wall; samples/s "
+            f"FT {w['ft_samples_per_s']:,.0f}, DAE {w['dae_samples_per_s']:,.0f}, CL {w['cl_samples_per_s']:,.0f}",
+        )
     return "\n".join(lines)
 
 

@@ -4,7 +4,7 @@
 
 Every combination of the --grid values runs once per seed in --seeds on top of
 bench/settings.py's GPU settings; the table (means over the seeds) is sorted by validation
-accuracy and written to bench/results/tune_<dataset>_<recipe>_<device>.md, and the winning
+accuracy and written to bench/results/tune/tune_<dataset>_<recipe>_<device>.md, and the winning
 combination (validation only) to best_<dataset>_<recipe>.json for `accuracy.py --settings-json`.
 """
 from __future__ import annotations
@@ -16,19 +16,16 @@ import sys
 import time
 from pathlib import Path
 
+from settings import default_data_root, load_benchmark_dataset, settings_for
+
+from threephase_core.cli import quiet_libraries
+from threephase_core.encoder import device_label, pick_device
+from threephase_core.progress import Progress
+from threephase_core.recipes import build_config
+from threephase_core.runner import execute
+from threephase_core.runstore import RunStore, write_json_atomic
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from settings import settings_for  # noqa: E402
-from threephase_core.cli import quiet_libraries  # noqa: E402
-from threephase_core.data import load_dataset  # noqa: E402
-from threephase_core.encoder import device_label, pick_device  # noqa: E402
-from threephase_core.progress import Progress  # noqa: E402
-from threephase_core.recipes import build_config  # noqa: E402
-from threephase_core.runner import execute  # noqa: E402
-from threephase_core.runstore import RunStore, write_json_atomic  # noqa: E402
-
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -38,10 +35,11 @@ def main() -> int:
     ap.add_argument("--seeds", default="0", help="comma-separated; a combination's score is its mean over them")
     ap.add_argument("--runs-dir", default="/tmp/threephase_tune_runs")
     ap.add_argument("--model", default="minilm")
-    ap.add_argument("--data-root", default=str(ROOT.parent / "shared" / "datasets"))
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    ap.add_argument("--data-root", default=default_data_root(), help="folder of the data sets (default $THREEPHASE_DATA_ROOT, else ./data)")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "tune"))
     ap.add_argument("--collect", default="", metavar="DIR",
-                    help="no runs: pool the tune_rows_*.json files under DIR (e.g. jobs split by seed) into tables and winners in --out")
+                    help="no runs: pool the tune_rows_*.json files under DIR (e.g. jobs split by seed) "
+                         "into tables and winners in --out")
     args = ap.parse_args()
     if args.collect:
         return collect(sorted(Path(args.collect).rglob("tune_rows_*.json")), Path(args.out))
@@ -49,8 +47,7 @@ def main() -> int:
         ap.error("--dataset is required (or --collect DIR)")
     quiet_libraries()
     cuda = pick_device("auto").startswith("cuda")
-    path = args.dataset if args.dataset == "demo" or "/" in args.dataset else str(Path(args.data_root) / args.dataset)
-    ds = load_dataset(path)
+    ds = load_benchmark_dataset(args.dataset, args.data_root)
     keys = [g.split("=", 1)[0] for g in args.grid]
     values = [g.split("=", 1)[1].split(",") for g in args.grid]
     device = device_label() if cuda else "cpu"
@@ -59,12 +56,12 @@ def main() -> int:
     runs = []
     for combo in itertools.product(*values) if keys else [()]:
         for seed in (int(x) for x in args.seeds.split(",")):
-            over = {**settings_for(ds.name, cuda, len(ds.train), args.recipe), "model": args.model, "seed": seed, "dataset": ds.name, "embed_rows": 500, **dict(zip(keys, combo))}
+            over = {**settings_for(ds.name, cuda, len(ds.train), args.recipe), "model": args.model, "seed": seed, "dataset": ds.name, "embed_rows": 500, **dict(zip(keys, combo, strict=True))}
             cfg = build_config(args.recipe, over)
             t = time.time()
             res = execute(cfg, RunStore(args.runs_dir).create(args.recipe, ds.name, seed), Progress(), dataset=ds)
             m = res.get("metrics", {})
-            runs.append({"dataset": ds.name, "recipe": args.recipe, "device": device, "combo": dict(zip(keys, combo)), "seed": seed,
+            runs.append({"dataset": ds.name, "recipe": args.recipe, "device": device, "combo": dict(zip(keys, combo, strict=True)), "seed": seed,
                          "val_acc": m.get("validation", {}).get("accuracy"), "test_acc": m.get("test", {}).get("accuracy"),
                          "wall_s": time.time() - t, "state": res["state"], "command": "python bench/tune.py " + " ".join(sys.argv[1:])})
             print(runs[-1], flush=True)
@@ -89,10 +86,10 @@ def collect(files: list[Path], out: Path) -> int:
         rows = []
         for combo, rs in combos.items():
             done = [r for r in rs if r["state"] == "done"]
-            mean = (lambda k: float(sum(r[k] for r in done) / len(done))) if done else (lambda k: None)
             seeds = sorted(r["seed"] for r in done)
-            rows.append({"combo": combo, "val_acc": mean("val_acc"), "test_acc": mean("test_acc"), "complete": seeds == all_seeds,
-                         "wall_s": mean("wall_s") or 0.0, "seeds": ",".join(map(str, seeds))})
+            rows.append({"combo": combo, "val_acc": _mean(done, "val_acc"), "test_acc": _mean(done, "test_acc"),
+                         "complete": seeds == all_seeds, "wall_s": _mean(done, "wall_s") or 0.0,
+                         "seeds": ",".join(map(str, seeds))})
         # Only combinations scored on every seed compete (a failed or missing seed is no advantage).
         rows.sort(key=lambda r: (not r["complete"], -(r["val_acc"] or 0)))
         fmt = lambda v: f"{v:.4f}" if v is not None else "failed"  # noqa: E731
@@ -107,9 +104,14 @@ def collect(files: list[Path], out: Path) -> int:
         slug = "".join(c if c.isalnum() else "_" for c in device.lower())
         (out / f"tune_{dataset}_{recipe}_{slug}.md").write_text(table + "\n")
         # The combination chosen on validation, for `accuracy.py --settings-json`.
-        best = dict(zip(keys, rows[0]["combo"])) if rows and rows[0]["complete"] and rows[0]["val_acc"] is not None else {}
+        best = dict(zip(keys, rows[0]["combo"], strict=True)) if rows and rows[0]["complete"] and rows[0]["val_acc"] is not None else {}
         (out / f"best_{dataset}_{recipe}.json").write_text(json.dumps(best))
     return 0
+
+
+def _mean(rows: list[dict], key: str) -> float | None:
+    """The mean of one value over rows, None without rows."""
+    return float(sum(r[key] for r in rows) / len(rows)) if rows else None
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
-"""CI smoke tests of the benchmark scripts in --quick mode (CPU, tiny model, demo data)."""
+"""CI smoke tests of the benchmark scripts in --quick mode (CPU, tiny model, demo data).
+
+The scripts run as a user runs them (`python bench/<script>.py`, the package installed); the
+tests that call a script's functions directly import it with bench/ on the import path for that
+test only (`bench_path`), as running the script puts it there.
+"""
 from __future__ import annotations
 
 import json
@@ -7,12 +12,33 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _run(script: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+def _run(script: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})}, cwd=ROOT)
+
+
+@pytest.fixture
+def bench_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/ importable for one test (its scripts import each other by module name)."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+
+
+def _toy_data_root(root: Path) -> Path:
+    """A data root holding one small data set folder, `toy` (3 classes of 40, 20 and 12 rows)."""
+    folder = root / "toy"
+    folder.mkdir(parents=True)
+    sizes = {"alpha": 40, "beta": 20, "gamma": 12}
+    rows = [{"text": f"{name} sample number {i} with a few words", "label": name} for name, n in sizes.items() for i in range(n)]
+    pd.DataFrame(rows).to_csv(folder / "train.csv", index=False)
+    for split in ("validation", "test"):  # given, so that nothing is carved from train
+        pd.DataFrame(rows[::4]).to_csv(folder / f"{split}.csv", index=False)
+    return root
 
 
 def test_speed_quick(tmp_path, tiny_model_path):
@@ -58,8 +84,7 @@ def test_accuracy_preset_gpu_applies_the_gpu_settings_on_the_cpu(tmp_path, tiny_
         assert not any(k.startswith(("dae.", "cl.")) for k in row["settings"])  # FT has no such phase
 
 
-def test_long_tailed_profile():
-    sys.path.insert(0, str(ROOT / "bench"))
+def test_long_tailed_profile(bench_path):
     from accuracy import make_long_tailed
 
     from threephase_core.data import load_dataset
@@ -88,8 +113,7 @@ def test_tune_quick_pools_seed_jobs_and_picks_the_winner_on_validation(tmp_path,
     assert mean_val[best["ft.lr"]] == max(mean_val.values())
 
 
-def test_collect_chooses_on_validation_not_test(tmp_path):
-    sys.path.insert(0, str(ROOT / "bench"))
+def test_collect_chooses_on_validation_not_test(tmp_path, bench_path):
     from tune import collect
 
     def row(lr, seed, val, test):
@@ -102,8 +126,7 @@ def test_collect_chooses_on_validation_not_test(tmp_path):
     assert json.loads((tmp_path / "o" / "best_d_ft.json").read_text()) == {"ft.lr": "b"}
 
 
-def test_merge_keeps_the_row_that_finished_last_and_the_header(tmp_path):
-    sys.path.insert(0, str(ROOT / "bench"))
+def test_merge_keeps_the_row_that_finished_last_and_the_header(tmp_path, bench_path):
     from accuracy import merge_files
 
     def row(test, finished=None):
@@ -146,8 +169,7 @@ def test_profile_dae_runs_on_cpu(tmp_path, tiny_model_path):
     assert "[stock b16]" in text and "[fast b16]" in text and "ms/step" in text
 
 
-def test_merge_keeps_a_done_row_over_a_later_failure(tmp_path):
-    sys.path.insert(0, str(ROOT / "bench"))
+def test_merge_keeps_a_done_row_over_a_later_failure(tmp_path, bench_path):
     from accuracy import _merge
 
     path = tmp_path / "acc.json"
@@ -158,8 +180,7 @@ def test_merge_keeps_a_done_row_over_a_later_failure(tmp_path):
     assert [r["test_acc"] for r in json.loads(path.read_text())["rows"]] == [0.8]
 
 
-def test_collect_ranks_only_combinations_scored_on_every_seed(tmp_path):
-    sys.path.insert(0, str(ROOT / "bench"))
+def test_collect_ranks_only_combinations_scored_on_every_seed(tmp_path, bench_path):
     from tune import collect
 
     def row(lr, seed, val, state="done"):
@@ -180,10 +201,9 @@ def test_head_study_quick_writes_its_table(tmp_path, tiny_model_path):
     assert [r.split("|")[5].strip() for r in rows] == ["off", "on"]
 
 
-def test_paired_table_diffs_every_recipe_against_ft_over_common_seeds():
+def test_paired_table_diffs_every_recipe_against_ft_over_common_seeds(bench_path):
     """Each recipe - FT over the seeds both ran, with scipy's paired t-test; 3-Phase listed first;
     a metric a row lacks is shown as '-', not as a crash or a zero."""
-    sys.path.insert(0, str(ROOT / "bench"))
     from accuracy import paired_table
     from scipy import stats
 
@@ -203,11 +223,10 @@ def test_paired_table_diffs_every_recipe_against_ft_over_common_seeds():
     assert body[1][2:10] == ["1", "90.00", "92.00", "-2.00", "nan", "-2.00", "nan", "- |"]
 
 
-def test_preset_coverage_counts_the_classes_each_preset_oversamples():
+def test_preset_coverage_counts_the_classes_each_preset_oversamples(bench_path):
     """bench/preset_coverage.py agrees with what the pair builder's correction really does:
     `correct_imbalance` on the same long-tailed train split gives the same row count and grows
     exactly the counted classes; 'extra' touches at least what 'normal' does."""
-    sys.path.insert(0, str(ROOT / "bench"))
     from accuracy import make_long_tailed
     from preset_coverage import coverage_rows, table
 
@@ -228,10 +247,9 @@ def test_preset_coverage_counts_the_classes_each_preset_oversamples():
     assert "demo_lt10" in table([row])
 
 
-def test_gpu_preset_in_the_benchmarks_keeps_what_a_recipe_fixes():
+def test_gpu_preset_in_the_benchmarks_keeps_what_a_recipe_fixes(bench_path):
     """bench/settings.py: the study baseline keeps its 10 epochs at batch 16 and LoRA its lr 5e-4
     under the GPU preset (the preset used to override them); recipes that fix nothing get it whole."""
-    sys.path.insert(0, str(ROOT / "bench"))
     from settings import settings_for
 
     from threephase_core.recipes import build_config
@@ -242,3 +260,33 @@ def test_gpu_preset_in_the_benchmarks_keeps_what_a_recipe_fixes():
     three = settings_for("snips2", True, 8000, "three_phase")
     assert three == settings_for("snips2", True, 8000)  # nothing fixed, nothing dropped
     assert settings_for("snips2", False, 8000, "lora") == {}
+
+
+def test_data_root_flag_and_environment_name_the_folder_of_the_data_sets(tmp_path):
+    """A data set named without a path is the folder of that name under --data-root, else under
+    $THREEPHASE_DATA_ROOT; a missing one is a clear one-line error naming where it was looked for."""
+    root = _toy_data_root(tmp_path / "data")
+    out = _run("preset_coverage.py", "--datasets", "toy", "--ratios", "3", "--data-root", str(root), "--out", str(tmp_path / "a"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    table = (tmp_path / "a" / "preset_coverage.md").read_text()
+    assert "| toy_lt3 | 72 | 3 | 40 / 12 |" in table  # ratio 3 asks for 40, 23, 13 rows; the data has 40, 20, 12
+    by_env = _run("preset_coverage.py", "--datasets", "toy", "--ratios", "3", "--out", str(tmp_path / "b"),
+                  env={"THREEPHASE_DATA_ROOT": str(root)})
+    assert by_env.returncode == 0, by_env.stderr[-2000:]
+    assert (tmp_path / "b" / "preset_coverage.md").read_text() == table
+    missing = _run("preset_coverage.py", "--datasets", "toy", "--ratios", "3", "--data-root", str(tmp_path / "nowhere"),
+                   "--out", str(tmp_path / "c"))
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert f"no data set folder 'toy' under the data root {tmp_path / 'nowhere'}" in missing.stderr
+
+
+def test_dataset_source_resolves_names_under_the_data_root(bench_path, tmp_path, monkeypatch):
+    from settings import dataset_source, default_data_root
+
+    assert dataset_source("snips2", "/d") == str(Path("/d") / "snips2")
+    assert dataset_source("demo", "/d") == "demo"
+    assert dataset_source("some/where/snips2", "/d") == "some/where/snips2"
+    monkeypatch.setenv("THREEPHASE_DATA_ROOT", str(tmp_path))
+    assert default_data_root() == str(tmp_path)
+    monkeypatch.delenv("THREEPHASE_DATA_ROOT")
+    assert default_data_root() == "data"
