@@ -123,8 +123,8 @@ def hub_source() -> None:
     st.caption("Needs a network connection; the hub is not reachable when HF_HUB_OFFLINE=1.")
     a, b, c = st.columns([2, 1, 1])
     hub_id = a.text_input("Dataset id", key="data:hub_id", placeholder="e.g. SetFit/sst5")
-    text_col = b.text_input("Text column", value="text", key="data:hub_text")
-    label_col = c.text_input("Label column", value="label", key="data:hub_label")
+    b.text_input("Text column", value="text", key="data:hub_text")  # read by request() from the session state
+    c.text_input("Label column", value="label", key="data:hub_label")
 
     def request() -> None:
         ss = st.session_state

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def cli(*args: str, timeout: int = 300, **env_vars: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **env_vars}
+    env = {**os.environ, **env_vars}
     return subprocess.run([sys.executable, "-m", "threephase_core", *args], check=False, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,11 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_three_phase_with_minilm_on_demo(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
         [sys.executable, "-m", "threephase_core", "run", "--dataset", "demo", "--recipe", "three_phase",
          "--max-steps", "3", "--quiet", "--runs-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=600, env=env, cwd=ROOT,
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     (run,) = list(tmp_path.iterdir())

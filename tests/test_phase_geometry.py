@@ -1,16 +1,17 @@
 """bench/phase_geometry.py: per-phase embedding metrics collected from run folders."""
 from __future__ import annotations
 
+import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-
-import phase_geometry  # noqa: E402
+# bench/ holds scripts, not a package: load this one from its file
+_SPEC = importlib.util.spec_from_file_location("phase_geometry", ROOT / "bench" / "phase_geometry.py")
+phase_geometry = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(phase_geometry)
 
 
 def _run(root: Path, name: str, recipe: str, seed: int, knn: dict, state: str = "done", created: float = 1.0, model: str = "minilm"):

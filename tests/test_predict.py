@@ -81,9 +81,8 @@ def test_read_texts_skips_blank_lines_and_names_bad_files(tmp_path):
 
 
 def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "threephase_core", "predict", *args], input=stdin, capture_output=True,
-                          text=True, timeout=300, env=env, cwd=ROOT)
+                          text=True, timeout=300, cwd=ROOT)
 
 
 def test_cli_predict_prints_and_writes_the_predictions(trained, tmp_path):

@@ -1,16 +1,12 @@
 """Tests for threephase_core.projection: PCA/UMAP layouts, alignment, cluster quality, warm-up."""
 
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from threephase_core import projection as proj
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def blobs(n_per=80, n_classes=3, dim=32, noise=0.3, seed=0):
@@ -27,8 +23,7 @@ def random_rotation(dim, seed=0):
 
 def test_import_is_lazy():
     code = "import sys, threephase_core.projection; print('umap' in sys.modules)"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
