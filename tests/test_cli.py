@@ -37,7 +37,7 @@ def test_datasets_lists_the_demo():
         (["--dataset", "/no/such/data.csv"], "file not found"),
         (["--set", "ft.nope=1"], "unknown setting 'ft.nope'"),
         (["--set", "ft.lr=fast"], "ft.lr='fast' is not a valid float"),
-        (["--set", "cl.imbalance=huge"], "is not a preset"),
+        (["--set", "cl.imbalance=huge"], "cl.imbalance='huge'; choose normal, extra, none"),
     ],
 )
 def test_bad_input_gives_one_clear_line(args, message, tmp_path):
