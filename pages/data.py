@@ -9,6 +9,7 @@ import streamlit as st
 from pages._parts import charts, nav, ui
 from threephase_core import workbench as wb
 from threephase_core.data import DataError, available_datasets
+from threephase_core.data_root import ENV_VAR, data_root, root_problem
 
 PAGE = "data"
 SOURCES = {"demo": "Bundled demo", "folder": "Dataset folder", "upload": "Upload a file", "hub": "Hugging Face hub"}
@@ -47,9 +48,27 @@ def column_pickers(spec: str, df) -> tuple[str, str]:
     return text_col, label_col
 
 
+def data_root_field() -> str:
+    """The data root (empty: ``$THREEPHASE_DATA_ROOT`` or ``./data``) and what it holds, or why it holds nothing."""
+    if not isinstance(st.session_state.get("wb.data_root"), str):  # first visit, or a damaged saved value
+        st.session_state["wb.data_root"] = ""
+    root = ui.bind(st.text_input, "Data root", "wb.data_root", page=PAGE, placeholder=str(data_root()),
+                   help=f"The folder that holds your dataset folders. Empty: ${ENV_VAR} if set, else ./data "
+                   "(the command line's --data-root).").strip()
+    problem = root_problem(root)
+    if problem:
+        st.info(f"No dataset folders listed: {problem}. Type the folder that holds your dataset folders above, "
+                "or pick **Another folder…** below.", icon=":material/folder_off:")
+    return root
+
+
 def folder_source() -> None:
-    """A dataset folder: a listed one or a typed path, then its text and label columns."""
-    folders = [(spec, desc) for spec, desc in available_datasets() if spec != "demo"]
+    """A dataset folder under the data root, or a typed path; then its text and label columns."""
+    root = data_root_field()
+    folders = [(spec, desc) for spec, desc in available_datasets(root) if spec != "demo"]
+    if not folders and not root_problem(root):
+        st.info(f"No dataset folders under {data_root(root)}: a dataset folder holds a train.parquet, train.csv "
+                "or train.jsonl file.", icon=":material/folder_open:")
     options = [spec for spec, _ in folders] + ["__other__"]
     cur = st.session_state["wb.dataset"]["spec"]
     if cur in options:
@@ -64,7 +83,7 @@ def folder_source() -> None:
         "Folder", options, index=idx, key="data:folder",
         format_func=lambda s: "Another folder…" if s == "__other__" else wb.dataset_label(s),
         help="A folder with train / validation / test files (.parquet, .csv or .jsonl) and an optional labels.json. "
-        "Folders found under ../shared/datasets are listed.",
+        f"The dataset folders under {data_root(root)} are listed.",
     )
     if pick == "__other__":
         pick = st.text_input("Folder path", key="data:folder_path", placeholder="/path/to/dataset").strip()

@@ -1,7 +1,9 @@
 """Shared test setup.
 
 At import time (before any `threephase_core` import): offline Hugging Face, no tokenizer
-thread pools, and a private model cache and Hugging Face hub cache for this session. Fixtures:
+thread pools, a private model cache and Hugging Face hub cache for this session, and the data
+root (``$THREEPHASE_DATA_ROOT``, unless set already) at the benchmark datasets beside the
+checkout, ``../shared/datasets``; tests that build their own folders point it elsewhere. Fixtures:
 
 * ``tmp_runs``: an empty runs folder, also set as ``$THREEPHASE_RUNS_DIR``;
 * ``tiny_model_path``: a 2-layer random BERT (sentence-transformers format), built once;
@@ -30,6 +32,7 @@ _CACHE = tempfile.mkdtemp(prefix="threephase-test-cache-")
 os.environ["THREEPHASE_CACHE"] = _CACHE
 os.environ["HF_HUB_CACHE"] = os.path.join(_CACHE, "hub")  # a private, empty hub cache (tests may fill it)
 atexit.register(shutil.rmtree, _CACHE, True)
+os.environ.setdefault("THREEPHASE_DATA_ROOT", str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 
 import pytest  # noqa: E402
 

@@ -1,11 +1,11 @@
 """Command line: `python -m threephase_core run|predict|recipes|datasets`.
 
     python -m threephase_core run --dataset demo --recipe three_phase
-    python -m threephase_core run --dataset ../shared/datasets/snips2 --recipe ft --set ft.epochs=3 --max-steps 50
+    python -m threephase_core run --dataset snips2 --data-root ~/datasets --recipe ft --set ft.epochs=3 --max-steps 50
     python -m threephase_core predict latest "where is my parcel" "cancel my plan"
     python -m threephase_core predict RUN_ID --file texts.txt --out predictions.csv
     python -m threephase_core recipes
-    python -m threephase_core datasets
+    python -m threephase_core datasets --data-root ~/datasets
 
 Bad input (unknown recipe or setting, missing file, model that cannot load) prints one clear
 line and exits with status 2; a run that fails prints its message and exits with status 1.
@@ -40,11 +40,16 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+DATA_ROOT_HELP = "where dataset folders are found by name (default $THREEPHASE_DATA_ROOT or ./data)"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m threephase_core", description="3-Phase fine-tuning of text classifiers")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a recipe on a dataset")
-    r.add_argument("--dataset", default=None, help="demo (default) | dataset folder | CSV/JSONL/parquet file | hub id")
+    r.add_argument("--dataset", default=None, help="demo (default) | a folder name under the data root | "
+                   "dataset folder | CSV/JSONL/parquet file | hub id")
+    r.add_argument("--data-root", default=None, help=DATA_ROOT_HELP)
     r.add_argument("--recipe", default="three_phase", help="see `recipes`")
     r.add_argument("--model", default=None, help="minilm (packaged, default) | tiny | local path | hub id")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="e.g. ft.lr=3e-5, seed=1 (repeatable); a key with its own flag (--dataset, --model, --seed, ...) "
@@ -68,7 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--runs-dir", default=None, help="where run folders are (default $THREEPHASE_RUNS_DIR or ./runs)")
     pr.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto (default) | cpu | cuda")
     sub.add_parser("recipes", help="list recipes")
-    sub.add_parser("datasets", help="list known datasets")
+    ds = sub.add_parser("datasets", help="list the demo and the dataset folders under the data root")
+    ds.add_argument("--data-root", default=None, help=DATA_ROOT_HELP)
     return p
 
 
@@ -135,9 +141,13 @@ def _command(args) -> int:
         return 0
     if args.command == "datasets":
         from threephase_core.data import available_datasets
+        from threephase_core.data_root import root_problem
 
-        for spec, desc in available_datasets():
+        for spec, desc in available_datasets(args.data_root):
             print(f"{spec:50s} {desc}")
+        problem = root_problem(args.data_root)
+        if problem:
+            print(f"note: {problem}; give --data-root DIR or set $THREEPHASE_DATA_ROOT", file=sys.stderr)
         return 0
     if args.command == "predict":
         return _predict(args)
@@ -204,15 +214,21 @@ def _run(args) -> int:
 def _prepare(args):
     """The run's config and data; raises ConfigError/DataError on bad input."""
     from threephase_core.data import load_dataset
+    from threephase_core.data_root import resolve_dataset
     from threephase_core.encoder import local_model_problem
     from threephase_core.recipes import build_config
 
     extra = _overrides(args)
     cfg = build_config(args.recipe, extra)
+    folder = resolve_dataset(cfg.dataset, args.data_root)
+    if folder != cfg.dataset:  # a name under the data root: the run records the folder it reads
+        extra.append(f"dataset={folder}")
+        cfg = build_config(args.recipe, extra)
     problem = local_model_problem(cfg.model)
     if problem:
         raise ConfigError(problem)
-    dataset = load_dataset(cfg.dataset, cfg.text_column, cfg.label_column, cfg.seed, cfg.val_fraction, cfg.test_fraction, cfg.max_train_rows)
+    dataset = load_dataset(cfg.dataset, cfg.text_column, cfg.label_column, cfg.seed, cfg.val_fraction, cfg.test_fraction, cfg.max_train_rows,
+                           root=args.data_root)
     if args.gpu_preset:
         preset = _gpu_preset(cfg, len(dataset.train))
         if preset:

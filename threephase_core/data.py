@@ -3,8 +3,9 @@ message a person understands.
 
 Sources, tried in this order for a `spec` string:
   * ``demo``: the project's own demo dataset (``threephase_core/demo``);
-  * a folder in the ``../shared/datasets`` layout: ``train``/``validation``/``test`` files
-    (parquet, csv or jsonl) and an optional ``labels.json`` with the label names;
+  * a dataset folder: ``train``/``validation``/``test`` files (parquet, csv or jsonl) and an
+    optional ``labels.json`` with the label names; a bare name is a folder under the data root
+    (``data_root.py``: ``--data-root``, ``$THREEPHASE_DATA_ROOT`` or ``./data``);
   * one CSV, JSONL/JSON or parquet file (an optional ``split`` column assigns rows to splits);
   * anything else is taken as a Hugging Face hub id (``datasets.load_dataset``), which needs
     a network connection.
@@ -24,10 +25,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from threephase_core.data_root import data_root, resolve_dataset
+
 DEMO_DIR = Path(__file__).parent / "demo"
 SPLITS = ("train", "validation", "test")
 FILE_SUFFIXES = (".parquet", ".csv", ".jsonl", ".json")
-SHARED_CANDIDATES = ("../shared/datasets", "../../shared/datasets")
 JSON_LAYOUTS = "expected a list of records, a dict of columns, or JSON lines (one object per line)"
 NESTED = (list, tuple, dict, set, np.ndarray)  # cells that are not one text or one label
 
@@ -79,9 +81,11 @@ def load_dataset(
     val_fraction: float = 0.1,
     test_fraction: float = 0.1,
     max_train_rows: int = 0,
+    root: str | Path | None = None,
 ) -> TextDataset:
-    """Load, check and split a dataset named by `spec` (see the module docstring)."""
-    spec = str(spec).strip()
+    """Load, check and split a dataset named by `spec` (see the module docstring); a bare name is
+    looked up under the data root `root` (default: ``$THREEPHASE_DATA_ROOT`` or ``./data``)."""
+    spec = resolve_dataset(str(spec), root)
     if not spec:
         raise DataError("no dataset given: use 'demo', a dataset folder, a data file or a hub id")
     if text_column == label_column:
@@ -98,7 +102,7 @@ def load_dataset(
         frames, names, source = _read_file(path, text_column, label_column), None, str(path)
         name = path.stem
     else:
-        (frames, names), source = _read_hub(spec, text_column, label_column), f"hub:{spec}"
+        (frames, names), source = _read_hub(spec, text_column, label_column, data_root(root)), f"hub:{spec}"
         name = spec.replace("/", "__")
     ds = _assemble(name, frames, names, seed, val_fraction, test_fraction, columns)
     ds.source = source
@@ -124,24 +128,17 @@ def _cap_note(cap: int, kept: int, total: int, seed: int) -> str:
     )
 
 
-def available_datasets() -> list[tuple[str, str]]:
-    """(spec, description) of the demo and of every folder under a ``shared/datasets`` nearby."""
+def available_datasets(root: str | Path | None = None) -> list[tuple[str, str]]:
+    """(spec, description) of the demo and of every dataset folder (one with a train file) under
+    the data root `root` (see data_root.py); none of the latter when the root cannot be listed."""
     out = [("demo", "bundled demo: customer-support intents, imbalanced")]
-    for root in shared_datasets_dirs():
-        for sub in sorted(p for p in root.iterdir() if p.is_dir()):
-            if any((sub / f"train{s}").exists() for s in FILE_SUFFIXES):
-                out.append((str(sub), f"dataset folder {sub.name}"))
-    return out
-
-
-def shared_datasets_dirs() -> list[Path]:
-    seen, out = set(), []
-    for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
-        for rel in SHARED_CANDIDATES:
-            p = (base / rel).resolve()
-            if p.is_dir() and p not in seen:
-                seen.add(p)
-                out.append(p)
+    try:
+        folders = sorted(p for p in data_root(root).iterdir() if p.is_dir())
+    except OSError:  # missing, a file, unreadable: data_root.root_problem says which
+        return out
+    for sub in folders:
+        if any((sub / f"train{s}").exists() for s in FILE_SUFFIXES):
+            out.append((str(sub), f"dataset folder {sub.name}"))
     return out
 
 
@@ -397,7 +394,8 @@ def _read_file(path: Path, text_column: str, label_column: str) -> dict[str, pd.
     return frames
 
 
-def _read_hub(spec: str, text_column: str, label_column: str) -> tuple[dict[str, pd.DataFrame], list[str] | None]:
+def _read_hub(spec: str, text_column: str, label_column: str,
+              root: Path) -> tuple[dict[str, pd.DataFrame], list[str] | None]:
     """The hub dataset's splits, and its class names when the label column is a ClassLabel
     (its ids are kept, so class 1 stays the dataset's class 1: binary F1's positive class)."""
     try:
@@ -408,8 +406,8 @@ def _read_hub(spec: str, text_column: str, label_column: str) -> tuple[dict[str,
         dd = datasets.load_dataset(spec)
     except Exception as e:  # offline, unknown id, gated repo...
         raise DataError(
-            f"could not load {spec!r}: it is not a local file or folder, and loading it from the "
-            f"Hugging Face hub failed ({type(e).__name__}: {str(e)[:160]}). Check the name and your "
+            f"could not load {spec!r}: it is not a local file or folder (nor a folder under the data root "
+            f"{root}), and loading it from the Hugging Face hub failed ({type(e).__name__}: {str(e)[:160]}). Check the name and your "
             "network connection, or use a local file."
         ) from None
     frames, names = {}, None

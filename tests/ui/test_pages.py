@@ -136,6 +136,45 @@ def test_data_bad_upload_gives_a_clear_error(empty_store, open_app, name, conten
     assert at.session_state["wb.dataset"]["spec"] == "demo"  # the working choice is kept
 
 
+def write_dataset_folder(folder, classes=("x", "y"), rows=40):
+    """A dataset folder holding a train.jsonl of `rows` texts over `classes`."""
+    folder.mkdir(parents=True)
+    lines = [json.dumps({"text": f"{folder.name} text {i}", "label": classes[i % len(classes)]}) for i in range(rows)]
+    (folder / "train.jsonl").write_text("\n".join(lines))
+    return folder
+
+
+def test_data_page_lists_the_dataset_folders_under_the_data_root(empty_store, open_app, tmp_path, monkeypatch):
+    """The folders under $THREEPHASE_DATA_ROOT are offered (not other folders, not ones without a
+    train file); a root typed on the page replaces it; a missing root says so."""
+    env_root, typed_root = tmp_path / "env-root", tmp_path / "typed-root"
+    write_dataset_folder(env_root / "alpha")
+    write_dataset_folder(env_root / "beta", classes=("p", "q", "r"))
+    (env_root / "no-train").mkdir()
+    write_dataset_folder(typed_root / "gamma")
+    monkeypatch.setenv("THREEPHASE_DATA_ROOT", str(env_root))
+    at = open_app("data")
+    at.segmented_control(key="data:wb.source").set_value("folder").run()
+    ok(at)
+    folder_box = at.selectbox(key="data:folder")
+    assert folder_box.options == ["alpha", "beta", "Another folder…"]
+    assert str(env_root) in folder_box.help
+    folder_box.set_value(str(env_root / "beta")).run()
+    ok(at)
+    assert at.session_state["wb.dataset"]["spec"] == str(env_root / "beta")
+    assert any(m.label == "Classes" and m.value == "3" for m in at.metric)
+
+    at.text_input(key="data:wb.data_root").input(str(typed_root)).run()
+    ok(at)
+    assert at.selectbox(key="data:folder").options == ["gamma", "Another folder…"]
+    assert at.session_state["wb.data_root"] == str(typed_root)
+
+    at.text_input(key="data:wb.data_root").input(str(tmp_path / "nowhere")).run()
+    ok(at)
+    assert any(f"the data root {tmp_path / 'nowhere'} does not exist" in i.value for i in at.info), [i.value for i in at.info]
+    assert at.selectbox(key="data:folder").options == ["Another folder…"]
+
+
 def use_typed_folder(open_app, folder):
     """Open the Data page and make `folder` the dataset through "Another folder…"."""
     at = open_app("data")
@@ -163,16 +202,13 @@ def test_data_wrong_label_column_gives_a_clear_error(empty_store, open_app, tmp_
 def test_data_typed_folder_stays_in_use_after_a_page_switch(empty_store, open_app, tmp_path, monkeypatch, goto):
     """A folder typed under "Another folder…" is still the dataset in use when the user comes back
     to the Data page (the folder widget's own state is gone by then): not the first listed folder."""
-    import threephase_core.data as data
-
-    listed = tmp_path / "listed"
+    listed = tmp_path / "root" / "listed"
     mine = tmp_path / "mine"
-    for folder, word in ((listed, "listed"), (mine, "mine")):
-        folder.mkdir()
-        rows = [{"text": f"{word} text {i}", "label": "x" if i % 2 else "y"} for i in range(40)]
-        (folder / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
-    monkeypatch.setattr(data, "available_datasets", lambda: [("demo", "demo"), (str(listed), "listed")])
+    for folder in (listed, mine):
+        write_dataset_folder(folder)
+    monkeypatch.setenv("THREEPHASE_DATA_ROOT", str(listed.parent))
     at = use_typed_folder(open_app, mine)
+    assert at.selectbox(key="data:folder").options[0] == "listed"  # the data root's folder is offered first
     goto(at, "train").run()
     goto(at, "data").run()
     ok(at)
