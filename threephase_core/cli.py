@@ -430,9 +430,20 @@ def _print_metrics(m: dict, run) -> None:
         s = m[split]
         print(f"{split:12s} {s['accuracy']:9.4f} {s['f1_macro']:9.4f} {s['precision_macro']:9.4f} {s['recall_macro']:9.4f}")
     print()
-    print(f"{'phase':8s} {'wall s':>8s} {'silhouette':>11s} {'kNN acc':>8s}")
+    # Per phase, each cluster metric with its 95% bootstrap interval over the validation texts:
+    # a change between phases that stays inside both intervals may be noise.
+    print(f"{'phase':8s} {'wall s':>8s} {'silhouette [95% CI]':>22s} {'kNN val [95% CI]':>22s} {'kNN train [95% CI]':>22s}")
     for phase, info in m["phases"].items():
-        print(f"{phase:8s} {_num(info.get('wall_s'), 8, 1)} {_num(info.get('silhouette'), 11, 3)} {_num(info.get('knn_acc'), 8, 3)}")
+        cells = []
+        for key, ci in (("silhouette", "silhouette_ci"), ("knn_acc", "knn_acc_ci"), ("knn_train_acc", "knn_train_ci")):
+            value, low_high = info.get(key), info.get(ci)
+            text = f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+            if isinstance(low_high, list) and len(low_high) == 2 and all(isinstance(x, (int, float)) for x in low_high):
+                text += f" [{low_high[0]:.2f}, {low_high[1]:.2f}]"
+            cells.append(f"{text:>22s}")
+        print(f"{phase:8s} {_num(info.get('wall_s'), 8, 1)} " + " ".join(cells))
+    print("kNN val: 5-NN among the validation texts (leave-one-out); kNN train: validation texts voted by their "
+          "5 nearest training texts")
     lora = m["ft"].get("lora")
     if lora:
         print(f"\nLoRA: {lora['trainable_params']:,} trainable of {lora['total_params']:,} encoder parameters ({lora['trainable_share']:.2%})")
