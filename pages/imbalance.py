@@ -1,4 +1,5 @@
 """Imbalance & noise: phase 2's oversampling rule and phase 1's word deletion, live on the data."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -43,17 +44,25 @@ def limits(name: str) -> dict:
     return {"min_value": low, "max_value": high}
 
 
+def paragraph(words: list[tuple[str, bool]]) -> str:
+    """A preview's words (kept, or struck through) as one HTML paragraph."""
+    return f"<div style='font-size:0.95rem;line-height:1.6'>{ui.words_html(words)}</div>"
+
+
 def render() -> None:
-    """The correction preset and ratios, the f(x) curve on this data, the pair counts, and the word-deletion preview."""
+    """The correction preset and ratios, the f(x) curve on this data, pair counts and the word-deletion preview."""
     ui.header(
         "Imbalance & noise",
-        "Phase 2 oversamples small classes before it builds pairs; phase 1 deletes words before it rebuilds the sentence. "
-        "These settings become the Train page's defaults.",
+        "Phase 2 oversamples small classes before it builds pairs; phase 1 deletes words before it rebuilds the "
+        "sentence. These settings become the Train page's defaults.",
     )
 
     choice, ds, error = ui.current_dataset()
     if error:
-        st.error(f"The dataset in use cannot be loaded: {error}. Pick another one on the Data page.", icon=":material/error:")
+        st.error(
+            f"The dataset in use cannot be loaded: {error}. Pick another one on the Data page.",
+            icon=":material/error:",
+        )
         st.stop()
 
     cap = int(st.session_state.get("wb.max_train_rows") or 0)
@@ -62,17 +71,55 @@ def render() -> None:
     controls, chart = st.columns([1, 2.4], gap="large")
     with controls:
         st.markdown("**Imbalance correction** (phase 2)")
-        ui.bind(st.segmented_control, "Preset", "wb.preset", page=PAGE, options=PRESETS, required=True, on_change=preset_changed,
-                help="The paper's presets: normal (1.5, 4), extra (1.5, 20), none (1, 1) as (min ratio, max ratio).")
-        r_min = ui.bind(st.slider, label("wb.min_ratio"), "wb.min_ratio", page=PAGE, **limits("wb.min_ratio"), step=0.05,
-                        on_change=ratio_changed, help="A class is oversampled only where f(x) ≥ r_min.")
-        r_max = ui.bind(st.slider, label("wb.max_ratio"), "wb.max_ratio", page=PAGE, **limits("wb.max_ratio"), step=0.5,
-                        on_change=ratio_changed, help="f(1) = r_max: how many times a class of one row would be repeated.")
-        aug = ui.bind(st.number_input, label("wb.augmentation"), "wb.augmentation", page=PAGE, **limits("wb.augmentation"),
-                      step=1, help="Pairs are drawn augmentation × ⌊log2(classes)⌋ times over the (corrected) data.")
+        ui.bind(
+            st.segmented_control,
+            "Preset",
+            "wb.preset",
+            page=PAGE,
+            options=PRESETS,
+            required=True,
+            on_change=preset_changed,
+            help="The paper's presets: normal (1.5, 4), extra (1.5, 20), none (1, 1) as (min ratio, max ratio).",
+        )
+        r_min = ui.bind(
+            st.slider,
+            label("wb.min_ratio"),
+            "wb.min_ratio",
+            page=PAGE,
+            **limits("wb.min_ratio"),
+            step=0.05,
+            on_change=ratio_changed,
+            help="A class is oversampled only where f(x) ≥ r_min.",
+        )
+        r_max = ui.bind(
+            st.slider,
+            label("wb.max_ratio"),
+            "wb.max_ratio",
+            page=PAGE,
+            **limits("wb.max_ratio"),
+            step=0.5,
+            on_change=ratio_changed,
+            help="f(1) = r_max: how many times a class of one row would be repeated.",
+        )
+        aug = ui.bind(
+            st.number_input,
+            label("wb.augmentation"),
+            "wb.augmentation",
+            page=PAGE,
+            **limits("wb.augmentation"),
+            step=1,
+            help="Pairs are drawn augmentation × ⌊log2(classes)⌋ times over the (corrected) data.",
+        )
         st.markdown("**Word deletion** (phase 1, DAE)")
-        noise = ui.bind(st.slider, "Noise ratio", "wb.noise", page=PAGE, **limits("wb.noise"), step=0.05,
-                        help="Each word is deleted with this probability (the paper uses 0.6).")
+        noise = ui.bind(
+            st.slider,
+            "Noise ratio",
+            "wb.noise",
+            page=PAGE,
+            **limits("wb.noise"),
+            step=0.05,
+            help="Each word is deleted with this probability (the paper uses 0.6).",
+        )
 
     ratio_warning = ratio_problem(r_min, r_max)
     if ratio_warning:
@@ -82,28 +129,70 @@ def render() -> None:
     xs, ys = imbalance_curve(largest, r_max)
     threshold = threshold_size(largest, r_min, r_max)
     with chart:
-        st.markdown(f"**f(x) = r_max · ln(M/x) / ln(M)** with M = {largest} (the largest class); classes with f(x) ≥ r_min are repeated round(f(x)) times")
+        st.markdown(
+            f"**f(x) = r_max · ln(M/x) / ln(M)** with M = {largest} (the largest class); classes with f(x) ≥ r_min "
+            "are repeated round(f(x)) times"
+        )
         ui.legend(ds.label_names)
-        st.plotly_chart(charts.imbalance_curve(xs, ys, table, r_min, r_max, threshold, ds.label_names), key="imb_curve",
-                        config={"displayModeBar": False})
+        st.plotly_chart(
+            charts.imbalance_curve(xs, ys, table, r_min, r_max, threshold, ds.label_names),
+            key="imb_curve",
+            config={"displayModeBar": False},
+        )
 
     if len(train) < len(ds.train):
-        st.caption(f":material/content_cut: Training rows capped at {cap:,} of {len(ds.train):,} (Train page › Size limits): "
-                   "the counts and pairs here are seed 0's stratified sample, as a seed-0 run would see.")
-    stats = ui.pair_stats(choice["spec"], choice["text_column"], choice["label_column"], source_stamp(choice["spec"]),
-                          float(r_min), float(r_max), int(aug), cap)
+        st.caption(
+            f":material/content_cut: Training rows capped at {cap:,} of {len(ds.train):,} (Train page › Size limits): "
+            "the counts and pairs here are seed 0's stratified sample, as a seed-0 run would see."
+        )
+    stats = ui.pair_stats(
+        choice["spec"],
+        choice["text_column"],
+        choice["label_column"],
+        source_stamp(choice["spec"]),
+        float(r_min),
+        float(r_max),
+        int(aug),
+        cap,
+    )
     over = table[table["oversampled"]]
     m = st.columns(4)
-    m[0].metric("Oversampled classes", f"{len(over)} of {len(table)}", height="stretch",
-                help=f"Classes of at most {threshold:.1f} rows (x ≤ M^(1 − max(r_min, 1.5)/r_max): a repeat count rounds f(x), and below 1.5 it is 1)." if threshold >= 1 else "No class is small enough.", border=True)
-    m[1].metric("Phase-2 rows", f"{stats['rows_after']:,}", height="stretch", delta=f"+{stats['rows_after'] - stats['rows_before']:,}" if stats["rows_after"] > stats["rows_before"] else None, border=True)
-    m[2].metric("Training pairs", f"{stats['pairs']:,}", height="stretch", help="Unique pairs after balancing to 50% same-class / 50% different-class.", border=True)
+    m[0].metric(
+        "Oversampled classes",
+        f"{len(over)} of {len(table)}",
+        height="stretch",
+        help=(
+            f"Classes of at most {threshold:.1f} rows (x ≤ M^(1 − max(r_min, 1.5)/r_max): a repeat count rounds "
+            "f(x), and below 1.5 it is 1)."
+        )
+        if threshold >= 1
+        else "No class is small enough.",
+        border=True,
+    )
+    m[1].metric(
+        "Phase-2 rows",
+        f"{stats['rows_after']:,}",
+        height="stretch",
+        delta=f"+{stats['rows_after'] - stats['rows_before']:,}"
+        if stats["rows_after"] > stats["rows_before"]
+        else None,
+        border=True,
+    )
+    m[2].metric(
+        "Training pairs",
+        f"{stats['pairs']:,}",
+        height="stretch",
+        help="Unique pairs after balancing to 50% same-class / 50% different-class.",
+        border=True,
+    )
     m[3].metric("Same-class pairs", f"{stats['positive_pairs']:,}", height="stretch", border=True)
 
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.markdown("**Class counts before and after correction**")
-        st.plotly_chart(charts.counts_before_after(table, ds.label_names), key="imb_counts", config={"displayModeBar": False})
+        st.plotly_chart(
+            charts.counts_before_after(table, ds.label_names), key="imb_counts", config={"displayModeBar": False}
+        )
     with right:
         st.markdown("**Noise on a training text**")
         if "imb.sample" not in st.session_state:
@@ -112,25 +201,40 @@ def render() -> None:
         texts = ds.train["text"].tolist()
         long_texts = [t for t in texts if len(t.split()) >= 8] or texts
         text = long_texts[int(rng.integers(len(long_texts)))]
-        st.markdown(f"<div style='font-size:0.95rem;line-height:1.6'>{ui.words_html(noise_preview(text, noise, st.session_state['imb.sample']))}</div>",
-                    unsafe_allow_html=True)
-        st.caption(f"DAE input at noise ratio {noise:.2f}: struck-through words are deleted; the decoder must rebuild the full sentence.")
+        st.markdown(
+            paragraph(noise_preview(text, noise, st.session_state["imb.sample"])),
+            unsafe_allow_html=True,
+        )
+        st.caption(
+            f"DAE input at noise ratio {noise:.2f}: struck-through words are deleted; the decoder must rebuild the "
+            "full sentence."
+        )
         if len(over):
             cls = over.sort_values("rows").iloc[0]["class"]
             k = ds.label_names.index(cls)
             small = ds.train[ds.train["label"] == k]["text"].tolist()
             small = [t for t in small if len(t.split()) >= 5] or small
             copy_text = small[int(rng.integers(len(small)))]
-            st.markdown(f"<div style='font-size:0.95rem;line-height:1.6'>{ui.words_html(stopword_preview(copy_text, st.session_state['imb.sample'] + 1))}</div>",
-                        unsafe_allow_html=True)
-            st.caption(f"An extra copy of a `{cls}` text (oversampled ×{int(over.set_index('class').loc[cls, 'repeats'])}): copies lose some stop words.")
+            st.markdown(
+                paragraph(stopword_preview(copy_text, st.session_state["imb.sample"] + 1)),
+                unsafe_allow_html=True,
+            )
+            st.caption(
+                f"An extra copy of a `{cls}` text (oversampled ×{int(over.set_index('class').loc[cls, 'repeats'])}): "
+                "copies lose some stop words."
+            )
         st.button("Another text", icon=":material/shuffle:", key="imb:shuffle", on_click=ui.bump, args=("imb.sample",))
 
     with st.expander("Per-class numbers"):
         st.dataframe(
             table.assign(oversampled=table["oversampled"].map({True: "yes", False: ""})),
-            hide_index=True, width="stretch",
-            column_config={"f": st.column_config.NumberColumn("f(x)", format="%.2f"), "rows_after": "rows after", "repeats": "×"},
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "f": st.column_config.NumberColumn("f(x)", format="%.2f"),
+                "rows_after": "rows after",
+                "repeats": "×",
+            },
         )
 
 

@@ -3,26 +3,26 @@
 Jobs run in the process's JobManager (a background thread); this page only submits, cancels
 and polls. A refresh or a second tab finds the same manager, so it re-attaches to the job.
 """
+
 from __future__ import annotations
 
 import streamlit as st
 
 from pages._parts import charts, nav, ui
-from pages._parts.form import FIELDS, LIMITS, PAIR_ONLY, WORKBENCH_SETTINGS, field_keys, setting_name
-from threephase_core.config import IMBALANCE_PRESETS, ConfigError, spec
-from threephase_core.recipes import RECIPES, build_config
+from pages._parts.form import FIELDS, LIMITS, PAIR_ONLY, PHASE_TABS, WORKBENCH_SETTINGS, setting_name
+from pages._parts.train_queue import apply_gpu_preset, clear_queue, queue, stop
+from threephase_core.config import IMBALANCE_PRESETS, spec
+from threephase_core.recipes import RECIPES
 from threephase_core.workbench.datasets import dataset_label
-from threephase_core.workbench.models import model_choice_problem, model_label
-from threephase_core.workbench.previews import phase2_problem, ratio_problem
+from threephase_core.workbench.models import model_label
+from threephase_core.workbench.previews import ratio_problem
 from threephase_core.workbench.run_details import loss_frame
-from threephase_core.workbench.runs import fmt_seconds, runs_dir_problem
+from threephase_core.workbench.runs import fmt_seconds
 from threephase_core.workbench.settings import (
-    changed_overrides,
     parse_seeds,
     recipe_defaults,
     recipe_fixed_fields,
     setting_fits,
-    setting_hint,
 )
 
 PAGE = "train"
@@ -32,153 +32,35 @@ MODELS = {
     "path": "Local model folder",
     "hub": "Hugging Face hub id",
 }
-PHASE_TABS = {"dae": "Phase 1 · DAE", "cl": "Phase 2 · CL", "joint": "Joint · DAE + CL", "ft": "Phase 3 · FT"}
 HELP = {
     "dae.noise_ratio": "Also on the Imbalance & noise page.",
     "cl.augmentation": "Pairs are drawn augmentation × ⌊log2(classes)⌋ times. Also on the Imbalance & noise page.",
     "cl.loss": "cosine: the paper's Siamese pairs; supcon / simclr: the companion study's losses on dropout views.",
     "ft.head_input_norm": "A LayerNorm without weights on the embedding before the head. Unit-length sentence "
-                          "embeddings are too small for a fresh head to learn from quickly; off reproduces results from before it.",
+    "embeddings are too small for a fresh head to learn from quickly; off reproduces results from before it.",
     "ft.patience": "Stop after this many epochs without a better validation accuracy; the best epoch is kept.",
 }
-
-
-def imbalance_values(recipe: str) -> dict:
-    """cl.* imbalance settings from the Imbalance page, unless the recipe fixes them."""
-    if "cl.imbalance" in recipe_fixed_fields(recipe):
-        return {}
-    preset = st.session_state["wb.preset"]
-    if preset in IMBALANCE_PRESETS:
-        return {"cl.imbalance": preset}
-    return {"cl.min_ratio": float(st.session_state["wb.min_ratio"]), "cl.max_ratio": float(st.session_state["wb.max_ratio"])}
-
-
-def recipe_values(recipe: str) -> dict:
-    """The per-phase settings for a recipe: what the form shows (or would show)."""
-    base = recipe_defaults(recipe)
-    values = {}
-    for phase in dict.fromkeys(base.phases):
-        for key, *_ in FIELDS.get(phase, []):
-            values[key] = st.session_state.get(setting_name(recipe, key), base.get(key))
-    if "cl" in base.phases or "joint" in base.phases:
-        values.update(imbalance_values(recipe))
-    return values
-
-
-def shared_values(recipe: str, like: str) -> dict:
-    """`recipe`'s settings, with every phase setting it shares with `like` (the recipe on screen)
-    taken from `like`, unless either recipe fixes it: "Queue all paper recipes" then compares recipes
-    under one set of settings. The imbalance settings stay each recipe's own (they are what
-    separates 3-Phase from its extra / none variants)."""
-    own, shown = recipe_values(recipe), recipe_values(like)
-    fixed = recipe_fixed_fields(recipe) | recipe_fixed_fields(like)  # what makes `like` itself (SupCon, LoRA's lr) stays its own
-    keys = set(field_keys())
-    return {k: (shown[k] if k in shown and k in keys and k not in fixed else v) for k, v in own.items()}
-
-
-def run_settings() -> dict:
-    choice = st.session_state["wb.dataset"]
-    return {
-        "dataset": choice["spec"], "text_column": choice.get("text_column", "text"), "label_column": choice.get("label_column", "label"),
-        "model": ui.model_spec() or "minilm", "device": st.session_state["wb.device"],
-        "max_steps": int(st.session_state["wb.max_steps"]), "max_length": int(st.session_state["wb.max_length"]),
-        "max_train_rows": int(st.session_state["wb.max_train_rows"]), "embed_rows": int(st.session_state["wb.embed_rows"]),
-    }
-
-
-def setting_places() -> dict[str, str]:
-    """setting key -> where it is set, for the messages of settings the engine refuses."""
-    places = {key: f"{PHASE_TABS[phase]} › {label}" for phase in ("dae", "cl", "ft") for key, label, *_ in FIELDS[phase]}
-    places.update({f"cl.{k}": "Imbalance & noise page" for k in ("min_ratio", "max_ratio", "imbalance")})
-    places.update({"seed": "Seeds", "max_steps": spec("max_steps").label})
-    places.update({key: f"Size limits › {spec(key).label}" for key in ("max_length", "max_train_rows", "embed_rows")})
-    return places
-
-
-def queue(recipes: list[str], like: str | None = None) -> None:
-    """Validate everything, then submit one job per recipe and seed; errors go to the page.
-    With `like`, each recipe takes the settings it shares with that recipe (`shared_values`)."""
-    mgr = ui.manager()
-    _, ds, data_error = ui.current_dataset()
-    if data_error:
-        st.session_state["train.error"] = f"The dataset cannot be used: {data_error}"
-        return
-    settings = run_settings()
-    problem = model_choice_problem(st.session_state["wb.model_kind"], ui.model_spec())
-    if problem:
-        st.session_state["train.error"] = f"Model: {problem}"
-        return
-    try:
-        seeds = parse_seeds(st.session_state["wb.seeds"])
-        configs = [
-            build_config(r, {**settings, **changed_overrides(r, shared_values(r, like) if like else recipe_values(r)), "seed": seed})
-            for r in recipes for seed in seeds
-        ]
-    except (ConfigError, ValueError) as exc:
-        st.session_state["train.error"] = setting_hint(str(exc), setting_places())
-        return
-    for cfg in {c.recipe: c for c in configs}.values():  # what the engine would only find after phase 1
-        problem = phase2_problem(ds.train, ds.num_classes, cfg.phases, cfg.cl, cfg.max_train_rows, cfg.seed)
-        if problem:
-            st.session_state["train.error"] = f"{cfg.recipe}: {problem}"
-            return
-    jobs = []
-    try:
-        for cfg in configs:
-            jobs.append(mgr.submit(cfg))
-    except OSError as exc:
-        why = runs_dir_problem(mgr.store.root) or f"cannot create a run folder in {mgr.store.root}: {exc.strerror or exc}"
-        st.session_state["train.error"] = why + (f" ({len(jobs)} run(s) were queued before this.)" if jobs else "")
-        if not jobs:
-            return
-    st.session_state["wb.run"] = jobs[0].run.id
-    st.session_state["train.focus"] = jobs[0].id
-    st.session_state["train.notice"] = f"Queued {len(jobs)} run(s)." if len(jobs) > 1 else f"Queued run {jobs[0].run.id}."
-
-
-def stop() -> None:
-    mgr = ui.manager()
-    job = mgr.active()
-    if job is not None:
-        mgr.cancel(job.id)
-        st.session_state["train.notice"] = "Stopping at the next training step; finished phases are kept."
-
-
-def apply_gpu_preset(recipe: str) -> None:
-    """Fill this recipe's phase settings with the GPU preset sized for the data and the GPU."""
-    from threephase_core.gpu_presets import gpu_memory_gib, preset_tier, recipe_gpu_settings
-
-    _, ds, _ = ui.current_dataset()
-    rows = len(ds.train) if ds is not None else 0
-    cap = int(st.session_state["wb.max_train_rows"])
-    rows = min(rows, cap) if cap else rows
-    values = recipe_gpu_settings(recipe, rows, gpu_memory_gib(), int(st.session_state["wb.max_length"]))
-    for key, value in values.items():
-        st.session_state[setting_name(recipe, key)] = value
-    batches = sorted({v for k, v in values.items() if k.endswith("batch_size")})
-    tier = {"large": "learning rates tuned on SST-2 validation for these batches",
-            "small": "a starting point not tuned for your data",
-            "tiny": "small batches and more epochs for tiny data, not tuned"}[preset_tier(rows)]
-    st.session_state["train.notice"] = (f"GPU speed settings for {rows:,} training rows: batch {'/'.join(map(str, batches))}, "
-                                        f"{tier}. Edit them in the phase tabs.")
-
-
-def clear_queue() -> None:
-    mgr = ui.manager()
-    queued = [j for j in mgr.pending() if j.state == "queued"]
-    for j in queued:
-        mgr.cancel(j.id)
-    st.session_state["train.notice"] = f"Removed {len(queued)} queued run(s)."
 
 
 def field(recipe: str, key: str, label: str, kind: str, opts, fixed: set[str], base) -> None:
     name = setting_name(recipe, key)
     bounds, choices = (None, opts) if kind == "choice" else (opts, None)  # opts: a number's range or the choices
-    if name not in st.session_state or key in fixed or not setting_fits(st.session_state[name], base.get(key), bounds, choices):
+    if (
+        name not in st.session_state
+        or key in fixed
+        or not setting_fits(st.session_state[name], base.get(key), bounds, choices)
+    ):
         st.session_state[name] = base.get(key)  # new, set by the recipe, or a saved value the widget cannot show
-    unused = key in PAIR_ONLY and "cl" in base.phases and st.session_state.get(setting_name(recipe, "cl.loss"), base.cl.loss) != "cosine"
-    why = ("Set by this recipe. " if key in fixed else "") + ("Not used by this loss: SupCon and SimCLR train on dropout views of "
-                                                               "each text, not on pairs. " if unused else "")
+    unused = (
+        key in PAIR_ONLY
+        and "cl" in base.phases
+        and st.session_state.get(setting_name(recipe, "cl.loss"), base.cl.loss) != "cosine"
+    )
+    why = ("Set by this recipe. " if key in fixed else "") + (
+        "Not used by this loss: SupCon and SimCLR train on dropout views of each text, not on pairs. "
+        if unused
+        else ""
+    )
     kw = {"page": PAGE, "disabled": key in fixed or unused, "help": why + HELP.get(key, "") or None}
     if kind == "int":
         ui.bind(st.number_input, label, name, min_value=opts[0], max_value=opts[1], step=1, **kw)
@@ -195,8 +77,16 @@ def field(recipe: str, key: str, label: str, kind: str, opts, fixed: set[str], b
 def number_setting(name: str, step: int, **kw) -> None:
     """A number input for a workbench-wide setting, with its config setting's label and limits."""
     low, high = LIMITS[name]
-    ui.bind(st.number_input, spec(WORKBENCH_SETTINGS[name]).label, name, page=PAGE, min_value=low, max_value=high,
-            step=step, **kw)
+    ui.bind(
+        st.number_input,
+        spec(WORKBENCH_SETTINGS[name]).label,
+        name,
+        page=PAGE,
+        min_value=low,
+        max_value=high,
+        step=step,
+        **kw,
+    )
 
 
 def render() -> None:
@@ -212,30 +102,59 @@ def render() -> None:
         jobs = mgr.jobs()
         if tuple(j.id for j in mgr.pending()) != pending_ids:
             st.rerun()  # a job started or ended: redraw the whole page (buttons, queue, polling)
-        focus = mgr.active() or next((j for j in jobs if j.id == st.session_state.get("train.focus")), None) or jobs[-1]
+        focus = (
+            mgr.active() or next((j for j in jobs if j.id == st.session_state.get("train.focus")), None) or jobs[-1]
+        )
         s = focus.status()
         label, color = ui.STATE_BADGE.get(s["state"], (s["state"], "gray"))
         with st.container(border=True):
             head, badge, stop_col, clear_col = st.columns([5, 0.8, 1, 1.2], vertical_alignment="center")
-            head.markdown(f"#### {focus.config.recipe} · {dataset_label(focus.config.dataset)} · {model_label(focus.config.model)} · seed {focus.config.seed}")
+            head.markdown(
+                f"#### {focus.config.recipe} · {dataset_label(focus.config.dataset)} · "
+                f"{model_label(focus.config.model)} · seed {focus.config.seed}"
+            )
             badge.badge(label, color=color)
-            stop_col.button("Stop", icon=":material/stop:", width="stretch", key="train:stop", on_click=stop, disabled=mgr.active() is None,
-                            help="Stop the running job at its next step; finished phases stay on disk.")
-            clear_col.button("Clear queue", icon=":material/clear_all:", width="stretch", key="train:clear", on_click=clear_queue,
-                             disabled=not any(j.state == "queued" for j in mgr.pending()), help="Remove the runs waiting in the queue.")
+            stop_col.button(
+                "Stop",
+                icon=":material/stop:",
+                width="stretch",
+                key="train:stop",
+                on_click=stop,
+                disabled=mgr.active() is None,
+                help="Stop the running job at its next step; finished phases stay on disk.",
+            )
+            clear_col.button(
+                "Clear queue",
+                icon=":material/clear_all:",
+                width="stretch",
+                key="train:clear",
+                on_click=clear_queue,
+                disabled=not any(j.state == "queued" for j in mgr.pending()),
+                help="Remove the runs waiting in the queue.",
+            )
             st.caption(f"Run folder `{focus.run.path}` · elapsed {fmt_seconds(s['elapsed_s'])}")
             if s.get("lora"):
                 lo = s["lora"]
-                st.caption(f":material/tune: LoRA trains {lo['trainable_params']:,} of {lo['total_params']:,} encoder parameters ({lo['trainable_share']:.2%}).")
+                st.caption(
+                    f":material/tune: LoRA trains {lo['trainable_params']:,} of {lo['total_params']:,} encoder "
+                    f"parameters ({lo['trainable_share']:.2%})."
+                )
             cols = st.columns(len(focus.config.phases))
-            for col, phase in zip(cols, focus.config.phases):
+            for col, phase in zip(cols, focus.config.phases, strict=True):
                 if phase in s["phases_done"]:
                     col.progress(1.0, text=f"**{phase.upper()}** · done in {fmt_seconds(s['phase_walls'].get(phase))}")
                 elif phase == s["phase"] and s["state"] == "running":
                     eta = f" · ETA {fmt_seconds(s['eta_s'])}" if s["eta_s"] is not None else ""
-                    col.progress(min(s["fraction"], 1.0), text=f"**{phase.upper()}** · step {s['step']}/{s['total']}{eta}")
+                    col.progress(
+                        min(s["fraction"], 1.0), text=f"**{phase.upper()}** · step {s['step']}/{s['total']}{eta}"
+                    )
                 else:
-                    col.progress(0.0, text=f"**{phase.upper()}** · {'waiting' if s['state'] in ('queued', 'running') else 'not run'}")
+                    col.progress(
+                        0.0,
+                        text=(
+                            f"**{phase.upper()}** · {'waiting' if s['state'] in ('queued', 'running') else 'not run'}"
+                        ),
+                    )
             if s["state"] == "failed":
                 st.error(f"The run failed: {s['message']}", icon=":material/error:")
             elif s["state"] == "cancelled":
@@ -247,23 +166,41 @@ def render() -> None:
                 b.page_link(nav.page("results"), label="Results", icon=":material/leaderboard:")
             losses = loss_frame(s["losses"])
             if len(losses):
-                st.plotly_chart(charts.loss_curves(losses, list(focus.config.phases), s["evals"], height=230), key="train_loss",
-                                config={"displayModeBar": False})
+                st.plotly_chart(
+                    charts.loss_curves(losses, list(focus.config.phases), s["evals"], height=230),
+                    key="train_loss",
+                    config={"displayModeBar": False},
+                )
             elif s["state"] in ("queued", "running"):
-                st.caption(":material/hourglass_top: Loading the data and the model; loss curves appear with the first steps.")
+                st.caption(
+                    ":material/hourglass_top: Loading the data and the model; loss curves appear with the first steps."
+                )
         if len(jobs) > 1:
             with st.expander(f"Queue and earlier runs of this session ({len(jobs)})", expanded=len(pending_ids) > 1):
                 rows = []
                 for j in reversed(jobs):
                     js = j.status()
-                    rows.append({"#": j.id, "state": js["state"], "recipe": j.config.recipe, "dataset": dataset_label(j.config.dataset),
-                                 "model": model_label(j.config.model), "seed": j.config.seed, "now": ui.job_caption(js), "run": j.run.id})
+                    rows.append(
+                        {
+                            "#": j.id,
+                            "state": js["state"],
+                            "recipe": j.config.recipe,
+                            "dataset": dataset_label(j.config.dataset),
+                            "model": model_label(j.config.model),
+                            "seed": j.config.seed,
+                            "now": ui.job_caption(js),
+                            "run": j.run.id,
+                        }
+                    )
                 st.dataframe(rows, hide_index=True, width="stretch")
 
     if mgr.jobs():
         live()
     else:
-        st.caption("No run in this workbench session yet: set one up below. Past runs are on the Results and Embeddings pages.")
+        st.caption(
+            "No run in this workbench session yet: set one up below. Past runs are on the Results and Embeddings "
+            "pages."
+        )
 
     st.subheader("New run")
     c1, c2, c3 = st.columns([1.1, 1.2, 1], gap="large")
@@ -273,47 +210,99 @@ def render() -> None:
             if data_error:
                 st.error(f"Dataset: {data_error}", icon=":material/error:")
             else:
-                st.markdown(f"Dataset **{dataset_label(choice['spec'])}** · {len(ds.train):,} train rows · {ds.num_classes} classes")
+                st.markdown(
+                    f"Dataset **{dataset_label(choice['spec'])}** · {len(ds.train):,} train rows · {ds.num_classes} "
+                    "classes"
+                )
             st.page_link(nav.page("data"), label="Change the data", icon=":material/table:")
-        kind = ui.bind(st.radio, "Model", "wb.model_kind", page=PAGE, options=list(MODELS), format_func=MODELS.get,
-                       help="The packaged MiniLM works offline. The tiny random BERT only shows the machinery (its accuracy means nothing).")
+        kind = ui.bind(
+            st.radio,
+            "Model",
+            "wb.model_kind",
+            page=PAGE,
+            options=list(MODELS),
+            format_func=MODELS.get,
+            help=(
+                "The packaged MiniLM works offline. The tiny random BERT only shows the machinery (its accuracy "
+                "means nothing)."
+            ),
+        )
         if kind == "path":
-            ui.bind(st.text_input, "Model folder", "wb.model_path", page=PAGE, placeholder="/path/to/sentence-transformers-model")
+            ui.bind(
+                st.text_input,
+                "Model folder",
+                "wb.model_path",
+                page=PAGE,
+                placeholder="/path/to/sentence-transformers-model",
+            )
         elif kind == "hub":
-            ui.bind(st.text_input, "Hub id", "wb.model_hub", page=PAGE, placeholder="sentence-transformers/all-MiniLM-L12-v2")
+            ui.bind(
+                st.text_input,
+                "Hub id",
+                "wb.model_hub",
+                page=PAGE,
+                placeholder="sentence-transformers/all-MiniLM-L12-v2",
+            )
     with c2:
         st.markdown("**Recipe**")
         paper = [n for n, r in RECIPES.items() if r.group == "paper"]
         study = [n for n, r in RECIPES.items() if r.group != "paper"]
-        recipe = ui.bind(st.selectbox, "Recipe", "wb.recipe", page=PAGE, options=paper + study,
-                         format_func=lambda n: f"{n}  ({'paper' if RECIPES[n].group == 'paper' else 'companion study'})")
+        recipe = ui.bind(
+            st.selectbox,
+            "Recipe",
+            "wb.recipe",
+            page=PAGE,
+            options=paper + study,
+            format_func=lambda n: f"{n}  ({'paper' if RECIPES[n].group == 'paper' else 'companion study'})",
+        )
         r = RECIPES[recipe]
         st.markdown(" → ".join(f"`{p.upper()}`" for p in r.phases))
         st.caption(r.description)
-        ui.bind(st.text_input, "Seeds", "wb.seeds", page=PAGE, help="One run per seed: 0, or 0,1,2, or 0-4. Several seeds give the mean ± std on the Results page.")
+        ui.bind(
+            st.text_input,
+            "Seeds",
+            "wb.seeds",
+            page=PAGE,
+            help="One run per seed: 0, or 0,1,2, or 0-4. Several seeds give the mean ± std on the Results page.",
+        )
     with c3:
         st.markdown("**Run**")
         devices = ["auto", "cpu"] + (["cuda"] if "CPU" not in ui.device_label() else [])
         if st.session_state["wb.device"] not in devices:
             st.session_state["wb.device"] = "auto"
-        ui.bind(st.selectbox, "Device", "wb.device", page=PAGE, options=devices, help=f"auto picks the GPU when there is one. This machine: {ui.device_label()}.")
+        ui.bind(
+            st.selectbox,
+            "Device",
+            "wb.device",
+            page=PAGE,
+            options=devices,
+            help=f"auto picks the GPU when there is one. This machine: {ui.device_label()}.",
+        )
         on_gpu = "CPU" not in ui.device_label() and st.session_state["wb.device"] != "cpu"
-        st.button("GPU speed settings", icon=":material/bolt:", key="train:gpu_preset", on_click=apply_gpu_preset, args=(recipe,),
-                  disabled=not on_gpu or bool(data_error),
-                  help="Batch sizes and learning rates for this dataset's size and this GPU's memory: on large data (30k+ rows) "
-                       "big batches with rates tuned on validation, since on a GPU a small model's step costs about the same at "
-                       "batch 32 as at 512 (see README, Performance); on small data an untuned starting point."
-                       + ("" if on_gpu else " Needs a GPU."))
+        st.button(
+            "GPU speed settings",
+            icon=":material/bolt:",
+            key="train:gpu_preset",
+            on_click=apply_gpu_preset,
+            args=(recipe,),
+            disabled=not on_gpu or bool(data_error),
+            help="Batch sizes and learning rates for this dataset's size and this GPU's memory: on large data "
+            "(30k+ rows) big batches with rates tuned on validation, since on a GPU a small model's step costs about "
+            "the same at batch 32 as at 512 (see README, Performance); on small data an untuned starting point."
+            + ("" if on_gpu else " Needs a GPU."),
+        )
         number_setting("wb.max_steps", 5, help="Caps every phase: a quick look at the machinery, not a real result.")
         with st.expander("Size limits"):
             number_setting("wb.max_length", 16)
-            number_setting("wb.max_train_rows", 1000, help="A stratified sample of the training split, for CPU runs on big data.")
+            number_setting(
+                "wb.max_train_rows", 1000, help="A stratified sample of the training split, for CPU runs on big data."
+            )
             number_setting("wb.embed_rows", 500)
 
     base = recipe_defaults(recipe)
     fixed = recipe_fixed_fields(recipe)
     tabs = st.tabs([PHASE_TABS[p] for p in base.phases])
-    for tab, phase in zip(tabs, base.phases):
+    for tab, phase in zip(tabs, base.phases, strict=True):
         with tab:
             cols = st.columns(4)
             for i, (key, label, kind_, opts) in enumerate(FIELDS[phase]):
@@ -323,29 +312,53 @@ def render() -> None:
                 if phase == "cl" and st.session_state.get(setting_name(recipe, "cl.loss"), base.cl.loss) == "simclr":
                     st.caption("No imbalance correction: SimCLR uses no labels.")
                 elif "cl.imbalance" in fixed:
-                    st.caption(f"Imbalance correction: **{base.cl.imbalance}** {IMBALANCE_PRESETS[base.cl.imbalance]}, set by this recipe.")
+                    st.caption(
+                        f"Imbalance correction: **{base.cl.imbalance}** {IMBALANCE_PRESETS[base.cl.imbalance]}, set "
+                        "by this recipe."
+                    )
                 else:
                     r_min, r_max = float(st.session_state["wb.min_ratio"]), float(st.session_state["wb.max_ratio"])
                     paper = "" if st.session_state["wb.preset"] == "normal" else " The paper's method uses **normal**."
-                    st.caption(f"Imbalance correction: **{st.session_state['wb.preset']}** (r_min {r_min:g}, r_max {r_max:g}), "
-                               f"from the Imbalance & noise page.{paper}")
+                    st.caption(
+                        f"Imbalance correction: **{st.session_state['wb.preset']}** (r_min {r_min:g}, r_max "
+                        f"{r_max:g}), "
+                        f"from the Imbalance & noise page.{paper}"
+                    )
                     ratio_warning = ratio_problem(r_min, r_max)
                     if ratio_warning:
                         st.warning(ratio_warning, icon=":material/warning:")
                 st.page_link(nav.page("imbalance"), label="Tune imbalance and noise", icon=":material/tune:")
 
     b1, b2, _ = st.columns([1, 1.3, 2])
-    b1.button("Start", type="primary", icon=":material/play_arrow:", width="stretch", key="train:start", on_click=queue, args=([recipe],),
-              help="Queue this recipe (one run per seed). Runs go one at a time.")
+    b1.button(
+        "Start",
+        type="primary",
+        icon=":material/play_arrow:",
+        width="stretch",
+        key="train:start",
+        on_click=queue,
+        args=([recipe],),
+        help="Queue this recipe (one run per seed). Runs go one at a time.",
+    )
     paper_recipes = [n for n, rr in RECIPES.items() if rr.group == "paper"]
-    b2.button(f"Queue all {len(paper_recipes)} paper recipes", icon=":material/playlist_add:", width="stretch", key="train:ablation",
-              on_click=queue, args=(paper_recipes, recipe),
-              help="The paper's method and ablations with these seeds and the settings on screen (each recipe takes the ones its phases "
-                   "have, except what it fixes itself, like extra_imb's imbalance preset): fills the Results comparison.")
+    b2.button(
+        f"Queue all {len(paper_recipes)} paper recipes",
+        icon=":material/playlist_add:",
+        width="stretch",
+        key="train:ablation",
+        on_click=queue,
+        args=(paper_recipes, recipe),
+        help="The paper's method and ablations with these seeds and the settings on screen (each recipe takes the "
+        "ones its phases have, except what it fixes itself, like extra_imb's imbalance preset): fills the Results "
+        "comparison.",
+    )
     try:
         n_seeds = len(parse_seeds(st.session_state["wb.seeds"]))
-        st.caption(f"Start queues {n_seeds} run{'s' if n_seeds > 1 else ''} (one per seed); "
-                   f"Queue all queues {n_seeds * len(paper_recipes)} ({len(paper_recipes)} recipes × {n_seeds} seed{'s' if n_seeds > 1 else ''}).")
+        st.caption(
+            f"Start queues {n_seeds} run{'s' if n_seeds > 1 else ''} (one per seed); "
+            f"Queue all queues {n_seeds * len(paper_recipes)} ({len(paper_recipes)} recipes × {n_seeds} "
+            f"seed{'s' if n_seeds > 1 else ''})."
+        )
     except ValueError as exc:
         st.caption(f":material/warning: Seeds: {exc}")
     if st.session_state.get("train.error"):

@@ -1,4 +1,5 @@
 """RunConfig: typed overrides, (de)serialisation, validation, recipes."""
+
 from __future__ import annotations
 
 import json
@@ -53,7 +54,9 @@ def test_override_does_not_mutate_the_original():
 
 
 def test_dict_overrides_accept_typed_values():
-    cfg = RunConfig().with_overrides({"ft.lr": 1e-4, "ft.epochs": 10, "ft.swa": True, "cl.max_ratio": 20, "phases": ["cl", "ft"]})
+    cfg = RunConfig().with_overrides(
+        {"ft.lr": 1e-4, "ft.epochs": 10, "ft.swa": True, "cl.max_ratio": 20, "phases": ["cl", "ft"]}
+    )
     assert cfg.ft.lr == 1e-4 and cfg.ft.epochs == 10 and cfg.ft.swa is True
     assert cfg.cl.max_ratio == 20.0 and isinstance(cfg.cl.max_ratio, float)
     assert cfg.phases == ("cl", "ft")
@@ -449,7 +452,9 @@ def test_gpu_presets_by_size_and_memory():
     assert gpu_settings(10_000)["ft.batch_size"] == 128
     assert gpu_settings(300)["ft.batch_size"] == 16
     assert gpu_settings(67_349, gpu_memory_gib=80, max_length=64)["dae.batch_size"] == 2048
-    assert gpu_settings(67_349, gpu_memory_gib=80, max_length=128)["dae.batch_size"] == 1024  # 2048 x 128 tokens would not fit
+    assert (
+        gpu_settings(67_349, gpu_memory_gib=80, max_length=128)["dae.batch_size"] == 1024
+    )  # 2048 x 128 tokens would not fit
     small_gpu = gpu_settings(67_349, gpu_memory_gib=24)
     assert small_gpu["dae.batch_size"] == 256 and small_gpu["ft.batch_size"] == 512
     assert gpu_settings(67_349, gpu_memory_gib=12)["ft.batch_size"] == 128

@@ -1,4 +1,5 @@
 """The job queue (jobs.JobManager): background runs, status, cancel, errors that never escape."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """Saved workbench settings (workbench.settings) and upload pruning (workbench.datasets)."""
+
 from __future__ import annotations
 
 import json

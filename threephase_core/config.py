@@ -20,9 +20,10 @@ import dataclasses
 import json
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from threephase_core.setting_spec import SettingSpec, setting
 
@@ -156,7 +157,7 @@ class RunConfig:
     ft: FTConfig = field(default_factory=FTConfig)
 
     # ---- overrides -------------------------------------------------------------------
-    def with_overrides(self, overrides: list[str] | dict[str, Any]) -> "RunConfig":
+    def with_overrides(self, overrides: list[str] | dict[str, Any]) -> RunConfig:
         """A copy with `key=value` (or {key: value}) settings applied and type-checked."""
         cfg = from_dict(to_dict(self))
         items = overrides.items() if isinstance(overrides, dict) else (_split(o) for o in overrides)
@@ -171,7 +172,7 @@ class RunConfig:
             target = getattr(target, part)
         return target
 
-    def validate(self) -> "RunConfig":
+    def validate(self) -> RunConfig:
         """Raise ConfigError on values that cannot work; return self.
 
         Everything a run would trip over later is checked here, before any training, so a bad

@@ -6,6 +6,7 @@ has a thread-safe `Progress` the pages poll; `cancel` stops a running job at its
 boundary (a queued job is simply dropped). An exception inside a job ends that job with
 its message in the run's status; it never reaches the caller's thread.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -34,7 +35,13 @@ class Job:
 
     def status(self) -> dict:
         snap = self.progress.snapshot()
-        snap.update(job_id=self.id, run_id=self.run.id, recipe=self.config.recipe, dataset=self.config.dataset, seed=self.config.seed)
+        snap.update(
+            job_id=self.id,
+            run_id=self.run.id,
+            recipe=self.config.recipe,
+            dataset=self.config.dataset,
+            seed=self.config.seed,
+        )
         return snap
 
     def wait(self, timeout: float | None = None) -> bool:

@@ -34,6 +34,7 @@ SHARED = {WORKBENCH_SETTINGS[key]: key for key in ("wb.noise", "wb.augmentation"
 LIMITS: dict[str, tuple] = {
     key: spec(setting).bounds() for key, setting in WORKBENCH_SETTINGS.items() if spec(setting).type in (int, float)
 }
+PHASE_TABS = {"dae": "Phase 1 · DAE", "cl": "Phase 2 · CL", "joint": "Joint · DAE + CL", "ft": "Phase 3 · FT"}
 RECIPE_PREFIX = "wb.t."  # a recipe's own phase settings: wb.t.<recipe>.<config key>
 PAIR_ONLY = {"cl.augmentation", "cl.max_pairs"}  # settings of the cosine pair loss only
 
@@ -77,8 +78,16 @@ FIELDS = {
     "ft": [
         _field(k)
         for k in (
-            "ft.epochs", "ft.lr", "ft.head_lr", "ft.batch_size", "ft.patience", "ft.scheduler", "ft.head_hidden",
-            "ft.dropout", "ft.freeze_encoder", "ft.head_input_norm",
+            "ft.epochs",
+            "ft.lr",
+            "ft.head_lr",
+            "ft.batch_size",
+            "ft.patience",
+            "ft.scheduler",
+            "ft.head_hidden",
+            "ft.dropout",
+            "ft.freeze_encoder",
+            "ft.head_input_norm",
         )
     ],
     # Joint takes epochs and learning rate from `cl`, always uses the cosine pair loss, and only the
@@ -120,11 +129,19 @@ def session_values(values: dict[str, Any]) -> dict[str, Any]:
         if kind in ("path", "hub"):
             out[f"wb.model_{kind}"] = values["model"]
     if "dataset" in values:
-        out["wb.dataset"] = {"spec": values["dataset"], "text_column": values["text_column"],
-                             "label_column": values["label_column"]}
+        out["wb.dataset"] = {
+            "spec": values["dataset"],
+            "text_column": values["text_column"],
+            "label_column": values["label_column"],
+        }
         out["wb.source"] = values["dataset_source"]
-    out.update({key: values[setting] for key, setting in WORKBENCH_SETTINGS.items()
-                if "." not in setting and setting in values})  # run-wide settings
+    out.update(
+        {
+            key: values[setting]
+            for key, setting in WORKBENCH_SETTINGS.items()
+            if "." not in setting and setting in values
+        }
+    )  # run-wide settings
     if "cl.min_ratio" in values and "cl.max_ratio" in values:
         r_min, r_max = values["cl.min_ratio"], values["cl.max_ratio"]
         out.update({"wb.min_ratio": r_min, "wb.max_ratio": r_max, "wb.preset": preset_for(r_min, r_max)})

@@ -9,12 +9,14 @@ of widgets that are not on the current page; the ``wb.*`` keys are not widgets).
 run app.py saves them under the runs folder (`persist_state`); a new browser session starts
 from that file, so a refresh keeps the settings.
 """
+
 from __future__ import annotations
 
 import html
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import streamlit as st
 
@@ -57,9 +59,13 @@ def setting_choices() -> dict[str, list]:
     """The values a choice setting can take (a saved value outside them is dropped)."""
     from threephase_core.recipes import RECIPES
 
-    return {"wb.recipe": list(RECIPES), "wb.preset": [*spec("cl.imbalance").choices, "custom"],
-            "wb.source": ["demo", "folder", "upload", "hub"], "wb.model_kind": ["minilm", "tiny", "path", "hub"],
-            "wb.device": list(spec("device").choices)}
+    return {
+        "wb.recipe": list(RECIPES),
+        "wb.preset": [*spec("cl.imbalance").choices, "custom"],
+        "wb.source": ["demo", "folder", "upload", "hub"],
+        "wb.model_kind": ["minilm", "tiny", "path", "hub"],
+        "wb.device": list(spec("device").choices),
+    }
 
 
 def persist_state() -> None:
@@ -177,11 +183,11 @@ def _load(spec: str, text_column: str, label_column: str, stamp: float):
 
 
 @st.cache_data(show_spinner="Reading the file…", max_entries=32)
-def _peek(path: str, stamp: tuple) -> "object":
+def _peek(path: str, stamp: tuple) -> object:
     return datasets.peek_table(path)
 
 
-def peek_table(path) -> "object":
+def peek_table(path) -> object:
     """The first rows of a data file, read once per file version (a big file is not re-parsed on
     every click of the Data page); DataError as `workbench.datasets.peek_table`."""
     st_ = Path(path).stat()
@@ -203,19 +209,31 @@ def current_dataset():
         return choice, load_dataset(choice), None
     except DataError as exc:
         return choice, None, str(exc)
-    except OSError as exc:  # the loader turns its own read errors into DataError; this is the rest (a folder gone unreadable)
+    except (
+        OSError
+    ) as exc:  # the loader turns its own read errors into DataError; this is the rest (a folder gone unreadable)
         return choice, None, f"cannot read {choice.get('spec')}: {exc.strerror or exc}"
 
 
 @st.cache_data(show_spinner="Counting pairs…", max_entries=256)
-def pair_stats(spec: str, text_column: str, label_column: str, stamp: float, r_min: float, r_max: float, augmentation: int,
-               max_train_rows: int = 0) -> dict:
+def pair_stats(
+    spec: str,
+    text_column: str,
+    label_column: str,
+    stamp: float,
+    r_min: float,
+    r_max: float,
+    augmentation: int,
+    max_train_rows: int = 0,
+) -> dict:
     """Phase 2's rows and pairs for these settings, on the training rows a seed-0 run would use."""
     from threephase_core.data import capped_train
 
     ds = _load(spec, text_column, label_column, stamp)
     train = capped_train(ds.train, max_train_rows, 0)
-    return previews.pair_stats(train["text"].tolist(), train["label"].to_numpy(), ds.num_classes, r_min, r_max, augmentation)
+    return previews.pair_stats(
+        train["text"].tolist(), train["label"].to_numpy(), ds.num_classes, r_min, r_max, augmentation
+    )
 
 
 def model_spec() -> str:
@@ -229,8 +247,12 @@ def model_spec() -> str:
 
 # ---- display --------------------------------------------------------------------------
 STATE_BADGE = {
-    "queued": ("Queued", "gray"), "running": ("Running", "blue"), "done": ("Done", "green"),
-    "failed": ("Failed", "red"), "cancelled": ("Cancelled", "orange"), "interrupted": ("Interrupted", "orange"),
+    "queued": ("Queued", "gray"),
+    "running": ("Running", "blue"),
+    "done": ("Done", "green"),
+    "failed": ("Failed", "red"),
+    "cancelled": ("Cancelled", "orange"),
+    "interrupted": ("Interrupted", "orange"),
 }
 
 
@@ -246,7 +268,8 @@ def legend(names: list[str]) -> None:
     colors = class_colors(names)
     items = "".join(
         f'<span style="display:inline-flex;align-items:center;margin:0 14px 4px 0;font-size:0.85rem;">'
-        f'<span style="width:11px;height:11px;border-radius:50%;background:{colors[n]};display:inline-block;margin-right:6px;"></span>'
+        f'<span style="width:11px;height:11px;border-radius:50%;background:{colors[n]};display:inline-block;'
+        f'margin-right:6px;"></span>'
         f"{html.escape(n)}</span>"
         for n in names
     )
@@ -265,7 +288,10 @@ def words_html(words: list[tuple[str, bool]]) -> str:
 def run_label(row: dict) -> str:
     acc = row.get("test_acc")
     acc_s = f" · test {acc:.1%}" if isinstance(acc, float) and acc == acc else ""
-    return f"{row['recipe']} · {row['dataset']} · {row['model']} · seed {row['seed']}{acc_s} · {row['state']} · {row['run'][:15]}"
+    return (
+        f"{row['recipe']} · {row['dataset']} · {row['model']} · seed {row['seed']}{acc_s} · {row['state']} · "
+        f"{row['run'][:15]}"
+    )
 
 
 def pct(x) -> str:
@@ -300,7 +326,10 @@ def sidebar_status() -> None:
                 return
             job = next((j for j in jobs if j.state == "running"), jobs[0])
             s = job.status()
-            st.progress(min(max(s["fraction"], 0.0), 1.0), text=f"{job.config.recipe} · {dataset_label(job.config.dataset)} — {job_caption(s)}")
+            st.progress(
+                min(max(s["fraction"], 0.0), 1.0),
+                text=f"{job.config.recipe} · {dataset_label(job.config.dataset)} — {job_caption(s)}",
+            )
             if len(jobs) > 1:
                 st.caption(f"{len(jobs) - 1} more in the queue")
 

@@ -1,6 +1,7 @@
 """Bad input on every workbench page, the way a user gives it: each case must end in a message a
 person can act on (st.error / st.warning), never an exception box, and no run may be queued
 that the engine would refuse or that would fail after its first phase trained."""
+
 from __future__ import annotations
 
 import json
@@ -50,12 +51,23 @@ def test_upload_with_a_single_column_says_so(empty_store, open_app):
     assert at.session_state["wb.dataset"]["spec"] == "demo"
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("latin1.csv", b"text,label\n" + "\n".join(f"caf\u00e9 {i},{i % 2}" for i in range(40)).encode("latin-1"), "not valid UTF-8"),
-    ("wrong.json", json.dumps({"a": 1, "b": [1, 2]}).encode(), "expected a list of records"),
-    ("oneclass.csv", b"text,label\n" + b"\n".join(b"hello %d,a" % i for i in range(40)), "single class"),
-    ("perclass.csv", b"text,label\n" + b"\n".join(b"hello %d,c%d" % (i, i) for i in range(10)), "every label occurs once"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        (
+            "latin1.csv",
+            b"text,label\n" + "\n".join(f"caf\u00e9 {i},{i % 2}" for i in range(40)).encode("latin-1"),
+            "not valid UTF-8",
+        ),
+        ("wrong.json", json.dumps({"a": 1, "b": [1, 2]}).encode(), "expected a list of records"),
+        ("oneclass.csv", b"text,label\n" + b"\n".join(b"hello %d,a" % i for i in range(40)), "single class"),
+        (
+            "perclass.csv",
+            b"text,label\n" + b"\n".join(b"hello %d,c%d" % (i, i) for i in range(10)),
+            "every label occurs once",
+        ),
+    ],
+)
 def test_bad_upload_is_named_and_the_working_choice_kept(empty_store, open_app, name, content, message):
     at = open_app("data")
     at.segmented_control(key="data:wb.source").set_value("upload").run()
@@ -116,9 +128,12 @@ def test_model_path_that_is_a_file(empty_store, open_app, tmp_path):
     assert not queued_jobs()
 
 
-@pytest.mark.parametrize("key, value, place", [
-    ("train:wb.t.three_phase.cl.max_pairs", 1, "Max pairs"),
-])
+@pytest.mark.parametrize(
+    "key, value, place",
+    [
+        ("train:wb.t.three_phase.cl.max_pairs", 1, "Max pairs"),
+    ],
+)
 def test_refused_setting_names_its_field(empty_store, open_app, key, value, place):
     at = open_app("train")
     at.radio(key="train:wb.model_kind").set_value("tiny").run()
@@ -129,7 +144,9 @@ def test_refused_setting_names_its_field(empty_store, open_app, key, value, plac
     assert not queued_jobs()
 
 
-@pytest.mark.parametrize("seeds, message", [("1,,x", "seed 'x'"), ("99999999999", "4294967295"), (" ", "at least one seed")])
+@pytest.mark.parametrize(
+    "seeds, message", [("1,,x", "seed 'x'"), ("99999999999", "4294967295"), (" ", "at least one seed")]
+)
 def test_bad_seeds_are_refused_with_the_field_named(empty_store, open_app, seeds, message):
     at = open_app("train")
     at.radio(key="train:wb.model_kind").set_value("tiny").run()
@@ -221,10 +238,19 @@ def test_runs_dir_problem(tmp_path):
 
 
 # ---- saved settings -------------------------------------------------------------------
-@pytest.mark.parametrize("saved", [
-    {"wb.max_ratio": 100.0}, {"wb.min_ratio": "x"}, {"wb.dataset": "demo"}, {"wb.seeds": 5}, {"wb.noise": None},
-    {"wb.recipe": "gone"}, {"wb.t.three_phase.dae.epochs": "x"}, {"wb.t.three_phase.ft.lr": 5.0},
-])
+@pytest.mark.parametrize(
+    "saved",
+    [
+        {"wb.max_ratio": 100.0},
+        {"wb.min_ratio": "x"},
+        {"wb.dataset": "demo"},
+        {"wb.seeds": 5},
+        {"wb.noise": None},
+        {"wb.recipe": "gone"},
+        {"wb.t.three_phase.dae.epochs": "x"},
+        {"wb.t.three_phase.ft.lr": 5.0},
+    ],
+)
 def test_a_saved_setting_the_widgets_cannot_show_is_dropped(empty_store, open_app, saved):
     (empty_store / "_workbench").mkdir()
     (empty_store / "_workbench" / "settings.json").write_text(json.dumps(saved))
@@ -252,16 +278,19 @@ def _damage(store: Path, name: str, patch: dict) -> None:
     (run / name).write_text(json.dumps(data))
 
 
-@pytest.mark.parametrize("name, patch", [
-    ("metrics.json", {"phases": {"cl": {"data": {"counts_before": {"a": 1}, "counts_after": 3}}}}),
-    ("metrics.json", {"before_ft": {"val_acc": "x"}}),
-    ("metrics.json", {"ft": {"lora": {"trainable_params": 5}}}),
-    ("metrics.json", {"ft": {"lora": "yes"}}),
-    ("metrics.json", {"ft": {"evals": "x"}}),
-    ("metrics.json", {"ft": {"evals": [1, "a", {"step": "x"}]}}),
-    ("metrics.json", {"phases": {"dae": {"wall_s": "slow", "silhouette": "x", "data": {"pairs": [1]}}}}),
-    ("data.json", {"label_names": [{"a": 1}]}),
-])
+@pytest.mark.parametrize(
+    "name, patch",
+    [
+        ("metrics.json", {"phases": {"cl": {"data": {"counts_before": {"a": 1}, "counts_after": 3}}}}),
+        ("metrics.json", {"before_ft": {"val_acc": "x"}}),
+        ("metrics.json", {"ft": {"lora": {"trainable_params": 5}}}),
+        ("metrics.json", {"ft": {"lora": "yes"}}),
+        ("metrics.json", {"ft": {"evals": "x"}}),
+        ("metrics.json", {"ft": {"evals": [1, "a", {"step": "x"}]}}),
+        ("metrics.json", {"phases": {"dae": {"wall_s": "slow", "silhouette": "x", "data": {"pairs": [1]}}}}),
+        ("data.json", {"label_names": [{"a": 1}]}),
+    ],
+)
 def test_damaged_run_files_do_not_break_results_or_embeddings(finished_store, open_app, name, patch):
     _damage(finished_store, name, patch)
     for page in ("results", "embeddings"):
@@ -315,8 +344,18 @@ def test_clean_settings_drops_what_a_widget_cannot_show():
     from pages._parts.form import LIMITS
     from pages._parts.ui import DEFAULTS
 
-    saved = {"wb.max_ratio": 100.0, "wb.min_ratio": 2, "wb.noise": None, "wb.dataset": "demo", "wb.seeds": "0,1",
-             "wb.recipe": "gone", "wb.max_steps": 2.5, "wb.t.ft.ft.epochs": 3, "wb.max_length": 4, "wb.embed_rows": 10**9}
+    saved = {
+        "wb.max_ratio": 100.0,
+        "wb.min_ratio": 2,
+        "wb.noise": None,
+        "wb.dataset": "demo",
+        "wb.seeds": "0,1",
+        "wb.recipe": "gone",
+        "wb.max_steps": 2.5,
+        "wb.t.ft.ft.epochs": 3,
+        "wb.max_length": 4,
+        "wb.embed_rows": 10**9,
+    }
     clean = clean_settings(saved, DEFAULTS, {"wb.recipe": ["three_phase", "ft"]}, LIMITS)
     # r_max 100 is above the config's limit (50), 4 tokens below max_length's (8); embed_rows has no maximum
     assert clean == {"wb.min_ratio": 2.0, "wb.seeds": "0,1", "wb.t.ft.ft.epochs": 3, "wb.embed_rows": 10**9}

@@ -86,7 +86,7 @@ def test_session_values_put_a_run_back_into_the_pages_keys(tmp_path):
 
 def test_the_train_form_draws_the_configs_limits(empty_store, open_app):
     at = open_app("train")
-    for key, _, kind, options in form.FIELDS["ft"]:
+    for key, _, kind, _ in form.FIELDS["ft"]:
         if kind in ("int", "float", "lr"):
             widget = at.number_input(key=f"train:wb.t.three_phase.{key}")
             assert (widget.min, widget.max) == spec(key).bounds(), key
@@ -95,6 +95,7 @@ def test_the_train_form_draws_the_configs_limits(empty_store, open_app):
 
 
 def test_the_engine_names_no_widget_key():
-    found = subprocess.run(["grep", "-rn", '"wb\\.', "threephase_core", "--include=*.py"], cwd=ROOT,
-                           capture_output=True, text=True)
+    found = subprocess.run(
+        ["grep", "-rn", '"wb\\.', "threephase_core", "--include=*.py"], cwd=ROOT, capture_output=True, text=True
+    )
     assert found.stdout == "", found.stdout

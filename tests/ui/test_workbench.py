@@ -1,4 +1,5 @@
 """Tests for threephase_core.workbench: the Streamlit-free helpers behind the pages, one module per concern."""
+
 from __future__ import annotations
 
 import io
@@ -65,7 +66,10 @@ from threephase_core.workbench.settings import (
 )
 
 
-@pytest.mark.parametrize("text, seeds", [("0", [0]), ("0,1,2", [0, 1, 2]), (" 2 1 2 ", [1, 2]), ("0-3", [0, 1, 2, 3]), ("5, 0-1", [0, 1, 5])])
+@pytest.mark.parametrize(
+    "text, seeds",
+    [("0", [0]), ("0,1,2", [0, 1, 2]), (" 2 1 2 ", [1, 2]), ("0-3", [0, 1, 2, 3]), ("5, 0-1", [0, 1, 5])],
+)
 def test_parse_seeds(text, seeds):
     assert parse_seeds(text) == seeds
 
@@ -83,7 +87,7 @@ def test_class_table_matches_the_worked_values():
     assert t.loc[["a", "b", "c", "d", "e", "f"], "repeats"].tolist() == [4, 3, 2, 2, 1, 1]
     assert t.loc["a", "f"] == pytest.approx(4.0) and 1.499 < t.loc["e", "f"] < 1.5
     assert t.loc["c", "rows_after"] == 40 and not t.loc["big", "oversampled"]
-    assert threshold_size(1000, 1.5, 4.0) == pytest.approx(1000 ** 0.625)
+    assert threshold_size(1000, 1.5, 4.0) == pytest.approx(1000**0.625)
     assert threshold_size(100, 1.5, 4.0) == pytest.approx(17.78, abs=0.01)
     # r_min below 1.5: the threshold agrees with the classes the correction really grows
     from threephase_core.imbalance import oversample_factor
@@ -110,7 +114,9 @@ def test_pair_stats_on_the_demo():
 
     ds = load_dataset("demo")
     s = pair_stats(ds.train["text"].tolist(), ds.train["label"].to_numpy(), ds.num_classes, 1.5, 4.0, 2)
-    assert s["rows_before"] == 354 and s["rows_after"] == 354 + 18 + 10  # technical_issue and cancel_subscription doubled
+    assert (
+        s["rows_before"] == 354 and s["rows_after"] == 354 + 18 + 10
+    )  # technical_issue and cancel_subscription doubled
     assert s["pairs"] == 2 * s["positive_pairs"] > 0
     none = pair_stats(ds.train["text"].tolist(), ds.train["label"].to_numpy(), ds.num_classes, 1.0, 1.0, 2)
     assert none["rows_after"] == 354
@@ -164,21 +170,33 @@ def test_changed_overrides_keeps_the_recipe_settings():
 
 
 def test_recipe_comparison_mean_and_std():
-    df = pd.DataFrame({
-        "state": ["done"] * 5 + ["failed"], "recipe": ["ft", "ft", "three_phase", "three_phase", "three_phase", "ft"],
-        "seed": [0, 1, 0, 1, 2, 2], "val_acc": [0.8, 0.9, 0.9, 0.9, 0.9, 0.1],
-        "test_acc": [0.80, 0.90, 0.91, 0.92, 0.93, 0.1], "test_f1": [0.7, 0.8, 0.9, 0.9, 0.9, 0.1],
-    })
+    df = pd.DataFrame(
+        {
+            "state": ["done"] * 5 + ["failed"],
+            "recipe": ["ft", "ft", "three_phase", "three_phase", "three_phase", "ft"],
+            "seed": [0, 1, 0, 1, 2, 2],
+            "val_acc": [0.8, 0.9, 0.9, 0.9, 0.9, 0.1],
+            "test_acc": [0.80, 0.90, 0.91, 0.92, 0.93, 0.1],
+            "test_f1": [0.7, 0.8, 0.9, 0.9, 0.9, 0.1],
+        }
+    )
     comp = recipe_comparison(df).set_index("recipe")
     assert list(comp.index) == ["three_phase", "ft"]  # the recipes' own order
-    assert comp.loc["ft", "test_mean"] == pytest.approx(0.85) and comp.loc["ft", "test_std"] == pytest.approx(0.05 * 2 ** 0.5)  # sample sd
+    assert comp.loc["ft", "test_mean"] == pytest.approx(0.85) and comp.loc["ft", "test_std"] == pytest.approx(
+        0.05 * 2**0.5
+    )  # sample sd
     assert comp.loc["three_phase", "seeds"] == 3 and comp.loc["three_phase", "test_mean"] == pytest.approx(0.92)
 
 
 def test_runs_frame_and_run_files(finished_store):
     store = RunStore(finished_store)
     df = runs_frame(store)
-    assert len(df) == 1 and df.loc[0, "state"] == "done" and df.loc[0, "model"] == "tiny BERT" and df.loc[0, "phases"] == 4
+    assert (
+        len(df) == 1
+        and df.loc[0, "state"] == "done"
+        and df.loc[0, "model"] == "tiny BERT"
+        and df.loc[0, "phases"] == 4
+    )
     run = store.list()[0]
     assert per_class_frame(run.metrics)["support"].sum() == 79
     matrix, names = confusion(run.metrics)
@@ -194,7 +212,9 @@ def test_runs_frame_and_run_files(finished_store):
 def test_interrupted_run(finished_store):
     run = RunStore(finished_store).list()[0]
     run.update_status(state="running")  # as left by a server that stopped mid-run
-    assert run_state(run, {}) == "running"  # files written seconds ago: maybe a command-line run, not called interrupted yet
+    assert (
+        run_state(run, {}) == "running"
+    )  # files written seconds ago: maybe a command-line run, not called interrupted yet
     old = time.time() - 3600
     for name in ("status.json", "events.jsonl"):
         if (run.path / name).exists():
@@ -258,12 +278,26 @@ def test_recipe_comparison_pairs_each_recipe_with_ft_by_seed():
     t-test; a recipe with no seed in common gets no number; re-runs of a seed are averaged."""
     from scipy import stats
 
-    df = pd.DataFrame({
-        "state": ["done"] * 9, "seed": [0, 1, 2, 0, 1, 2, 2, 7, 0],
-        "recipe": ["ft", "ft", "ft", "three_phase", "three_phase", "three_phase", "three_phase", "cl_ft", "dae_ft"],
-        "val_acc": [0.9] * 9, "test_f1": [0.9] * 9,
-        "test_acc": [0.80, 0.90, 0.85, 0.83, 0.91, 0.86, 0.90, 0.99, 0.70],
-    })
+    df = pd.DataFrame(
+        {
+            "state": ["done"] * 9,
+            "seed": [0, 1, 2, 0, 1, 2, 2, 7, 0],
+            "recipe": [
+                "ft",
+                "ft",
+                "ft",
+                "three_phase",
+                "three_phase",
+                "three_phase",
+                "three_phase",
+                "cl_ft",
+                "dae_ft",
+            ],
+            "val_acc": [0.9] * 9,
+            "test_f1": [0.9] * 9,
+            "test_acc": [0.80, 0.90, 0.85, 0.83, 0.91, 0.86, 0.90, 0.99, 0.70],
+        }
+    )
     comp = recipe_comparison(df).set_index("recipe")
     three = [0.83, 0.91, 0.88]  # seed 2 ran twice: 0.86 and 0.90
     assert comp.loc["three_phase", "vs_seeds"] == 3
@@ -275,7 +309,10 @@ def test_recipe_comparison_pairs_each_recipe_with_ft_by_seed():
     assert versus_text("cl_ft", *comp.loc["cl_ft", ["vs_seeds", "vs_diff", "vs_p"]]) == "–"
     assert versus_text("dae_ft", *comp.loc["dae_ft", ["vs_seeds", "vs_diff", "vs_p"]]) == "-10.0 pts (1 seed)"
     p = comp.loc["three_phase", "vs_p"]
-    assert versus_text("three_phase", *comp.loc["three_phase", ["vs_seeds", "vs_diff", "vs_p"]]) == f"+2.3 pts, p = {p:.2f} (3 seeds)"
+    assert (
+        versus_text("three_phase", *comp.loc["three_phase", ["vs_seeds", "vs_diff", "vs_p"]])
+        == f"+2.3 pts, p = {p:.2f} (3 seeds)"
+    )
 
 
 def test_paired_p_is_nan_when_every_seed_has_the_same_gap():
@@ -286,7 +323,9 @@ def test_paired_p_is_nan_when_every_seed_has_the_same_gap():
     x, y = np.array([0.801, 0.911, 0.851]), np.array([0.800, 0.910, 0.850])
     assert np.isnan(paired_p(x, y))
     assert paired_p([0.9, 0.8], [0.9, 0.8]) != paired_p([0.9, 0.8], [0.9, 0.8])  # NaN: no gap at all
-    assert paired_p([0.93, 0.92, 0.95], [0.90, 0.92, 0.91]) == pytest.approx(stats.ttest_rel([0.93, 0.92, 0.95], [0.90, 0.92, 0.91]).pvalue)
+    assert paired_p([0.93, 0.92, 0.95], [0.90, 0.92, 0.91]) == pytest.approx(
+        stats.ttest_rel([0.93, 0.92, 0.95], [0.90, 0.92, 0.91]).pvalue
+    )
     assert versus_text("three_phase", 3, 0.001, paired_p(x, y)) == "+0.1 pts, the same gap on every seed (3 seeds)"
 
 
@@ -313,7 +352,9 @@ def test_comparison_groups_keep_different_data_apart_and_flag_mixed_settings(tmp
     a, b = tmp_path / "a" / "data.csv", tmp_path / "b" / "data.csv"
 
     def add(path, seed, label="label", epochs=5):
-        cfg = build_config("ft", {"dataset": str(path), "label_column": label, "seed": seed, "ft.epochs": epochs, "model": "tiny"})
+        cfg = build_config(
+            "ft", {"dataset": str(path), "label_column": label, "seed": seed, "ft.epochs": epochs, "model": "tiny"}
+        )
         run = store.create("ft", "data", seed)
         save_config(cfg, run.path / "config.json")
         run.write("metrics.json", {"validation": {"accuracy": 0.5}, "test": {"accuracy": 0.5, "f1_macro": 0.5}})
@@ -326,7 +367,9 @@ def test_comparison_groups_keep_different_data_apart_and_flag_mixed_settings(tmp
     assert len(set(labels)) == 3 and all(label.startswith("data.csv · ") for label in labels)
     assert mixed_settings(groups[0][1]) == ["ft"]  # 5 and 9 epochs
     assert mixed_settings(groups[1][1]) == []
-    assert labels[1] != labels[2] and "(since " in labels[1]  # two groups reading "data.csv · tiny", told apart by their first run
+    assert (
+        labels[1] != labels[2] and "(since " in labels[1]
+    )  # two groups reading "data.csv · tiny", told apart by their first run
     # An FT run's unused CL section, and float noise from a number input, are not other settings.
     from threephase_core.config import to_dict
 
@@ -364,7 +407,9 @@ def test_train_form_values_from_a_config(tmp_path):
     assert values["seed"] == 4 and values["ft.epochs"] == 7 and values["dae.noise_ratio"] == 0.3
     assert values["max_length"] == 128 and values["device"] == "auto"
     assert "cl.min_ratio" not in values  # extra_imb fixes its preset: the Imbalance page keeps the user's
-    custom = to_dict(build_config("three_phase", {"cl.min_ratio": 1.2, "cl.max_ratio": 8.0, "model": "someone/encoder"}))
+    custom = to_dict(
+        build_config("three_phase", {"cl.min_ratio": 1.2, "cl.max_ratio": 8.0, "model": "someone/encoder"})
+    )
     values, _ = train_form_values(custom, [])
     assert (values["cl.min_ratio"], values["cl.max_ratio"]) == (1.2, 8.0)
     assert values["model_kind"] == "hub" and values["model"] == "someone/encoder"
@@ -374,7 +419,9 @@ def test_train_form_values_from_a_config(tmp_path):
     ft = to_dict(build_config("ft", {"dataset": str(tmp_path / "gone")}))
     values, notes = train_form_values(ft, ["ft.epochs", "dae.noise_ratio", "cl.augmentation"])
     assert not {"dae.noise_ratio", "cl.augmentation", "cl.min_ratio"} & set(values) and "ft.epochs" in values
-    assert "dataset" not in values and "not on this machine" in notes[0]  # a folder that is gone is not taken for a hub id
+    assert (
+        "dataset" not in values and "not on this machine" in notes[0]
+    )  # a folder that is gone is not taken for a hub id
     damaged = {**custom, "seed": True, "cl": {"imbalance": ["x"]}, "model": 3}
     values, _ = train_form_values(damaged, ["cl.lr"])
     assert not {"seed", "model_kind", "cl.min_ratio", "cl.lr"} & set(values)

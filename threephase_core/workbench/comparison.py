@@ -63,7 +63,7 @@ def comparison_groups(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     groups = sorted(done.groupby(["data_key", "model_key"], sort=False), key=lambda kv: -len(kv[1]))
     labels = [f"{g['dataset'].iloc[0]} · {g['model'].iloc[0]}" for _, g in groups]
     out = []
-    for label, (_, g) in zip(labels, groups):
+    for label, (_, g) in zip(labels, groups, strict=True):
         # Two groups that read the same get a note that does not change as runs finish (the page
         # keeps the choice by its text): the group's first run.
         text = (
