@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from settings import default_data_root, load_benchmark_dataset, settings_for
+from settings import DATA_ROOT_HELP, load_benchmark_dataset, settings_for
 
 from threephase_core.cli import quiet_libraries
 from threephase_core.data import TextDataset
@@ -74,7 +74,7 @@ def main() -> int:
     ap.add_argument("--datasets", default=ALL_DATASETS)
     ap.add_argument("--recipes", default="three_phase,ft")
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--data-root", default=default_data_root(), help="folder of the data sets (default $THREEPHASE_DATA_ROOT, else ./data)")
+    ap.add_argument("--data-root", default=None, help=DATA_ROOT_HELP)
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--long-tail", default="", help="comma-separated imbalance ratios, e.g. 10,50,100")
     ap.add_argument("--max-train-rows", type=int, default=0)

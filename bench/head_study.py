@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from accuracy import make_long_tailed
-from settings import default_data_root, load_benchmark_dataset
+from settings import DATA_ROOT_HELP, load_benchmark_dataset
 from torch import nn
 
 from threephase_core.batching import tokenize
@@ -63,7 +63,7 @@ def evaluate(clf: Classifier, x: torch.Tensor, y: torch.Tensor, k: int) -> tuple
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="snips2", help="folder name under --data-root, a path, or 'demo'")
-    ap.add_argument("--data-root", default=default_data_root(), help="folder of the data sets (default $THREEPHASE_DATA_ROOT, else ./data)")
+    ap.add_argument("--data-root", default=None, help=DATA_ROOT_HELP)
     ap.add_argument("--long-tail", type=float, default=50.0, help="imbalance ratio of the train split (0: as it is)")
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--seeds", default="0,1,2")

@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 
 from accuracy import make_long_tailed
-from settings import default_data_root, load_benchmark_dataset
+from settings import DATA_ROOT_HELP, load_benchmark_dataset
 
 from threephase_core.imbalance import class_sizes, corrected_counts, preset_ratios
 
@@ -56,7 +56,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default="snips2,massive_en_us")
     ap.add_argument("--ratios", default="10,50,100")
-    ap.add_argument("--data-root", default=default_data_root(), help="folder of the data sets (default $THREEPHASE_DATA_ROOT, else ./data)")
+    ap.add_argument("--data-root", default=None, help=DATA_ROOT_HELP)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = ap.parse_args()
     ratios = [float(r) for r in args.ratios.split(",") if r]

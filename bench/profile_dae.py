@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 
 import torch
-from settings import default_data_root, load_benchmark_dataset
+from settings import DATA_ROOT_HELP, load_benchmark_dataset
 
 from threephase_core.cli import quiet_libraries
 from threephase_core.config import DAEConfig
@@ -53,7 +53,7 @@ def make_step(ctx, loss_fn, batches, params, opt):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="sst2", help="folder name under --data-root, a path, or 'demo'")
-    ap.add_argument("--data-root", default=default_data_root(), help="folder of the data sets (default $THREEPHASE_DATA_ROOT, else ./data)")
+    ap.add_argument("--data-root", default=None, help=DATA_ROOT_HELP)
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=8)

@@ -11,12 +11,12 @@ GPU settings (to reproduce a GPU row's settings on the CPU).
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from threephase_core.data_root import ENV_VAR, data_root, resolve_dataset
 from threephase_core.gpu_presets import gpu_settings, recipe_gpu_settings
 
-DATA_ROOT_ENV = "THREEPHASE_DATA_ROOT"
+DATA_ROOT_HELP = f"folder of the data sets (default ${ENV_VAR}, else ./data)"
 
 # Per dataset: long texts need a longer max length (and smaller batches to fit).
 DATASET_SETTINGS = {
@@ -25,27 +25,20 @@ DATASET_SETTINGS = {
 
 
 def default_data_root() -> str:
-    """`$THREEPHASE_DATA_ROOT`, else `./data`: the default of every script's --data-root."""
-    return os.environ.get(DATA_ROOT_ENV) or "data"
+    """The data root when no --data-root is given: ``$THREEPHASE_DATA_ROOT``, else ``./data``."""
+    return str(data_root())
 
 
-def dataset_source(name: str, data_root: str) -> str:
-    """What `load_dataset` reads for a benchmark's data set name: `demo`, a path (anything with a
-    path separator, or an existing file or folder), or the folder `name` under `data_root`."""
-    if name == "demo" or os.sep in name or "/" in name or Path(name).exists():
-        return name
-    return str(Path(data_root) / name)
-
-
-def load_benchmark_dataset(name: str, data_root: str, **kwargs):
-    """`load_dataset` for a benchmark's data set name (`dataset_source`). A data set that cannot be
-    read ends the script with one line that says where it was looked for, not a traceback."""
+def load_benchmark_dataset(name: str, root: str | None, **kwargs):
+    """`load_dataset` for a benchmark's data set: `demo`, a path, or a folder name under the data
+    root (`threephase_core.data_root`). A name with no such folder, or a data set that cannot be
+    read, ends the script with one line that says where it was looked for, not a traceback."""
     from threephase_core.data import DataError, load_dataset
 
-    source = dataset_source(name, data_root)
-    if source != name and not Path(source).exists():
-        raise SystemExit(f"error: no data set folder {name!r} under the data root {data_root} "
-                         f"(give --data-root DIR or set ${DATA_ROOT_ENV})")
+    source = resolve_dataset(name, root)
+    if source == name and name != "demo" and "/" not in name and not Path(name).exists():
+        raise SystemExit(f"error: no data set folder {name!r} under the data root {data_root(root)} "
+                         f"(give --data-root DIR or set ${ENV_VAR})")
     try:
         return load_dataset(source, **kwargs)
     except DataError as e:

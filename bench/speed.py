@@ -27,9 +27,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from settings import dataset_source, default_data_root, load_benchmark_dataset, settings_for
+from settings import DATA_ROOT_HELP, load_benchmark_dataset, settings_for
 
 from threephase_core.cli import quiet_libraries
+from threephase_core.data_root import resolve_dataset
 from threephase_core.encoder import device_label, load_encoder, pick_device, resolve_model
 from threephase_core.noise import delete_words_batch
 from threephase_core.recipes import build_config
@@ -125,7 +126,7 @@ def stock_st_loop(model_path, texts, labels, device, kind: str, steps: int, batc
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="sst2", help="folder name under --data-root, a path, or 'demo'")
-    ap.add_argument("--data-root", default=default_data_root(), help="folder of the data sets (default $THREEPHASE_DATA_ROOT, else ./data)")
+    ap.add_argument("--data-root", default=None, help=DATA_ROOT_HELP)
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--quick", action="store_true", help="tiny step counts and a row cap (CPU smoke test)")
@@ -145,7 +146,7 @@ def main() -> int:
         k, v = item.split("=", 1)
         settings[k] = v
     rows_cap = 400 if args.quick else 0
-    source = dataset_source(args.dataset, args.data_root)
+    source = resolve_dataset(args.dataset, args.data_root)
     ds = load_benchmark_dataset(args.dataset, args.data_root, max_train_rows=rows_cap)
     settings = {**settings_for(ds.name, cuda, len(ds.train)), **settings}
     texts, labels = ds.train["text"].tolist(), ds.train["label"].to_numpy()

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from settings import default_data_root, load_benchmark_dataset, settings_for
+from settings import DATA_ROOT_HELP, load_benchmark_dataset, settings_for
 
 from threephase_core.cli import quiet_libraries
 from threephase_core.encoder import device_label, pick_device
@@ -35,7 +35,7 @@ def main() -> int:
     ap.add_argument("--seeds", default="0", help="comma-separated; a combination's score is its mean over them")
     ap.add_argument("--runs-dir", default="/tmp/threephase_tune_runs")
     ap.add_argument("--model", default="minilm")
-    ap.add_argument("--data-root", default=default_data_root(), help="folder of the data sets (default $THREEPHASE_DATA_ROOT, else ./data)")
+    ap.add_argument("--data-root", default=None, help=DATA_ROOT_HELP)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "tune"))
     ap.add_argument("--collect", default="", metavar="DIR",
                     help="no runs: pool the tune_rows_*.json files under DIR (e.g. jobs split by seed) "

@@ -278,15 +278,3 @@ def test_data_root_flag_and_environment_name_the_folder_of_the_data_sets(tmp_pat
                    "--out", str(tmp_path / "c"))
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
     assert f"no data set folder 'toy' under the data root {tmp_path / 'nowhere'}" in missing.stderr
-
-
-def test_dataset_source_resolves_names_under_the_data_root(bench_path, tmp_path, monkeypatch):
-    from settings import dataset_source, default_data_root
-
-    assert dataset_source("snips2", "/d") == str(Path("/d") / "snips2")
-    assert dataset_source("demo", "/d") == "demo"
-    assert dataset_source("some/where/snips2", "/d") == "some/where/snips2"
-    monkeypatch.setenv("THREEPHASE_DATA_ROOT", str(tmp_path))
-    assert default_data_root() == str(tmp_path)
-    monkeypatch.delenv("THREEPHASE_DATA_ROOT")
-    assert default_data_root() == "data"
