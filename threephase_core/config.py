@@ -58,6 +58,9 @@ class DAEConfig:
     fast_loss: bool = setting(True, "Fast DAE loss")
     # Joint only: weight of L_DAE in L_CL + joint_weight * L_DAE.
     joint_weight: float = setting(1.0, "Weight of the DAE loss in Joint", min=0.0, zero="Joint trains on L_CL alone")
+    # What the decoder reads: the encoder's sentence embedding (normalized, for encoders that end in a
+    # Normalize module) or the pooled vector before that module (pooled); see phases/dae.py.
+    bottleneck: str = setting("normalized", "DAE bottleneck", choices=("normalized", "pooled"))
 
 
 @dataclass
