@@ -2,9 +2,13 @@
 
 Starts `streamlit run app.py` on a free localhost port with an empty runs folder, opens every
 page, runs the 3-Phase recipe on the demo data with the tiny model to the end, checks that the
-Embeddings page shows one map per phase, measures page switches while a job trains (printed,
-and each must take under 2 s), and saves screenshots under ``artifacts/``. With
+Embeddings page shows one map per phase, measures page switches while a job trains (reported
+against a 2 s target), and saves screenshots under ``artifacts/``. With
 ``THREEPHASE_UPDATE_SCREENSHOTS=1`` the Embeddings screenshot also goes to ``docs/embeddings.png``.
+
+A deep link on a fresh server: for two pages, a new server whose very first request is the
+page's URL must draw the page inside app.py's frame (Streamlit's legacy page-folder mode runs
+``pages/<page>.py`` as a script until a session has run app.py; see ``pages/_parts/nav.py``).
 
 Knobs (for making README screenshots with a real model): ``THREEPHASE_E2E_MODEL`` (default
 ``tiny``: the model radio's key) and ``THREEPHASE_E2E_STEPS`` (max steps per phase, default 12).
@@ -13,6 +17,7 @@ Without /usr/bin/chromium the test is skipped, except in CI (``CI`` set), where 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -54,13 +59,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def _need_browser() -> None:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail("/usr/bin/chromium is missing in CI: tests/e2e/install_browser.sh should have installed it")
         pytest.skip("Debian chromium is not installed (/usr/bin/chromium); run tests/e2e/install_browser.sh as root")
     pytest.importorskip("playwright.sync_api")
+
+
+@contextlib.contextmanager
+def streamlit_server(tmp_path_factory):
+    """A freshly started `streamlit run app.py` on a free port with an empty runs folder: yields
+    (url, runs folder); stops the server's process group after, and fails on a logged traceback."""
+    _need_browser()
     runs = tmp_path_factory.mktemp("e2e-runs")
     port = _free_port()
     log = open(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", "w+")
@@ -82,21 +93,24 @@ def server(tmp_path_factory):
             log.seek(0)
             pytest.fail(f"streamlit did not start:\n{log.read()[-3000:]}")
         time.sleep(0.3)
-    yield url, runs
-    os.killpg(proc.pid, signal.SIGTERM)  # the server and only its own process group
     try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
-    log.seek(0)
-    text = log.read()
-    log.close()
+        yield url, runs
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the server and only its own process group
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        log.seek(0)
+        text = log.read()
+        log.close()
     assert "Traceback" not in text, f"the server logged a traceback:\n{text[-4000:]}"
 
 
-@pytest.fixture(scope="module")
-def page(server):
+@contextlib.contextmanager
+def browser_page():
+    """One page of a headless Debian chromium (see TESTING notes: no network chatter)."""
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -104,8 +118,22 @@ def page(server):
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
         pg = browser.new_page(viewport={"width": 1500, "height": 1100})
         pg.set_default_timeout(180_000)  # a guard for a loaded machine
+        try:
+            yield pg
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with streamlit_server(tmp_path_factory) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with browser_page() as pg:
         yield pg
-        browser.close()
 
 
 def settled(pg, label: str, timeout_s: float = 300.0, min_charts: int = 0) -> None:
@@ -161,6 +189,28 @@ def run_state(runs: Path) -> str | None:
         return json.loads((max(folders, key=lambda p: p.stat().st_mtime) / "status.json").read_text()).get("state")
     except ValueError:
         return None
+
+
+@pytest.mark.parametrize("first", ["Embeddings", "Imbalance & noise"])
+def test_a_page_url_as_the_first_request_on_a_fresh_server_renders_in_the_app_frame(tmp_path_factory, first):
+    """Until a session has run app.py (whose st.navigation ends it), Streamlit's legacy
+    page-folder mode treats pages/*.py as pages of its own: the very first request to a page's
+    URL runs that file as a script. It must hand over to app.py: the page's header, inside
+    app.py's frame (the sidebar navigation with all six pages, the sidebar status), and the
+    navigation works from there."""
+    url_path = {"Embeddings": "embeddings", "Imbalance & noise": "imbalance"}[first]
+    with streamlit_server(tmp_path_factory) as (url, _), browser_page() as pg:
+        pg.goto(f"{url}/{url_path}")  # the server's first request
+        settled(pg, first, timeout_s=240, min_charts=2 if first == "Imbalance & noise" else 0)
+        no_exception(pg, f"{first} (the first request)")
+        assert pg.url == f"{url}/{url_path}"
+        nav = [t.split("\n")[-1].strip() for t in pg.locator('[data-testid="stSidebarNav"] a').all_inner_texts()]
+        assert nav == list(PAGES), f"the sidebar is not app.py's navigation: {nav}"
+        assert pg.locator('[data-testid="stSidebar"]').get_by_text("Device:").count() == 1, "app.py's sidebar status is missing"
+        assert pg.locator('[data-testid="stApp"] h1').all_inner_texts() == [PAGES[first][0]]
+        goto_nav(pg, "Results")
+        no_exception(pg, "Results, after the first request")
+        assert pg.url == f"{url}/results"
 
 
 def test_workbench_end_to_end(server, page):
