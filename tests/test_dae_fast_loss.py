@@ -89,3 +89,56 @@ def test_fast_loss_ignores_a_literal_pad_token_like_the_stock_loss(tiny_model_pa
     plain = [{k: f[k] for k in ("input_ids", "attention_mask")} for f in feats]
     with torch.no_grad():
         assert torch.allclose(dae_loss_on(loss_fn, feats), loss_fn(plain, None), atol=1e-5)
+
+
+# ---- the bottleneck the decoder reads -------------------------------------------------
+def _with_normalize(tiny_model_path):
+    """The tiny encoder ending in a Normalize module, as the packaged MiniLM does."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize
+
+    tiny = load_encoder(tiny_model_path, "cpu")
+    return SentenceTransformer(modules=[tiny[0], tiny[1], Normalize()], device="cpu")
+
+
+def test_pooled_bottleneck_is_the_vector_before_normalize(tiny_model_path):
+    from threephase_core.phases.dae import bottleneck
+
+    model = _with_normalize(tiny_model_path).eval()
+    feats = model.tokenizer(TEXTS, padding=True, return_tensors="pt")
+    feats = {"input_ids": feats["input_ids"], "attention_mask": feats["attention_mask"]}
+    with torch.no_grad():
+        normalized, pooled = bottleneck(model, dict(feats), False), bottleneck(model, dict(feats), True)
+        by_hand = model[1](model[0](dict(feats)))["sentence_embedding"]
+    torch.testing.assert_close(pooled, by_hand)
+    torch.testing.assert_close(normalized.norm(dim=-1), torch.ones(len(TEXTS)))
+    torch.testing.assert_close(normalized, pooled / pooled.norm(dim=-1, keepdim=True))
+    assert not torch.allclose(pooled.norm(dim=-1), torch.ones(len(TEXTS)), atol=1e-2)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_both_loss_paths_read_the_chosen_bottleneck(tiny_model_path, fast):
+    """Fast and stock paths give the stock forward's loss on the normalized vector, and a
+    different loss on the pooled one (the decoder then reads another vector)."""
+    torch.manual_seed(0)
+    model = _with_normalize(tiny_model_path)
+    cfg = DAEConfig(batch_size=3, fast_loss=fast)
+    loss_fn = make_dae_loss(model, cfg)
+    loss_fn.eval()
+    batches = DAEBatches(model, TEXTS, cfg, PhaseContext(device="cpu", seed=0))
+    feats = batches.features(batches.epoch(0)[0])
+    assert ("label_positions" in feats[1]) == fast
+    plain = [{k: f[k] for k in ("input_ids", "attention_mask")} for f in feats]
+    with torch.no_grad():
+        stock = loss_fn(plain, None)
+        assert torch.allclose(dae_loss_on(loss_fn, feats, pooled=False), stock, atol=1e-5)
+        assert not torch.allclose(dae_loss_on(loss_fn, feats, pooled=True), stock, atol=1e-4)
+
+
+def test_train_dae_reports_whether_the_decoder_reads_the_bottleneck(tiny_model_path):
+    from threephase_core.phases.dae import train_dae
+
+    model = load_encoder(tiny_model_path, "cpu")
+    stats = train_dae(model, TEXTS * 2, DAEConfig(batch_size=4), PhaseContext(device="cpu", seed=0, max_steps=2))
+    assert stats["steps"] == 2
+    assert np.isfinite(stats["loss_own_vector"]) and np.isfinite(stats["loss_other_vector"])

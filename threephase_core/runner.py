@@ -178,7 +178,8 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
         if phase == "dae":
             from threephase_core.phases.dae import train_dae
 
-            train_dae(model, texts, cfg.dae, ctx)
+            stats = train_dae(model, texts, cfg.dae, ctx)
+            metrics["phases"]["dae"] = {"data": stats}
         elif phase == "cl":
             from threephase_core.phases.contrastive import train_contrastive
 

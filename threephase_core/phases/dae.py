@@ -133,16 +133,31 @@ def can_select_positions(loss_fn) -> bool:
     return hasattr(loss_fn.decoder, "cls") and not getattr(loss_fn, "need_retokenization", False)
 
 
-def dae_loss_on(loss_fn, feats: list[dict]):
+def bottleneck(model, features: dict, pooled: bool) -> torch.Tensor:
+    """The sentence vector the decoder reads: the model's `sentence_embedding`, or with `pooled`
+    the pooling output before a final Normalize module (see `DAEConfig.bottleneck`)."""
+    if not pooled:
+        return model(features)["sentence_embedding"]
+    from sentence_transformers.sentence_transformer.modules import Normalize
+
+    for module in model:
+        if not isinstance(module, Normalize):
+            features = module(features)
+    return features["sentence_embedding"]
+
+
+def dae_loss_on(loss_fn, feats: list[dict], pooled: bool = False):
+    """The TSDAE loss of one [source, target] batch; `pooled`: the decoder reads the vector
+    before the encoder's Normalize module (`bottleneck`)."""
     src, tgt = ({"input_ids": f["input_ids"], "attention_mask": f["attention_mask"]} for f in feats)
     positions = feats[1].get("label_positions")
+    reps = bottleneck(loss_fn.encoder, src, pooled)
     if positions is None or not can_select_positions(loss_fn):
-        return loss_fn([src, tgt], None)
+        return _stock_loss(loss_fn, src, tgt, reps)
     # The stock forward (sentence-transformers DenoisingAutoEncoderLoss) with two changes that
     # leave the loss unchanged: the head runs only at `positions`, and the cross-attention gets
     # no mask (its one key, the pooled vector, is always attended; the stock mask is the
     # source's first column, always 1, and checking that costs a host sync).
-    reps = loss_fn.encoder(src)["sentence_embedding"]
     hidden = loss_fn.decoder.base_model(
         input_ids=tgt["input_ids"][:, :-1], attention_mask=None, encoder_hidden_states=reps[:, None],
         encoder_attention_mask=None, use_cache=False,
@@ -152,14 +167,53 @@ def dae_loss_on(loss_fn, feats: list[dict]):
     return torch.nn.functional.cross_entropy(logits.float(), feats[1]["label_ids"], ignore_index=-100)
 
 
-def train_dae(model, texts: list[str], cfg: DAEConfig, ctx: PhaseContext) -> int:
-    """Train `model` in place as a denoising autoencoder; returns the number of steps."""
+def _stock_loss(loss_fn, src: dict, tgt: dict, reps: torch.Tensor) -> torch.Tensor:
+    """sentence-transformers' `DenoisingAutoEncoderLoss.forward`, on the bottleneck `reps`."""
+    if loss_fn.need_retokenization:  # a decoder with its own tokenizer reads the targets re-tokenised
+        tgt = loss_fn.retokenize(tgt)
+    ids = tgt["input_ids"]
+    logits = loss_fn.decoder(
+        input_ids=ids[:, :-1], attention_mask=None, encoder_hidden_states=reps[:, None],
+        encoder_attention_mask=src["attention_mask"][:, 0:1], use_cache=False,
+    )[0]
+    ce = torch.nn.CrossEntropyLoss(ignore_index=loss_fn.tokenizer_decoder.pad_token_id)
+    return ce(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+
+
+def train_dae(model, texts: list[str], cfg: DAEConfig, ctx: PhaseContext) -> dict:
+    """Train `model` in place as a denoising autoencoder; returns the steps taken and
+    `bottleneck_use` (does the trained decoder read the sentence vector at all?)."""
     loss_fn = make_dae_loss(model, cfg, ctx.cuda).to(ctx.device)
     loss_fn.train()
     batches = DAEBatches(model, texts, cfg, ctx, loss_fn=loss_fn)
+    pooled = cfg.bottleneck == "pooled"
     steps = fit(
-        ctx, "dae", cfg.epochs, len(batches), batches.epoch, lambda item: dae_loss_on(loss_fn, batches.features(item)),
+        ctx, "dae", cfg.epochs, len(batches), batches.epoch,
+        lambda item: dae_loss_on(loss_fn, batches.features(item), pooled),
         unique_params(loss_fn), cfg.lr, warmup_ratio=0.0, schedule="constant",
     )
+    stats = {"steps": steps, **bottleneck_use(loss_fn, batches, pooled)}
     del loss_fn  # the decoder goes; the encoder keeps the trained (tied) weights
-    return steps
+    return stats
+
+
+@torch.no_grad()
+def bottleneck_use(loss_fn, batches: DAEBatches, pooled: bool, n_batches: int = 4) -> dict:
+    """The reconstruction loss of a few fresh noisy batches from their own sentence vectors and
+    from another sentence's (each batch's sources rolled by one). Equal losses mean the decoder
+    reconstructs from its language model alone and ignores the bottleneck: the phase then trains
+    the encoder's (tied) weights as a causal language model, not as a sentence encoder."""
+    was = loss_fn.training
+    loss_fn.eval()
+    own, other = [], []
+    for item in batches.epoch(-1)[:n_batches]:
+        feats = batches.features(item)
+        if feats[0]["input_ids"].shape[0] < 2:
+            continue
+        own.append(float(dae_loss_on(loss_fn, feats, pooled)))
+        rolled = {k: (v.roll(1, 0) if k in ("input_ids", "attention_mask") else v) for k, v in feats[0].items()}
+        other.append(float(dae_loss_on(loss_fn, [rolled, feats[1]], pooled)))
+    loss_fn.train(was)
+    if not own:
+        return {}
+    return {"loss_own_vector": float(np.mean(own)), "loss_other_vector": float(np.mean(other))}

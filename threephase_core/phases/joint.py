@@ -1,10 +1,15 @@
-"""The paper's Joint variant: one model trained on L_DAE + L_CL, summed at every step.
+"""The paper's Joint variant: one model trained on L_CL + w * L_DAE, summed at every step.
 
 Each step takes one DAE batch (noisy text -> original) and one batch of labelled pairs and
-back-propagates the sum of the two losses (the original code alternated the losses and
-gave every pair the label 0; we do what the paper says). The shorter stream is cycled.
-Learning rate, epochs and pair batch size come from the `cl` section; the DAE batch size
-and noise from `dae`.
+back-propagates the weighted sum of the two losses (the original code alternated the losses
+and gave every pair the label 0; we do what the paper says). The shorter stream is cycled.
+Learning rate, epochs and pair batch size come from the `cl` section; the DAE batch size,
+noise, bottleneck and the weight w (`dae.joint_weight`) from `dae`.
+
+Why a weight: the two terms live on different scales. L_DAE is a cross-entropy over the
+vocabulary (about 10 nats at the start with the packaged MiniLM, whose decoder head starts
+untrained), L_CL a mean squared error of cosines (below 1). Unweighted, the sum is nearly all
+L_DAE. The default w is chosen on validation (bench/phase_effect.py --sweep joint).
 """
 from __future__ import annotations
 
@@ -30,9 +35,14 @@ def train_joint(model, texts, labels, n_classes: int, dae: DAEConfig, cl: CLConf
             d.extend(dae_batches.epoch(epoch))
         return [(p[i % len(p)], d[i]) for i in range(n_steps)]
 
+    pooled = dae.bottleneck == "pooled"
+
     def loss(item):
         idx, dae_item = item
-        return dae_loss_on(dae_loss, dae_batches.features(dae_item)) + pair_batches.loss(cl_loss, model, idx)
+        cl_term = pair_batches.loss(cl_loss, model, idx)
+        if not dae.joint_weight:
+            return cl_term
+        return cl_term + dae.joint_weight * dae_loss_on(dae_loss, dae_batches.features(dae_item), pooled)
 
     dae_loss.train()
     fit(ctx, "joint", cl.epochs, n_steps, make, loss, unique_params(dae_loss), cl.lr)
