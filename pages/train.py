@@ -10,7 +10,7 @@ import streamlit as st
 
 from pages._parts import charts, nav, ui
 from pages._parts.form import FIELDS, LIMITS, PAIR_ONLY, PHASE_TABS, WORKBENCH_SETTINGS, setting_name
-from pages._parts.train_queue import apply_gpu_preset, clear_queue, queue, stop
+from pages._parts.train_queue import apply_gpu_preset, clear_queue, command_preview, queue, stop
 from threephase_core.config import IMBALANCE_PRESETS, spec
 from threephase_core.recipes import RECIPES
 from threephase_core.workbench.datasets import dataset_label
@@ -361,6 +361,13 @@ def render() -> None:
         )
     except ValueError as exc:
         st.caption(f":material/warning: Seeds: {exc}")
+    with st.expander("Command line", icon=":material/terminal:"):
+        command, why_not = command_preview(recipe)
+        if command:
+            st.caption("The same run from a terminal (first seed), to copy:")
+            st.code(command, language="bash")
+        else:
+            st.caption(f":material/warning: No command yet: {why_not}")
     if st.session_state.get("train.error"):
         st.error(st.session_state.pop("train.error"), icon=":material/error:")
     if st.session_state.get("train.notice"):

@@ -50,10 +50,17 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--dataset", default=None, help="demo (default) | a folder name under the data root | "
                    "dataset folder | CSV/JSONL/parquet file | hub id")
     r.add_argument("--data-root", default=None, help=DATA_ROOT_HELP)
-    r.add_argument("--recipe", default="three_phase", help="see `recipes`")
+    r.add_argument("--recipe", default=None, help="see `recipes` (default three_phase, or the config file's)")
+    r.add_argument("--config", default=None, metavar="PATH",
+                   help="start from the settings in a run's config.json or a JSON/YAML file; --recipe, the flags "
+                        "and --set go on top")
+    r.add_argument("--resume", default=None, metavar="RUN",
+                   help="continue a cancelled, failed or interrupted run (its id or folder) from its last "
+                        "finished phase, in the same folder, with its saved config")
     r.add_argument("--model", default=None, help="minilm (packaged, default) | tiny | local path | hub id")
-    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="e.g. ft.lr=3e-5, seed=1 (repeatable); a key with its own flag (--dataset, --model, --seed, ...) "
-                        "is given one way, not both; recipe and phases come from --recipe")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="e.g. ft.lr=3e-5, seed=1 (repeatable); a key with its own flag (--dataset, --model, --seed, "
+                        "...) is given one way, not both; recipe and phases come from --recipe or the config file")
     r.add_argument("--seed", type=int, default=None)
     r.add_argument("--max-steps", type=int, default=None, help="cap every phase at N steps (smoke runs)")
     r.add_argument("--runs-dir", default=None, help="where run folders go (default $THREEPHASE_RUNS_DIR or ./runs)")
@@ -213,17 +220,11 @@ def _run(args) -> int:
 
 def _prepare(args):
     """The run's config and data; raises ConfigError/DataError on bad input."""
+    from threephase_core.command_line import config_from_settings
     from threephase_core.data import load_dataset
-    from threephase_core.data_root import resolve_dataset
     from threephase_core.encoder import local_model_problem
-    from threephase_core.recipes import build_config
 
-    extra = _overrides(args)
-    cfg = build_config(args.recipe, extra)
-    folder = resolve_dataset(cfg.dataset, args.data_root)
-    if folder != cfg.dataset:  # a name under the data root: the run records the folder it reads
-        extra.append(f"dataset={folder}")
-        cfg = build_config(args.recipe, extra)
+    cfg, extra, file_settings = config_from_args(args)
     problem = local_model_problem(cfg.model)
     if problem:
         raise ConfigError(problem)
@@ -232,38 +233,55 @@ def _prepare(args):
     if args.gpu_preset:
         preset = _gpu_preset(cfg, len(dataset.train))
         if preset:
-            cfg = build_config(args.recipe, [f"{k}={v}" for k, v in preset.items()] + extra)  # the user's --set wins
+            cfg = config_from_settings(args.recipe, {**preset, **file_settings}, extra)  # the user's settings win
             print("GPU preset: " + ", ".join(f"{k}={v}" for k, v in preset.items()))
     return cfg, dataset
 
 
-# Settings that have their own flag (flag name = "--" + key with "-" for "_"), and the
-# defaults the command line fills in when neither the flag nor a --set gives them.
-_FLAG_KEYS = ("dataset", "model", "seed", "device", "text_column", "label_column", "max_steps")
-_FLAG_DEFAULTS = {"dataset": "demo", "model": "minilm"}
 # Decided by --recipe: a --set would be silently reset by the recipe, so it is refused.
 _RECIPE_KEYS = ("recipe", "phases")
 
 
-def _overrides(args) -> list[str]:
-    """The run's key=value settings: the user's --set values, then the flags that were given.
+def config_from_args(args):
+    """The run's config from the `run` command's arguments, without reading the data: the config file
+    (--config) if any, then --recipe, the flags and --set (see `command_line.config_from_settings`); a
+    dataset named by a folder under the data root is recorded as that folder. Returns (config, the
+    key=value items, the file's settings); raises ConfigError."""
+    from threephase_core.command_line import config_from_settings, read_config_file
+    from threephase_core.data_root import resolve_dataset
+
+    file_settings = read_config_file(args.config) if args.config else {}
+    extra = _overrides(args, file_settings)
+    cfg = config_from_settings(args.recipe, file_settings, extra)
+    folder = resolve_dataset(cfg.dataset, args.data_root)
+    if folder != cfg.dataset:  # a name under the data root: the run records the folder it reads
+        extra.append(f"dataset={folder}")
+        cfg = config_from_settings(args.recipe, file_settings, extra)
+    return cfg, extra, file_settings
+
+
+def _overrides(args, file_settings: dict | None = None) -> list[str]:
+    """The run's key=value settings: the user's --set values, then the flags that were given, then
+    the command line's defaults for what neither they nor the config file (`file_settings`) give.
 
     Raises ConfigError when a key is given both as a flag and as --set (rather than silently
     letting one win) and for --set recipe=/phases=, which the recipe decides.
     """
+    from threephase_core.command_line import FLAG_DEFAULTS, FLAG_KEYS
+
     extra = list(args.overrides)
     given = {_set_key(o) for o in extra}
     for key in _RECIPE_KEYS:
         if key in given:
             raise ConfigError(f"--set {key}=... is refused: the recipe decides it; choose the recipe with --recipe "
                               "(`python -m threephase_core recipes` lists them)")
-    for key in _FLAG_KEYS:
+    for key in FLAG_KEYS:
         value = getattr(args, key)
         if value is not None and key in given:
             flag = "--" + key.replace("_", "-")
             raise ConfigError(f"{key} is given twice ({flag} and --set {key}=...); give it once")
-        if value is None and key not in given:
-            value = _FLAG_DEFAULTS.get(key)
+        if value is None and key not in given and key not in (file_settings or {}):
+            value = FLAG_DEFAULTS.get(key)
         if value is not None:
             extra.append(f"{key}={value}")
     return extra

@@ -153,6 +153,9 @@ class RunConfig:
     text_column: str = setting("text", "Text column")
     label_column: str = setting("label", "Label column")
     # Carved from train when the dataset has no validation (test) split.
+    # Each phase's encoder is saved in checkpoints/<phase>/ so a stopped run can resume; a run that
+    # finishes keeps only its final model unless this is set.
+    keep_checkpoints: bool = setting(False, "Keep phase checkpoints after the run")
     val_fraction: float = setting(0.1, "Validation fraction", min=0.0, max=0.5, open_min=True, open_max=True)
     test_fraction: float = setting(0.1, "Test fraction", min=0.0, max=0.5, open_min=True, open_max=True)
     dae: DAEConfig = field(default_factory=DAEConfig)

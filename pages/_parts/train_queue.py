@@ -88,6 +88,20 @@ def setting_places() -> dict[str, str]:
     return places
 
 
+def command_preview(recipe: str) -> tuple[str, str]:
+    """(the `threephase run` command that makes the run Start would queue for its first seed, "") or
+    ("", why there is none yet): the same settings as `queue` reads, checked the same way."""
+    from threephase_core.command_line import command_for
+
+    try:
+        seed = parse_seeds(st.session_state["wb.seeds"])[0]
+        changed = changed_overrides(recipe, recipe_values(recipe))
+        cfg = build_config(recipe, {**run_settings(), **changed, "seed": seed})
+    except (ConfigError, ValueError, IndexError) as exc:
+        return "", setting_hint(str(exc), setting_places())
+    return command_for(cfg), ""
+
+
 def queue(recipes: list[str], like: str | None = None) -> None:
     """Validate everything, then submit one job per recipe and seed; errors go to the page.
     With `like`, each recipe takes the settings it shares with that recipe (`shared_values`)."""
