@@ -13,7 +13,7 @@ The benchmarks (`bench/settings.py`) and the Train page's "GPU speed settings" b
   SNIPS2, SST-5 and MASSIVE; the benchmark jobs pass those per dataset).
 - TINY_DATA (< 2k rows): small batches, more epochs, early stopping; untuned.
 
-All these rates were chosen before the FT head got its input norm (session 3,
+All these rates were chosen before the FT head got its input norm (`ft.head_input_norm`,
 `classifier.py`), with which the head learns much faster; they have not been re-tuned since.
 """
 from __future__ import annotations

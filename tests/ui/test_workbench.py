@@ -81,7 +81,7 @@ def test_parse_seeds_rejects(text):
 
 
 def test_class_table_matches_the_worked_values():
-    # METHOD.md: M = 1000, normal preset: x=1 -> x4, 5 -> x3, 20 -> x2, 50 -> x2, 75 and 100 unchanged.
+    # docs/METHOD.md: M = 1000, normal preset: x=1 -> x4, 5 -> x3, 20 -> x2, 50 -> x2, 75 and 100 unchanged.
     counts = {"big": 1000, "a": 1, "b": 5, "c": 20, "d": 50, "e": 75, "f": 100}
     t = class_table(counts, 1.5, 4.0).set_index("class")
     assert t.loc[["a", "b", "c", "d", "e", "f"], "repeats"].tolist() == [4, 3, 2, 2, 1, 1]

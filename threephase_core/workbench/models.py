@@ -57,7 +57,7 @@ def check_model(spec: str, kind: str | None = None) -> str | None:
 
 def model_choice_problem(kind: str, spec: str) -> str | None:
     """A clear message when the model chosen on the Train page (`kind`: minilm, tiny, path or
-    hub; `spec`: the model, see `_ui.model_spec`) cannot work, else None. The Train page and
+    hub; `spec`: the model, see `pages/_parts/ui.model_spec`) cannot work, else None. The Train page and
     the Home page's demo button use it alike: an empty folder or hub id field is refused, never
     silently replaced by the default model."""
     spec = (spec or "").strip()
