@@ -202,6 +202,8 @@ def _run(args) -> int:
     """
     from threephase_core.data import DataError
 
+    if args.resume:
+        return _resume(args)
     try:
         cfg, dataset = _prepare(args)
     except (ConfigError, DataError) as e:
@@ -215,6 +217,51 @@ def _run(args) -> int:
     for note in dataset.notes:
         print(f"  note: {note}")
     result, progress = _execute(cfg, run, dataset, quiet=args.quiet)
+    return _report(result, progress, run)
+
+
+# Flags that would change what a resumed run's finished phases were trained with.
+_NOT_WITH_RESUME = ("config", "recipe", "dataset", "model", "seed", "text_column", "label_column", "gpu_preset")
+
+
+def _resume(args) -> int:
+    """Go on with a stopped run from its last finished phase, in its folder, with its saved config;
+    --set, --device and --max-steps may change what the phases still to run use."""
+    from threephase_core import checkpoints
+    from threephase_core.config import load_config
+    from threephase_core.data import DataError, load_dataset
+
+    try:
+        given = [name for name in _NOT_WITH_RESUME if getattr(args, name) not in (None, False)]
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise ConfigError(f"{flag} cannot be given with --resume: the run goes on with its saved config "
+                              "(--set changes the settings of the phases still to run)")
+        run = checkpoints.find_run(args.resume, args.runs_dir)
+        problem = checkpoints.resume_problem(run)
+        if problem:
+            raise ConfigError(problem)
+        try:
+            saved = load_config(run.path / "config.json")
+        except ValueError as e:
+            raise ConfigError(f"the saved config of run {run.id} cannot be read ({e})") from None
+        start = checkpoints.resume_point(run, saved.phases)
+        extra = list(args.overrides) + [f"{key}={getattr(args, key)}" for key in ("device", "max_steps")
+                                         if getattr(args, key) is not None]
+        for item in extra:
+            problem = checkpoints.resume_change_problem(_set_key(item), saved.phases, start)
+            if problem:
+                raise ConfigError(problem)
+        cfg = saved.with_overrides(extra).validate()
+        dataset = load_dataset(cfg.dataset, cfg.text_column, cfg.label_column, cfg.seed, cfg.val_fraction,
+                               cfg.test_fraction, cfg.max_train_rows, root=args.data_root)
+    except (ConfigError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    todo = " -> ".join(checkpoints.remaining(cfg.phases, start))
+    print(f"run {run.id}: resuming recipe {cfg.recipe} "
+          f"{f'after {start}' if start else 'from the start (no finished phase was saved)'}; to run: {todo}")
+    result, progress = _execute(cfg, run, dataset, quiet=args.quiet, resume=True)
     return _report(result, progress, run)
 
 
@@ -313,7 +360,7 @@ def _why_not_made(e: OSError) -> str:
     return (e.strerror or str(e)).lower()
 
 
-def _execute(cfg, run, dataset, quiet: bool):
+def _execute(cfg, run, dataset, quiet: bool, resume: bool = False):
     """Run the recipe in a worker thread while this thread draws the progress bar.
 
     The worker sets `done` when it ends; this thread waits on that event, never in
@@ -327,7 +374,7 @@ def _execute(cfg, run, dataset, quiet: bool):
 
     def work() -> None:
         try:
-            result.update(execute(cfg, run, progress, dataset))
+            result.update(execute(cfg, run, progress, dataset, resume=resume))
         finally:
             done.set()
 
@@ -378,17 +425,27 @@ def _force_quit(run) -> None:
 
 def _report(result: dict, progress, run) -> int:
     """Print the run's outcome; returns the exit status (0 done, 130 cancelled, 2 bad input, 1 failed)."""
+    from threephase_core import checkpoints
+
     state = result.get("state", progress.state)
+    kept = checkpoints.disk_use(run)
     if state == "done":
         _print_metrics(result["metrics"], run)
+        if kept:
+            print(f"phase checkpoints kept (keep_checkpoints=true): {checkpoints.describe(kept)}")
         if progress.cancel_requested:
             print("note: the stop request came after the last training step, too late to stop anything; "
                   "the run finished and its results are above", file=sys.stderr, flush=True)
         return 0
+    resume_hint = f"phase checkpoints: {checkpoints.describe(kept)}; " if kept else ""
+    resume_hint += f"go on with: threephase run --resume {run.path}"
     if state == "cancelled":
         print(f"cancelled; finished phases are in {run.path}")
+        print(resume_hint)
         return 130
     print(f"error: {result.get('message', progress.message)}", file=sys.stderr)
+    if not result.get("input_error"):
+        print(resume_hint, file=sys.stderr)
     return 2 if result.get("input_error") else 1
 
 

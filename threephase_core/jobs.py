@@ -28,6 +28,7 @@ class Job:
     result: dict | None = None
     done: threading.Event = field(default_factory=threading.Event)
     started: bool = False  # set by the worker, under the manager's lock, just before it runs
+    resume: bool = False  # the run is a stopped one that goes on from its last phase checkpoint
 
     @property
     def state(self) -> str:
@@ -68,6 +69,26 @@ class JobManager:
         save_config(cfg, run.path / "config.json")
         run.update_status(state="queued")
         job = Job(next(self._ids), cfg, run)
+        with self._lock:
+            self._jobs.append(job)
+        self._queue.put(job)
+        return job
+
+    def resume(self, run_id: str) -> Job:
+        """Queue a cancelled, failed or interrupted run of this runs folder to go on from its last
+        finished phase, with its saved config, in its own folder. ConfigError says why it cannot."""
+        from threephase_core.checkpoints import find_run, resume_problem
+        from threephase_core.config import ConfigError, load_config
+
+        run = find_run(run_id, self.store.root)
+        if any(j.run.path == run.path for j in self.pending()):
+            raise ConfigError(f"run {run.id} is already queued or running here")
+        problem = resume_problem(run)
+        if problem:
+            raise ConfigError(problem)
+        cfg = load_config(run.path / "config.json").validate()
+        run.update_status(state="queued", message="waiting to resume")
+        job = Job(next(self._ids), cfg, run, resume=True)
         with self._lock:
             self._jobs.append(job)
         self._queue.put(job)
@@ -145,7 +166,7 @@ class JobManager:
                     if job.state == "queued":  # not dropped by cancel() yet
                         self._drop(job)
                     continue
-                job.result = execute(job.config, job.run, job.progress)
+                job.result = execute(job.config, job.run, job.progress, resume=job.resume)
             except BaseException as exc:  # noqa: BLE001 - the worker must survive anything
                 job.result = {"state": "failed", "message": str(exc)}
             finally:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from threephase_core import snapshots
+from threephase_core import checkpoints, snapshots
 from threephase_core.batching import tokenize
 from threephase_core.config import ConfigError, RunConfig, save_config, to_dict
 from threephase_core.data import DataError, TextDataset, load_dataset
@@ -91,25 +91,33 @@ def _quietly(write, *args, **kwargs) -> None:
         pass
 
 
-def execute(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | None = None) -> dict:
+def execute(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | None = None,
+            resume: bool = False) -> dict:
     """Run `cfg` into `run`, reporting through `progress`; never raises (except to pass on
     KeyboardInterrupt/SystemExit). Returns the final status; a failed run whose metrics were
-    computed and written before the model save failed also returns them under "metrics"."""
+    computed and written before the model save failed also returns them under "metrics".
+    With `resume`, `run` is a stopped run: it goes on from its last phase checkpoint (`checkpoints.py`)."""
     progress.sinks.append(run.append_event)
     t0 = time.time()
+    earlier_walls = (run.status.get("phase_walls") or {}) if resume else {}
+
+    def phase_walls() -> dict:
+        return {**earlier_walls, **progress.snapshot()["phase_walls"]}
+
     try:
-        run.update_status(state="running", created=time.time(), recipe=cfg.recipe, dataset=cfg.dataset, seed=cfg.seed,
-                          pid=os.getpid(), host=socket.gethostname())  # who is training it: see runstore.owner_alive
+        started = {} if resume else {"created": time.time()}  # a resumed run keeps its place in the list
+        run.update_status(state="running", message="", recipe=cfg.recipe, dataset=cfg.dataset, seed=cfg.seed,
+                          pid=os.getpid(), host=socket.gethostname(), **started)  # see runstore.owner_alive
         progress.set_state("running")
-        metrics = _run(cfg, run, progress, dataset)
+        metrics = _run(cfg, run, progress, dataset, resume)
         progress.set_state("done")
         # Everything is on disk: a status write that fails now must not turn the run into a failure.
-        _quietly(run.update_status, state="done", wall_s=time.time() - t0, phase_walls=progress.snapshot()["phase_walls"])
+        _quietly(run.update_status, state="done", wall_s=time.time() - t0, phase_walls=phase_walls())
         return {"state": "done", "metrics": metrics}
     except Cancelled:
         progress.set_state("cancelled", "stopped by request; finished phases are kept")
         _quietly(run.update_status, state="cancelled", message="stopped by request", wall_s=time.time() - t0,
-                 phase_walls=progress.snapshot()["phase_walls"])
+                 phase_walls=phase_walls())
         return {"state": "cancelled"}
     except BaseException as exc:  # noqa: BLE001 - a job never takes the process down
         kept = exc.metrics if isinstance(exc, ModelNotSaved) else None
@@ -143,7 +151,7 @@ def _phase2_pairs(cfg: RunConfig, texts: list[str], labels: np.ndarray, n_classe
     return checked_pairs(texts, labels, n_classes, cfg.cl, cfg.seed, phase="the Joint phase" if first == "joint" else "phase 2")
 
 
-def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | None) -> dict:
+def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | None, resume: bool = False) -> dict:
     cfg.validate()
     save_config(cfg, run.path / "config.json")
     seed_everything(cfg.seed)
@@ -154,7 +162,8 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
     )
     run.write("data.json", ds.summary())
     progress.log("data", rows={s: len(ds.split(s)) for s in ("train", "validation", "test")}, notes=ds.notes)
-    model = load_encoder(cfg.model, device=device)
+    start = checkpoints.resume_point(run, cfg.phases) if resume else None  # the last phase saved whole
+    model = load_encoder(str(checkpoints.folder(run, start)) if start else cfg.model, device=device)
     limit = max_input_tokens(model)
     if limit and cfg.max_length > limit:
         raise ConfigError(f"max_length={cfg.max_length} is longer than the model allows ({limit} tokens); use long_text=chunk for long texts")
@@ -164,6 +173,10 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
     val_set = snapshots.validation_set(ds.validation, cfg.embed_rows, cfg.seed, model.tokenizer, ctx)
     train_set = snapshots.train_set(ds.train, cfg.embed_train_rows, cfg.seed, model.tokenizer, ctx)
     metrics: dict = {"phases": {}, "device": device}
+    if resume:
+        metrics = {**checkpoints.kept_metrics(run.metrics, cfg.phases, start), "device": device}
+        run.update_status(resumed_from=start, resumed_at=time.time())
+        progress.log("resumed", from_phase=start)
 
     def snapshot(phase: str, clf=None) -> None:
         quality = snapshots.snapshot(run, model, ctx, phase, val_set, train_set, ds.label_names, clf)
@@ -172,9 +185,12 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
 
     texts, labels = ds.train["text"].tolist(), ds.train["label"].to_numpy()
     pairs = _phase2_pairs(cfg, texts, labels, ds.num_classes)  # data that gives no pairs fails now, not after the DAE
-    snapshot("base")
+    if start is None:
+        snapshot("base")
+    else:
+        checkpoints.restore_random_state(run, start)  # the next phase starts as it would have without the stop
     clf = None
-    for phase in cfg.phases:
+    for phase in checkpoints.remaining(cfg.phases, start):
         if phase == "dae":
             from threephase_core.phases.dae import train_dae
 
@@ -195,6 +211,8 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
             metrics["ft"] = info
         metrics["phases"].setdefault(phase, {})["wall_s"] = progress.end_phase()
         snapshot(phase, clf if phase == "ft" else None)  # FT's files also hold the class probabilities
+        if phase != "ft":  # FT's encoder is the model's
+            checkpoints.save(run, phase, model)
 
     # Test once, at the end, with the model chosen on validation.
     for split in ("validation", "test"):
@@ -208,6 +226,8 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
     except Exception as exc:
         raise ModelNotSaved(metrics) from exc
     progress.log("saved", model=str(run.model_dir))
+    if not cfg.keep_checkpoints:
+        checkpoints.remove_all(run)
     return metrics
 
 

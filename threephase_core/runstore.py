@@ -11,6 +11,7 @@
         embeddings/train/<phase>.npz   the same for a stratified sample of training texts,
                                  + rows (each text's position in the training split)
         model/               encoder (sentence-transformers format) + head (safetensors)
+        checkpoints/<phase>/ the encoder after each phase before FT, for resuming (checkpoints.py)
 
 JSON files are written atomically (temporary file, then rename), so a crash never leaves a
 half-written file, and what finished before a crash stays on disk. The location is

@@ -10,7 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from pages._parts import charts, form, nav, ui
-from threephase_core import predict
+from threephase_core import checkpoints, predict
+from threephase_core.config import ConfigError
 from threephase_core.runstore import Run
 from threephase_core.workbench.job_managers import live_status
 from threephase_core.workbench.run_details import (
@@ -85,6 +86,11 @@ def render_run(df: pd.DataFrame, mgr) -> None:
         st.error(f"This run failed: {status.get('message', 'no message')}", icon=":material/error:")
     elif row["state"] in ("cancelled", "interrupted"):
         st.warning(f"This run was {row['state']}; what finished before is kept.", icon=":material/warning:")
+    if row["state"] in ("failed", "cancelled", "interrupted"):
+        _resume_button(run)
+    kept = checkpoints.disk_use(run)
+    if kept:
+        st.caption(f":material/save: Phase checkpoints on disk: {checkpoints.describe(kept)}.")
     t = st.columns(5)
     t[0].metric("Validation accuracy", ui.pct(row["val_acc"]), border=True)
     t[1].metric("Test accuracy", ui.pct(row["test_acc"]), border=True)
@@ -287,6 +293,35 @@ def _try_it(run: Run, run_id: str) -> None:
         st.caption(
             'The same from a terminal: `python -m threephase_core predict RUN_ID "a text"` (or `--file texts.txt`).'
         )
+
+
+def resume(run_id: str) -> None:
+    """Queue the run to go on from its last finished phase (the Train page shows it training)."""
+    try:
+        job = ui.manager().resume(run_id)
+    except (ConfigError, ValueError) as exc:
+        st.session_state["res:resume_error"] = str(exc)
+        return
+    st.session_state["train.focus"] = job.id
+    st.session_state["res:resumed"] = run_id
+
+
+def _resume_button(run: Run) -> None:
+    """Resume: the run goes on in its own folder from the last phase saved whole, with its settings."""
+    start = checkpoints.resume_point(run, run.config.get("phases") or [])
+    st.button(
+        "Resume",
+        icon=":material/resume:",
+        key=f"res:resume:{run.id}",
+        on_click=resume,
+        args=(run.id,),
+        help=f"Go on {f'after the {start} phase' if start else 'from the start (no phase was saved whole)'}, "
+        "in the same run folder, with the run's settings.",
+    )
+    if st.session_state.pop("res:resumed", None) == run.id:
+        st.success("Queued to resume; follow it on the Train page.", icon=":material/resume:")
+    if st.session_state.get("res:resume_error"):
+        st.error(f"Cannot resume: {st.session_state.pop('res:resume_error')}", icon=":material/error:")
 
 
 def _actions(mgr, run: Run, run_id: str, metrics: dict, training: bool) -> None:
