@@ -171,3 +171,22 @@ def test_gpu_preset_sets_the_phases_and_set_wins(tiny_model_path, tmp_path, monk
     assert cfg["dae"]["batch_size"] == expected["dae.batch_size"] == 16
     assert cfg["ft"]["lr"] == expected["ft.lr"]
     assert cfg["ft"]["epochs"] == 3  # --set wins over the preset's 20
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
+    """`threephase recipes | head -1`: a reader that stops early ends the command with 141
+    (128 + SIGPIPE), not a BrokenPipeError traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    try:
+        done = subprocess.run([sys.executable, "-m", "threephase_core", "recipes"], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=300, cwd=tmp_path)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141, done.stderr
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr
+
+
+def test_usage_names_the_console_command():
+    done = cli("--help")
+    assert done.returncode == 0 and done.stdout.startswith("usage: threephase ")

@@ -44,7 +44,7 @@ DATA_ROOT_HELP = "where dataset folders are found by name (default $THREEPHASE_D
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m threephase_core", description="3-Phase fine-tuning of text classifiers")
+    p = argparse.ArgumentParser(prog="threephase", description="3-Phase fine-tuning of text classifiers")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a recipe on a dataset")
     r.add_argument("--dataset", default=None, help="demo (default) | a folder name under the data root | "
@@ -104,7 +104,8 @@ def entry_point() -> None:
     in torch's atexit hooks) ends the process at once with the command's own exit status: no
     KeyboardInterrupt traceback, and no death by signal after a complete result. Until then a
     run's own handler is in place (it is not restored in between, unlike `main`). An ignored
-    SIGINT (nohup) stays ignored.
+    SIGINT (nohup) stays ignored. Output piped into a reader that stops early
+    (`threephase recipes | head -1`) ends the command quietly, as other command-line tools do.
     """
     try:
         status = _main(None)
@@ -114,6 +115,11 @@ def entry_point() -> None:
             signal.signal(signal.SIGINT, lambda signum, frame: os._exit(status))
     except KeyboardInterrupt:  # a Ctrl-C in the instant between the command's end and the line above
         status = 130
+    except BrokenPipeError:
+        # The reader is gone: send what is left to /dev/null so the interpreter's own final flush
+        # does not raise again (the recipe in Python's signal documentation), and exit as `head` expects.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 141  # 128 + SIGPIPE, what a shell reports for a command that a closed pipe ended
     raise SystemExit(status)
 
 
