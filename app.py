@@ -4,6 +4,7 @@ The entry point: page set-up, navigation and the sidebar frame. Each page is a m
 ``pages/`` with a `render()` (the page table is ``pages/_parts/nav.py``); the engine is
 ``threephase_core`` (the pages only read and write it).
 """
+
 from __future__ import annotations
 
 import streamlit as st

@@ -14,6 +14,7 @@ Long-tailed variants (`--long-tail R`): the train split subsampled with a fixed 
 exponential class profile whose largest/smallest ratio is R (validation and test
 untouched), named like `snips2_lt100`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,13 @@ def make_long_tailed(ds: TextDataset, ratio: float, seed: int = 0) -> TextDatase
 
     train = pd.concat(parts).sample(frac=1.0, random_state=seed).reset_index(drop=True)
     return TextDataset(
-        name=f"{ds.name}_lt{int(ratio)}", label_names=ds.label_names, train=train, validation=ds.validation, test=ds.test,
-        source=ds.source, notes=ds.notes + [f"long-tailed train: exponential profile, ratio {ratio}, seed {seed}"],
+        name=f"{ds.name}_lt{int(ratio)}",
+        label_names=ds.label_names,
+        train=train,
+        validation=ds.validation,
+        test=ds.test,
+        source=ds.source,
+        notes=ds.notes + [f"long-tailed train: exponential profile, ratio {ratio}, seed {seed}"],
     )
 
 
@@ -79,16 +85,33 @@ def main() -> int:
     ap.add_argument("--long-tail", default="", help="comma-separated imbalance ratios, e.g. 10,50,100")
     ap.add_argument("--max-train-rows", type=int, default=0)
     ap.add_argument("--set", dest="overrides", action="append", default=[])
-    ap.add_argument("--label", default="", help="stored as recipe 'NAME[LABEL]' (a variant kept apart from the plain rows, e.g. chunk)")
-    ap.add_argument("--settings-json", default="", help="a JSON object of key=value overrides (e.g. tune.py's best_*.json); --set wins")
-    ap.add_argument("--preset", choices=("auto", "gpu", "engine"), default="auto",
-                    help="auto: the GPU presets (bench/settings.py) on a GPU, the engine defaults on the CPU; "
-                         "gpu: the GPU presets anywhere (to reproduce a GPU row's settings on the CPU)")
+    ap.add_argument(
+        "--label",
+        default="",
+        help="stored as recipe 'NAME[LABEL]' (a variant kept apart from the plain rows, e.g. chunk)",
+    )
+    ap.add_argument(
+        "--settings-json",
+        default="",
+        help="a JSON object of key=value overrides (e.g. tune.py's best_*.json); --set wins",
+    )
+    ap.add_argument(
+        "--preset",
+        choices=("auto", "gpu", "engine"),
+        default="auto",
+        help="auto: the GPU presets (bench/settings.py) on a GPU, the engine defaults on the CPU; "
+        "gpu: the GPU presets anywhere (to reproduce a GPU row's settings on the CPU)",
+    )
     ap.add_argument("--quick", action="store_true", help="demo data, tiny model, 2 steps a phase (CPU smoke test)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     ap.add_argument("--runs-dir", default="/tmp/threephase_accuracy_runs")
-    ap.add_argument("--merge", nargs="+", default=[], metavar="JSON",
-                    help="merge the rows of these result files (e.g. from bench/parallel.py) into --out; no runs")
+    ap.add_argument(
+        "--merge",
+        nargs="+",
+        default=[],
+        metavar="JSON",
+        help="merge the rows of these result files (e.g. from bench/parallel.py) into --out; no runs",
+    )
     args = ap.parse_args()
     if args.merge:
         return merge_files([Path(p) for p in args.merge], Path(args.out))
@@ -114,7 +137,12 @@ def main() -> int:
         for ds in variants:
             for recipe in recipes:
                 for seed in seeds:
-                    overrides = {**settings_for(base.name, use_gpu_preset, len(ds.train), recipe), "model": args.model, "seed": seed, "dataset": ds.name}
+                    overrides = {
+                        **settings_for(base.name, use_gpu_preset, len(ds.train), recipe),
+                        "model": args.model,
+                        "seed": seed,
+                        "dataset": ds.name,
+                    }
                     if args.quick:
                         overrides["max_steps"] = 2
                     if args.settings_json and Path(args.settings_json).exists():
@@ -128,27 +156,55 @@ def main() -> int:
                     run = store.create(recipe, ds.name, seed)
                     t = time.time()
                     res = execute(cfg, run, Progress(), dataset=ds)
-                    row = {"dataset": ds.name, "recipe": f"{recipe}[{args.label}]" if args.label else recipe, "seed": seed, "state": res["state"], "wall_s": time.time() - t,
-                           "device": device_label() if cuda else "cpu", "train_rows": len(ds.train), "settings": overrides,
-                           "head_input_norm": cfg.ft.head_input_norm, "commit": commit, "finished": time.time()}
+                    row = {
+                        "dataset": ds.name,
+                        "recipe": f"{recipe}[{args.label}]" if args.label else recipe,
+                        "seed": seed,
+                        "state": res["state"],
+                        "wall_s": time.time() - t,
+                        "device": device_label() if cuda else "cpu",
+                        "train_rows": len(ds.train),
+                        "settings": overrides,
+                        "head_input_norm": cfg.ft.head_input_norm,
+                        "commit": commit,
+                        "finished": time.time(),
+                    }
                     if res["state"] == "done":
                         m = res["metrics"]
                         row.update(
-                            val_acc=m["validation"]["accuracy"], test_acc=m["test"]["accuracy"],
-                            macro_f1=m["test"]["f1_macro"], val_macro_f1=m["validation"]["f1_macro"],
+                            val_acc=m["validation"]["accuracy"],
+                            test_acc=m["test"]["accuracy"],
+                            macro_f1=m["test"]["f1_macro"],
+                            val_macro_f1=m["validation"]["f1_macro"],
                             before_ft_val_acc=m["before_ft"]["val_acc"],
-                            phase_wall_s={p: v.get("wall_s") for p, v in m["phases"].items() if v.get("wall_s") is not None},
+                            phase_wall_s={
+                                p: v.get("wall_s") for p, v in m["phases"].items() if v.get("wall_s") is not None
+                            },
                             rare3_recall=rare_class_recall(m, ds.class_counts("train")),
                             # validation kNN accuracy / silhouette after each phase (bench/phase_geometry.py)
-                            phase_geometry={p: {k: v[k] for k in ("knn_acc", "silhouette") if k in v} for p, v in m["phases"].items()},
+                            phase_geometry={
+                                p: {k: v[k] for k in ("knn_acc", "silhouette") if k in v}
+                                for p, v in m["phases"].items()
+                            },
                         )
                     else:
                         row["message"] = res.get("message", "")
-                    print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items() if k != "settings"}), flush=True)
+                    print(
+                        json.dumps(
+                            {
+                                k: (round(v, 4) if isinstance(v, float) else v)
+                                for k, v in row.items()
+                                if k != "settings"
+                            }
+                        ),
+                        flush=True,
+                    )
                     _merge(json_path, row)
     rows = json.loads(json_path.read_text())["rows"]
     table = summary_table(rows)
-    (out / f"accuracy_{tag}.md").write_text(f"# Accuracy ({tag})\n\nversions: python {platform.python_version()}; {_versions()}\n\n{table}\n")
+    (out / f"accuracy_{tag}.md").write_text(
+        f"# Accuracy ({tag})\n\nversions: python {platform.python_version()}; {_versions()}\n\n{table}\n"
+    )
     print(table)
     return 0
 
@@ -199,7 +255,10 @@ def _merge(path: Path, row: dict) -> None:
 def summary_table(rows: list[dict]) -> str:
     """Mean ± std per dataset and recipe, then each recipe - FT paired over seeds (`paired_table`)."""
     done = [r for r in rows if r.get("state") == "done"]
-    lines = ["| dataset | recipe | seeds | val acc | test acc | test macro F1 | rare-3 recall | wall s |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| dataset | recipe | seeds | val acc | test acc | test macro F1 | rare-3 recall | wall s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     groups: dict = {}
     for r in done:
         groups.setdefault((r["dataset"], r["recipe"]), []).append(r)
@@ -223,13 +282,18 @@ def paired_table(done: list[dict]) -> list[str]:
     comparison), then the other recipes by name."""
     from threephase_core.metrics import paired_p
 
-    lines = ["Recipe - FT (points; paired over the seeds both ran; p: paired t-test):", "",
-             "| dataset | recipe | seeds | recipe test acc | FT test acc | diff | p | diff macro F1 | p "
-             "| diff rare-3 recall |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "Recipe - FT (points; paired over the seeds both ran; p: paired t-test):",
+        "",
+        "| dataset | recipe | seeds | recipe test acc | FT test acc | diff | p | diff macro F1 | p "
+        "| diff rare-3 recall |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     by = {(r["dataset"], r["recipe"], r["seed"]): r for r in done}
     for d in sorted({r["dataset"] for r in done}):
-        recipes = sorted({r["recipe"] for r in done if r["dataset"] == d} - {"ft"}, key=lambda rec: (rec != "three_phase", rec))
+        recipes = sorted(
+            {r["recipe"] for r in done if r["dataset"] == d} - {"ft"}, key=lambda rec: (rec != "three_phase", rec)
+        )
         for rec in recipes:
             seeds = sorted(s for (dd, rr, s) in by if dd == d and rr == rec and (d, "ft", s) in by)
             if not seeds:
@@ -266,8 +330,16 @@ def _commit() -> str:
     import subprocess
 
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return ""
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "") if head.returncode == 0 else ""

@@ -9,6 +9,7 @@ same batch size, epochs and head learning rate for both. This isolates the head 
 encoder's own training, which the full runs (bench/accuracy.py) mix in. It writes
 bench/results/head_study_<device>.md. Validation accuracy only: nothing here is tuned.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_GRID = "128:4:1e-3,32:5:1e-3,128:16:1e-3,128:4:1e-2"
 
 
-def train_head(clf: Classifier, x: torch.Tensor, y: torch.Tensor, batch: int, epochs: int, lr: float, seed: int) -> None:
+def train_head(
+    clf: Classifier, x: torch.Tensor, y: torch.Tensor, batch: int, epochs: int, lr: float, seed: int
+) -> None:
     """Head-only training on cached embeddings, the engine's optimiser and schedule."""
     torch.manual_seed(seed)
     rng = np.random.default_rng([seed, 4])
@@ -90,13 +93,19 @@ def main() -> int:
     (x, y), (xv, yv) = embed("train"), embed("validation")
     counts = np.bincount(y.cpu().numpy(), minlength=len(ds.label_names))
     rare = np.argsort(counts)[:3]
-    lines = [f"# Head-only study on {ds.name} ({device_label() if device.startswith('cuda') else 'cpu'})", "",
-             f"Frozen {args.model} embeddings (norm ≈ {x.norm(dim=-1).mean().item():.2f}); train class sizes "
-             f"{sorted(counts.tolist(), reverse=True)}; validation accuracy and mean validation recall of the 3 rarest "
-             "classes, "
-             f"mean ± sd over seeds {args.seeds}.", "",
-             f"command: `{' '.join(['python', 'bench/' + Path(__file__).name, *sys.argv[1:]])}`", "",
-             "| batch | epochs | steps | head lr | input norm | val acc % | rare-3 recall % |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Head-only study on {ds.name} ({device_label() if device.startswith('cuda') else 'cpu'})",
+        "",
+        f"Frozen {args.model} embeddings (norm ≈ {x.norm(dim=-1).mean().item():.2f}); train class sizes "
+        f"{sorted(counts.tolist(), reverse=True)}; validation accuracy and mean validation recall of the 3 rarest "
+        "classes, "
+        f"mean ± sd over seeds {args.seeds}.",
+        "",
+        f"command: `{' '.join(['python', 'bench/' + Path(__file__).name, *sys.argv[1:]])}`",
+        "",
+        "| batch | epochs | steps | head lr | input norm | val acc % | rare-3 recall % |",
+        "|---|---|---|---|---|---|---|",
+    ]
     seeds = [int(s) for s in args.seeds.split(",")]
     for spec in args.grid.split(","):
         batch, epochs, lr = spec.split(":")
@@ -111,9 +120,11 @@ def main() -> int:
                 accs.append(acc * 100)
                 rare_recalls.append(float(np.nanmean(recall[rare])) * 100)
             steps = epochs * steps_per_epoch(len(y), batch)
-            lines.append(f"| {batch} | {epochs} | {steps} | {lr:g} | {'on' if norm else 'off'} | "
-                         f"{np.mean(accs):.2f} ± {np.std(accs, ddof=1) if len(accs) > 1 else 0:.2f} | "
-                         f"{np.mean(rare_recalls):.1f} ± {np.std(rare_recalls, ddof=1) if len(rare_recalls) > 1 else 0:.1f} |")
+            lines.append(
+                f"| {batch} | {epochs} | {steps} | {lr:g} | {'on' if norm else 'off'} | "
+                f"{np.mean(accs):.2f} ± {np.std(accs, ddof=1) if len(accs) > 1 else 0:.2f} | "
+                f"{np.mean(rare_recalls):.1f} ± {np.std(rare_recalls, ddof=1) if len(rare_recalls) > 1 else 0:.1f} |"
+            )
             print(lines[-1], flush=True)
     tag = ("quick_" if args.quick else "") + ("gpu" if device.startswith("cuda") else "cpu")
     out = Path(args.out)

@@ -13,6 +13,7 @@ merged into OUT/accuracy_<device>.json (+ .md), tune.py tables are joined into
 OUT/tune_all.md (tables and winners best_*.json in OUT/tune/), and the logs joined into
 OUT/jobs.log.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,12 @@ def main() -> int:
     ap.add_argument("--common", default="", help="arguments added to every job")
     ap.add_argument("--script", default="accuracy.py", help="bench script each job runs (accuracy.py or tune.py)")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads per job (OMP_NUM_THREADS)")
-    ap.add_argument("--deadline", type=float, default=0, help="seconds; then running jobs are stopped (their finished rows kept) and the rest skipped")
+    ap.add_argument(
+        "--deadline",
+        type=float,
+        default=0,
+        help="seconds; then running jobs are stopped (their finished rows kept) and the rest skipped",
+    )
     args = ap.parse_args()
     lines = [ln.split("#", 1)[0].strip() for ln in Path(args.jobs).read_text().splitlines()]
     jobs = [ln for ln in lines if ln]
@@ -45,7 +51,12 @@ def main() -> int:
 
         shutil.rmtree(shards)
     shards.mkdir(parents=True, exist_ok=True)
-    env = {**__import__("os").environ, "OMP_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **__import__("os").environ,
+        "OMP_NUM_THREADS": str(args.threads),
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
 
     t0 = time.time()
 
@@ -54,8 +65,16 @@ def main() -> int:
         if left is not None and left <= 0:
             print(f"job {i} skipped (deadline): {jobs[i]}", flush=True)
             return i, -1, 0.0
-        cmd = [sys.executable, str(ROOT / "bench" / args.script), *shlex.split(args.common), *shlex.split(jobs[i]),
-               "--out", str(shards / str(i)), "--runs-dir", f"/tmp/threephase_parallel_runs/{i}"]
+        cmd = [
+            sys.executable,
+            str(ROOT / "bench" / args.script),
+            *shlex.split(args.common),
+            *shlex.split(jobs[i]),
+            "--out",
+            str(shards / str(i)),
+            "--runs-dir",
+            f"/tmp/threephase_parallel_runs/{i}",
+        ]
         t = time.time()
         with open(shards / f"{i}.log", "w") as log:
             log.write(" ".join(cmd) + "\n")
@@ -81,11 +100,15 @@ def main() -> int:
             all_logs.write(log.read_text() if log.exists() else "(skipped at the deadline)\n")
     if sorted(shards.glob("*/tune_rows_*.json")):  # tune.py jobs (may be split by seed): pool them
         tables = out / "tune"
-        subprocess.call([sys.executable, str(ROOT / "bench" / "tune.py"), "--collect", str(shards), "--out", str(tables)])
+        subprocess.call(
+            [sys.executable, str(ROOT / "bench" / "tune.py"), "--collect", str(shards), "--out", str(tables)]
+        )
         (out / "tune_all.md").write_text("\n".join(p.read_text() for p in sorted(tables.glob("tune_*.md"))))
     found = sorted(shards.glob("*/accuracy_*.json"))
     if found:
-        subprocess.call([sys.executable, str(ROOT / "bench" / "accuracy.py"), "--merge", *map(str, found), "--out", str(out)])
+        subprocess.call(
+            [sys.executable, str(ROOT / "bench" / "accuracy.py"), "--merge", *map(str, found), "--out", str(out)]
+        )
     return 1 if any(rc for _, rc, _ in results) else 0
 
 

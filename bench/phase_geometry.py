@@ -15,6 +15,7 @@ sends back result files, not run folders). Only finished runs count, and where o
 model, recipe, seed) ran more than once the latest counts. Runs of different models are kept apart
 (the model column: its folder name).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,18 +43,34 @@ def read_runs(roots: list[str]) -> list[dict]:
         if Path(root).is_file():
             for row in json.loads(Path(root).read_text()).get("rows", []):
                 if row.get("state") == "done" and row.get("phase_geometry"):
-                    keep({"dataset": row["dataset"], "recipe": row["recipe"], "seed": row["seed"],
-                          "model": Path(str(row.get("settings", {}).get("model", ""))).name,
-                          "created": row.get("finished", 0.0), "folder": root, "phases": row["phase_geometry"]})
+                    keep(
+                        {
+                            "dataset": row["dataset"],
+                            "recipe": row["recipe"],
+                            "seed": row["seed"],
+                            "model": Path(str(row.get("settings", {}).get("model", ""))).name,
+                            "created": row.get("finished", 0.0),
+                            "folder": root,
+                            "phases": row["phase_geometry"],
+                        }
+                    )
             continue
         for status_file in sorted(Path(root).rglob("status.json")):  # run folders, at any depth
             folder = Run(status_file.parent)
             status, config, metrics = folder.status, folder.config, folder.metrics
             if status.get("state") != "done" or not config or not metrics:
                 continue
-            keep({"dataset": config["dataset"], "recipe": config["recipe"], "seed": config["seed"], "model": Path(str(config.get("model", ""))).name,
-                  "created": status.get("created", 0.0), "folder": str(folder.path),
-                  "phases": {p: m for p, m in metrics.get("phases", {}).items() if p in PHASES}})
+            keep(
+                {
+                    "dataset": config["dataset"],
+                    "recipe": config["recipe"],
+                    "seed": config["seed"],
+                    "model": Path(str(config.get("model", ""))).name,
+                    "created": status.get("created", 0.0),
+                    "folder": str(folder.path),
+                    "phases": {p: m for p, m in metrics.get("phases", {}).items() if p in PHASES},
+                }
+            )
     return sorted(latest.values(), key=lambda r: (r["dataset"], r["model"], r["recipe"], r["seed"]))
 
 
@@ -70,28 +87,40 @@ def summarise(runs: list[dict]) -> list[dict]:
                 values = [m["phases"][phase][metric] for m in members if metric in m["phases"].get(phase, {})]
                 values = [v for v in values if v == v]  # NaN: too few rows or classes
                 if values:
-                    row[f"{phase}.{metric}"] = (float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
+                    row[f"{phase}.{metric}"] = (
+                        float(np.mean(values)),
+                        float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+                    )
         out.append(row)
     return out
 
 
 def table(rows: list[dict], metric: str, scale: float, digits: int) -> list[str]:
     phases = [p for p in PHASES if any(f"{p}.{metric}" in r for r in rows)]
-    lines = ["| dataset | model | recipe | seeds | " + " | ".join(HEADERS[p] for p in phases) + " |",
-             "|---|---|---|---|" + "---|" * len(phases)]
+    lines = [
+        "| dataset | model | recipe | seeds | " + " | ".join(HEADERS[p] for p in phases) + " |",
+        "|---|---|---|---|" + "---|" * len(phases),
+    ]
     for r in rows:
         cells = []
         for p in phases:
             v = r.get(f"{p}.{metric}")
             cells.append(f"{v[0] * scale:.{digits}f} ± {v[1] * scale:.{digits}f}" if v else "")
-        lines.append(f"| {r['dataset']} | {r['model']} | {r['recipe']} | {len(r['seeds'])} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {r['dataset']} | {r['model']} | {r['recipe']} | {len(r['seeds'])} | " + " | ".join(cells) + " |"
+        )
     return lines
 
 
 def render(rows: list[dict], roots: list[str]) -> str:
-    lines = ["# Validation embeddings after each phase", "",
-             f"From the run folders under {', '.join(roots)} (`python bench/phase_geometry.py`); mean ± sd over seeds.", "",
-             "Leave-one-out 5-NN accuracy (%, cosine) of the validation embeddings:", ""]
+    lines = [
+        "# Validation embeddings after each phase",
+        "",
+        f"From the run folders under {', '.join(roots)} (`python bench/phase_geometry.py`); mean ± sd over seeds.",
+        "",
+        "Leave-one-out 5-NN accuracy (%, cosine) of the validation embeddings:",
+        "",
+    ]
     lines += table(rows, "knn_acc", 100, 1)
     lines += ["", "Cosine silhouette of the validation embeddings by class:", ""]
     lines += table(rows, "silhouette", 1, 3)
@@ -102,7 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs_dirs", nargs="+")
     ap.add_argument("--out", default="", help="also write the tables to this .md file")
-    ap.add_argument("--model", action="append", default=[], help="keep only runs of this model (its folder name, e.g. minilm); repeatable")
+    ap.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        help="keep only runs of this model (its folder name, e.g. minilm); repeatable",
+    )
     args = ap.parse_args(argv)
     runs = [r for r in read_runs(args.runs_dirs) if not args.model or r["model"] in args.model]
     if not runs:

@@ -9,6 +9,7 @@ seed), and the benchmark need not train it twice. No training here: the counts c
 same sampler (`accuracy.make_long_tailed`) and the engine's own `corrected_counts`. Writes
 bench/results/preset_coverage.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,13 @@ def coverage_rows(dataset, ratios: list[float]) -> list[dict]:
     for ratio in ratios:
         ds = make_long_tailed(dataset, ratio)
         sizes = class_sizes(ds.train["label"].to_numpy())
-        row = {"dataset": ds.name, "rows": len(ds.train), "classes": len(sizes), "largest": max(sizes.values()), "smallest": min(sizes.values())}
+        row = {
+            "dataset": ds.name,
+            "rows": len(ds.train),
+            "classes": len(sizes),
+            "largest": max(sizes.values()),
+            "smallest": min(sizes.values()),
+        }
         for preset in PRESETS:
             r_min, r_max = preset_ratios(preset)
             after = corrected_counts(sizes, r_min, r_max)
@@ -42,8 +49,11 @@ def coverage_rows(dataset, ratios: list[float]) -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    head = "| variant | train rows | classes | largest / smallest | " + " | ".join(
-        f"{p} {preset_ratios(p)}: classes oversampled, rows after" for p in PRESETS) + " |"
+    head = (
+        "| variant | train rows | classes | largest / smallest | "
+        + " | ".join(f"{p} {preset_ratios(p)}: classes oversampled, rows after" for p in PRESETS)
+        + " |"
+    )
     lines = [head, "|---|---|---|---|" + "---|" * len(PRESETS)]
     for r in rows:
         cells = [r["dataset"], f"{r['rows']:,}", str(r["classes"]), f"{r['largest']} / {r['smallest']}"]
@@ -70,7 +80,8 @@ def main() -> int:
         "# Imbalance presets on the long-tailed variants\n\n"
         f"`python bench/preset_coverage.py --datasets {args.datasets} --ratios {args.ratios}`. "
         "A preset that oversamples no "
-        "class leaves the pairs, and so the 3-Phase run, identical to `none` (1, 1).\n\n" + text + "\n")
+        "class leaves the pairs, and so the 3-Phase run, identical to `none` (1, 1).\n\n" + text + "\n"
+    )
     print(text)
     return 0
 

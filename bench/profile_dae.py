@@ -11,6 +11,7 @@ Prints (and writes to --out as profile_dae_<device>.txt):
 - every host synchronisation one step makes (torch.cuda sync debug mode, CUDA only);
 - the profiler's top operators by self CPU and by device time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,6 +30,7 @@ from threephase_core.phases.dae import DAEBatches, dae_loss_on, make_dae_loss
 from threephase_core.training import PhaseContext, make_optimizer, unique_params
 
 ROOT = Path(__file__).resolve().parents[1]
+
 
 def sync(device: str) -> None:
     if device.startswith("cuda"):
@@ -92,8 +94,10 @@ def main() -> int:
             t = time.time()
             items = batches.epoch(0)
             t_epoch = time.time() - t
-            say(f"[{variant} b{bs}] build loss {t_loss:.2f}s, tokenise targets {t_targets:.2f}s, "
-                f"epoch noise+tokenise {t_epoch:.2f}s")
+            say(
+                f"[{variant} b{bs}] build loss {t_loss:.2f}s, tokenise targets {t_targets:.2f}s, "
+                f"epoch noise+tokenise {t_epoch:.2f}s"
+            )
             params = unique_params(loss_fn)
             opt = make_optimizer([{"params": params, "lr": 1e-4}], device)
 

@@ -9,6 +9,7 @@ changes. Where bench/results/tune/ chose other values on validation, the job fil
 --settings-json. On the CPU the engine's own defaults are used, unless `--preset gpu` asks for the
 GPU settings (to reproduce a GPU row's settings on the CPU).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,8 +38,10 @@ def load_benchmark_dataset(name: str, root: str | None, **kwargs):
 
     source = resolve_dataset(name, root)
     if source == name and name != "demo" and "/" not in name and not Path(name).exists():
-        raise SystemExit(f"error: no data set folder {name!r} under the data root {data_root(root)} "
-                         f"(give --data-root DIR or set ${ENV_VAR})")
+        raise SystemExit(
+            f"error: no data set folder {name!r} under the data root {data_root(root)} "
+            f"(give --data-root DIR or set ${ENV_VAR})"
+        )
     try:
         return load_dataset(source, **kwargs)
     except DataError as e:

@@ -16,6 +16,7 @@ Prints a table and writes bench/results/speed_<device>.json and .md. The "refere
 by stock figures measured once on an H100 (bench/results/reference_stock_h100.md); the fair ratio
 is the one against the stock loop of the same run, since host CPUs differ.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,19 +67,38 @@ def stock_trainer_ft(model_path, texts, labels, n_classes, device, steps, batch=
             return len(texts)
 
         def __getitem__(self, i):
-            return {"input_ids": enc["input_ids"][i], "attention_mask": enc["attention_mask"][i], "labels": int(labels[i])}
+            return {
+                "input_ids": enc["input_ids"][i],
+                "attention_mask": enc["attention_mask"][i],
+                "labels": int(labels[i]),
+            }
 
     model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=n_classes)
     args = TrainingArguments(
-        output_dir="/tmp/stock_trainer", per_device_train_batch_size=batch, learning_rate=5e-5, max_steps=steps,
-        warmup_steps=max(1, int(0.06 * steps)), bf16=device.startswith("cuda"), use_cpu=not device.startswith("cuda"), report_to=[],
-        save_strategy="no", logging_steps=10**9, dataloader_num_workers=0, seed=0,
+        output_dir="/tmp/stock_trainer",
+        per_device_train_batch_size=batch,
+        learning_rate=5e-5,
+        max_steps=steps,
+        warmup_steps=max(1, int(0.06 * steps)),
+        bf16=device.startswith("cuda"),
+        use_cpu=not device.startswith("cuda"),
+        report_to=[],
+        save_strategy="no",
+        logging_steps=10**9,
+        dataloader_num_workers=0,
+        seed=0,
     )
     trainer = Trainer(model=model, args=args, train_dataset=DS(), data_collator=DataCollatorWithPadding(tok))
     t = time.time()
     out = trainer.train()
     wall = time.time() - t
-    return {"samples_per_s": steps * batch / wall, "wall_s": wall, "steps": steps, "batch": batch, "trainer_reported": out.metrics.get("train_samples_per_second")}
+    return {
+        "samples_per_s": steps * batch / wall,
+        "wall_s": wall,
+        "steps": steps,
+        "batch": batch,
+        "trainer_reported": out.metrics.get("train_samples_per_second"),
+    }
 
 
 def stock_st_loop(model_path, texts, labels, device, kind: str, steps: int, batch=64) -> dict:
@@ -86,10 +106,16 @@ def stock_st_loop(model_path, texts, labels, device, kind: str, steps: int, batc
     from sentence_transformers.sentence_transformer.losses import CosineSimilarityLoss, DenoisingAutoEncoderLoss
 
     model = load_encoder(model_path, device)
-    loss_fn = (DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True) if kind == "dae" else CosineSimilarityLoss(model)).to(device)
+    loss_fn = (
+        DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True) if kind == "dae" else CosineSimilarityLoss(model)
+    ).to(device)
     opt = torch.optim.AdamW([p for p in loss_fn.parameters() if p.requires_grad], lr=3e-5)
     rng = np.random.default_rng(0)
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else torch.autocast("cpu", enabled=False)
+    amp = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if device.startswith("cuda")
+        else torch.autocast("cpu", enabled=False)
+    )
 
     def feats(batch_texts):
         f = model.tokenizer(batch_texts, padding=True, truncation=True, max_length=128, return_tensors="pt")
@@ -131,11 +157,17 @@ def main() -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--quick", action="store_true", help="tiny step counts and a row cap (CPU smoke test)")
     ap.add_argument("--skip-stock", action="store_true")
-    ap.add_argument("--warm-repeats", type=int, default=0,
-                    help="run the 3-Phase recipe this many more times in the same process and report the last as 'warm' "
-                         "(the main figures stay those of the first, cold run: what a fresh CLI run sees)")
+    ap.add_argument(
+        "--warm-repeats",
+        type=int,
+        default=0,
+        help="run the 3-Phase recipe this many more times in the same process and report the last as 'warm' "
+        "(the main figures stay those of the first, cold run: what a fresh CLI run sees)",
+    )
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
-    ap.add_argument("--set", dest="overrides", action="append", default=[], help="override our GPU settings, key=value")
+    ap.add_argument(
+        "--set", dest="overrides", action="append", default=[], help="override our GPU settings, key=value"
+    )
     args = ap.parse_args()
     quiet_libraries()
     device = pick_device(args.device)
@@ -154,16 +186,22 @@ def main() -> int:
     stock_steps = 3 if args.quick else 300
     result = {
         "device": device_label() if cuda else "cpu",
-        "dataset": ds.name, "train_rows": len(texts), "quick": args.quick,
+        "dataset": ds.name,
+        "train_rows": len(texts),
+        "quick": args.quick,
         "versions": {"torch": torch.__version__, "python": platform.python_version(), **_versions()},
-        "command": " ".join(sys.argv), "settings": settings,
+        "command": " ".join(sys.argv),
+        "settings": settings,
     }
     print(f"device {result['device']}; dataset {ds.name}: {len(texts)} train rows")
     # Ours: the whole recipe first (it also warms the GPU up); per-phase throughput from its phase walls.
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     t = time.time()
-    cfg = build_config("three_phase", {**settings, "dataset": source, "model": args.model, "max_steps": max_steps, "max_train_rows": rows_cap})
+    cfg = build_config(
+        "three_phase",
+        {**settings, "dataset": source, "model": args.model, "max_steps": max_steps, "max_train_rows": rows_cap},
+    )
     run, res = run_recipe(cfg, runs_dir="/tmp/threephase_speed_runs")
     wall = time.time() - t
     result["three_phase"] = {"wall_s": wall, "state": res["state"], "run": str(run.path)}
@@ -172,11 +210,24 @@ def main() -> int:
         return 1
     m = res["metrics"]
     walls = {k: v.get("wall_s") for k, v in m["phases"].items() if v.get("wall_s")}
-    result["three_phase"].update(val_acc=m["validation"]["accuracy"], test_acc=m["test"]["accuracy"], phase_walls=walls,
-                                 peak_mem_gib=torch.cuda.max_memory_allocated() / 2**30 if cuda else None)
+    result["three_phase"].update(
+        val_acc=m["validation"]["accuracy"],
+        test_acc=m["test"]["accuracy"],
+        phase_walls=walls,
+        peak_mem_gib=torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
+    )
     print("ours 3-Phase", _fmt(result["three_phase"]))
     n, pairs = len(texts), m["phases"]["cl"]["data"]["pairs"]
-    mean_tokens = float(np.mean([len(x) for x in load_encoder(model_path, "cpu").tokenizer(texts[:5000], truncation=True, max_length=128)["input_ids"]]))
+    mean_tokens = float(
+        np.mean(
+            [
+                len(x)
+                for x in load_encoder(model_path, "cpu").tokenizer(texts[:5000], truncation=True, max_length=128)[
+                    "input_ids"
+                ]
+            ]
+        )
+    )
     seen = {
         "dae": min(n * cfg.dae.epochs, (max_steps or 10**12) * cfg.dae.batch_size),
         "cl": min(pairs * cfg.cl.epochs, (max_steps or 10**12) * cfg.cl.batch_size),
@@ -190,9 +241,15 @@ def main() -> int:
     for phase in ("ft", "dae", "cl"):
         sps = seen[phase] / walls[phase]
         tflops = sps * mean_tokens * per_token[phase] / 1e12
-        result[f"ours_{phase}"] = {"samples_per_s": sps, "tokens_per_s": sps * mean_tokens * (2 if phase == "cl" else 1), "phase_wall_s": walls[phase],
-                                   "batch": batch[phase], "est_tflops": tflops, "est_mfu": tflops / H100_BF16_DENSE_TFLOPS if cuda else None,
-                                   "peak_mem_gib": result["three_phase"]["peak_mem_gib"]}
+        result[f"ours_{phase}"] = {
+            "samples_per_s": sps,
+            "tokens_per_s": sps * mean_tokens * (2 if phase == "cl" else 1),
+            "phase_wall_s": walls[phase],
+            "batch": batch[phase],
+            "est_tflops": tflops,
+            "est_mfu": tflops / H100_BF16_DENSE_TFLOPS if cuda else None,
+            "peak_mem_gib": result["three_phase"]["peak_mem_gib"],
+        }
         print(f"ours {phase}", _fmt(result[f"ours_{phase}"]))
     for k in range(args.warm_repeats):  # the workbench's case: a long-lived process, libraries planned already
         t = time.time()
@@ -201,8 +258,12 @@ def main() -> int:
             print("warm 3-Phase failed:", again.get("message"))
             break
         w = {p: v.get("wall_s") for p, v in again["metrics"]["phases"].items() if v.get("wall_s")}
-        result["warm"] = {"repeat": k + 1, "wall_s": time.time() - t, "phase_walls": w,
-                          **{f"{p}_samples_per_s": seen[p] / w[p] for p in ("ft", "dae", "cl")}}
+        result["warm"] = {
+            "repeat": k + 1,
+            "wall_s": time.time() - t,
+            "phase_walls": w,
+            **{f"{p}_samples_per_s": seen[p] / w[p] for p in ("ft", "dae", "cl")},
+        }
         print("warm 3-Phase", _fmt(result["warm"]))
     if not args.skip_stock:
         result["stock_ft"] = stock_trainer_ft(model_path, texts, labels, ds.num_classes, device, stock_steps)
@@ -253,7 +314,9 @@ def _table(r: dict) -> str:
         ours_row = r[f"ours_{phase}"]
         mfu = f"{ours_row['est_mfu']:.1%}" if ours_row.get("est_mfu") else "-"
         stock = f"{s:,.0f}" if s else "-"
-        lines.append(f"| {phase.upper()} | {stock} | {ours:,.0f} | {ratio} | {to_reference} | {ours_row['batch']} | {mfu} |")
+        lines.append(
+            f"| {phase.upper()} | {stock} | {ours:,.0f} | {ratio} | {to_reference} | {ours_row['batch']} | {mfu} |"
+        )
     tp = r["three_phase"]
     lines += [
         "",

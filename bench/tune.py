@@ -7,6 +7,7 @@ bench/settings.py's GPU settings; the table (means over the seeds) is sorted by 
 accuracy and written to bench/results/tune/tune_<dataset>_<recipe>_<device>.md, and the winning
 combination (validation only) to best_<dataset>_<recipe>.json for `accuracy.py --settings-json`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,6 +28,7 @@ from threephase_core.runstore import RunStore, write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", help="folder name under --data-root, a path, or 'demo'")
@@ -37,9 +39,13 @@ def main() -> int:
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--data-root", default=None, help=DATA_ROOT_HELP)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "tune"))
-    ap.add_argument("--collect", default="", metavar="DIR",
-                    help="no runs: pool the tune_rows_*.json files under DIR (e.g. jobs split by seed) "
-                         "into tables and winners in --out")
+    ap.add_argument(
+        "--collect",
+        default="",
+        metavar="DIR",
+        help="no runs: pool the tune_rows_*.json files under DIR (e.g. jobs split by seed) "
+        "into tables and winners in --out",
+    )
     args = ap.parse_args()
     if args.collect:
         return collect(sorted(Path(args.collect).rglob("tune_rows_*.json")), Path(args.out))
@@ -56,14 +62,32 @@ def main() -> int:
     runs = []
     for combo in itertools.product(*values) if keys else [()]:
         for seed in (int(x) for x in args.seeds.split(",")):
-            over = {**settings_for(ds.name, cuda, len(ds.train), args.recipe), "model": args.model, "seed": seed, "dataset": ds.name, "embed_rows": 500, **dict(zip(keys, combo, strict=True))}
+            over = {
+                **settings_for(ds.name, cuda, len(ds.train), args.recipe),
+                "model": args.model,
+                "seed": seed,
+                "dataset": ds.name,
+                "embed_rows": 500,
+                **dict(zip(keys, combo, strict=True)),
+            }
             cfg = build_config(args.recipe, over)
             t = time.time()
             res = execute(cfg, RunStore(args.runs_dir).create(args.recipe, ds.name, seed), Progress(), dataset=ds)
             m = res.get("metrics", {})
-            runs.append({"dataset": ds.name, "recipe": args.recipe, "device": device, "combo": dict(zip(keys, combo, strict=True)), "seed": seed,
-                         "val_acc": m.get("validation", {}).get("accuracy"), "test_acc": m.get("test", {}).get("accuracy"),
-                         "wall_s": time.time() - t, "state": res["state"], "command": "python bench/tune.py " + " ".join(sys.argv[1:])})
+            runs.append(
+                {
+                    "dataset": ds.name,
+                    "recipe": args.recipe,
+                    "device": device,
+                    "combo": dict(zip(keys, combo, strict=True)),
+                    "seed": seed,
+                    "val_acc": m.get("validation", {}).get("accuracy"),
+                    "test_acc": m.get("test", {}).get("accuracy"),
+                    "wall_s": time.time() - t,
+                    "state": res["state"],
+                    "command": "python bench/tune.py " + " ".join(sys.argv[1:]),
+                }
+            )
             print(runs[-1], flush=True)
             write_json_atomic(rows_file, runs)  # after every run: a job stopped at a deadline keeps what it finished
     return collect([rows_file], out)
@@ -87,24 +111,48 @@ def collect(files: list[Path], out: Path) -> int:
         for combo, rs in combos.items():
             done = [r for r in rs if r["state"] == "done"]
             seeds = sorted(r["seed"] for r in done)
-            rows.append({"combo": combo, "val_acc": _mean(done, "val_acc"), "test_acc": _mean(done, "test_acc"),
-                         "complete": seeds == all_seeds, "wall_s": _mean(done, "wall_s") or 0.0,
-                         "seeds": ",".join(map(str, seeds))})
+            rows.append(
+                {
+                    "combo": combo,
+                    "val_acc": _mean(done, "val_acc"),
+                    "test_acc": _mean(done, "test_acc"),
+                    "complete": seeds == all_seeds,
+                    "wall_s": _mean(done, "wall_s") or 0.0,
+                    "seeds": ",".join(map(str, seeds)),
+                }
+            )
         # Only combinations scored on every seed compete (a failed or missing seed is no advantage).
         rows.sort(key=lambda r: (not r["complete"], -(r["val_acc"] or 0)))
         fmt = lambda v: f"{v:.4f}" if v is not None else "failed"  # noqa: E731
         head = keys + ["val acc", "test acc", "wall s", "seeds"]
         commands = sorted({r["command"] for r in runs})
-        lines = [f"# Tuning {recipe} on {dataset} ({device}); means over seeds, sorted by validation accuracy", "",
-                 *[f"command: `{c}`" for c in commands], "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines = [
+            f"# Tuning {recipe} on {dataset} ({device}); means over seeds, sorted by validation accuracy",
+            "",
+            *[f"command: `{c}`" for c in commands],
+            "",
+            "| " + " | ".join(head) + " |",
+            "|" + "---|" * len(head),
+        ]
         for r in rows:
-            lines.append("| " + " | ".join([str(v) for v in r["combo"]] + [fmt(r["val_acc"]), fmt(r["test_acc"]), f"{r['wall_s']:.0f}", r["seeds"]]) + " |")
+            lines.append(
+                "| "
+                + " | ".join(
+                    [str(v) for v in r["combo"]]
+                    + [fmt(r["val_acc"]), fmt(r["test_acc"]), f"{r['wall_s']:.0f}", r["seeds"]]
+                )
+                + " |"
+            )
         table = "\n".join(lines)
         print(table)
         slug = "".join(c if c.isalnum() else "_" for c in device.lower())
         (out / f"tune_{dataset}_{recipe}_{slug}.md").write_text(table + "\n")
         # The combination chosen on validation, for `accuracy.py --settings-json`.
-        best = dict(zip(keys, rows[0]["combo"], strict=True)) if rows and rows[0]["complete"] and rows[0]["val_acc"] is not None else {}
+        best = (
+            dict(zip(keys, rows[0]["combo"], strict=True))
+            if rows and rows[0]["complete"] and rows[0]["val_acc"] is not None
+            else {}
+        )
         (out / f"best_{dataset}_{recipe}.json").write_text(json.dumps(best))
     return 0
 

@@ -1,4 +1,5 @@
 """Data: pick the dataset (demo, a dataset folder, an uploaded file, a hub id) and look at it."""
+
 from __future__ import annotations
 
 import hashlib
@@ -13,6 +14,7 @@ from threephase_core.data_root import ENV_VAR, data_root, root_problem
 
 PAGE = "data"
 SOURCES = {"demo": "Bundled demo", "folder": "Dataset folder", "upload": "Upload a file", "hub": "Hugging Face hub"}
+
 
 def use(spec: str, text_column: str, label_column: str, shown_as: str | None = None) -> bool:
     """Load a candidate; make it the workbench dataset if it loads, else show why not."""
@@ -52,13 +54,22 @@ def data_root_field() -> str:
     """The data root (empty: ``$THREEPHASE_DATA_ROOT`` or ``./data``) and what it holds, or why it holds nothing."""
     if not isinstance(st.session_state.get("wb.data_root"), str):  # first visit, or a damaged saved value
         st.session_state["wb.data_root"] = ""
-    root = ui.bind(st.text_input, "Data root", "wb.data_root", page=PAGE, placeholder=str(data_root()),
-                   help=f"The folder that holds your dataset folders. Empty: ${ENV_VAR} if set, else ./data "
-                   "(the command line's --data-root).").strip()
+    root = ui.bind(
+        st.text_input,
+        "Data root",
+        "wb.data_root",
+        page=PAGE,
+        placeholder=str(data_root()),
+        help=f"The folder that holds your dataset folders. Empty: ${ENV_VAR} if set, else ./data "
+        "(the command line's --data-root).",
+    ).strip()
     problem = root_problem(root)
     if problem:
-        st.info(f"No dataset folders listed: {problem}. Type the folder that holds your dataset folders above, "
-                "or pick **Another folder…** below.", icon=":material/folder_off:")
+        st.info(
+            f"No dataset folders listed: {problem}. Type the folder that holds your dataset folders above, "
+            "or pick **Another folder…** below.",
+            icon=":material/folder_off:",
+        )
     return root
 
 
@@ -67,8 +78,11 @@ def folder_source() -> None:
     root = data_root_field()
     folders = [(spec, desc) for spec, desc in available_datasets(root) if spec != "demo"]
     if not folders and not root_problem(root):
-        st.info(f"No dataset folders under {data_root(root)}: a dataset folder holds a train.parquet, train.csv "
-                "or train.jsonl file.", icon=":material/folder_open:")
+        st.info(
+            f"No dataset folders under {data_root(root)}: a dataset folder holds a train.parquet, train.csv "
+            "or train.jsonl file.",
+            icon=":material/folder_open:",
+        )
     options = [spec for spec, _ in folders] + ["__other__"]
     cur = st.session_state["wb.dataset"]["spec"]
     if cur in options:
@@ -80,7 +94,10 @@ def folder_source() -> None:
     else:
         idx = 0
     pick = st.selectbox(
-        "Folder", options, index=idx, key="data:folder",
+        "Folder",
+        options,
+        index=idx,
+        key="data:folder",
         format_func=lambda s: "Another folder…" if s == "__other__" else wb.dataset_label(s),
         help="A folder with train / validation / test files (.parquet, .csv or .jsonl) and an optional labels.json. "
         f"The dataset folders under {data_root(root)} are listed.",
@@ -90,7 +107,9 @@ def folder_source() -> None:
     if pick:
         table = wb.table_file(pick)
         if table is None:
-            st.error(f"No train file (train.parquet, train.csv or train.jsonl) found in {pick!r}.", icon=":material/error:")
+            st.error(
+                f"No train file (train.parquet, train.csv or train.jsonl) found in {pick!r}.", icon=":material/error:"
+            )
         else:
             try:
                 peek = ui.peek_table(table)
@@ -110,7 +129,9 @@ def upload_source() -> None:
     """An uploaded table, kept once under the runs folder, then its text and label columns."""
     limit = st.get_option("server.maxUploadSize")
     up = st.file_uploader(
-        "CSV, JSONL or parquet file", type=["csv", "jsonl", "json", "parquet"], key="data:upload",
+        "CSV, JSONL or parquet file",
+        type=["csv", "jsonl", "json", "parquet"],
+        key="data:upload",
         help=f"One row per text, with a text column and a label column; an optional 'split' column "
         f"(train / validation / test) assigns rows to splits, otherwise they are carved from train. Up to {limit} MB.",
     )
@@ -171,7 +192,12 @@ def dataset_in_use() -> None:
     cols[1].metric("Validation rows", f"{len(ds.validation):,}", border=True)
     cols[2].metric("Test rows", f"{len(ds.test):,}", border=True)
     cols[3].metric("Classes", ds.num_classes, border=True)
-    cols[4].metric("Imbalance", f"{max(train_counts) / max(min(train_counts), 1):.1f} : 1", help="Largest / smallest class in train.", border=True)
+    cols[4].metric(
+        "Imbalance",
+        f"{max(train_counts) / max(min(train_counts), 1):.1f} : 1",
+        help="Largest / smallest class in train.",
+        border=True,
+    )
     if ds.num_classes > 100 or ds.num_classes > 0.5 * len(ds.train):
         st.warning(f"{ds.num_classes} classes for {len(ds.train)} training rows: is the label column right?")
     for note in ds.notes:
@@ -180,29 +206,61 @@ def dataset_in_use() -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.markdown("**Rows per class and split**")
-        st.plotly_chart(charts.class_distribution(counts, ds.label_names), key="data_dist", config={"displayModeBar": False})
+        st.plotly_chart(
+            charts.class_distribution(counts, ds.label_names), key="data_dist", config={"displayModeBar": False}
+        )
     with right:
         st.markdown("**Sample texts per class**")
         if "data.sample_seed" not in st.session_state:
             st.session_state["data.sample_seed"] = 0
         pick = st.selectbox("Class", ["All classes"] + ds.label_names, key="data:sample_class")
-        samples = wb.sample_texts(ds.train, ds.label_names, per_class=3 if pick == "All classes" else 8, seed=st.session_state["data.sample_seed"])
+        samples = wb.sample_texts(
+            ds.train,
+            ds.label_names,
+            per_class=3 if pick == "All classes" else 8,
+            seed=st.session_state["data.sample_seed"],
+        )
         if pick != "All classes":
             samples = samples[samples["class"] == pick]
-        st.dataframe(samples, hide_index=True, width="stretch", height=300,
-                     column_config={"class": st.column_config.TextColumn("class", width="medium"), "text": st.column_config.TextColumn("text", width="large")})
-        st.button("Other samples", icon=":material/shuffle:", key="data:shuffle", on_click=ui.bump, args=("data.sample_seed",))
+        st.dataframe(
+            samples,
+            hide_index=True,
+            width="stretch",
+            height=300,
+            column_config={
+                "class": st.column_config.TextColumn("class", width="medium"),
+                "text": st.column_config.TextColumn("text", width="large"),
+            },
+        )
+        st.button(
+            "Other samples",
+            icon=":material/shuffle:",
+            key="data:shuffle",
+            on_click=ui.bump,
+            args=("data.sample_seed",),
+        )
 
 
 def render() -> None:
     """Pick a source (demo, folder, upload, hub), then show the dataset in use."""
-    ui.header("Data", "Choose the texts and labels to train on. The choice carries over to the Imbalance and Train pages.")
-    source = ui.bind(st.segmented_control, "Source", "wb.source", page=PAGE, options=list(SOURCES),
-                     format_func=SOURCES.get, required=True)
+    ui.header(
+        "Data", "Choose the texts and labels to train on. The choice carries over to the Imbalance and Train pages."
+    )
+    source = ui.bind(
+        st.segmented_control,
+        "Source",
+        "wb.source",
+        page=PAGE,
+        options=list(SOURCES),
+        format_func=SOURCES.get,
+        required=True,
+    )
     with st.container(border=True):
         if source == "demo":
-            st.markdown("Short customer-support messages in **7 intents**, deliberately imbalanced "
-                        "(118 to 10 training rows per class), bundled with the project.")
+            st.markdown(
+                "Short customer-support messages in **7 intents**, deliberately imbalanced "
+                "(118 to 10 training rows per class), bundled with the project."
+            )
             use("demo", "text", "label")
         elif source == "folder":
             folder_source()

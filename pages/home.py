@@ -1,4 +1,5 @@
 """Home: the method in three sentences, a one-click demo run, and the latest runs."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -32,10 +33,15 @@ def start_demo() -> None:
         st.session_state["home.error"] = f"Model (chosen on the Train page): {problem}"
         return
     try:
-        cfg = build_config("three_phase", {
-            "dataset": "demo", "model": model, "device": st.session_state["wb.device"],
-            "max_steps": int(st.session_state["wb.max_steps"]),
-        })
+        cfg = build_config(
+            "three_phase",
+            {
+                "dataset": "demo",
+                "model": model,
+                "device": st.session_state["wb.device"],
+                "max_steps": int(st.session_state["wb.max_steps"]),
+            },
+        )
         job = ui.manager().submit(cfg)
     except (ConfigError, ValueError) as exc:
         st.session_state["home.error"] = str(exc)
@@ -57,12 +63,17 @@ def demo_panel(runs) -> None:
     device = ui.device_label()
     m1.metric("Device", device if len(device) <= 18 else device.replace("NVIDIA ", ""), border=True, help=device)
     queued = mgr.pending()
-    m2.metric("Runs on disk", len(runs), delta=f"{len(queued)} in queue" if queued else None, delta_color="off",
-              border=True)
+    m2.metric(
+        "Runs on disk", len(runs), delta=f"{len(queued)} in queue" if queued else None, delta_color="off", border=True
+    )
     model = wb.model_label(ui.model_spec())
     st.button(
-        "Run 3-Phase on the demo data", type="primary", icon=":material/play_arrow:", width="stretch",
-        on_click=start_demo, key="home:start",
+        "Run 3-Phase on the demo data",
+        type="primary",
+        icon=":material/play_arrow:",
+        width="stretch",
+        on_click=start_demo,
+        key="home:start",
         help=f"Queues DAE → CL → FT on the bundled demo dataset with {model} (the model chosen on the Train page).",
     )
     if st.session_state.pop("home.started", False):
@@ -78,14 +89,17 @@ def recent_runs(runs) -> None:
     """The last eight runs, with links to their maps and the comparison."""
     st.subheader("Recent runs")
     if not len(runs):
-        st.info("No runs yet. Press **Run 3-Phase on the demo data**, or set one up on the Train page.",
-                icon=":material/info:")
+        st.info(
+            "No runs yet. Press **Run 3-Phase on the demo data**, or set one up on the Train page.",
+            icon=":material/info:",
+        )
         return
     recent = runs.head(8)
     view = recent.assign(val_acc=recent["val_acc"] * 100, test_acc=recent["test_acc"] * 100)
     st.dataframe(
         view[["created", "state", "recipe", "dataset", "model", "seed", "val_acc", "test_acc", "wall_s"]],
-        hide_index=True, width="stretch",
+        hide_index=True,
+        width="stretch",
         column_config={
             "created": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
             "val_acc": st.column_config.NumberColumn("val acc", format="%.1f%%"),
@@ -99,8 +113,11 @@ def recent_runs(runs) -> None:
 
 
 def render() -> None:
-    ui.header("threephase workbench", "Fine-tune transformer text classifiers with the 3-Phase method, "
-              "and see what each phase does to the embedding space.")
+    ui.header(
+        "threephase workbench",
+        "Fine-tune transformer text classifiers with the 3-Phase method, "
+        "and see what each phase does to the embedding space.",
+    )
     mgr = ui.manager()
     runs = wb.runs_frame(mgr.store, wb.live_status(mgr))
     left, right = st.columns([3, 2], gap="large")

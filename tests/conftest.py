@@ -14,6 +14,7 @@ A session-end check fails the session when a thread started by the tests is stil
 non-daemon thread (it would keep the interpreter from exiting). Idle ThreadPoolExecutor
 workers are left out: they are joined at interpreter exit and never hang it.
 """
+
 from __future__ import annotations
 
 import atexit

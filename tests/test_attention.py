@@ -1,4 +1,5 @@
 """The no-sync SDPA masks (attention.py) give the same outputs as transformers' own."""
+
 from __future__ import annotations
 
 import torch
@@ -62,8 +63,14 @@ def test_nosync_mask_keeps_the_free_skip_when_there_is_no_padding_mask():
 
     _register()
     nosync = ALL_MASK_ATTENTION_FUNCTIONS[NAME]
-    kw = dict(batch_size=2, q_length=3, kv_length=1, mask_function=bidirectional_mask_function,
-              allow_is_causal_skip=False, allow_is_bidirectional_skip=True)  # as create_bidirectional_mask calls it
+    kw = dict(
+        batch_size=2,
+        q_length=3,
+        kv_length=1,
+        mask_function=bidirectional_mask_function,
+        allow_is_causal_skip=False,
+        allow_is_bidirectional_skip=True,
+    )  # as create_bidirectional_mask calls it
     assert sdpa_mask(attention_mask=None, **kw) is None
     assert nosync(attention_mask=None, **kw) is None  # no mask to check: no sync either way
     padded = torch.tensor([[True, True, False], [True, True, True]])

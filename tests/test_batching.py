@@ -1,4 +1,5 @@
 """Tokenise-once batching: length buckets, padding, long-text chunks."""
+
 from __future__ import annotations
 
 import numpy as np

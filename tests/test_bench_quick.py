@@ -4,6 +4,7 @@ The scripts run as a user runs them (`python bench/<script>.py`, the package ins
 tests that call a script's functions directly import it with bench/ on the import path for that
 test only (`bench_path`), as running the script puts it there.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(script: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **(env or {})}, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+    )
 
 
 @pytest.fixture
@@ -34,7 +41,11 @@ def _toy_data_root(root: Path) -> Path:
     folder = root / "toy"
     folder.mkdir(parents=True)
     sizes = {"alpha": 40, "beta": 20, "gamma": 12}
-    rows = [{"text": f"{name} sample number {i} with a few words", "label": name} for name, n in sizes.items() for i in range(n)]
+    rows = [
+        {"text": f"{name} sample number {i} with a few words", "label": name}
+        for name, n in sizes.items()
+        for i in range(n)
+    ]
     pd.DataFrame(rows).to_csv(folder / "train.csv", index=False)
     for split in ("validation", "test"):  # given, so that nothing is carved from train
         pd.DataFrame(rows[::4]).to_csv(folder / f"{split}.csv", index=False)
@@ -42,7 +53,18 @@ def _toy_data_root(root: Path) -> Path:
 
 
 def test_speed_quick(tmp_path, tiny_model_path):
-    out = _run("speed.py", "--quick", "--dataset", "demo", "--model", tiny_model_path, "--out", str(tmp_path), "--warm-repeats", "1")
+    out = _run(
+        "speed.py",
+        "--quick",
+        "--dataset",
+        "demo",
+        "--model",
+        tiny_model_path,
+        "--out",
+        str(tmp_path),
+        "--warm-repeats",
+        "1",
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads((tmp_path / "speed_quick_cpu.json").read_text())
     for key in ("device", "stock_ft_samples_per_s", "ft_samples_per_s", "dae_samples_per_s", "cl_samples_per_s"):
@@ -54,10 +76,23 @@ def test_speed_quick(tmp_path, tiny_model_path):
 
 
 def test_accuracy_quick_with_long_tail(tmp_path, tiny_model_path):
-    out = _run("accuracy.py", "--quick", "--model", tiny_model_path, "--recipes", "three_phase,ft", "--long-tail", "10", "--out", str(tmp_path))
+    out = _run(
+        "accuracy.py",
+        "--quick",
+        "--model",
+        tiny_model_path,
+        "--recipes",
+        "three_phase,ft",
+        "--long-tail",
+        "10",
+        "--out",
+        str(tmp_path),
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     rows = json.loads((tmp_path / "accuracy_quick_cpu.json").read_text())["rows"]
-    assert {(r["dataset"], r["recipe"], r["seed"]) for r in rows} == {("demo_lt10", rec, s) for rec in ("three_phase", "ft") for s in (0, 1)}
+    assert {(r["dataset"], r["recipe"], r["seed"]) for r in rows} == {
+        ("demo_lt10", rec, s) for rec in ("three_phase", "ft") for s in (0, 1)
+    }
     for r in rows:
         assert r["state"] == "done" and {"val_acc", "test_acc", "macro_f1"} <= set(r)
         assert r["head_input_norm"] is True and "commit" in r
@@ -73,7 +108,18 @@ def test_accuracy_preset_gpu_applies_the_gpu_settings_on_the_cpu(tmp_path, tiny_
     preset; for FT its FT settings)."""
     from threephase_core.gpu_presets import TINY_DATA
 
-    out = _run("accuracy.py", "--quick", "--model", tiny_model_path, "--recipes", "ft", "--preset", "gpu", "--out", str(tmp_path))
+    out = _run(
+        "accuracy.py",
+        "--quick",
+        "--model",
+        tiny_model_path,
+        "--recipes",
+        "ft",
+        "--preset",
+        "gpu",
+        "--out",
+        str(tmp_path),
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     rows = json.loads((tmp_path / "accuracy_quick_cpu.json").read_text())["rows"]
     assert rows
@@ -99,8 +145,25 @@ def test_long_tailed_profile(bench_path):
 
 def test_tune_quick_pools_seed_jobs_and_picks_the_winner_on_validation(tmp_path, tiny_model_path):
     for seed in ("0", "1"):
-        out = _run("tune.py", "--dataset", "demo", "--model", tiny_model_path, "--recipe", "ft", "--grid", "ft.lr=1e-4,3e-4",
-                   "--grid", "max_steps=2", "--seeds", seed, "--out", str(tmp_path / f"s{seed}"), "--runs-dir", str(tmp_path / "runs"))
+        out = _run(
+            "tune.py",
+            "--dataset",
+            "demo",
+            "--model",
+            tiny_model_path,
+            "--recipe",
+            "ft",
+            "--grid",
+            "ft.lr=1e-4,3e-4",
+            "--grid",
+            "max_steps=2",
+            "--seeds",
+            seed,
+            "--out",
+            str(tmp_path / f"s{seed}"),
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        )
         assert out.returncode == 0, out.stderr[-2000:]
     out = _run("tune.py", "--collect", str(tmp_path), "--out", str(tmp_path / "pooled"))
     assert out.returncode == 0, out.stderr[-2000:]
@@ -117,11 +180,25 @@ def test_collect_chooses_on_validation_not_test(tmp_path, bench_path):
     from tune import collect
 
     def row(lr, seed, val, test):
-        return {"dataset": "d", "recipe": "ft", "device": "cpu", "combo": {"ft.lr": lr}, "seed": seed,
-                "val_acc": val, "test_acc": test, "wall_s": 1.0, "state": "done", "command": "x"}
+        return {
+            "dataset": "d",
+            "recipe": "ft",
+            "device": "cpu",
+            "combo": {"ft.lr": lr},
+            "seed": seed,
+            "val_acc": val,
+            "test_acc": test,
+            "wall_s": 1.0,
+            "state": "done",
+            "command": "x",
+        }
 
     f = tmp_path / "tune_rows_d_ft_s0.json"
-    f.write_text(json.dumps([row("a", 0, 0.80, 0.99), row("b", 0, 0.90, 0.50), row("a", 1, 0.82, 0.99), row("b", 1, 0.88, 0.50)]))
+    f.write_text(
+        json.dumps(
+            [row("a", 0, 0.80, 0.99), row("b", 0, 0.90, 0.50), row("a", 1, 0.82, 0.99), row("b", 1, 0.88, 0.50)]
+        )
+    )
     assert collect([f], tmp_path / "o") == 0
     assert json.loads((tmp_path / "o" / "best_d_ft.json").read_text()) == {"ft.lr": "b"}
 
@@ -130,8 +207,18 @@ def test_merge_keeps_the_row_that_finished_last_and_the_header(tmp_path, bench_p
     from accuracy import merge_files
 
     def row(test, finished=None):
-        r = {"dataset": "d", "recipe": "ft", "seed": 0, "state": "done", "device": "cpu", "wall_s": 1.0,
-             "val_acc": 0.5, "test_acc": test, "macro_f1": 0.5, "rare3_recall": 0.5}
+        r = {
+            "dataset": "d",
+            "recipe": "ft",
+            "seed": 0,
+            "state": "done",
+            "device": "cpu",
+            "wall_s": 1.0,
+            "val_acc": 0.5,
+            "test_acc": test,
+            "macro_f1": 0.5,
+            "rare3_recall": 0.5,
+        }
         if finished is not None:
             r["finished"] = finished
         return r
@@ -153,8 +240,18 @@ def test_parallel_runs_jobs_with_a_deadline_and_merges(tmp_path, tiny_model_path
     jobs.write_text("# two quick jobs\n--recipes ft --seeds 0\n--recipes ft --seeds 0 --label again\n")
     (tmp_path / "out" / "shards" / "9").mkdir(parents=True)  # a stale shard from an earlier call
     (tmp_path / "out" / "shards" / "9" / "accuracy_cpu.json").write_text(json.dumps({"rows": [{"dataset": "stale"}]}))
-    out = _run("parallel.py", str(jobs), "--workers", "2", "--out", str(tmp_path / "out"), "--deadline", "500",
-               "--common", f"--quick --model {tiny_model_path}")
+    out = _run(
+        "parallel.py",
+        str(jobs),
+        "--workers",
+        "2",
+        "--out",
+        str(tmp_path / "out"),
+        "--deadline",
+        "500",
+        "--common",
+        f"--quick --model {tiny_model_path}",
+    )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     rows = json.loads((tmp_path / "out" / "accuracy_cpu.json").read_text())["rows"]
     assert {r["recipe"] for r in rows} == {"ft", "ft[again]"} and all(r["state"] == "done" for r in rows)
@@ -162,8 +259,23 @@ def test_parallel_runs_jobs_with_a_deadline_and_merges(tmp_path, tiny_model_path
 
 
 def test_profile_dae_runs_on_cpu(tmp_path, tiny_model_path):
-    out = _run("profile_dae.py", "--dataset", "demo", "--model", tiny_model_path, "--steps", "2", "--warmup", "1",
-               "--batches", "16", "--variants", "stock,fast", "--out", str(tmp_path))
+    out = _run(
+        "profile_dae.py",
+        "--dataset",
+        "demo",
+        "--model",
+        tiny_model_path,
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+        "--batches",
+        "16",
+        "--variants",
+        "stock,fast",
+        "--out",
+        str(tmp_path),
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     text = (tmp_path / "profile_dae_cpu.txt").read_text()
     assert "[stock b16]" in text and "[fast b16]" in text and "ms/step" in text
@@ -174,7 +286,10 @@ def test_merge_keeps_a_done_row_over_a_later_failure(tmp_path, bench_path):
 
     path = tmp_path / "acc.json"
     _merge(path, {"dataset": "d", "recipe": "ft", "seed": 0, "state": "done", "test_acc": 0.9, "finished": 10.0})
-    _merge(path, {"dataset": "d", "recipe": "ft", "seed": 0, "state": "failed", "message": "out of memory", "finished": 20.0})
+    _merge(
+        path,
+        {"dataset": "d", "recipe": "ft", "seed": 0, "state": "failed", "message": "out of memory", "finished": 20.0},
+    )
     assert [r["state"] for r in json.loads(path.read_text())["rows"]] == ["done"]
     _merge(path, {"dataset": "d", "recipe": "ft", "seed": 0, "state": "done", "test_acc": 0.8, "finished": 30.0})
     assert [r["test_acc"] for r in json.loads(path.read_text())["rows"]] == [0.8]
@@ -184,8 +299,18 @@ def test_collect_ranks_only_combinations_scored_on_every_seed(tmp_path, bench_pa
     from tune import collect
 
     def row(lr, seed, val, state="done"):
-        return {"dataset": "d", "recipe": "ft", "device": "cpu", "combo": {"ft.lr": lr}, "seed": seed,
-                "val_acc": val, "test_acc": 0.5, "wall_s": 1.0, "state": state, "command": "x"}
+        return {
+            "dataset": "d",
+            "recipe": "ft",
+            "device": "cpu",
+            "combo": {"ft.lr": lr},
+            "seed": seed,
+            "val_acc": val,
+            "test_acc": 0.5,
+            "wall_s": 1.0,
+            "state": state,
+            "command": "x",
+        }
 
     f = tmp_path / "tune_rows_d_ft_s0-1.json"
     f.write_text(json.dumps([row("a", 0, 0.80), row("a", 1, 0.82), row("b", 0, 0.95), row("b", 1, None, "failed")]))
@@ -211,7 +336,10 @@ def test_paired_table_diffs_every_recipe_against_ft_over_common_seeds(bench_path
         return {"dataset": "d", "recipe": recipe, "seed": seed, "test_acc": acc, "macro_f1": f1, "rare3_recall": rare}
 
     ft = [row("ft", s, a, f, r) for s, a, f, r in ((0, 0.90, 0.80, 0.5), (1, 0.92, 0.82, 0.6), (2, 0.91, 0.85, 0.7))]
-    tp = [row("three_phase", s, a, f, r) for s, a, f, r in ((0, 0.93, 0.81, 0.6), (1, 0.92, 0.86, 0.6), (2, 0.95, 0.86, 0.9))]
+    tp = [
+        row("three_phase", s, a, f, r)
+        for s, a, f, r in ((0, 0.93, 0.81, 0.6), (1, 0.92, 0.86, 0.6), (2, 0.95, 0.86, 0.9))
+    ]
     extra = [row("extra_imb", 1, 0.90, 0.80), row("extra_imb", 5, 0.99, 0.99)]  # seed 5 has no FT twin
     lines = paired_table(ft + extra + tp)
     body = [ln.split(" | ") for ln in lines if ln.startswith("| d |")]
@@ -266,15 +394,42 @@ def test_data_root_flag_and_environment_name_the_folder_of_the_data_sets(tmp_pat
     """A data set named without a path is the folder of that name under --data-root, else under
     $THREEPHASE_DATA_ROOT; a missing one is a clear one-line error naming where it was looked for."""
     root = _toy_data_root(tmp_path / "data")
-    out = _run("preset_coverage.py", "--datasets", "toy", "--ratios", "3", "--data-root", str(root), "--out", str(tmp_path / "a"))
+    out = _run(
+        "preset_coverage.py",
+        "--datasets",
+        "toy",
+        "--ratios",
+        "3",
+        "--data-root",
+        str(root),
+        "--out",
+        str(tmp_path / "a"),
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     table = (tmp_path / "a" / "preset_coverage.md").read_text()
     assert "| toy_lt3 | 72 | 3 | 40 / 12 |" in table  # ratio 3 asks for 40, 23, 13 rows; the data has 40, 20, 12
-    by_env = _run("preset_coverage.py", "--datasets", "toy", "--ratios", "3", "--out", str(tmp_path / "b"),
-                  env={"THREEPHASE_DATA_ROOT": str(root)})
+    by_env = _run(
+        "preset_coverage.py",
+        "--datasets",
+        "toy",
+        "--ratios",
+        "3",
+        "--out",
+        str(tmp_path / "b"),
+        env={"THREEPHASE_DATA_ROOT": str(root)},
+    )
     assert by_env.returncode == 0, by_env.stderr[-2000:]
     assert (tmp_path / "b" / "preset_coverage.md").read_text() == table
-    missing = _run("preset_coverage.py", "--datasets", "toy", "--ratios", "3", "--data-root", str(tmp_path / "nowhere"),
-                   "--out", str(tmp_path / "c"))
+    missing = _run(
+        "preset_coverage.py",
+        "--datasets",
+        "toy",
+        "--ratios",
+        "3",
+        "--data-root",
+        str(tmp_path / "nowhere"),
+        "--out",
+        str(tmp_path / "c"),
+    )
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
     assert f"no data set folder 'toy' under the data root {tmp_path / 'nowhere'}" in missing.stderr

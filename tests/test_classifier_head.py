@@ -1,4 +1,5 @@
 """The classifier head's input norm: what it computes, why it is there, and old saves."""
+
 from __future__ import annotations
 
 import json
@@ -36,11 +37,13 @@ def _unit_norm_long_tail(seed: int = 0):
     held-out set: the shape of sentence-encoder embeddings of a long-tailed dataset."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(5, 384))
+
     def draw(counts):
         y = np.repeat(np.arange(5), counts)
         x = centres[y] + 1.5 * rng.normal(size=(len(y), 384))
         x /= np.linalg.norm(x, axis=1, keepdims=True)
         return torch.tensor(x, dtype=torch.float32), torch.tensor(y)
+
     return draw([400, 100, 25, 12, 6]), draw([50] * 5)
 
 

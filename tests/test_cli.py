@@ -1,4 +1,5 @@
 """The command line: listings, a real run, and clear one-line errors (no tracebacks)."""
+
 from __future__ import annotations
 
 import os
@@ -13,7 +14,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def cli(*args: str, timeout: int = 300, **env_vars: str) -> subprocess.CompletedProcess:
     env = {**os.environ, **env_vars}
-    return subprocess.run([sys.executable, "-m", "threephase_core", *args], check=False, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "threephase_core", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ROOT,
+    )
 
 
 def test_recipes_lists_every_recipe():
@@ -69,7 +78,11 @@ def test_bad_local_model_is_explained_and_leaves_no_run_folder(how, message, tmp
         (tmp_path / "empty-folder").mkdir()
         model = ["--model", str(tmp_path / "empty-folder")]
     else:
-        model = ["--model", str(tmp_path / "no-model")] if how == "--model" else ["--set", f"model={tmp_path / 'no-model'}"]
+        model = (
+            ["--model", str(tmp_path / "no-model")]
+            if how == "--model"
+            else ["--set", f"model={tmp_path / 'no-model'}"]
+        )
     out = cli("run", *model, "--max-steps", "1", "--quiet", "--runs-dir", str(runs))
     assert out.returncode == 2
     assert message in out.stderr and "Traceback" not in out.stderr + out.stdout
@@ -94,7 +107,9 @@ def test_runs_dir_that_cannot_be_made_is_explained(where, tmp_path):
 
 
 def _two_class_csv(path: Path) -> Path:
-    rows = [f"please book a table for {n} people,book" for n in range(30)] + [f"what is the weather on day {n},weather" for n in range(30)]
+    rows = [f"please book a table for {n} people,book" for n in range(30)] + [
+        f"what is the weather on day {n},weather" for n in range(30)
+    ]
     path.write_text("text,label\n" + "\n".join(rows) + "\n")
     return path
 
@@ -107,8 +122,24 @@ def test_dataset_and_model_given_with_set_are_used(tiny_model_path, tmp_path, ca
 
     data = _two_class_csv(tmp_path / "two.csv")
     runs = tmp_path / "runs"
-    rc = cli_module.main(["run", "--recipe", "ft", "--set", f"dataset={data}", "--set", f"model={tiny_model_path}",
-                          "--max-steps", "1", "--set", "embed_rows=20", "--quiet", "--runs-dir", str(runs)])
+    rc = cli_module.main(
+        [
+            "run",
+            "--recipe",
+            "ft",
+            "--set",
+            f"dataset={data}",
+            "--set",
+            f"model={tiny_model_path}",
+            "--max-steps",
+            "1",
+            "--set",
+            "embed_rows=20",
+            "--quiet",
+            "--runs-dir",
+            str(runs),
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     (run,) = list(runs.iterdir())
     cfg = json.loads((run / "config.json").read_text())
@@ -140,7 +171,20 @@ def test_settings_that_would_be_silently_overridden_are_refused(args, message, t
 
 
 def test_a_run_prints_the_metrics_table(tiny_model_path, tmp_path):
-    out = cli("run", "--recipe", "dae_ft", "--model", tiny_model_path, "--max-steps", "2", "--set", "embed_rows=20", "--quiet", "--runs-dir", str(tmp_path))
+    out = cli(
+        "run",
+        "--recipe",
+        "dae_ft",
+        "--model",
+        tiny_model_path,
+        "--max-steps",
+        "2",
+        "--set",
+        "embed_rows=20",
+        "--quiet",
+        "--runs-dir",
+        str(tmp_path),
+    )
     assert out.returncode == 0, out.stderr
     assert "validation" in out.stdout and "test" in out.stdout and "silhouette" in out.stdout
     runs = list(tmp_path.iterdir())
@@ -148,8 +192,21 @@ def test_a_run_prints_the_metrics_table(tiny_model_path, tmp_path):
 
 
 def test_gpu_preset_on_the_cpu_is_ignored_with_a_note(tiny_model_path, tmp_path):
-    out = cli("run", "--recipe", "ft", "--model", tiny_model_path, "--max-steps", "1", "--set", "embed_rows=20",
-              "--gpu-preset", "--quiet", "--runs-dir", str(tmp_path))
+    out = cli(
+        "run",
+        "--recipe",
+        "ft",
+        "--model",
+        tiny_model_path,
+        "--max-steps",
+        "1",
+        "--set",
+        "embed_rows=20",
+        "--gpu-preset",
+        "--quiet",
+        "--runs-dir",
+        str(tmp_path),
+    )
     assert out.returncode == 0, out.stderr
     assert "--gpu-preset ignored" in out.stderr and "GPU preset:" not in out.stdout
 
@@ -160,9 +217,28 @@ def test_gpu_preset_sets_the_phases_and_set_wins(tiny_model_path, tmp_path, monk
     from threephase_core import cli as cli_module
     from threephase_core import gpu_presets
 
-    monkeypatch.setattr(gpu_presets, "gpu_memory_gib", lambda: 80.0)  # as if on an 80 GB GPU (the run itself stays on the CPU)
-    rc = cli_module.main(["run", "--recipe", "three_phase", "--model", tiny_model_path, "--max-steps", "1", "--set", "embed_rows=20",
-                          "--set", "ft.epochs=3", "--gpu-preset", "--quiet", "--runs-dir", str(tmp_path)])
+    monkeypatch.setattr(
+        gpu_presets, "gpu_memory_gib", lambda: 80.0
+    )  # as if on an 80 GB GPU (the run itself stays on the CPU)
+    rc = cli_module.main(
+        [
+            "run",
+            "--recipe",
+            "three_phase",
+            "--model",
+            tiny_model_path,
+            "--max-steps",
+            "1",
+            "--set",
+            "embed_rows=20",
+            "--set",
+            "ft.epochs=3",
+            "--gpu-preset",
+            "--quiet",
+            "--runs-dir",
+            str(tmp_path),
+        ]
+    )
     assert rc == 0
     assert "GPU preset:" in capsys.readouterr().out
     (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
@@ -179,8 +255,14 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before the first line is written
     try:
-        done = subprocess.run([sys.executable, "-m", "threephase_core", "recipes"], stdout=write_end,
-                              stderr=subprocess.PIPE, text=True, timeout=300, cwd=tmp_path)
+        done = subprocess.run(
+            [sys.executable, "-m", "threephase_core", "recipes"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+            cwd=tmp_path,
+        )
     finally:
         os.close(write_end)
     assert done.returncode == 141, done.stderr

@@ -60,11 +60,35 @@ def _sigint_default() -> None:
 
 def test_ctrl_c_during_a_phase_cancels_the_run_and_keeps_finished_phases(tiny_model_path, tmp_path):
     runs = tmp_path / "runs"
-    cmd = [sys.executable, "-m", "threephase_core", "run", "--recipe", "dae_ft", "--model", tiny_model_path,
-           "--set", "dae.epochs=1", "--set", "ft.epochs=100", "--set", "ft.patience=100",
-           "--set", "embed_rows=20", "--runs-dir", str(runs)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_child_env(),
-                            cwd=tmp_path, preexec_fn=_sigint_default)  # noqa: PLW1509 - only a signal reset
+    cmd = [
+        sys.executable,
+        "-m",
+        "threephase_core",
+        "run",
+        "--recipe",
+        "dae_ft",
+        "--model",
+        tiny_model_path,
+        "--set",
+        "dae.epochs=1",
+        "--set",
+        "ft.epochs=100",
+        "--set",
+        "ft.patience=100",
+        "--set",
+        "embed_rows=20",
+        "--runs-dir",
+        str(runs),
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_child_env(),
+        cwd=tmp_path,
+        preexec_fn=_sigint_default,
+    )  # noqa: PLW1509 - only a signal reset
     try:
         # A logged FT training step: FT is under way, with ~100 epochs still to go.
         _wait_for_event(proc, runs, lambda e: e.get("type") == "loss" and e.get("phase") == "ft")
@@ -114,10 +138,27 @@ entry_point()
 
 def test_ctrl_c_after_the_last_training_step_finishes_the_run_and_says_it_came_too_late(tiny_model_path, tmp_path):
     runs = tmp_path / "runs"
-    args = ["run", "--recipe", "ft", "--model", tiny_model_path, "--set", "ft.epochs=1", "--set", "embed_rows=20",
-            "--runs-dir", str(runs)]
-    done = subprocess.run([sys.executable, "-c", _AFTER_LAST_STEP, *args], capture_output=True, text=True,
-                          timeout=HANG_GUARD_S, env=_child_env(), cwd=tmp_path)
+    args = [
+        "run",
+        "--recipe",
+        "ft",
+        "--model",
+        tiny_model_path,
+        "--set",
+        "ft.epochs=1",
+        "--set",
+        "embed_rows=20",
+        "--runs-dir",
+        str(runs),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", _AFTER_LAST_STEP, *args],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        env=_child_env(),
+        cwd=tmp_path,
+    )
     output = done.stdout + done.stderr
     assert "SIGINT SENT AFTER THE LAST STEP" in done.stderr, output
     assert done.returncode == 0, output
@@ -143,8 +184,14 @@ def test_ctrl_c_after_the_command_has_reported_ends_with_the_commands_status(tmp
         "from threephase_core.cli import entry_point\n"
         "entry_point()\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=HANG_GUARD_S,
-                          env=_child_env(), cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        env=_child_env(),
+        cwd=tmp_path,
+    )
     assert "three_phase" in done.stdout  # the command itself ran and printed
     assert done.returncode == 0, (done.returncode, done.stderr[-1500:])
     assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr

@@ -1,4 +1,5 @@
 """The CLI's phase table: each cluster metric with its 95% interval, train-referenced k-NN beside leave-one-out."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -12,11 +13,24 @@ def _split(acc: float) -> dict:
 
 def test_phase_table_shows_intervals_and_train_referenced_knn(capsys):
     m = {
-        "validation": _split(0.9), "test": _split(0.8), "ft": {"best_val_acc": 0.9, "best_step": 3},
+        "validation": _split(0.9),
+        "test": _split(0.8),
+        "ft": {"best_val_acc": 0.9, "best_step": 3},
         "phases": {
-            "base": {"silhouette": 0.105, "silhouette_ci": [0.081, 0.129], "knn_acc": 0.81, "knn_acc_ci": [0.72, 0.89],
-                     "knn_train_acc": 0.873, "knn_train_ci": [0.797, 0.937]},
-            "cl": {"wall_s": 12.5, "silhouette": 0.4, "silhouette_ci": [0.35, 0.45], "knn_acc": 0.85},  # an older run: no train kNN
+            "base": {
+                "silhouette": 0.105,
+                "silhouette_ci": [0.081, 0.129],
+                "knn_acc": 0.81,
+                "knn_acc_ci": [0.72, 0.89],
+                "knn_train_acc": 0.873,
+                "knn_train_ci": [0.797, 0.937],
+            },
+            "cl": {
+                "wall_s": 12.5,
+                "silhouette": 0.4,
+                "silhouette_ci": [0.35, 0.45],
+                "knn_acc": 0.85,
+            },  # an older run: no train kNN
         },
     }
     _print_metrics(m, SimpleNamespace(path="runs/x"))

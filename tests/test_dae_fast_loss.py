@@ -1,4 +1,5 @@
 """The DAE fast loss (head only at real target tokens) against sentence-transformers' own forward."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +8,14 @@ import torch
 
 from threephase_core.config import DAEConfig
 from threephase_core.encoder import load_encoder
-from threephase_core.phases.dae import DAEBatches, bucket_size, can_select_positions, dae_loss_on, make_dae_loss, next_token_labels
+from threephase_core.phases.dae import (
+    DAEBatches,
+    bucket_size,
+    can_select_positions,
+    dae_loss_on,
+    make_dae_loss,
+    next_token_labels,
+)
 from threephase_core.training import PhaseContext
 
 TEXTS = [

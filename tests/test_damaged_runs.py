@@ -10,6 +10,7 @@ lost, and failures say what happened.
 * a full disk during a run ends it as 'failed' with a disk-full message, also when the
   failure handler's own writes fail; a model that cannot be saved keeps the metrics.
 """
+
 from __future__ import annotations
 
 import errno
@@ -31,7 +32,10 @@ PHASES = ("base", "dae", "ft")
 def _good_run(store: RunStore, created: float = 1_700_000_000.0, rows: int = 12) -> Run:
     """A finished run folder as the runner leaves it (without a model), made without training."""
     run = store.create("three_phase", "demo", 0)
-    run.write("config.json", {"recipe": "three_phase", "dataset": "demo", "model": "tiny", "seed": 0, "phases": ["dae", "ft"]})
+    run.write(
+        "config.json",
+        {"recipe": "three_phase", "dataset": "demo", "model": "tiny", "seed": 0, "phases": ["dae", "ft"]},
+    )
     run.write("data.json", {"label_names": ["a", "b", "c"]})
     run.update_status(state="done", created=created, wall_s=12.0)
     rng = np.random.default_rng(0)
@@ -40,8 +44,10 @@ def _good_run(store: RunStore, created: float = 1_700_000_000.0, rows: int = 12)
         run.save_embeddings(phase, rng.normal(size=(rows, 8)), labels, [f"text {i}" for i in range(rows)])
     per_class = {n: {"precision": 0.5, "recall": 0.5, "f1-score": 0.5, "support": 4} for n in "abc"}
     split = {"accuracy": 0.75, "f1_macro": 0.7, "per_class": per_class, "confusion_matrix": np.eye(3).tolist()}
-    run.write("metrics.json", {"validation": split, "test": split,
-                               "phases": {p: {"silhouette": 0.1, "knn_acc": 0.5} for p in PHASES}})
+    run.write(
+        "metrics.json",
+        {"validation": split, "test": split, "phases": {p: {"silhouette": 0.1, "knn_acc": 0.5} for p in PHASES}},
+    )
     for step, loss in enumerate((1.0, 0.8, 0.6)):
         run.append_event({"type": "loss", "phase": "ft", "step": step, "loss": loss})
     return run
@@ -55,7 +61,7 @@ def _corrupt_inside(path: Path) -> None:
     """Flip bytes in the middle of a zip: the archive's end record is intact, a member is not."""
     data = bytearray(path.read_bytes())
     mid = len(data) // 2
-    data[mid - 40: mid + 40] = bytes(b ^ 0xFF for b in data[mid - 40: mid + 40])
+    data[mid - 40 : mid + 40] = bytes(b ^ 0xFF for b in data[mid - 40 : mid + 40])
     path.write_bytes(bytes(data))
 
 
@@ -63,15 +69,32 @@ def _corrupt_inside(path: Path) -> None:
 # runs_frame, losses_from_events, phase_quality or the embedding loaders.
 DAMAGES = {
     "status_list": lambda r: (r.path / "status.json").write_text("[1, 2]"),
-    "created_text": lambda r: (r.path / "status.json").write_text(json.dumps({"state": "done", "created": "yesterday"})),
+    "created_text": lambda r: (r.path / "status.json").write_text(
+        json.dumps({"state": "done", "created": "yesterday"})
+    ),
     "created_huge": lambda r: (r.path / "status.json").write_text(json.dumps({"state": "done", "created": 1e300})),
     "state_list": lambda r: (r.path / "status.json").write_text(json.dumps({"state": ["done"], "created": 5.0})),
-    "events_bytes": lambda r: (r.path / "events.jsonl").open("ab").write(b'{"type": "loss", "phase": "ft", "step": 9, "loss": 0.1, "x": "\xff"}\n'),
-    "events_not_objects": lambda r: (r.path / "events.jsonl").open("a").write('5\n"str"\n[1]\n{"type": "loss", "step": "x", "loss": "y"}\n'),
+    "events_bytes": lambda r: (
+        (r.path / "events.jsonl")
+        .open("ab")
+        .write(b'{"type": "loss", "phase": "ft", "step": 9, "loss": 0.1, "x": "\xff"}\n')
+    ),
+    "events_not_objects": lambda r: (
+        (r.path / "events.jsonl").open("a").write('5\n"str"\n[1]\n{"type": "loss", "step": "x", "loss": "y"}\n')
+    ),
     "metrics_list": lambda r: (r.path / "metrics.json").write_text("[1, 2]"),
-    "metrics_sections": lambda r: (r.path / "metrics.json").write_text(json.dumps(
-        {"validation": [1], "test": {"accuracy": "high", "per_class": [1], "confusion_matrix": "x"}, "phases": {"base": 5, "ft": {"silhouette": "?"}}})),
-    "config_list": lambda r: (r.path / "config.json").write_text(json.dumps({"recipe": ["x"], "dataset": "a\x00b", "seed": "zero", "phases": [1, 2]})),
+    "metrics_sections": lambda r: (r.path / "metrics.json").write_text(
+        json.dumps(
+            {
+                "validation": [1],
+                "test": {"accuracy": "high", "per_class": [1], "confusion_matrix": "x"},
+                "phases": {"base": 5, "ft": {"silhouette": "?"}},
+            }
+        )
+    ),
+    "config_list": lambda r: (r.path / "config.json").write_text(
+        json.dumps({"recipe": ["x"], "dataset": "a\x00b", "seed": "zero", "phases": [1, 2]})
+    ),
     "config_types": lambda r: (r.path / "config.json").write_text(json.dumps({"recipe": "ft", "phases": 5})),
     "data_types": lambda r: (r.path / "data.json").write_text(json.dumps({"label_names": 5, "notes": 7})),
     "base_npz_cut": lambda r: _cut(r.path / "embeddings" / "base.npz"),
@@ -111,9 +134,16 @@ def test_one_damaged_folder_does_not_break_the_runs_table(store, damage):
 
 
 def test_losses_from_events_skips_entries_that_are_not_loss_objects():
-    events = [5, "str", None, [1], {"type": "loss", "phase": "ft", "step": "x", "loss": 1.0},
-              {"type": "loss", "phase": "ft", "step": 1, "loss": "nan?"}, {"type": "loss", "phase": ["ft"], "step": 2, "loss": 0.5},
-              {"type": "loss", "phase": "ft", "step": 3, "loss": 0.25}]
+    events = [
+        5,
+        "str",
+        None,
+        [1],
+        {"type": "loss", "phase": "ft", "step": "x", "loss": 1.0},
+        {"type": "loss", "phase": "ft", "step": 1, "loss": "nan?"},
+        {"type": "loss", "phase": ["ft"], "step": 2, "loss": 0.5},
+        {"type": "loss", "phase": "ft", "step": 3, "loss": 0.25},
+    ]
     assert wb.losses_from_events(events) == {"['ft']": [(2, 0.5)], "ft": [(3, 0.25)]}
 
 
@@ -317,7 +347,12 @@ def test_disk_full_mid_run_fails_the_job_with_a_clear_message(tiny_model_path, t
     from threephase_core.recipes import build_config
 
     full = {"on": False}
-    real_save, real_event, real_status, real_write = Run.save_embeddings, Run.append_event, Run.update_status, Run.write
+    real_save, real_event, real_status, real_write = (
+        Run.save_embeddings,
+        Run.append_event,
+        Run.update_status,
+        Run.write,
+    )
 
     def save_embeddings(self, phase, *a, **k):
         if phase == "ft":
@@ -331,6 +366,7 @@ def test_disk_full_mid_run_fails_the_job_with_a_clear_message(tiny_model_path, t
             if full["on"]:
                 raise _enospc(self.path)
             return real(self, *a, **k)
+
         return write
 
     monkeypatch.setattr(Run, "save_embeddings", save_embeddings)
@@ -362,7 +398,9 @@ def test_model_save_failing_keeps_and_reports_the_metrics(tiny_model_path, tmp_r
         raise _enospc(Path(folder) / "encoder" / "model.safetensors")
 
     monkeypatch.setattr(Classifier, "save", save)
-    run, result = run_recipe(build_config("ft", {"model": tiny_model_path, "max_steps": 2, "embed_rows": 10}), tmp_runs)
+    run, result = run_recipe(
+        build_config("ft", {"model": tiny_model_path, "max_steps": 2, "embed_rows": 10}), tmp_runs
+    )
     assert result["state"] == "failed"
     message = result["message"]
     assert f"disk full while writing {run.path}" in message, message

@@ -1,4 +1,5 @@
 """Dataset loading: every supported source, carving, caps, and each input error as DataError."""
+
 from __future__ import annotations
 
 import json
@@ -104,7 +105,9 @@ def test_csv_with_string_labels(tmp_path):
 
 def test_csv_custom_columns(tmp_path):
     f = tmp_path / "x.csv"
-    pd.DataFrame({"sentence": [f"s {i}" for i in range(20)], "intent": ["a", "b"] * 10, "other": 1}).to_csv(f, index=False)
+    pd.DataFrame({"sentence": [f"s {i}" for i in range(20)], "intent": ["a", "b"] * 10, "other": 1}).to_csv(
+        f, index=False
+    )
     ds = load_dataset(str(f), text_column="sentence", label_column="intent")
     assert ds.label_names == ["a", "b"] and len(ds.train) + len(ds.validation) + len(ds.test) == 20
 
@@ -127,7 +130,9 @@ def test_jsonl_keeps_unicode_line_separators_inside_texts(tmp_path):
     JSON-lines reader must split records at "\n" only (str.splitlines() cut them apart)."""
     f = tmp_path / "data.jsonl"
     texts = [f"line one\u2028line two {i}" if i % 2 else f"next\x85line\x0c{i}" for i in range(30)]
-    pd.DataFrame({"text": texts, "label": [i % 3 for i in range(30)]}).to_json(f, orient="records", lines=True, force_ascii=False)
+    pd.DataFrame({"text": texts, "label": [i % 3 for i in range(30)]}).to_json(
+        f, orient="records", lines=True, force_ascii=False
+    )
     assert "\u2028" in f.read_text(encoding="utf-8")  # written raw, the case that broke
     ds = load_dataset(str(f))
     got = sorted(pd.concat([ds.train, ds.validation, ds.test])["text"])
@@ -170,7 +175,9 @@ def test_split_column(tmp_path):
 
 def test_split_column_with_only_train_and_test_carves_validation(tmp_path):
     f = tmp_path / "all.csv"
-    pd.concat([_frame({"a": 10, "b": 10}).assign(split="train"), _frame({"a": 2, "b": 2}, "t ").assign(split="test")]).to_csv(f, index=False)
+    pd.concat(
+        [_frame({"a": 10, "b": 10}).assign(split="train"), _frame({"a": 2, "b": 2}, "t ").assign(split="test")]
+    ).to_csv(f, index=False)
     ds = load_dataset(str(f))
     assert len(ds.test) == 4 and len(ds.validation) == 2
     assert [n for n in ds.notes if "carved" in n] == [n for n in ds.notes if n.startswith("validation split carved")]
@@ -178,7 +185,9 @@ def test_split_column_with_only_train_and_test_carves_validation(tmp_path):
 
 def test_split_column_unknown_value_is_an_error(tmp_path):
     f = tmp_path / "all.csv"
-    pd.concat([_frame({"a": 4, "b": 4}).assign(split="train"), _frame({"a": 2, "b": 2}, "x ").assign(split="holdout")]).to_csv(f, index=False)
+    pd.concat(
+        [_frame({"a": 4, "b": 4}).assign(split="train"), _frame({"a": 2, "b": 2}, "x ").assign(split="holdout")]
+    ).to_csv(f, index=False)
     with pytest.raises(DataError, match="holdout"):
         load_dataset(str(f))
 
@@ -349,7 +358,9 @@ def test_validation_label_not_in_train(tmp_path, label_kind):
 
 def test_test_label_not_in_train(tmp_path):
     f = tmp_path / "all.csv"
-    pd.concat([_frame({"a": 4, "b": 4}).assign(split="train"), _frame({"z": 1}, "t ").assign(split="test")]).to_csv(f, index=False)
+    pd.concat([_frame({"a": 4, "b": 4}).assign(split="train"), _frame({"z": 1}, "t ").assign(split="test")]).to_csv(
+        f, index=False
+    )
     with pytest.raises(DataError, match="test has label"):
         load_dataset(str(f))
 
@@ -419,12 +430,20 @@ def test_hub_class_label_keeps_the_datasets_own_class_ids(monkeypatch):
     treats as positive), not re-sorted by name. `datasets.load_dataset` is stood in for (offline)."""
     import datasets
 
-    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["unacceptable", "acceptable"])})
+    features = datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["unacceptable", "acceptable"])}
+    )
 
     def split(n):
-        return datasets.Dataset.from_dict({"text": [f"sentence {i} here" for i in range(n)], "label": [i % 2 for i in range(n)]}, features=features)
+        return datasets.Dataset.from_dict(
+            {"text": [f"sentence {i} here" for i in range(n)], "label": [i % 2 for i in range(n)]}, features=features
+        )
 
-    monkeypatch.setattr(datasets, "load_dataset", lambda spec, *a, **k: datasets.DatasetDict(train=split(20), validation=split(6), test=split(6)))
+    monkeypatch.setattr(
+        datasets,
+        "load_dataset",
+        lambda spec, *a, **k: datasets.DatasetDict(train=split(20), validation=split(6), test=split(6)),
+    )
     ds = load_dataset("someone/cola-like")
     assert ds.label_names == ["unacceptable", "acceptable"]
     row0 = ds.train[ds.train["text"] == "sentence 0 here"]
@@ -438,16 +457,34 @@ _LABELS = ["order", "order", "refund", "refund", "cancel", "cancel"] * 2
 
 
 def _pairs(ds: TextDataset) -> list[tuple[str, str]]:
-    return sorted((t, ds.label_names[i]) for s in ("train", "validation", "test") for t, i in zip(ds.split(s)["text"], ds.split(s)["label"]))
+    return sorted(
+        (t, ds.label_names[i])
+        for s in ("train", "validation", "test")
+        for t, i in zip(ds.split(s)["text"], ds.split(s)["label"])
+    )
 
 
 @pytest.mark.parametrize(
     "name, write",
     [
-        ("pandas_default.json", lambda f: pd.DataFrame({"text": _TEXTS, "label": _LABELS}).to_json(f)),  # {"text": {"0": ..}}
+        (
+            "pandas_default.json",
+            lambda f: pd.DataFrame({"text": _TEXTS, "label": _LABELS}).to_json(f),
+        ),  # {"text": {"0": ..}}
         ("columns.json", lambda f: f.write_text(json.dumps({"text": _TEXTS, "label": _LABELS}))),
-        ("bom.json", lambda f: f.write_bytes(b"\xef\xbb\xbf" + json.dumps([{"text": t, "label": lab} for t, lab in zip(_TEXTS, _LABELS)]).encode())),
-        ("bom.jsonl", lambda f: f.write_bytes(b"\xef\xbb\xbf" + "\n".join(json.dumps({"text": t, "label": lab}) for t, lab in zip(_TEXTS, _LABELS)).encode())),
+        (
+            "bom.json",
+            lambda f: f.write_bytes(
+                b"\xef\xbb\xbf" + json.dumps([{"text": t, "label": lab} for t, lab in zip(_TEXTS, _LABELS)]).encode()
+            ),
+        ),
+        (
+            "bom.jsonl",
+            lambda f: f.write_bytes(
+                b"\xef\xbb\xbf"
+                + "\n".join(json.dumps({"text": t, "label": lab}) for t, lab in zip(_TEXTS, _LABELS)).encode()
+            ),
+        ),
     ],
 )
 def test_json_layouts_and_byte_order_mark(tmp_path, name, write):
@@ -466,7 +503,11 @@ def test_json_layouts_and_byte_order_mark(tmp_path, name, write):
     [
         ("strings.json", json.dumps(["where is my parcel", "refund please"]), "a list whose item 0 is a string"),
         ("number.json", "42", "holds a number"),
-        ("unequal.json", json.dumps({"text": ["a", "b"], "label": ["x"]}), "neither all objects nor all lists of one length"),
+        (
+            "unequal.json",
+            json.dumps({"text": ["a", "b"], "label": ["x"]}),
+            "neither all objects nor all lists of one length",
+        ),
         ("lists.jsonl", '{"text": "a", "label": "x"}\n\n[1, 2]\n', "line 3 is a list, not an object"),
     ],
 )
@@ -532,9 +573,21 @@ def test_same_text_and_label_column_is_refused(tmp_path):
     "name, content, fragment",
     [
         # header line 1; a quoted text over lines 2-3; a blank line 4; the empty texts on lines 6 and 7
-        ("multiline.csv", 'text,label\n"two\nlines",a\n\nfine,b\n,a\n,b\nok,b\n', "2 row(s) have an empty text (lines 6, 7)"),
-        ("split.csv", "text,label,split\na,x,train\nb,y,train\nc,x,test\n,y,test\n", "1 row(s) have an empty text (line 5)"),
-        ("blank.jsonl", '{"text": "a", "label": "x"}\n\n{"text": "b", "label": null}\n', "1 row(s) have no label (line 3)"),
+        (
+            "multiline.csv",
+            'text,label\n"two\nlines",a\n\nfine,b\n,a\n,b\nok,b\n',
+            "2 row(s) have an empty text (lines 6, 7)",
+        ),
+        (
+            "split.csv",
+            "text,label,split\na,x,train\nb,y,train\nc,x,test\n,y,test\n",
+            "1 row(s) have an empty text (line 5)",
+        ),
+        (
+            "blank.jsonl",
+            '{"text": "a", "label": "x"}\n\n{"text": "b", "label": null}\n',
+            "1 row(s) have no label (line 3)",
+        ),
         ("crlf.csv", b"\xef\xbb\xbftext,label\r\na,x\r\nb,\r\n", "1 row(s) have no label (line 3)"),
     ],
 )
@@ -555,7 +608,9 @@ def test_bad_rows_in_parquet_are_named_by_row_counting_from_zero(tmp_path):
 def test_split_column_in_a_parquet_file_with_a_repeated_index(tmp_path):
     """The split mask is taken by position: a stored pandas index that repeats (two frames
     concatenated) made the old code fail with a pandas IndexingError."""
-    a = pd.DataFrame({"text": [f"t{i}" for i in range(20)], "label": ["a", "b"] * 10, "split": ["train"] * 16 + ["test"] * 4})
+    a = pd.DataFrame(
+        {"text": [f"t{i}" for i in range(20)], "label": ["a", "b"] * 10, "split": ["train"] * 16 + ["test"] * 4}
+    )
     pd.concat([a, a.assign(text="u" + a["text"])]).to_parquet(tmp_path / "d.parquet")
     ds = load_dataset(str(tmp_path / "d.parquet"))
     assert sorted(ds.test["text"]) == sorted([f"t{i}" for i in range(16, 20)] + [f"ut{i}" for i in range(16, 20)])
@@ -575,10 +630,19 @@ def test_labels_json_with_a_repeated_name_is_refused(tmp_path):
 @pytest.mark.parametrize(
     "name, write, fragment",
     [
-        ("list.parquet", lambda f: pd.DataFrame({"text": [[t] for t in _TEXTS], "label": _LABELS}).to_parquet(f), "column 'text' holds lists or objects"),
+        (
+            "list.parquet",
+            lambda f: pd.DataFrame({"text": [[t] for t in _TEXTS], "label": _LABELS}).to_parquet(f),
+            "column 'text' holds lists or objects",
+        ),
         (
             "dict.jsonl",
-            lambda f: f.write_text("\n".join(json.dumps({"text": t, "label": {"a": 1} if i == 3 else lab}) for i, (t, lab) in enumerate(zip(_TEXTS, _LABELS)))),
+            lambda f: f.write_text(
+                "\n".join(
+                    json.dumps({"text": t, "label": {"a": 1} if i == 3 else lab})
+                    for i, (t, lab) in enumerate(zip(_TEXTS, _LABELS))
+                )
+            ),
             "column 'label' holds lists or objects, not one label per row (1 row(s): line 4)",
         ),
     ],
@@ -615,7 +679,10 @@ def test_same_text_with_different_labels_is_noted(tmp_path):
     f = tmp_path / "d.csv"
     pd.DataFrame({"text": _TEXTS + ["where is my parcel"], "label": _LABELS + ["refund"]}).to_csv(f, index=False)
     ds = load_dataset(str(f))
-    assert "1 text(s) occur with conflicting labels (kept; e.g. 'where is my parcel' is labelled order, refund)" in ds.notes
+    assert (
+        "1 text(s) occur with conflicting labels (kept; e.g. 'where is my parcel' is labelled order, refund)"
+        in ds.notes
+    )
     plain = load_dataset(_write(tmp_path / "p.csv", pd.DataFrame({"text": _TEXTS, "label": _LABELS})))
     assert not any("conflicting" in n for n in plain.notes)  # duplicates with one label are not conflicts
 
@@ -625,7 +692,9 @@ def test_hub_rows_are_named_counting_from_zero_and_unlabelled_splits_skipped(mon
 
     train = datasets.Dataset.from_dict({"text": ["a b", "c d", "", "e f"], "label": [0, 1, 0, 1]})
     monkeypatch.setattr(datasets, "load_dataset", lambda spec, *a, **k: datasets.DatasetDict(train=train))
-    with pytest.raises(DataError, match=r"someone/x\[train\]: 1 row\(s\) have an empty text \(row 2, counting from 0\)"):
+    with pytest.raises(
+        DataError, match=r"someone/x\[train\]: 1 row\(s\) have an empty text \(row 2, counting from 0\)"
+    ):
         load_dataset("someone/x")
     train = datasets.Dataset.from_dict({"text": [f"text {i}" for i in range(20)], "label": [i % 2 for i in range(20)]})
     test = datasets.Dataset.from_dict({"text": [None, "x"], "label": [-1, -1]})  # GLUE-style: no labels
@@ -644,6 +713,10 @@ def test_bytes_cells_are_decoded_and_non_utf8_ones_named(tmp_path):
     ds = load_dataset(str(folder))
     assert ds.label_names == ["a", "b"]
     assert set(pd.concat([ds.train, ds.validation, ds.test])["text"]) == {"hello world", "good day", "caf\u00e9"}
-    pd.DataFrame({"text": texts[:2] + ["caf\u00e9".encode("latin-1")] + texts[3:], "label": ["a", "b", "a"] * 4}).to_parquet(folder / "train.parquet")
-    with pytest.raises(DataError, match=r"column 'text' holds bytes that are not UTF-8 text \(1 row\(s\): row 2, counting from 0\)"):
+    pd.DataFrame(
+        {"text": texts[:2] + ["caf\u00e9".encode("latin-1")] + texts[3:], "label": ["a", "b", "a"] * 4}
+    ).to_parquet(folder / "train.parquet")
+    with pytest.raises(
+        DataError, match=r"column 'text' holds bytes that are not UTF-8 text \(1 row\(s\): row 2, counting from 0\)"
+    ):
         load_dataset(str(folder))

@@ -1,5 +1,6 @@
 """The data root: where dataset folders are found by name (threephase_core/data_root.py), as the
 engine, the `datasets` and `run` commands and `load_dataset` use it."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,9 @@ from threephase_core.data_root import ENV_VAR, data_root, resolve_dataset, root_
 
 def dataset_folder(folder: Path, classes=("a", "b", "c"), rows: int = 60) -> Path:
     folder.mkdir(parents=True)
-    lines = [json.dumps({"text": f"{folder.name} text number {i}", "label": classes[i % len(classes)]})
-             for i in range(rows)]
+    lines = [
+        json.dumps({"text": f"{folder.name} text number {i}", "label": classes[i % len(classes)]}) for i in range(rows)
+    ]
     (folder / "train.jsonl").write_text("\n".join(lines))
     return folder
 
@@ -46,7 +48,9 @@ def test_a_name_is_the_folder_under_the_root_and_paths_stay_paths(root, tmp_path
     assert resolve_dataset("alpha", root) == str(root / "alpha")
     assert resolve_dataset("demo", root) == "demo"
     assert resolve_dataset(str(root / "beta"), tmp_path / "elsewhere") == str(root / "beta")  # a path as given
-    assert resolve_dataset("datasets/beta", tmp_path / "elsewhere") == "datasets/beta"  # relative to the working folder
+    assert (
+        resolve_dataset("datasets/beta", tmp_path / "elsewhere") == "datasets/beta"
+    )  # relative to the working folder
     assert resolve_dataset("gamma", root) == "gamma"  # not under the root: left for the file / hub readers
     assert resolve_dataset("someone/dataset", root) == "someone/dataset"
     monkeypatch.setenv(ENV_VAR, str(root))
@@ -94,8 +98,24 @@ def test_datasets_command_lists_the_root_and_notes_a_missing_one(root, tmp_path,
 
 
 def test_run_reads_a_dataset_by_name_under_the_data_root_and_records_its_folder(root, tmp_runs, capsys):
-    status = cli.main(["run", "--dataset", "beta", "--data-root", str(root), "--recipe", "ft", "--model", "tiny",
-                       "--max-steps", "1", "--runs-dir", str(tmp_runs), "--quiet"])
+    status = cli.main(
+        [
+            "run",
+            "--dataset",
+            "beta",
+            "--data-root",
+            str(root),
+            "--recipe",
+            "ft",
+            "--model",
+            "tiny",
+            "--max-steps",
+            "1",
+            "--runs-dir",
+            str(tmp_runs),
+            "--quiet",
+        ]
+    )
     out, err = capsys.readouterr()
     assert status == 0, err[-2000:]
     (run,) = [p for p in tmp_runs.iterdir() if p.is_dir()]
@@ -105,8 +125,20 @@ def test_run_reads_a_dataset_by_name_under_the_data_root_and_records_its_folder(
 
 def test_run_with_a_name_under_no_root_is_one_clear_line(root, tmp_runs, capsys, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    status = cli.main(["run", "--dataset", "gamma", "--data-root", str(root), "--model", "tiny",
-                       "--runs-dir", str(tmp_runs), "--quiet"])
+    status = cli.main(
+        [
+            "run",
+            "--dataset",
+            "gamma",
+            "--data-root",
+            str(root),
+            "--model",
+            "tiny",
+            "--runs-dir",
+            str(tmp_runs),
+            "--quiet",
+        ]
+    )
     err = capsys.readouterr().err
     assert status == 2 and err.startswith("error: could not load 'gamma'") and str(root) in err
     assert not any(tmp_runs.iterdir())  # refused before a run folder was made

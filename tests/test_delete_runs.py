@@ -1,5 +1,6 @@
 """Deleting runs: only run folders directly under the root, never a queued or running one (of this
 workbench, or, by its recent writes, of another process), and the Results page's tidy-up kinds."""
+
 from __future__ import annotations
 
 import os
@@ -14,7 +15,10 @@ from threephase_core.runstore import RunStore
 
 def _run(store: RunStore, state: str, seed: int = 0, max_steps: int | None = None):
     run = store.create("ft", "demo", seed)
-    run.write("config.json", {"recipe": "ft", "dataset": "demo", "model": "tiny", "seed": seed, "phases": ["ft"], "max_steps": max_steps})
+    run.write(
+        "config.json",
+        {"recipe": "ft", "dataset": "demo", "model": "tiny", "seed": seed, "phases": ["ft"], "max_steps": max_steps},
+    )
     run.update_status(state=state, created=1_700_000_000.0 + seed)
     return run
 
@@ -48,7 +52,9 @@ def test_delete_runs_never_touches_an_active_run(tmp_path):
     stale = _run(store, "running", 4)  # a crashed run: its files are old, the page calls it interrupted
     _age(stale, 3600)
     live = {queued.id: {"state": "queued"}, done.id: {"state": "done"}}
-    deleted, problems = wb.delete_runs(store, [done.id, failed.id, queued.id, elsewhere.id, stale.id, "gone-already"], live)
+    deleted, problems = wb.delete_runs(
+        store, [done.id, failed.id, queued.id, elsewhere.id, stale.id, "gone-already"], live
+    )
     assert deleted == [done.id, failed.id, stale.id]
     assert len(problems) == 3
     assert queued.id in problems[0] and "queued" in problems[0] and "stop it" in problems[0]
@@ -83,7 +89,9 @@ def test_a_run_whose_training_process_is_alive_is_not_deleted_however_quiet(tmp_
     try:
         busy, dead, remote = _run(store, "running", 0), _run(store, "running", 1), _run(store, "running", 2)
         busy.update_status(pid=child.pid, host=socket.gethostname())
-        finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+        finished = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+        )
         dead.update_status(pid=int(finished.stdout), host=socket.gethostname())
         remote.update_status(pid=child.pid, host="another-machine")
         for run in (busy, dead, remote):
@@ -102,7 +110,9 @@ def test_runner_records_its_process_in_the_status(tmp_path, tiny_model_path):
     from threephase_core.recipes import build_config
     from threephase_core.runner import run_recipe
 
-    run, result = run_recipe(build_config("ft", {"model": tiny_model_path, "max_steps": 1, "embed_rows": 10}), tmp_path / "runs")
+    run, result = run_recipe(
+        build_config("ft", {"model": tiny_model_path, "max_steps": 1, "embed_rows": 10}), tmp_path / "runs"
+    )
     assert result["state"] == "done"
     assert run.status["pid"] == os.getpid() and run.status["host"] == socket.gethostname()
 

@@ -1,4 +1,5 @@
 """Properties of the bundled demo dataset (threephase_core/demo)."""
+
 from __future__ import annotations
 
 import json

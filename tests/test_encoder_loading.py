@@ -5,6 +5,7 @@ A sentence-transformers model keeps its own modules; a plain transformers checkp
 are written into the session's private, offline hub cache (conftest sets `HF_HUB_CACHE`), the
 layout `huggingface_hub` reads: `models--ORG--NAME/snapshots/<sha>/` plus `refs/main`.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,7 +31,11 @@ def plain_bert(tmp_path_factory) -> Path:
 
     path = tmp_path_factory.mktemp("plain-bert")
     tok = AutoTokenizer.from_pretrained(packaged_minilm_path())
-    BertModel(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)).save_pretrained(path)
+    BertModel(
+        BertConfig(
+            vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+        )
+    ).save_pretrained(path)
     tok.save_pretrained(path)
     return path
 
@@ -67,8 +72,17 @@ def tiny_roberta(plain_bert, tmp_path_factory) -> Path:
     from transformers import RobertaConfig, RobertaModel
 
     path = tmp_path_factory.mktemp("tiny-roberta")
-    RobertaModel(RobertaConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                               intermediate_size=64, max_position_embeddings=514, pad_token_id=1)).save_pretrained(path)
+    RobertaModel(
+        RobertaConfig(
+            vocab_size=30522,
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=514,
+            pad_token_id=1,
+        )
+    ).save_pretrained(path)
     for name in os.listdir(plain_bert):
         if name.startswith(("tokenizer", "special_tokens", "vocab")):
             shutil.copy(plain_bert / name, path / name)
@@ -88,11 +102,17 @@ def test_run_refuses_max_length_past_roberta_limit_and_runs_at_it(tiny_roberta, 
 
     data = tmp_path / "long.csv"
     words = " ".join(f"w{i}" for i in range(600))
-    rows = [f'"{words if i % 4 == 0 else f"short text {i}"}",{i % 2},{split}' for split in ("train", "validation", "test") for i in range(8)]
+    rows = [
+        f'"{words if i % 4 == 0 else f"short text {i}"}",{i % 2},{split}'
+        for split in ("train", "validation", "test")
+        for i in range(8)
+    ]
     data.write_text("text,label,split\n" + "\n".join(rows) + "\n")
     results = {}
     for max_length in (512, 514):
-        cfg = build_config("ft", [f"model={tiny_roberta}", "device=cpu", "max_steps=1", f"max_length={max_length}", f"dataset={data}"])
+        cfg = build_config(
+            "ft", [f"model={tiny_roberta}", "device=cpu", "max_steps=1", f"max_length={max_length}", f"dataset={data}"]
+        )
         _, results[max_length] = run_recipe(cfg, tmp_path / f"runs{max_length}")
     assert results[512]["state"] == "done"
     assert results[514]["state"] == "failed" and results[514]["input_error"]

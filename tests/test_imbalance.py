@@ -1,4 +1,5 @@
 """Imbalance correction: docs/METHOD.md's worked values, thresholds, presets, the corrected data."""
+
 from __future__ import annotations
 
 import math
@@ -86,8 +87,11 @@ def test_none_preset_changes_nothing(largest):
 @pytest.mark.parametrize(
     "sizes, preset, expected",
     [
-        ({"a": 1000, "b": 1, "c": 5, "d": 20, "e": 50, "f": 75, "g": 100}, "normal",
-         {"a": 1000, "b": 4, "c": 15, "d": 40, "e": 100, "f": 75, "g": 100}),
+        (
+            {"a": 1000, "b": 1, "c": 5, "d": 20, "e": 50, "f": 75, "g": 100},
+            "normal",
+            {"a": 1000, "b": 4, "c": 15, "d": 40, "e": 100, "f": 75, "g": 100},
+        ),
         ({"a": 1000, "b": 1, "c": 75}, "none", {"a": 1000, "b": 1, "c": 75}),
         # extra (1.5, 20), M = 100: f(1) = 20, f(10) = 10, f(40) = 3.98 -> 4, f(80) = 0.97 -> unchanged
         ({"a": 100, "b": 1, "c": 10, "d": 40, "e": 80}, "extra", {"a": 100, "b": 20, "c": 100, "d": 160, "e": 80}),
@@ -141,12 +145,12 @@ def test_correct_imbalance_counts_and_layout():
 def test_correct_imbalance_copies_are_noised_where_possible():
     texts, labels = _data()
     out_texts, out_labels = correct_imbalance(texts, labels, *NORMAL, seed=0)
-    copies = out_texts[len(texts):]
-    copy_labels = out_labels[len(texts):].tolist()
+    copies = out_texts[len(texts) :]
+    copy_labels = out_labels[len(texts) :].tolist()
     long_copies = [t for t, y in zip(copies, copy_labels) if y == 1]
     assert len(long_copies) == 2 * len(LONG)
     for original in LONG:
-        mine = long_copies[2 * LONG.index(original): 2 * LONG.index(original) + 2]
+        mine = long_copies[2 * LONG.index(original) : 2 * LONG.index(original) + 2]
         for copy in mine:
             assert copy != original  # >= 5 words with stop words: always changed
             words, kept = original.split(), copy.split()

@@ -1,5 +1,6 @@
 """inspection.py on small synthetic run folders (npz files written here): points and ids per
 view, selection events, search, neighbours, drift and caches, against direct computations."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +21,9 @@ def write_phase(folder, phase, emb, labels, texts, proba=None, rows=None):
     extra = {} if proba is None else {"proba": proba}
     if rows is not None:
         extra["rows"] = rows
-    np.savez_compressed(folder / f"{phase}.npz", embeddings=emb.astype(np.float32), labels=labels, texts=np.asarray(texts), **extra)
+    np.savez_compressed(
+        folder / f"{phase}.npz", embeddings=emb.astype(np.float32), labels=labels, texts=np.asarray(texts), **extra
+    )
 
 
 def make_run(path, training=True, proba=True) -> Run:
@@ -34,8 +37,15 @@ def make_run(path, training=True, proba=True) -> Run:
         p_train = rng.dirichlet(np.ones(3), N_TRAIN) if phase == "ft" and proba else None
         write_phase(path / "embeddings", phase, rng.normal(size=(N_VAL, DIM)), y_val, t_val, p_val)
         if training:
-            write_phase(path / "embeddings" / "train", phase, rng.normal(size=(N_TRAIN, DIM)), y_train, t_train, p_train,
-                        rows=np.arange(N_TRAIN) * 3)
+            write_phase(
+                path / "embeddings" / "train",
+                phase,
+                rng.normal(size=(N_TRAIN, DIM)),
+                y_train,
+                t_train,
+                p_train,
+                rows=np.arange(N_TRAIN) * 3,
+            )
     return Run(path)
 
 
@@ -59,7 +69,9 @@ def test_views_count_and_id_texts(run):
     assert both.ids.tolist() == list(range(N_VAL + N_TRAIN))
     assert (both.split == "training").sum() == N_TRAIN and (both.split == "validation").sum() == N_VAL
     # The same id is the same text in every view.
-    assert both.texts[both.positions([N_VAL + 4])][0] == train.texts[train.positions([N_VAL + 4])][0] == "training text 4"
+    assert (
+        both.texts[both.positions([N_VAL + 4])][0] == train.texts[train.positions([N_VAL + 4])][0] == "training text 4"
+    )
     assert both.embeddings["cl"].shape == (N_VAL + N_TRAIN, DIM)
     assert not val.notes and not both.notes
 
@@ -96,12 +108,15 @@ def test_positions_drop_ids_not_shown(run):
     assert val.positions([3, N_VAL + 2, 0]).tolist() == [3, 0]
 
 
-@pytest.mark.parametrize("event, want", [
-    (None, []),
-    ({"points": [], "point_indices": [], "box": [], "lasso": []}, []),
-    ({"points": [{"customdata": 7}, {"customdata": [3]}, {"customdata": 7}, {"x": 1.0}]}, [7, 3]),
-    ({"points": [{"customdata": "12"}, {"customdata": None}, {"customdata": "star"}]}, [12]),
-])
+@pytest.mark.parametrize(
+    "event, want",
+    [
+        (None, []),
+        ({"points": [], "point_indices": [], "box": [], "lasso": []}, []),
+        ({"points": [{"customdata": 7}, {"customdata": [3]}, {"customdata": 7}, {"x": 1.0}]}, [7, 3]),
+        ({"points": [{"customdata": "12"}, {"customdata": None}, {"customdata": "star"}]}, [12]),
+    ],
+)
 def test_selected_ids_from_selection_events(event, want):
     assert ins.selected_ids(event) == want
 

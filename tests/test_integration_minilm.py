@@ -1,5 +1,6 @@
 """Integration: the real packaged all-MiniLM-L6-v2 runs 3-Phase end to end on the demo data
 (every phase capped at a few steps) and leaves every file of the run folder."""
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,25 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_three_phase_with_minilm_on_demo(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "threephase_core", "run", "--dataset", "demo", "--recipe", "three_phase",
-         "--max-steps", "3", "--quiet", "--runs-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=600, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "threephase_core",
+            "run",
+            "--dataset",
+            "demo",
+            "--recipe",
+            "three_phase",
+            "--max-steps",
+            "3",
+            "--quiet",
+            "--runs-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     (run,) = list(tmp_path.iterdir())

@@ -1,4 +1,5 @@
 """The Joint phase's weighted sum L_CL + w * L_DAE (`dae.joint_weight`)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """label_issues.py: flipped labels in well-separated clusters are found; the probabilities are
 out of sample; the table maps back to the given rows and names."""
+
 from __future__ import annotations
 
 import numpy as np

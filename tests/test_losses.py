@@ -1,4 +1,5 @@
 """SupCon and NT-Xent against a direct, loop-based computation of their formulas."""
+
 from __future__ import annotations
 
 import math

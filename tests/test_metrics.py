@@ -1,4 +1,5 @@
 """Classification metrics against values computed by hand."""
+
 from __future__ import annotations
 
 import json
@@ -80,7 +81,9 @@ def test_train_referenced_knn_equals_sklearn_classifier():
 
     train, y_train = _clouds(60, 2, seed=1)
     val, y_val = _clouds(40, 2, seed=2)
-    expected = KNeighborsClassifier(n_neighbors=5, metric="cosine", algorithm="brute").fit(train, y_train).score(val, y_val)
+    expected = (
+        KNeighborsClassifier(n_neighbors=5, metric="cosine", algorithm="brute").fit(train, y_train).score(val, y_val)
+    )
     q = cluster_quality(val, y_val, reference=train, reference_labels=y_train)
     assert 0.5 < expected < 1.0  # the clouds overlap: the check is not trivial
     assert q["knn_train_acc"] == pytest.approx(expected)
@@ -125,7 +128,9 @@ def test_cluster_quality_intervals_and_per_class_silhouette_against_sklearn():
     q = cluster_quality(x, y, label_names=["alpha", "beta", "gamma"])
     per_row = silhouette_samples(x, y, metric="cosine")
     assert q["silhouette"] == pytest.approx(per_row.mean())
-    assert q["silhouette_per_class"] == pytest.approx({n: per_row[y == c].mean() for c, n in enumerate(["alpha", "beta", "gamma"])})
+    assert q["silhouette_per_class"] == pytest.approx(
+        {n: per_row[y == c].mean() for c, n in enumerate(["alpha", "beta", "gamma"])}
+    )
     assert q["silhouette_ci"] == pytest.approx(bootstrap_interval(per_row))
     assert q["silhouette_ci"][0] < q["silhouette"] < q["silhouette_ci"][1]
     # Leave-one-out: each text's 5 nearest others (sklearn drops the query itself), majority vote.

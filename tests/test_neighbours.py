@@ -1,4 +1,5 @@
 """neighbours.py against direct numpy computations on small random embeddings."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -97,8 +98,9 @@ def test_drift_equals_a_direct_computation(points):
 
 
 def test_moved_most_and_joined_class_order():
-    table = pd.DataFrame({"replaced": [0.2, 1.0, 1.0, 0.0], "same_before": [0.5, 0.0, 0.4, 0.2],
-                          "same_after": [1.0, 0.2, 0.4, 0.0]})
+    table = pd.DataFrame(
+        {"replaced": [0.2, 1.0, 1.0, 0.0], "same_before": [0.5, 0.0, 0.4, 0.2], "same_after": [1.0, 0.2, 0.4, 0.0]}
+    )
     table["gain"] = table["same_after"] - table["same_before"]
     assert nb.moved_most(table, 3).index.tolist() == [1, 2, 0]  # ties on replaced: the larger |gain| first
     joined = nb.joined_class(table)

@@ -1,4 +1,5 @@
 """Text noise: TSDAE word deletion and stop-word deletion for oversampled copies."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -226,15 +227,22 @@ def _trained_tokenizer(kind: str):
         tk = Tokenizer(models.Unigram())
         tk.pre_tokenizer = pre_tokenizers.Metaspace()
         tk.decoder = decoders.Metaspace()
-        tr = trainers.UnigramTrainer(vocab_size=60, special_tokens=["<pad>", "<s>", "</s>", "<unk>"], unk_token="<unk>")
+        tr = trainers.UnigramTrainer(
+            vocab_size=60, special_tokens=["<pad>", "<s>", "</s>", "<unk>"], unk_token="<unk>"
+        )
     else:
         tk = Tokenizer(models.BPE())
         tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tk.decoder = decoders.ByteLevel()
-        tr = trainers.BpeTrainer(vocab_size=300, special_tokens=["<pad>", "<s>", "</s>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        tr = trainers.BpeTrainer(
+            vocab_size=300,
+            special_tokens=["<pad>", "<s>", "</s>"],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        )
     tk.train_from_iterator(corpus, tr)
     tk.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", special_tokens=[("<s>", tk.token_to_id("<s>")), ("</s>", tk.token_to_id("</s>"))])
+        single="<s> $A </s>", special_tokens=[("<s>", tk.token_to_id("<s>")), ("</s>", tk.token_to_id("</s>"))]
+    )
     return PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", bos_token="<s>", eos_token="</s>"), corpus
 
 

@@ -1,4 +1,5 @@
 """Phase-2 pairs: unique, never self-pairs, balanced 50/50, scored by class agreement."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -160,7 +161,7 @@ def test_hierarchical_pairs():
     labels = np.array(levels)
     texts = [f"text {i} of {t}/{s}" for i, (t, s) in enumerate(levels)]
     a, b, scores = build_pairs(texts, labels, multiplier=300, seed=0)
-    row = {t: tuple(l) for t, l in zip(texts, levels)}
+    row = {t: tuple(lv) for t, lv in zip(texts, levels)}
     keys = [frozenset((x, y)) for x, y in zip(a, b)]
     assert len(set(keys)) == len(keys) and all(x != y for x, y in zip(a, b))
     assert set(scores.tolist()) == {1.0, 0.5, 0.0}

@@ -1,4 +1,5 @@
 """bench/phase_geometry.py: per-phase embedding metrics collected from run folders."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -14,7 +15,16 @@ phase_geometry = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(phase_geometry)
 
 
-def _run(root: Path, name: str, recipe: str, seed: int, knn: dict, state: str = "done", created: float = 1.0, model: str = "minilm"):
+def _run(
+    root: Path,
+    name: str,
+    recipe: str,
+    seed: int,
+    knn: dict,
+    state: str = "done",
+    created: float = 1.0,
+    model: str = "minilm",
+):
     folder = root / name
     folder.mkdir(parents=True)
     (folder / "status.json").write_text(json.dumps({"state": state, "created": created}))
@@ -53,8 +63,18 @@ def test_no_finished_runs_is_a_clear_message(tmp_path, capsys):
 
 def test_reads_accuracy_result_rows_too(tmp_path):
     rows = [
-        {"dataset": "toy", "recipe": "three_phase", "seed": s, "state": "done", "finished": 1.0, "settings": {"model": "/tmp/minilm"},
-         "phase_geometry": {"base": {"knn_acc": 0.8, "silhouette": 0.1}, "dae": {"knn_acc": 0.6 + 0.1 * s, "silhouette": 0.0}}}
+        {
+            "dataset": "toy",
+            "recipe": "three_phase",
+            "seed": s,
+            "state": "done",
+            "finished": 1.0,
+            "settings": {"model": "/tmp/minilm"},
+            "phase_geometry": {
+                "base": {"knn_acc": 0.8, "silhouette": 0.1},
+                "dae": {"knn_acc": 0.6 + 0.1 * s, "silhouette": 0.0},
+            },
+        }
         for s in (0, 1)
     ] + [{"dataset": "toy", "recipe": "three_phase", "seed": 2, "state": "failed", "settings": {}}]
     f = tmp_path / "accuracy_x.json"

@@ -1,5 +1,6 @@
 """Predictions for new texts: finding a run's model, reading texts, the table, and `predict` on
 the command line (exit 2 with one line for every kind of bad input)."""
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,12 @@ from threephase_core.runner import run_recipe
 from threephase_core.runstore import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
-TEXTS = ["where is my parcel", "I was charged twice this month", "the app crashes when I log in", "please cancel my plan"]
+TEXTS = [
+    "where is my parcel",
+    "I was charged twice this month",
+    "the app crashes when I log in",
+    "please cancel my plan",
+]
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +67,10 @@ def test_predictions_table_agrees_with_the_classifier(trained):
     assert list(table["label"]) == clf.predict(TEXTS)
     assert np.allclose(table["confidence"], proba.max(axis=1))
     for row, p in zip(table.itertuples(), proba):
-        shown = [(name, float(share.rstrip("%")) / 100) for name, share in (part.rsplit(" ", 1) for part in row.runners_up.split(", "))]
+        shown = [
+            (name, float(share.rstrip("%")) / 100)
+            for name, share in (part.rsplit(" ", 1) for part in row.runners_up.split(", "))
+        ]
         assert len(shown) == 2 and row.label not in [name for name, _ in shown]
         expected = sorted(((clf.label_names[j], p[j]) for j in range(len(p))), key=lambda x: -x[1])[1:3]
         assert [name for name, _ in shown] == [name for name, _ in expected]
@@ -75,14 +84,24 @@ def test_read_texts_skips_blank_lines_and_names_bad_files(tmp_path):
     good.write_bytes("\ufeffhello there\n\n   \n  second text  \r\nthird".encode("utf-8"))
     assert read_texts(str(good)) == ["hello there", "second text", "third"]
     (tmp_path / "latin.txt").write_bytes("caf\xe9".encode("latin-1"))
-    for path, message in ((tmp_path / "none.txt", "no such file"), (tmp_path, "is a folder"), (tmp_path / "latin.txt", "not UTF-8")):
+    for path, message in (
+        (tmp_path / "none.txt", "no such file"),
+        (tmp_path, "is a folder"),
+        (tmp_path / "latin.txt", "not UTF-8"),
+    ):
         with pytest.raises(PredictError, match=message):
             read_texts(str(path))
 
 
 def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "threephase_core", "predict", *args], input=stdin, capture_output=True,
-                          text=True, timeout=300, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "threephase_core", "predict", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
 
 
 def test_cli_predict_prints_and_writes_the_predictions(trained, tmp_path):
@@ -100,18 +119,22 @@ def test_cli_predict_prints_and_writes_the_predictions(trained, tmp_path):
     piped = _cli(run.id, "--file", "-", "--runs-dir", str(runs), "--top", "1", stdin="\n".join(TEXTS) + "\n\n")
     assert piped.returncode == 0, piped.stderr
     assert [ln.split("\t") for ln in piped.stdout.strip().splitlines()] == [
-        [lab, f"{c:.1%}", t] for lab, c, t in zip(expected["label"], expected["confidence"], TEXTS)]
+        [lab, f"{c:.1%}", t] for lab, c, t in zip(expected["label"], expected["confidence"], TEXTS)
+    ]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["nope", "a text"], "no run 'nope'"),
-    (["latest"], "no texts to classify"),
-    (["latest", "a text", "--file", "x.txt"], "texts or --file, not both"),
-    (["latest", "--file", "/no/such/file.txt"], "no such file"),
-    (["latest", "a text", "--top", "0"], "--top 0"),
-    (["UNFINISHED", "a text"], "has no saved model"),
-    (["latest", "a text", "--device", "bogus"], "invalid choice: 'bogus'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["nope", "a text"], "no run 'nope'"),
+        (["latest"], "no texts to classify"),
+        (["latest", "a text", "--file", "x.txt"], "texts or --file, not both"),
+        (["latest", "--file", "/no/such/file.txt"], "no such file"),
+        (["latest", "a text", "--top", "0"], "--top 0"),
+        (["UNFINISHED", "a text"], "has no saved model"),
+        (["latest", "a text", "--device", "bogus"], "invalid choice: 'bogus'"),
+    ],
+)
 def test_cli_predict_refuses_bad_input_with_one_line(trained, args, message):
     runs, _, unfinished = trained
     args = [unfinished.id if a == "UNFINISHED" else a for a in args]
@@ -134,6 +157,11 @@ def test_cli_predict_names_a_damaged_model(trained, tmp_path):
 
 def test_cli_predict_takes_texts_that_start_with_a_dash_after_double_dash(trained):
     runs, run, _ = trained
-    done = _cli("latest", "--runs-dir", str(runs), "--top", "1", "--", "-5 stars, would not buy again", "--verbose please")
+    done = _cli(
+        "latest", "--runs-dir", str(runs), "--top", "1", "--", "-5 stars, would not buy again", "--verbose please"
+    )
     assert done.returncode == 0, done.stderr
-    assert [ln.split("\t")[2] for ln in done.stdout.strip().splitlines()] == ["-5 stars, would not buy again", "--verbose please"]
+    assert [ln.split("\t")[2] for ln in done.stdout.strip().splitlines()] == [
+        "-5 stars, would not buy again",
+        "--verbose please",
+    ]

@@ -1,4 +1,5 @@
 """Progress: steps, ETA, snapshots, cancellation and sinks."""
+
 from __future__ import annotations
 
 import threading

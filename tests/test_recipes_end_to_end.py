@@ -1,5 +1,6 @@
 """Every recipe runs end to end on the demo data with the tiny encoder and leaves a complete
 run folder whose saved classifier loads and predicts."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,15 @@ from threephase_core.classifier import load_classifier
 from threephase_core.recipes import RECIPES, build_config
 from threephase_core.runner import run_recipe
 
-
-PHASE_METRICS = ("silhouette", "silhouette_ci", "silhouette_per_class", "knn_acc", "knn_acc_ci", "knn_train_acc", "knn_train_ci")
+PHASE_METRICS = (
+    "silhouette",
+    "silhouette_ci",
+    "silhouette_per_class",
+    "knn_acc",
+    "knn_acc_ci",
+    "knn_train_acc",
+    "knn_train_ci",
+)
 
 
 def _check_run_folder(run, cfg) -> dict:
@@ -86,7 +94,9 @@ def test_same_seed_same_result_on_cpu(tiny_model_path, tmp_path):
 
 def test_long_texts_can_be_chunked(tiny_model_path, tmp_path):
     """long_text=chunk: each text is cut into max_length chunks whose embeddings are averaged."""
-    cfg = build_config("ft", {"model": tiny_model_path, "max_steps": 2, "embed_rows": 20, "long_text": "chunk", "max_length": 8})
+    cfg = build_config(
+        "ft", {"model": tiny_model_path, "max_steps": 2, "embed_rows": 20, "long_text": "chunk", "max_length": 8}
+    )
     run, result = run_recipe(cfg, runs_dir=tmp_path)
     assert result["state"] == "done", result
     assert run.load_embeddings("ft")["embeddings"].shape[0] == 20

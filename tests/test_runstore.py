@@ -1,4 +1,5 @@
 """Run folders: atomic JSON, the event log, embeddings, unique ids, newest-first listing."""
+
 from __future__ import annotations
 
 import json
@@ -145,7 +146,9 @@ def test_training_embeddings_live_apart_with_rows_and_probabilities(run):
     emb = np.random.default_rng(1).normal(size=(3, 4))
     proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]])
     run.save_embeddings("base", emb, np.array([0, 1, 1]), ["a", "b", "c"])
-    path = run.save_embeddings("ft", emb, np.array([0, 1, 1]), ["a", "b", "c"], split="train", rows=[4, 0, 9], proba=proba)
+    path = run.save_embeddings(
+        "ft", emb, np.array([0, 1, 1]), ["a", "b", "c"], split="train", rows=[4, 0, 9], proba=proba
+    )
     run.save_embeddings("base", emb, np.array([0, 1, 1]), ["a", "b", "c"], split="train", rows=[4, 0, 9])
     assert path == run.path / "embeddings" / "train" / "ft.npz"
     back = run.load_embeddings("ft", "train")
@@ -181,7 +184,9 @@ def test_create_makes_unique_folders(tmp_runs):
     runs = [store.create("three_phase", "demo", 0) for _ in range(5)]
     assert len({r.path for r in runs}) == 5
     assert all(r.path.is_dir() and r.path.parent == tmp_runs for r in runs)
-    assert all("three_phase" in r.id and r.id.endswith(("-s0",) + tuple(f"-s0-{k}" for k in range(1, 5))) for r in runs)
+    assert all(
+        "three_phase" in r.id and r.id.endswith(("-s0",) + tuple(f"-s0-{k}" for k in range(1, 5))) for r in runs
+    )
 
 
 def test_create_from_threads_is_unique(tmp_runs):
@@ -265,7 +270,9 @@ def _listed_run(store: RunStore, created: float) -> Run:
 @pytest.mark.parametrize("content", ["[1, 2]", "5", '"text"', "null", '{"cut": '])
 def test_json_files_that_are_not_objects_read_as_empty(run, name, content):
     (run.path / name).write_text(content)
-    prop = {"status.json": "status", "config.json": "config", "metrics.json": "metrics", "data.json": "data_summary"}[name]
+    prop = {"status.json": "status", "config.json": "config", "metrics.json": "metrics", "data.json": "data_summary"}[
+        name
+    ]
     assert getattr(run, prop) == {}
 
 
@@ -275,8 +282,18 @@ def test_update_status_replaces_a_status_that_is_not_an_object(run):
     assert run.status["state"] == "failed" and run.status["message"] == "m"
 
 
-@pytest.mark.parametrize("status", [[1, 2], {"state": "done", "created": "yesterday"}, {"created": True},
-                                    {"created": 1e300}, {"created": float("nan")}, {"created": None}, {"created": [3]}])
+@pytest.mark.parametrize(
+    "status",
+    [
+        [1, 2],
+        {"state": "done", "created": "yesterday"},
+        {"created": True},
+        {"created": 1e300},
+        {"created": float("nan")},
+        {"created": None},
+        {"created": [3]},
+    ],
+)
 def test_list_survives_a_damaged_status_and_sorts_it_by_folder_time(tmp_runs, status):
     store = RunStore(tmp_runs)
     old, new = _listed_run(store, 100.0), _listed_run(store, 300.0)
@@ -310,11 +327,24 @@ def test_truncated_embeddings_file_is_not_a_phase(run):
 
 
 def test_entries_the_pages_rely_on_are_dropped_when_of_the_wrong_type(run):
-    run.write("metrics.json", {"test": [1], "validation": {"accuracy": 0.5}, "ft": 3, "before_ft": "x",
-                               "phases": {"base": 5, "dae": {"silhouette": 0.1, "data": [1]}, "cl": {"data": {"pairs": 4}}}, "device": "cpu"})
+    run.write(
+        "metrics.json",
+        {
+            "test": [1],
+            "validation": {"accuracy": 0.5},
+            "ft": 3,
+            "before_ft": "x",
+            "phases": {"base": 5, "dae": {"silhouette": 0.1, "data": [1]}, "cl": {"data": {"pairs": 4}}},
+            "device": "cpu",
+        },
+    )
     run.write("data.json", {"label_names": 5, "notes": "n", "rows": 3})
     run.write("config.json", {"phases": 5, "seed": 1})
-    assert run.metrics == {"validation": {"accuracy": 0.5}, "phases": {"dae": {"silhouette": 0.1}, "cl": {"data": {"pairs": 4}}}, "device": "cpu"}
+    assert run.metrics == {
+        "validation": {"accuracy": 0.5},
+        "phases": {"dae": {"silhouette": 0.1}, "cl": {"data": {"pairs": 4}}},
+        "device": "cpu",
+    }
     assert run.data_summary == {"rows": 3}
     assert run.config == {"seed": 1}
 

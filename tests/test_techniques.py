@@ -1,5 +1,6 @@
 """Companion-study techniques: SWA averages weights, re-initialisation touches exactly the top
 n layers, LoRA trains only adapter weights."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The optimiser every phase builds (`training.make_optimizer`): weight decay on matrices only."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,8 +30,10 @@ def _expected_exempt(model: nn.Module) -> set[int]:
 
 def test_groups_exempt_biases_and_layernorm_weights_and_keep_learning_rates(classifier):
     """FT's two groups (head at head_lr, encoder at lr) each split into decayed and exempt parts."""
-    groups = [{"params": list(classifier.head.parameters()), "lr": 1e-3},
-              {"params": list(classifier.encoder.parameters()), "lr": 5e-5}]
+    groups = [
+        {"params": list(classifier.head.parameters()), "lr": 1e-3},
+        {"params": list(classifier.encoder.parameters()), "lr": 5e-5},
+    ]
     opt = make_optimizer(groups, "cpu", weight_decay=0.01)
     exempt = _expected_exempt(classifier)
     assert any(isinstance(m, nn.LayerNorm) for m in classifier.encoder.modules())  # the check below means something

@@ -8,6 +8,7 @@ Public entry points:
     RunConfig, load_dataset, run_recipe, JobManager, load_classifier, RECIPES
 Imports are lazy so that `import threephase_core` stays instant (torch loads on first use).
 """
+
 from __future__ import annotations
 
 __version__ = "0.1.0"

@@ -10,6 +10,7 @@ register a copy of the SDPA attention under another name whose mask function nev
 through transformers' own extension points (`AttentionInterface`, `AttentionMaskInterface`).
 The attention computed is the same; `tests/test_attention.py` checks it.
 """
+
 from __future__ import annotations
 
 NAME = "sdpa_nosync"

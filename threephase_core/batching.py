@@ -9,13 +9,13 @@ order is shuffled so training still sees classes mixed.
 Long texts can be cut into several chunks (``chunk=True``): each text then owns one or
 more rows of a batch, and `segment_mean` averages the chunk embeddings back per text.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-
 
 PAD_MULTIPLE = 8
 
@@ -52,14 +52,16 @@ class TokenCache:
         # another tokenizer can never be served this one's ids.
         return self._tables.setdefault((tokenizer, max_length, chunk), {})
 
-    def add(self, tokenizer, max_length: int, chunk: bool, texts: list[str], tok: "Tokenized") -> None:
+    def add(self, tokenizer, max_length: int, chunk: bool, texts: list[str], tok: Tokenized) -> None:
         """Record token ids computed elsewhere (the DAE's noise builder tokenises the texts itself)."""
         table = self.table(tokenizer, max_length, chunk)
         for text, chunks in zip(texts, tok.chunks):
             table.setdefault(text, [_read_only(c) for c in chunks])
 
 
-def tokenize(tokenizer, texts: list[str], max_length: int, chunk: bool = False, cache: TokenCache | None = None) -> Tokenized:
+def tokenize(
+    tokenizer, texts: list[str], max_length: int, chunk: bool = False, cache: TokenCache | None = None
+) -> Tokenized:
     """Tokenise all texts at once (fast tokenizer, batched); each distinct text only once, and
     none that `cache` already holds. Texts that repeat share their id arrays, made read-only."""
     texts = list(texts)
@@ -163,5 +165,9 @@ def segment_mean(rows: torch.Tensor, owner: torch.Tensor, n: int) -> torch.Tenso
     """Average rows that belong to the same text (chunk embeddings -> text embedding)."""
     out = torch.zeros(n, rows.shape[-1], dtype=rows.dtype, device=rows.device)
     out.index_add_(0, owner, rows)
-    count = torch.zeros(n, dtype=rows.dtype, device=rows.device).index_add_(0, owner, torch.ones_like(owner, dtype=rows.dtype)).clamp(min=1)
+    count = (
+        torch.zeros(n, dtype=rows.dtype, device=rows.device)
+        .index_add_(0, owner, torch.ones_like(owner, dtype=rows.dtype))
+        .clamp(min=1)
+    )
     return out / count[:, None]

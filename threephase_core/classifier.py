@@ -23,6 +23,7 @@ with a ModelError that says so. Load with
     clf = load_classifier("runs/20261122-...-three_phase-demo-s0")
     clf.predict(["where is my parcel?"])   # -> ['order_status']
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,14 @@ from threephase_core.encoder import ModelError, hidden_size
 
 class Classifier(nn.Module):
     def __init__(
-        self, encoder, label_names: list[str], head_hidden: int = 256, dropout: float = 0.1, max_length: int = 128,
-        chunk: bool = False, input_norm: bool = True,
+        self,
+        encoder,
+        label_names: list[str],
+        head_hidden: int = 256,
+        dropout: float = 0.1,
+        max_length: int = 128,
+        chunk: bool = False,
+        input_norm: bool = True,
     ):
         super().__init__()
         self.encoder = encoder
@@ -50,7 +57,11 @@ class Classifier(nn.Module):
         self.input_norm = input_norm
         self.norm = nn.LayerNorm(dim, eps=1e-6, elementwise_affine=False) if input_norm else nn.Identity()
         self.head = nn.Sequential(
-            nn.Dropout(dropout), nn.Linear(dim, head_hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(head_hidden, len(label_names))
+            nn.Dropout(dropout),
+            nn.Linear(dim, head_hidden),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(head_hidden, len(label_names)),
         )
 
     def embed(self, batch: dict) -> torch.Tensor:
@@ -108,7 +119,10 @@ class Classifier(nn.Module):
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "classifier.json").unlink(missing_ok=True)
         self.encoder.save(str(folder / "encoder"))
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()}, str(folder / "head.safetensors"))
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()},
+            str(folder / "head.safetensors"),
+        )
         meta = {
             "label_names": self.label_names,
             "head_hidden": self.head_hidden,
@@ -136,18 +150,34 @@ def load_classifier(path: str | Path, device: str = "auto") -> Classifier:
     if (folder / "model" / "classifier.json").exists():
         folder = folder / "model"
     if not (folder / "classifier.json").exists():
-        raise FileNotFoundError(f"no saved classifier in {path} (expected classifier.json, head.safetensors, encoder/)")
+        raise FileNotFoundError(
+            f"no saved classifier in {path} (expected classifier.json, head.safetensors, encoder/)"
+        )
 
     def damaged(what: str, exc: BaseException) -> ModelError:
-        return ModelError(f"the saved model in {folder} is damaged ({what}: {type(exc).__name__}: {str(exc)[:200]}); train it again")
+        return ModelError(
+            f"the saved model in {folder} is damaged ({what}: {type(exc).__name__}: {str(exc)[:200]}); train it again"
+        )
 
     try:
         meta = json.loads((folder / "classifier.json").read_text(encoding="utf-8"))
         if not isinstance(meta.get("label_names"), list):
             raise TypeError("label_names is not a list")
-        args = (list(meta["label_names"]), int(meta["head_hidden"]), float(meta["dropout"]), int(meta["max_length"]), bool(meta["chunk"]))
+        args = (
+            list(meta["label_names"]),
+            int(meta["head_hidden"]),
+            float(meta["dropout"]),
+            int(meta["max_length"]),
+            bool(meta["chunk"]),
+        )
         input_norm = bool(meta.get("input_norm", False))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # cut short, not an object, a field missing
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+    ) as exc:  # cut short, not an object, a field missing
         raise damaged("classifier.json", exc) from None
     dev = pick_device(device)
     try:
@@ -159,7 +189,13 @@ def load_classifier(path: str | Path, device: str = "auto") -> Classifier:
         clf.head.load_state_dict(load_file(str(folder / "head.safetensors")))
     except torch.cuda.OutOfMemoryError:
         raise
-    except (OSError, SafetensorError, RuntimeError, KeyError, ValueError) as exc:  # cut short; shapes that do not match classifier.json
+    except (
+        OSError,
+        SafetensorError,
+        RuntimeError,
+        KeyError,
+        ValueError,
+    ) as exc:  # cut short; shapes that do not match classifier.json
         raise damaged("head.safetensors", exc) from None
     return clf.to(dev).eval()
 

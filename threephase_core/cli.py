@@ -15,6 +15,7 @@ training step cannot stop anything any more: the run finishes, its results are p
 the request came too late, and the exit status is 0. A Ctrl-C after the command has finished ends the
 process with the command's own status (never a death by signal, never a traceback).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,6 @@ import os
 import signal
 import sys
 import threading
-from pathlib import Path
 
 from threephase_core.config import ConfigError
 
@@ -47,20 +47,37 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="threephase", description="3-Phase fine-tuning of text classifiers")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a recipe on a dataset")
-    r.add_argument("--dataset", default=None, help="demo (default) | a folder name under the data root | "
-                   "dataset folder | CSV/JSONL/parquet file | hub id")
+    r.add_argument(
+        "--dataset",
+        default=None,
+        help="demo (default) | a folder name under the data root | dataset folder | CSV/JSONL/parquet file | hub id",
+    )
     r.add_argument("--data-root", default=None, help=DATA_ROOT_HELP)
     r.add_argument("--recipe", default=None, help="see `recipes` (default three_phase, or the config file's)")
-    r.add_argument("--config", default=None, metavar="PATH",
-                   help="start from the settings in a run's config.json or a JSON/YAML file; --recipe, the flags "
-                        "and --set go on top")
-    r.add_argument("--resume", default=None, metavar="RUN",
-                   help="continue a cancelled, failed or interrupted run (its id or folder) from its last "
-                        "finished phase, in the same folder, with its saved config")
+    r.add_argument(
+        "--config",
+        default=None,
+        metavar="PATH",
+        help="start from the settings in a run's config.json or a JSON/YAML file; --recipe, the flags "
+        "and --set go on top",
+    )
+    r.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN",
+        help="continue a cancelled, failed or interrupted run (its id or folder) from its last "
+        "finished phase, in the same folder, with its saved config",
+    )
     r.add_argument("--model", default=None, help="minilm (packaged, default) | tiny | local path | hub id")
-    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="e.g. ft.lr=3e-5, seed=1 (repeatable); a key with its own flag (--dataset, --model, --seed, "
-                        "...) is given one way, not both; recipe and phases come from --recipe or the config file")
+    r.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="e.g. ft.lr=3e-5, seed=1 (repeatable); a key with its own flag (--dataset, --model, --seed, "
+        "...) is given one way, not both; recipe and phases come from --recipe or the config file",
+    )
     r.add_argument("--seed", type=int, default=None)
     r.add_argument("--max-steps", type=int, default=None, help="cap every phase at N steps (smoke runs)")
     r.add_argument("--runs-dir", default=None, help="where run folders go (default $THREEPHASE_RUNS_DIR or ./runs)")
@@ -68,9 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--label-column", default=None)
     r.add_argument("--device", default=None, help="auto | cpu | cuda")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
-    r.add_argument("--gpu-preset", action="store_true",
-                   help="on a GPU: bigger batches with re-tuned learning rates, sized for the data and the GPU "
-                        "(threephase_core/gpu_presets.py); --set values still win")
+    r.add_argument(
+        "--gpu-preset",
+        action="store_true",
+        help="on a GPU: bigger batches with re-tuned learning rates, sized for the data and the GPU "
+        "(threephase_core/gpu_presets.py); --set values still win",
+    )
     pr = sub.add_parser("predict", help="classify texts with a finished run's model")
     pr.add_argument("run", help="run id (a folder name in the runs folder), 'latest', or a run/model folder")
     pr.add_argument("texts", nargs="*", help="texts to classify (or --file); after -- also texts that start with '-'")
@@ -129,7 +149,7 @@ def _main(argv: list[str] | None) -> int:
     parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     # `predict`: everything after "--" is a text, even one that starts with '-'.
-    after = argv[argv.index("--") + 1:] if argv[:1] == ["predict"] and "--" in argv else []
+    after = argv[argv.index("--") + 1 :] if argv[:1] == ["predict"] and "--" in argv else []
     if after:
         argv = argv[: argv.index("--")]
     args, extra = parser.parse_known_args(argv)
@@ -218,8 +238,10 @@ def _run(args) -> int:
     run = _create_run(args.runs_dir, cfg)
     if run is None:
         return 2
-    print(f"run {run.id}: recipe {cfg.recipe} ({' -> '.join(cfg.phases)}), dataset {dataset.name} "
-          f"({len(dataset.train)}/{len(dataset.validation)}/{len(dataset.test)} rows), model {cfg.model}")
+    print(
+        f"run {run.id}: recipe {cfg.recipe} ({' -> '.join(cfg.phases)}), dataset {dataset.name} "
+        f"({len(dataset.train)}/{len(dataset.validation)}/{len(dataset.test)} rows), model {cfg.model}"
+    )
     for note in dataset.notes:
         print(f"  note: {note}")
     result, progress = _execute(cfg, run, dataset, quiet=args.quiet)
@@ -241,8 +263,10 @@ def _resume(args) -> int:
         given = [name for name in _NOT_WITH_RESUME if getattr(args, name) not in (None, False)]
         if given:
             flag = "--" + given[0].replace("_", "-")
-            raise ConfigError(f"{flag} cannot be given with --resume: the run goes on with its saved config "
-                              "(--set changes the settings of the phases still to run)")
+            raise ConfigError(
+                f"{flag} cannot be given with --resume: the run goes on with its saved config "
+                "(--set changes the settings of the phases still to run)"
+            )
         run = checkpoints.find_run(args.resume, args.runs_dir)
         problem = checkpoints.resume_problem(run)
         if problem:
@@ -252,21 +276,32 @@ def _resume(args) -> int:
         except ValueError as e:
             raise ConfigError(f"the saved config of run {run.id} cannot be read ({e})") from None
         start = checkpoints.resume_point(run, saved.phases)
-        extra = list(args.overrides) + [f"{key}={getattr(args, key)}" for key in ("device", "max_steps")
-                                         if getattr(args, key) is not None]
+        extra = list(args.overrides) + [
+            f"{key}={getattr(args, key)}" for key in ("device", "max_steps") if getattr(args, key) is not None
+        ]
         for item in extra:
             problem = checkpoints.resume_change_problem(_set_key(item), saved.phases, start)
             if problem:
                 raise ConfigError(problem)
         cfg = saved.with_overrides(extra).validate()
-        dataset = load_dataset(cfg.dataset, cfg.text_column, cfg.label_column, cfg.seed, cfg.val_fraction,
-                               cfg.test_fraction, cfg.max_train_rows, root=args.data_root)
+        dataset = load_dataset(
+            cfg.dataset,
+            cfg.text_column,
+            cfg.label_column,
+            cfg.seed,
+            cfg.val_fraction,
+            cfg.test_fraction,
+            cfg.max_train_rows,
+            root=args.data_root,
+        )
     except (ConfigError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     todo = " -> ".join(checkpoints.remaining(cfg.phases, start))
-    print(f"run {run.id}: resuming recipe {cfg.recipe} "
-          f"{f'after {start}' if start else 'from the start (no finished phase was saved)'}; to run: {todo}")
+    print(
+        f"run {run.id}: resuming recipe {cfg.recipe} "
+        f"{f'after {start}' if start else 'from the start (no finished phase was saved)'}; to run: {todo}"
+    )
     result, progress = _execute(cfg, run, dataset, quiet=args.quiet, resume=True)
     return _report(result, progress, run)
 
@@ -281,8 +316,16 @@ def _prepare(args):
     problem = local_model_problem(cfg.model)
     if problem:
         raise ConfigError(problem)
-    dataset = load_dataset(cfg.dataset, cfg.text_column, cfg.label_column, cfg.seed, cfg.val_fraction, cfg.test_fraction, cfg.max_train_rows,
-                           root=args.data_root)
+    dataset = load_dataset(
+        cfg.dataset,
+        cfg.text_column,
+        cfg.label_column,
+        cfg.seed,
+        cfg.val_fraction,
+        cfg.test_fraction,
+        cfg.max_train_rows,
+        root=args.data_root,
+    )
     if args.gpu_preset:
         preset = _gpu_preset(cfg, len(dataset.train))
         if preset:
@@ -326,8 +369,10 @@ def _overrides(args, file_settings: dict | None = None) -> list[str]:
     given = {_set_key(o) for o in extra}
     for key in _RECIPE_KEYS:
         if key in given:
-            raise ConfigError(f"--set {key}=... is refused: the recipe decides it; choose the recipe with --recipe "
-                              "(`python -m threephase_core recipes` lists them)")
+            raise ConfigError(
+                f"--set {key}=... is refused: the recipe decides it; choose the recipe with --recipe "
+                "(`python -m threephase_core recipes` lists them)"
+            )
     for key in FLAG_KEYS:
         value = getattr(args, key)
         if value is not None and key in given:
@@ -353,7 +398,10 @@ def _create_run(runs_dir: str | None, cfg):
     try:
         return store.create(cfg.recipe, cfg.dataset, cfg.seed)
     except OSError as e:
-        print(f"error: cannot create a run folder in {store.root} ({_why_not_made(e)}); choose another --runs-dir", file=sys.stderr)
+        print(
+            f"error: cannot create a run folder in {store.root} ({_why_not_made(e)}); choose another --runs-dir",
+            file=sys.stderr,
+        )
         return None
 
 
@@ -440,8 +488,12 @@ def _report(result: dict, progress, run) -> int:
         if kept:
             print(f"phase checkpoints kept (keep_checkpoints=true): {checkpoints.describe(kept)}")
         if progress.cancel_requested:
-            print("note: the stop request came after the last training step, too late to stop anything; "
-                  "the run finished and its results are above", file=sys.stderr, flush=True)
+            print(
+                "note: the stop request came after the last training step, too late to stop anything; "
+                "the run finished and its results are above",
+                file=sys.stderr,
+                flush=True,
+            )
         return 0
     resume_hint = f"phase checkpoints: {checkpoints.describe(kept)}; " if kept else ""
     resume_hint += f"go on with: threephase run --resume {run.path}"
@@ -509,25 +561,37 @@ def _print_metrics(m: dict, run) -> None:
     print(f"{'split':12s} {'accuracy':>9s} {'macro F1':>9s} {'macro P':>9s} {'macro R':>9s}")
     for split in ("validation", "test"):
         s = m[split]
-        print(f"{split:12s} {s['accuracy']:9.4f} {s['f1_macro']:9.4f} {s['precision_macro']:9.4f} {s['recall_macro']:9.4f}")
+        scores = (s["accuracy"], s["f1_macro"], s["precision_macro"], s["recall_macro"])
+        print(f"{split:12s} " + " ".join(f"{x:9.4f}" for x in scores))
     print()
     # Per phase, each cluster metric with its 95% bootstrap interval over the validation texts:
     # a change between phases that stays inside both intervals may be noise.
-    print(f"{'phase':8s} {'wall s':>8s} {'silhouette [95% CI]':>22s} {'kNN val [95% CI]':>22s} {'kNN train [95% CI]':>22s}")
+    columns = ("silhouette [95% CI]", "kNN val [95% CI]", "kNN train [95% CI]")
+    print(f"{'phase':8s} {'wall s':>8s} " + " ".join(f"{c:>22s}" for c in columns))
     for phase, info in m["phases"].items():
         cells = []
         for key, ci in (("silhouette", "silhouette_ci"), ("knn_acc", "knn_acc_ci"), ("knn_train_acc", "knn_train_ci")):
             value, low_high = info.get(key), info.get(ci)
             text = f"{value:.3f}" if isinstance(value, (int, float)) else "-"
-            if isinstance(low_high, list) and len(low_high) == 2 and all(isinstance(x, (int, float)) for x in low_high):
+            if (
+                isinstance(low_high, list)
+                and len(low_high) == 2
+                and all(isinstance(x, (int, float)) for x in low_high)
+            ):
                 text += f" [{low_high[0]:.2f}, {low_high[1]:.2f}]"
             cells.append(f"{text:>22s}")
         print(f"{phase:8s} {_num(info.get('wall_s'), 8, 1)} " + " ".join(cells))
-    print("kNN val: 5-NN among the validation texts (leave-one-out); kNN train: validation texts voted by their "
-          "5 nearest training texts")
+    print(
+        "kNN val: 5-NN among the validation texts (leave-one-out); kNN train: validation texts voted by their "
+        "5 nearest training texts"
+    )
     lora = m["ft"].get("lora")
     if lora:
-        print(f"\nLoRA: {lora['trainable_params']:,} trainable of {lora['total_params']:,} encoder parameters ({lora['trainable_share']:.2%})")
+        print(
+            f"\nLoRA: {lora['trainable_params']:,} trainable of {lora['total_params']:,} encoder parameters "
+            f"({lora['trainable_share']:.2%})"
+        )
     if m.get("before_ft", {}).get("val_acc") is not None:
         print(f"before fine-tuning (untrained head): validation accuracy {m['before_ft']['val_acc']:.4f}")
-    print(f"\nbest validation accuracy {m['ft']['best_val_acc']:.4f} at step {m['ft']['best_step']}; run folder: {run.path}")
+    best = f"best validation accuracy {m['ft']['best_val_acc']:.4f} at step {m['ft']['best_step']}"
+    print(f"\n{best}; run folder: {run.path}")

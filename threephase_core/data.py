@@ -13,6 +13,7 @@ Missing validation/test splits are carved from train, stratified, with a fixed s
 dataset's ``notes`` record it. Duplicate texts, and texts with conflicting labels, are counted
 and reported, not removed. Messages name bad rows by file line (CSV, JSON lines) or by row.
 """
+
 from __future__ import annotations
 
 import csv
@@ -233,7 +234,9 @@ def _read_json_lines(text: str, name: str, not_one_value: json.JSONDecodeError |
         except json.JSONDecodeError as e:
             if not_one_value is not None and not records:
                 raise DataError(f"{name} could not be parsed as JSON: {not_one_value}; {JSON_LAYOUTS}") from None
-            raise DataError(f"{name} could not be parsed as JSON lines: line {number}, column {e.colno}: {e.msg}") from None
+            raise DataError(
+                f"{name} could not be parsed as JSON lines: line {number}, column {e.colno}: {e.msg}"
+            ) from None
         if not isinstance(record, dict):
             raise DataError(
                 f"{name}: line {number} is {_json_type(record)}, not an object; JSON lines need one object "
@@ -381,7 +384,13 @@ def _read_file(path: Path, text_column: str, label_column: str) -> dict[str, pd.
     frame = _columns(df, text_column, label_column, path.name, path)
     if "split" not in df.columns:
         return {"train": frame}
-    split = df["split"].astype(str).str.strip().str.lower().replace({"dev": "validation", "valid": "validation", "val": "validation"})
+    split = (
+        df["split"]
+        .astype(str)
+        .str.strip()
+        .str.lower()
+        .replace({"dev": "validation", "valid": "validation", "val": "validation"})
+    )
     split = split.to_numpy()  # by position: the file's own index (parquet keeps one) may repeat
     unknown = sorted(set(split) - set(SPLITS))
     if unknown:
@@ -394,8 +403,9 @@ def _read_file(path: Path, text_column: str, label_column: str) -> dict[str, pd.
     return frames
 
 
-def _read_hub(spec: str, text_column: str, label_column: str,
-              root: Path) -> tuple[dict[str, pd.DataFrame], list[str] | None]:
+def _read_hub(
+    spec: str, text_column: str, label_column: str, root: Path
+) -> tuple[dict[str, pd.DataFrame], list[str] | None]:
     """The hub dataset's splits, and its class names when the label column is a ClassLabel
     (its ids are kept, so class 1 stays the dataset's class 1: binary F1's positive class)."""
     try:
@@ -407,11 +417,15 @@ def _read_hub(spec: str, text_column: str, label_column: str,
     except Exception as e:  # offline, unknown id, gated repo...
         raise DataError(
             f"could not load {spec!r}: it is not a local file or folder (nor a folder under the data root "
-            f"{root}), and loading it from the Hugging Face hub failed ({type(e).__name__}: {str(e)[:160]}). Check the name and your "
-            "network connection, or use a local file."
+            f"{root}), and loading it from the Hugging Face hub failed ({type(e).__name__}: {str(e)[:160]}). "
+            "Check the name and your network connection, or use a local file."
         ) from None
     frames, names = {}, None
-    for split, hub_names in (("train", ("train",)), ("validation", ("validation", "dev", "valid")), ("test", ("test",))):
+    for split, hub_names in (
+        ("train", ("train",)),
+        ("validation", ("validation", "dev", "valid")),
+        ("test", ("test",)),
+    ):
         for hub_name in hub_names:
             if hub_name in dd:
                 table = dd[hub_name].to_pandas()
@@ -443,12 +457,16 @@ def _assemble(name, frames, names, seed, val_fraction, test_fraction, columns) -
         )
     singles = [label_names[int(i)] for i, c in counts.items() if c == 1]
     conflict = _conflict_note(frames, label_names)  # before carving moves one copy to another split
-    to_carve = [(split, frac) for split, frac in (("test", test_fraction), ("validation", val_fraction)) if split not in frames]
+    to_carve = [
+        (split, frac) for split, frac in (("test", test_fraction), ("validation", val_fraction)) if split not in frames
+    ]
     for split, frac in to_carve:
         train, frames[split] = _carve(train, frac, seed)
         if frames[split].empty:
             raise DataError(_empty_split_message(name, split, to_carve, counts, len(train), columns))
-        notes.append(f"{split} split carved from train: {len(frames[split])} rows ({frac:.0%}, stratified, seed {seed})")
+        notes.append(
+            f"{split} split carved from train: {len(frames[split])} rows ({frac:.0%}, stratified, seed {seed})"
+        )
     if singles:
         notes.append(
             f"{len(singles)} class(es) have a single training example ({', '.join(singles[:5])}"
@@ -481,7 +499,8 @@ def _empty_split_message(name: str, split: str, to_carve, counts: pd.Series, tra
     need = _rows_needed([frac for _, frac in to_carve])
     rule = (
         f"needs a class with at least {need} rows, so that each carved split gets one and train keeps one"
-        if need else "cannot hold out a row for each carved split with these fractions"
+        if need
+        else "cannot hold out a row for each carved split with these fractions"
     )
     singles, k = int((counts == 1).sum()), len(counts)
     hint = ""
@@ -568,7 +587,12 @@ def _encode_labels(frames, names, where) -> tuple[list[str], dict[str, pd.DataFr
             names = [str(v) for v in used]
             remap = {v: i for i, v in enumerate(used)}
         out = {
-            s: pd.DataFrame({"text": f["text"].astype(str), "label": (f["label"].astype("int64").map(remap) if remap else f["label"]).astype("int64")})
+            s: pd.DataFrame(
+                {
+                    "text": f["text"].astype(str),
+                    "label": (f["label"].astype("int64").map(remap) if remap else f["label"]).astype("int64"),
+                }
+            )
             for s, f in frames.items()
         }
         _check_known_in_train({s: set(f["label"].tolist()) for s, f in out.items()}, names, where)
@@ -582,7 +606,10 @@ def _encode_labels(frames, names, where) -> tuple[list[str], dict[str, pd.DataFr
         raise DataError(f"{where}: label(s) {unknown[:5]} are not in labels.json")
     index = {n: i for i, n in enumerate(names)}
     _check_known_in_train({s: {index[v] for v in a} for s, a in as_str.items()}, names, where)
-    out = {s: pd.DataFrame({"text": frames[s]["text"].astype(str), "label": as_str[s].map(index).astype("int64")}) for s in frames}
+    out = {
+        s: pd.DataFrame({"text": frames[s]["text"].astype(str), "label": as_str[s].map(index).astype("int64")})
+        for s in frames
+    }
     return list(names), out
 
 
@@ -612,4 +639,6 @@ def _carve(train: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFram
         if n:
             held.extend(rng.choice(idx, size=n, replace=False).tolist())
     held_mask = train.index.isin(held)
-    return train[~held_mask].reset_index(drop=True), train[held_mask].sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    return train[~held_mask].reset_index(drop=True), train[held_mask].sample(frac=1.0, random_state=seed).reset_index(
+        drop=True
+    )

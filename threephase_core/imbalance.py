@@ -10,6 +10,7 @@ Python's round (half to even), which differs only at exact halves. Nothing is un
 and the correction changes phase-2 data only (FT trains on the original split).
 Copies after the first get light noise (random stop-word deletion, see `noise.py`).
 """
+
 from __future__ import annotations
 
 import math
@@ -44,7 +45,9 @@ def corrected_counts(class_sizes: dict, min_ratio: float, max_ratio: float) -> d
     if not present:
         return dict(class_sizes)
     largest = max(present)
-    return {k: (n * oversample_factor(n, largest, min_ratio, max_ratio) if n > 0 else 0) for k, n in class_sizes.items()}
+    return {
+        k: (n * oversample_factor(n, largest, min_ratio, max_ratio) if n > 0 else 0) for k, n in class_sizes.items()
+    }
 
 
 def preset_ratios(name: str) -> tuple[float, float]:

@@ -16,6 +16,7 @@ and the caches it writes (safe to delete):
 Ids: validation text i has id i; training text j has id n_validation + j. A selection kept as
 ids therefore survives switching projections and switching between validation, training and both.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,10 +26,11 @@ import threading
 import zipfile
 import zlib
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -155,9 +157,15 @@ def _load_split(run: Run, split: str) -> tuple[dict[str, dict], list[str]]:
         d = _read(f)
         first = next(iter(out.values()), None)
         if d is None:
-            notes.append(f"The {split} embeddings of phase {f.stem!r} ({where}{f.name}) cannot be read and are left out.")
-        elif first is not None and (len(d["labels"]) != len(first["labels"]) or not np.array_equal(d["labels"], first["labels"])):
-            notes.append(f"The {split} embeddings of phase {f.stem!r} hold other texts than the first phase's and are left out.")
+            notes.append(
+                f"The {split} embeddings of phase {f.stem!r} ({where}{f.name}) cannot be read and are left out."
+            )
+        elif first is not None and (
+            len(d["labels"]) != len(first["labels"]) or not np.array_equal(d["labels"], first["labels"])
+        ):
+            notes.append(
+                f"The {split} embeddings of phase {f.stem!r} hold other texts than the first phase's and are left out."
+            )
         else:
             out[f.stem] = d
     return out, notes
@@ -186,8 +194,10 @@ def _load_points(run: Run, view: str, stamp: tuple) -> Points:
         train, train_notes = _load_split(run, "training")
         notes += train_notes
         if not train:
-            notes.append("This run saved no training-text embeddings (runs trained before they were saved have none): "
-                         "only validation texts can be shown.")
+            notes.append(
+                "This run saved no training-text embeddings (runs trained before they were saved have none): "
+                "only validation texts can be shown."
+            )
             view = "validation"
         elif view == "training":
             splits = {"training": train}
@@ -197,13 +207,23 @@ def _load_points(run: Run, view: str, stamp: tuple) -> Points:
     phases = [p for p in every if all(p in s for s in splits.values())]
     partial = [p for p in every if p not in phases and any(p in s for s in splits.values())]
     if partial:
-        notes.append(f"Phase(s) {', '.join(partial)} saved only some of the texts shown and are left out of this view.")
+        notes.append(
+            f"Phase(s) {', '.join(partial)} saved only some of the texts shown and are left out of this view."
+        )
     offsets = {"validation": 0, "training": n_val}
     parts = {name: next(iter(s.values())) for name, s in splits.items() if s}
     labels = np.concatenate([d["labels"] for d in parts.values()]) if parts else np.zeros(0, np.int64)
     texts = np.concatenate([d["texts"].astype(str) for d in parts.values()]) if parts else np.array([], dtype=str)
-    split = np.concatenate([np.full(len(d["labels"]), name) for name, d in parts.items()]) if parts else np.array([], dtype=str)
-    ids = np.concatenate([offsets[name] + np.arange(len(d["labels"])) for name, d in parts.items()]) if parts else np.zeros(0, np.int64)
+    split = (
+        np.concatenate([np.full(len(d["labels"]), name) for name, d in parts.items()])
+        if parts
+        else np.array([], dtype=str)
+    )
+    ids = (
+        np.concatenate([offsets[name] + np.arange(len(d["labels"])) for name, d in parts.items()])
+        if parts
+        else np.zeros(0, np.int64)
+    )
     embeddings = {p: np.concatenate([s[p]["embeddings"] for s in splits.values()]) for p in phases}
     proba = None
     ft = [s.get("ft", {}).get("proba") for s in splits.values()]
@@ -211,10 +231,23 @@ def _load_points(run: Run, view: str, stamp: tuple) -> Points:
         if all(p is not None and p.ndim == 2 for p in ft) and len({p.shape[1] for p in ft}) == 1:
             proba = np.concatenate(ft).astype(np.float64)
         else:
-            notes.append("This run's FT embeddings file has no class probabilities (runs trained before they were saved): "
-                         "colouring by prediction and the prediction column are not available.")
-    return Points(view, phases, embeddings, labels.astype(np.int64), texts, split, ids.astype(np.int64), proba, notes, stamp,
-                  str(run.path))
+            notes.append(
+                "This run's FT embeddings file has no class probabilities (runs trained before they were saved): "
+                "colouring by prediction and the prediction column are not available."
+            )
+    return Points(
+        view,
+        phases,
+        embeddings,
+        labels.astype(np.int64),
+        texts,
+        split,
+        ids.astype(np.int64),
+        proba,
+        notes,
+        stamp,
+        str(run.path),
+    )
 
 
 # ---- neighbours ---------------------------------------------------------------------------
@@ -237,6 +270,7 @@ def _save_npz(path: Path, **arrays) -> None:
 def neighbour_table(points: Points, phase: str) -> np.ndarray:
     """(n, K_MAX or fewer) positions of every point's nearest neighbours in ``phase``, most
     similar first (slice [:, :k] for k). Cached in memory and in the run folder."""
+
     def compute() -> np.ndarray:
         f = _cache_file(points, phase)
         meta = json.dumps({"version": CACHE_VERSION, "stamp": points.stamp, "n": len(points)})
@@ -249,6 +283,7 @@ def neighbour_table(points: Points, phase: str) -> np.ndarray:
         ind, _ = nb.nearest(points.embeddings[phase], K_MAX)
         _save_npz(f, meta=np.array(meta), indices=ind.astype(np.int32))
         return ind
+
     return _memoised(("knn", points.source, points.view, phase, points.stamp), compute)
 
 
@@ -260,10 +295,17 @@ def neighbours_of(points: Points, position: int, k: int) -> dict[str, pd.DataFra
     for phase in points.phases:
         ind, sim = nb.nearest(points.embeddings[phase], k, rows=[position])
         ind, sim = ind[0], sim[0]
-        out[phase] = pd.DataFrame({
-            "id": points.ids[ind], "position": ind, "text": points.texts[ind], "label": points.labels[ind],
-            "similarity": sim, "other_class": points.labels[ind] != own, "split": points.split[ind],
-        })
+        out[phase] = pd.DataFrame(
+            {
+                "id": points.ids[ind],
+                "position": ind,
+                "text": points.texts[ind],
+                "label": points.labels[ind],
+                "similarity": sim,
+                "other_class": points.labels[ind] != own,
+                "split": points.split[ind],
+            }
+        )
     return out
 
 
@@ -295,10 +337,14 @@ def selection_table(points: Points, ids, k: int, names: list[str]) -> pd.DataFra
     and confidence (when the run saved probabilities), and the majority class of its k nearest
     neighbours in each phase."""
     pos = points.positions(ids)
-    frame = pd.DataFrame({
-        "id": points.ids[pos], "split": points.split[pos], "text": points.texts[pos],
-        "true label": [names[c] for c in points.labels[pos]],
-    })
+    frame = pd.DataFrame(
+        {
+            "id": points.ids[pos],
+            "split": points.split[pos],
+            "text": points.texts[pos],
+            "true label": [names[c] for c in points.labels[pos]],
+        }
+    )
     if points.proba is not None:
         frame["FT prediction"] = [names[c] for c in points.predictions()[pos]]
         frame["confidence"] = points.confidence()[pos]
@@ -358,9 +404,11 @@ def draw_sample(n: int, cap: int, keep=(), seed: int = 0) -> np.ndarray:
 # ---- per class ------------------------------------------------------------------------------
 def per_class_silhouette(points: Points, names: list[str]) -> pd.DataFrame:
     """Mean cosine silhouette of each class (columns) per phase (rows)."""
+
     def compute() -> pd.DataFrame:
         rows = {p: nb.per_class_silhouette(points.embeddings[p], points.labels, len(names)) for p in points.phases}
         return pd.DataFrame(rows, index=names).T
+
     return _memoised(("silhouette", points.source, points.view, points.stamp, tuple(names)), compute)
 
 
@@ -440,7 +488,22 @@ def shutdown(timeout: float = 30.0) -> None:
 
 
 __all__ = [
-    "K_MAX", "Points", "VIEWS", "compute_training_projection", "draw_sample", "drift_table", "has_training", "load_points",
-    "majority_by_phase", "neighbour_table", "neighbours_of", "per_class_silhouette", "request_training_projection", "search",
-    "selected_ids", "selection_table", "shutdown", "training_projection",
+    "K_MAX",
+    "Points",
+    "VIEWS",
+    "compute_training_projection",
+    "draw_sample",
+    "drift_table",
+    "has_training",
+    "load_points",
+    "majority_by_phase",
+    "neighbour_table",
+    "neighbours_of",
+    "per_class_silhouette",
+    "request_training_projection",
+    "search",
+    "selected_ids",
+    "selection_table",
+    "shutdown",
+    "training_projection",
 ]

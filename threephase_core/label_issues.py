@@ -11,6 +11,7 @@ no confident learning of our own.
 Not handled here: multi-label data, and probabilities of the run's own classifier on its
 training texts (those saw the labels, so they are not out-of-sample).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -43,7 +44,8 @@ def out_of_sample_proba(embeddings, labels, folds: int = FOLDS, seed: int = 0) -
         few = [int(c) for c in present[counts < MIN_PER_CLASS]]
         raise NotEnoughData(
             f"Suspect labels need at least two classes with {MIN_PER_CLASS} or more texts each"
-            + (f"; class {few[0]} has fewer" if few else f"; these texts have {len(present)} class(es)") + "."
+            + (f"; class {few[0]} has fewer" if few else f"; these texts have {len(present)} class(es)")
+            + "."
         )
     n_splits = int(max(2, min(folds, counts.min())))
     norms = np.linalg.norm(x, axis=1, keepdims=True)
@@ -76,15 +78,18 @@ def suspect_labels(labels, pred_probs: np.ndarray, texts, names: list[str]) -> p
     suggested = present[p_local.argmax(axis=1)]
     texts = np.asarray(texts)
     rows = np.asarray(issues, dtype=np.int64)
-    return pd.DataFrame({
-        "row": rows,
-        "text": texts[rows].astype(str),
-        "given": [names[c] for c in y[rows]],
-        "suggested": [names[c] for c in suggested[rows]],
-        "p_given": p[rows, y[rows]],
-        "p_suggested": p[rows, suggested[rows]],
-        "label_quality": quality[rows],
-    }, columns=COLUMNS)
+    return pd.DataFrame(
+        {
+            "row": rows,
+            "text": texts[rows].astype(str),
+            "given": [names[c] for c in y[rows]],
+            "suggested": [names[c] for c in suggested[rows]],
+            "p_given": p[rows, y[rows]],
+            "p_suggested": p[rows, suggested[rows]],
+            "label_quality": quality[rows],
+        },
+        columns=COLUMNS,
+    )
 
 
 def find_suspects(embeddings, labels, texts, names: list[str], folds: int = FOLDS, seed: int = 0) -> pd.DataFrame:

@@ -3,10 +3,17 @@ classes), per-class report and confusion matrix, as plain JSON-able values; the 
 the Results page and bench/accuracy.py use to compare recipes over seeds; and the pieces of
 the per-phase cluster metrics (`projection.cluster_quality`): cosine k-NN predictions against
 a reference set and a bootstrap interval of a mean."""
+
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import (
+    accuracy_score,
+    classification_report,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
 
 
 def classification_metrics(y_true, y_pred, label_names: list[str]) -> dict:
@@ -80,6 +87,13 @@ def bootstrap_interval(values, confidence: float = 0.95, n_resamples: int = 1000
         return [float("nan"), float("nan")]
     if np.all(v == v[0]):
         return [float(v[0]), float(v[0])]
-    res = stats.bootstrap((v,), np.mean, confidence_level=confidence, n_resamples=n_resamples, method="percentile",
-                          vectorized=True, rng=np.random.default_rng(seed))
+    res = stats.bootstrap(
+        (v,),
+        np.mean,
+        confidence_level=confidence,
+        n_resamples=n_resamples,
+        method="percentile",
+        vectorized=True,
+        rng=np.random.default_rng(seed),
+    )
     return [float(res.confidence_interval.low), float(res.confidence_interval.high)]

@@ -13,6 +13,7 @@ or data frames out: no run folders, no Streamlit (``inspection.py`` caches these
 Not handled here: approximate search. The exact search (sklearn's brute-force cosine, chunked)
 takes about a second for 5,000 texts on one core, which the per-run cache pays once.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -98,18 +99,22 @@ def drift(before: np.ndarray, after: np.ndarray, labels) -> pd.DataFrame:
     k = a.shape[1]
     kept = (b[:, :, None] == a[:, None, :]).any(axis=2).sum(axis=1) if k else np.zeros(len(a))
     before_share, after_share = same_class_share(a, labels), same_class_share(b, labels)
-    return pd.DataFrame({
-        "replaced": 1.0 - kept / k if k else np.full(len(a), np.nan),
-        "same_before": before_share,
-        "same_after": after_share,
-        "gain": after_share - before_share,
-    })
+    return pd.DataFrame(
+        {
+            "replaced": 1.0 - kept / k if k else np.full(len(a), np.nan),
+            "same_before": before_share,
+            "same_after": after_share,
+            "gain": after_share - before_share,
+        }
+    )
 
 
 def moved_most(table: pd.DataFrame, n: int = 20) -> pd.DataFrame:
     """The n texts whose neighbourhood changed most (most neighbours replaced; then the larger
     change of same-class share either way), from `drift`'s table (its index = row ids)."""
-    order = table.assign(_abs_gain=table["gain"].abs()).sort_values(["replaced", "_abs_gain"], ascending=False, kind="stable")
+    order = table.assign(_abs_gain=table["gain"].abs()).sort_values(
+        ["replaced", "_abs_gain"], ascending=False, kind="stable"
+    )
     return order.drop(columns="_abs_gain").head(n)
 
 
@@ -170,7 +175,9 @@ def centroid_distances(embeddings, labels, n_classes: int) -> np.ndarray:
     return d
 
 
-def class_distances_across_phases(embeddings: dict[str, np.ndarray], labels, cls: int, names: list[str]) -> pd.DataFrame:
+def class_distances_across_phases(
+    embeddings: dict[str, np.ndarray], labels, cls: int, names: list[str]
+) -> pd.DataFrame:
     """Cosine distance from class ``cls``'s centroid to every other class's centroid, one row per
     phase (in the dict's order), one column per other class (named by ``names``)."""
     rows = {phase: centroid_distances(emb, labels, len(names))[cls] for phase, emb in embeddings.items()}
@@ -179,6 +186,14 @@ def class_distances_across_phases(embeddings: dict[str, np.ndarray], labels, cls
 
 
 __all__ = [
-    "centroid_distances", "centroids", "class_distances_across_phases", "drift", "joined_class", "moved_most", "nearest",
-    "neighbour_majority", "per_class_silhouette", "same_class_share",
+    "centroid_distances",
+    "centroids",
+    "class_distances_across_phases",
+    "drift",
+    "joined_class",
+    "moved_most",
+    "nearest",
+    "neighbour_majority",
+    "per_class_silhouette",
+    "same_class_share",
 ]

@@ -3,6 +3,7 @@
 Words are whitespace-separated tokens (no tokenizer download needed). Both functions take a
 numpy Generator so that a seed makes them repeatable, and both always keep at least one word.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -50,7 +51,19 @@ def stopword_noise(text: str, rng: np.random.Generator, p: float = 0.5, min_word
 
 # The characters str.split() splits on (str.isspace), so a "word" here is what delete_words sees.
 _SPACE_CODEPOINTS = np.array(
-    [*range(0x09, 0x0E), *range(0x1C, 0x21), 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000],
+    [
+        *range(0x09, 0x0E),
+        *range(0x1C, 0x21),
+        0x85,
+        0xA0,
+        0x1680,
+        *range(0x2000, 0x200B),
+        0x2028,
+        0x2029,
+        0x202F,
+        0x205F,
+        0x3000,
+    ],
     dtype=np.uint32,
 )
 
@@ -73,16 +86,25 @@ class TokenWordDropper:
 
     def __init__(self, tokenizer, texts: list[str], max_length: int, check: int = 200):
         texts = [str(t) for t in texts]
-        enc = tokenizer(texts, truncation=True, max_length=max_length, return_offsets_mapping=True,
-                        return_attention_mask=False, return_token_type_ids=False)
+        enc = tokenizer(
+            texts,
+            truncation=True,
+            max_length=max_length,
+            return_offsets_mapping=True,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )
         ids_list = enc["input_ids"]
         self.pad_id = tokenizer.pad_token_id
         self.n_texts = len(texts)
         self.lengths = np.fromiter(map(len, ids_list), dtype=np.int64, count=len(ids_list))
         n_tok = int(self.lengths.sum())
         self.ids = np.fromiter(itertools.chain.from_iterable(ids_list), dtype=np.int64, count=n_tok)
-        off = np.fromiter(itertools.chain.from_iterable(itertools.chain.from_iterable(enc["offset_mapping"])),
-                          dtype=np.int64, count=2 * n_tok).reshape(n_tok, 2)
+        off = np.fromiter(
+            itertools.chain.from_iterable(itertools.chain.from_iterable(enc["offset_mapping"])),
+            dtype=np.int64,
+            count=2 * n_tok,
+        ).reshape(n_tok, 2)
         self.text_of_token = np.repeat(np.arange(len(texts)), self.lengths)
         # Whitespace-word index of every character of all texts joined by a separator space.
         joined = " ".join(texts)

@@ -16,6 +16,7 @@ Two ways to choose the positive pairs (`positives`):
   repeats from the class's own pairs (fewer where the class has fewer distinct pairs); the
   negatives come from shuffled copies as in ``paper``, as many as there are positives.
 """
+
 from __future__ import annotations
 
 import math

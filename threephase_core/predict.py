@@ -5,6 +5,7 @@ run's saved model (`model_folder`), read texts from a file (`read_texts`), and t
 classifier's probabilities into a table with the runner-up classes (`predictions`), so a
 user sees not only the label but how sure the model is and what it hesitated between.
 """
+
 from __future__ import annotations
 
 import sys
@@ -32,7 +33,9 @@ def model_folder(run: str, runs_dir: str | Path | None = None) -> Path:
         for r in store.list():
             if r.has_model():
                 return r.model_dir
-        raise PredictError(f"no run in {store.root} has a saved model yet; train one first (`python -m threephase_core run`)")
+        raise PredictError(
+            f"no run in {store.root} has a saved model yet; train one first (`python -m threephase_core run`)"
+        )
     path = Path(run).expanduser()
     candidates = [store.root / run] if not path.is_absolute() else []
     candidates.append(path)
@@ -43,7 +46,9 @@ def model_folder(run: str, runs_dir: str | Path | None = None) -> Path:
             return folder / "model"
         if (folder / "config.json").is_file():  # a run folder without a (whole) model
             raise PredictError(f"run {run!r} has no saved model: it did not finish fine-tuning (see its status.json)")
-    raise PredictError(f"no run {run!r} in {store.root} (give a run id, a run folder or {LATEST!r}; --runs-dir picks the runs folder)")
+    raise PredictError(
+        f"no run {run!r} in {store.root} (give a run id, a run folder or {LATEST!r}; --runs-dir picks the runs folder)"
+    )
 
 
 def read_texts(path: str) -> list[str]:
@@ -77,6 +82,6 @@ def predictions(classifier, texts: list[str], top_k: int = 3) -> pd.DataFrame:
     names = classifier.label_names
     rows = []
     for text, p, idx in zip(texts, proba, order):
-        rest = ", ".join(f"{names[j]} {p[j]:.1%}" for j in idx[1:max(1, top_k)])
+        rest = ", ".join(f"{names[j]} {p[j]:.1%}" for j in idx[1 : max(1, top_k)])
         rows.append({"text": text, "label": names[idx[0]], "confidence": float(p[idx[0]]), "runners_up": rest})
     return pd.DataFrame(rows, columns=columns)

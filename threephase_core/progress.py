@@ -5,11 +5,13 @@ CLI's progress bar) calls `snapshot`. `step` raises `Cancelled` once a cancel wa
 so training stops at the next step boundary. Every change is also passed to the `sinks`
 (the run store's event log), outside the lock.
 """
+
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 

@@ -9,9 +9,9 @@ layout Procrustes-aligned onto the previous one.
 The first UMAP fit in a process spends 15-45 s compiling numba code, so
 ``warm_up_umap()`` does a tiny fit in a daemon thread at start-up (numba's on-disk
 cache helps later processes). The k-NN graph is computed exactly with sklearn and
-handed to umap (avoids umap's slow small-data path and pynndescent's compile). ``umap`` is imported lazily (its import alone takes
-seconds) so that importing this module is instant. BLAS threads are limited during
-projection work: with training running in the same process, multi-threaded BLAS on
+handed to umap (avoids umap's slow small-data path and pynndescent's compile). ``umap`` is
+imported lazily (its import alone takes seconds) so that importing this module is instant.
+BLAS threads are limited during projection work: with training running in the same process, multi-threaded BLAS on
 busy cores made PCA 50-100x slower.
 """
 
@@ -92,8 +92,14 @@ def _fit_umap(x: np.ndarray, seed: int, n_neighbors: int, init) -> np.ndarray:
         # Without a search index umap warns that transform() is unavailable; not needed.
         warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
     model = umap.UMAP(
-        n_components=2, n_neighbors=n_neighbors, metric="cosine", init=init,
-        random_state=seed, n_jobs=1, low_memory=True, **kw,
+        n_components=2,
+        n_neighbors=n_neighbors,
+        metric="cosine",
+        init=init,
+        random_state=seed,
+        n_jobs=1,
+        low_memory=True,
+        **kw,
     )
     with threadpool_limits(limits=_BLAS_THREADS, user_api="blas"):
         return np.asarray(model.fit_transform(x), dtype=np.float32)
@@ -146,9 +152,7 @@ def _standardise(layout: np.ndarray) -> np.ndarray:
     return centred / np.where(std > 0, std, 1.0)
 
 
-def project_phases(
-    embeddings: dict[str, np.ndarray], method: str = "umap", seed: int = 0
-) -> dict[str, np.ndarray]:
+def project_phases(embeddings: dict[str, np.ndarray], method: str = "umap", seed: int = 0) -> dict[str, np.ndarray]:
     """2-D layouts per phase (dict order), each Procrustes-aligned to the previous one.
 
     For UMAP the previous (standardised) layout is also the initial layout.
@@ -170,8 +174,12 @@ def project_phases(
 
 
 def cluster_quality(
-    embeddings: np.ndarray, labels: np.ndarray, k: int = 5, reference: np.ndarray | None = None,
-    reference_labels: np.ndarray | None = None, label_names: list[str] | None = None,
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    k: int = 5,
+    reference: np.ndarray | None = None,
+    reference_labels: np.ndarray | None = None,
+    label_names: list[str] | None = None,
 ) -> dict:
     """How well the classes cluster in one phase's validation embeddings (cosine throughout).
 
@@ -196,8 +204,13 @@ def cluster_quality(
     if y.shape[0] != (n := x.shape[0]):
         raise ValueError(f"{n} embeddings but {y.shape[0]} labels")
     nan = float("nan")
-    result: dict = {"silhouette": nan, "knn_acc": nan, "silhouette_ci": [nan, nan], "knn_acc_ci": [nan, nan],
-                    "silhouette_per_class": {}}
+    result: dict = {
+        "silhouette": nan,
+        "knn_acc": nan,
+        "silhouette_ci": [nan, nan],
+        "knn_acc_ci": [nan, nan],
+        "silhouette_per_class": {},
+    }
     with threadpool_limits(limits=_BLAS_THREADS, user_api="blas"):
         if n > k and len(np.unique(y)) >= 2:
             idx = np.arange(n)

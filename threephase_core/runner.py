@@ -9,6 +9,7 @@ Failures are recorded, never raised: the failure handler's own writes (event log
 allowed to fail too (a full disk), a full disk gets a message that says so, and a model that
 cannot be saved after the metrics were written leaves the metrics in place and says it.
 """
+
 from __future__ import annotations
 
 import errno
@@ -77,7 +78,9 @@ def friendly_error(exc: BaseException, run_dir: str | Path | None = None) -> str
         where = run_dir or getattr(exc, "filename", None) or "the runs folder"
         return f"disk full while writing {where}: free some space, then start the run again"
     if isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower():
-        return "the GPU ran out of memory: try a smaller batch size (e.g. --set ft.batch_size=16) or a smaller max_length"
+        return (
+            "the GPU ran out of memory: try a smaller batch size (e.g. --set ft.batch_size=16) or a smaller max_length"
+        )
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -91,8 +94,9 @@ def _quietly(write, *args, **kwargs) -> None:
         pass
 
 
-def execute(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | None = None,
-            resume: bool = False) -> dict:
+def execute(
+    cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | None = None, resume: bool = False
+) -> dict:
     """Run `cfg` into `run`, reporting through `progress`; never raises (except to pass on
     KeyboardInterrupt/SystemExit). Returns the final status; a failed run whose metrics were
     computed and written before the model save failed also returns them under "metrics".
@@ -106,8 +110,16 @@ def execute(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset |
 
     try:
         started = {} if resume else {"created": time.time()}  # a resumed run keeps its place in the list
-        run.update_status(state="running", message="", recipe=cfg.recipe, dataset=cfg.dataset, seed=cfg.seed,
-                          pid=os.getpid(), host=socket.gethostname(), **started)  # see runstore.owner_alive
+        run.update_status(
+            state="running",
+            message="",
+            recipe=cfg.recipe,
+            dataset=cfg.dataset,
+            seed=cfg.seed,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            **started,
+        )  # see runstore.owner_alive
         progress.set_state("running")
         metrics = _run(cfg, run, progress, dataset, resume)
         progress.set_state("done")
@@ -116,8 +128,13 @@ def execute(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset |
         return {"state": "done", "metrics": metrics}
     except Cancelled:
         progress.set_state("cancelled", "stopped by request; finished phases are kept")
-        _quietly(run.update_status, state="cancelled", message="stopped by request", wall_s=time.time() - t0,
-                 phase_walls=phase_walls())
+        _quietly(
+            run.update_status,
+            state="cancelled",
+            message="stopped by request",
+            wall_s=time.time() - t0,
+            phase_walls=phase_walls(),
+        )
         return {"state": "cancelled"}
     except BaseException as exc:  # noqa: BLE001 - a job never takes the process down
         kept = exc.metrics if isinstance(exc, ModelNotSaved) else None
@@ -127,13 +144,20 @@ def execute(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset |
             # The half-written model folder is useless (no classifier.json) and, on a full
             # disk, holds the space the status write below needs.
             shutil.rmtree(run.model_dir, ignore_errors=True)
-            message = f"the trained model could not be saved ({message}); the validation and test metrics were kept in metrics.json"
+            message = (
+                f"the trained model could not be saved ({message}); "
+                "the validation and test metrics were kept in metrics.json"
+            )
         _quietly(run.append_event, {"t": time.time(), "type": "traceback", "text": traceback.format_exc()})
         progress.set_state("failed", message)
         _quietly(run.update_status, state="failed", message=message, wall_s=time.time() - t0)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        result = {"state": "failed", "message": message, "input_error": isinstance(exc, (DataError, ModelError, ConfigError))}
+        result = {
+            "state": "failed",
+            "message": message,
+            "input_error": isinstance(exc, (DataError, ModelError, ConfigError)),
+        }
         if kept is not None:
             result["metrics"] = kept
         return result
@@ -148,7 +172,9 @@ def _phase2_pairs(cfg: RunConfig, texts: list[str], labels: np.ndarray, n_classe
     first = pair_phase(cfg.phases, cfg.cl)
     if first is None:
         return None
-    return checked_pairs(texts, labels, n_classes, cfg.cl, cfg.seed, phase="the Joint phase" if first == "joint" else "phase 2")
+    return checked_pairs(
+        texts, labels, n_classes, cfg.cl, cfg.seed, phase="the Joint phase" if first == "joint" else "phase 2"
+    )
 
 
 def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | None, resume: bool = False) -> dict:
@@ -158,7 +184,13 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
     device = pick_device(cfg.device)
     run.update_status(device=device, device_name=device_label() if device != "cpu" else "CPU")
     ds = dataset or load_dataset(
-        cfg.dataset, cfg.text_column, cfg.label_column, cfg.seed, cfg.val_fraction, cfg.test_fraction, cfg.max_train_rows
+        cfg.dataset,
+        cfg.text_column,
+        cfg.label_column,
+        cfg.seed,
+        cfg.val_fraction,
+        cfg.test_fraction,
+        cfg.max_train_rows,
     )
     run.write("data.json", ds.summary())
     progress.log("data", rows={s: len(ds.split(s)) for s in ("train", "validation", "test")}, notes=ds.notes)
@@ -166,8 +198,18 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
     model = load_encoder(str(checkpoints.folder(run, start)) if start else cfg.model, device=device)
     limit = max_input_tokens(model)
     if limit and cfg.max_length > limit:
-        raise ConfigError(f"max_length={cfg.max_length} is longer than the model allows ({limit} tokens); use long_text=chunk for long texts")
-    ctx = PhaseContext(device=device, seed=cfg.seed, progress=progress, max_steps=cfg.max_steps, max_length=cfg.max_length, chunk=cfg.long_text == "chunk")
+        raise ConfigError(
+            f"max_length={cfg.max_length} is longer than the model allows ({limit} tokens); "
+            "use long_text=chunk for long texts"
+        )
+    ctx = PhaseContext(
+        device=device,
+        seed=cfg.seed,
+        progress=progress,
+        max_steps=cfg.max_steps,
+        max_length=cfg.max_length,
+        chunk=cfg.long_text == "chunk",
+    )
 
     # Texts whose embeddings are kept after each phase: validation and training rows (capped, seeded).
     val_set = snapshots.validation_set(ds.validation, cfg.embed_rows, cfg.seed, model.tokenizer, ctx)
@@ -217,7 +259,9 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
     # Test once, at the end, with the model chosen on validation.
     for split in ("validation", "test"):
         df = ds.split(split)
-        proba = clf.logits_for(tokenize(model.tokenizer, df["text"].tolist(), cfg.max_length, ctx.chunk, ctx.token_cache))
+        proba = clf.logits_for(
+            tokenize(model.tokenizer, df["text"].tolist(), cfg.max_length, ctx.chunk, ctx.token_cache)
+        )
         metrics[split] = classification_metrics(df["label"].to_numpy(), proba.argmax(-1), ds.label_names)
     metrics["before_ft"] = {"val_acc": metrics["ft"].pop("before_ft_val_acc", None)}
     run.write("metrics.json", metrics)
@@ -235,8 +279,14 @@ def _finetune(model, ds: TextDataset, cfg: RunConfig, ctx: PhaseContext):
     from threephase_core.phases.finetune import train_classifier
 
     return train_classifier(
-        model, ds.label_names, ds.train["text"].tolist(), ds.train["label"].to_numpy(),
-        ds.validation["text"].tolist(), ds.validation["label"].to_numpy(), cfg.ft, ctx,
+        model,
+        ds.label_names,
+        ds.train["text"].tolist(),
+        ds.train["label"].to_numpy(),
+        ds.validation["text"].tolist(),
+        ds.validation["label"].to_numpy(),
+        cfg.ft,
+        ctx,
     )
 
 

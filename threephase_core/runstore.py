@@ -22,6 +22,7 @@ file that is not an object reads as {}, a bad ``created`` sorts by the folder's 
 event-log lines are skipped and a cut-short embeddings file is not listed as a phase. The
 pages read every folder on each redraw, and one bad folder must not hide the others.
 """
+
 from __future__ import annotations
 
 import json
@@ -88,7 +89,8 @@ def _shaped(name: str, obj: dict) -> dict:
     if name == "metrics.json" and "phases" in out:
         out["phases"] = {
             str(p): {k: x for k, x in v.items() if not (k == "data" and not isinstance(x, dict))}
-            for p, v in out["phases"].items() if isinstance(v, dict)
+            for p, v in out["phases"].items()
+            if isinstance(v, dict)
         }
     return out
 
@@ -142,8 +144,15 @@ class Run:
             write_json_atomic(self.path / "status.json", status)
 
     def save_embeddings(
-        self, phase: str, embeddings: np.ndarray, labels: np.ndarray, texts: list[str], *, split: str = "validation",
-        rows: np.ndarray | None = None, proba: np.ndarray | None = None,
+        self,
+        phase: str,
+        embeddings: np.ndarray,
+        labels: np.ndarray,
+        texts: list[str],
+        *,
+        split: str = "validation",
+        rows: np.ndarray | None = None,
+        proba: np.ndarray | None = None,
     ) -> Path:
         """Write `embeddings/<phase>.npz` (validation) or `embeddings/train/<phase>.npz`
         (split="train") atomically, with `rows` and `proba` when given."""
@@ -151,8 +160,11 @@ class Run:
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"{phase}.npz"
         tmp = folder / f".{phase}.tmp.npz"
-        arrays = {"embeddings": embeddings.astype(np.float32), "labels": np.asarray(labels, dtype=np.int64),
-                  "texts": np.asarray(texts, dtype=object).astype(str)}
+        arrays = {
+            "embeddings": embeddings.astype(np.float32),
+            "labels": np.asarray(labels, dtype=np.int64),
+            "texts": np.asarray(texts, dtype=object).astype(str),
+        }
         if rows is not None:
             arrays["rows"] = np.asarray(rows, dtype=np.int64)
         if proba is not None:
@@ -247,7 +259,10 @@ class Run:
         atomically) by `Classifier.save`, so a save that stopped half-way (a crash, a full
         disk) has no classifier.json and does not count as a model."""
         try:
-            return all((self.model_dir / name).is_file() for name in ("classifier.json", "head.safetensors")) and (self.model_dir / "encoder").is_dir()
+            return (
+                all((self.model_dir / name).is_file() for name in ("classifier.json", "head.safetensors"))
+                and (self.model_dir / "encoder").is_dir()
+            )
         except OSError:
             return False
 

@@ -10,6 +10,7 @@ loading (`base`) and after every phase, written to the run folder and scored the
 - After FT, the classifier's class probabilities of both sets (`proba`).
 Metrics per phase (`projection.cluster_quality`) go to ``metrics["phases"][phase]``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -77,18 +78,33 @@ def probabilities(clf, tok: Tokenized) -> np.ndarray:
     return torch.softmax(torch.from_numpy(clf.logits_for(tok)).float(), dim=-1).numpy()
 
 
-def snapshot(run, model, ctx: PhaseContext, phase: str, val: TextSet, train: TextSet | None,
-             label_names: list[str], clf=None) -> dict:
+def snapshot(
+    run, model, ctx: PhaseContext, phase: str, val: TextSet, train: TextSet | None, label_names: list[str], clf=None
+) -> dict:
     """Embed both sets with `model`, save them (with `proba` when `clf` is given) and return
     the phase's cluster metrics."""
     from threephase_core.projection import cluster_quality
 
     val_emb = encode(model, val.tok, ctx)
-    run.save_embeddings(phase, val_emb, val.labels, val.texts, proba=None if clf is None else probabilities(clf, val.tok))
+    run.save_embeddings(
+        phase, val_emb, val.labels, val.texts, proba=None if clf is None else probabilities(clf, val.tok)
+    )
     train_emb = None
     if train is not None:
         train_emb = encode(model, train.tok, ctx)
-        run.save_embeddings(phase, train_emb, train.labels, train.texts, split="train", rows=train.rows,
-                            proba=None if clf is None else probabilities(clf, train.tok))
-    return cluster_quality(val_emb, val.labels, reference=train_emb,
-                           reference_labels=None if train is None else train.labels, label_names=label_names)
+        run.save_embeddings(
+            phase,
+            train_emb,
+            train.labels,
+            train.texts,
+            split="train",
+            rows=train.rows,
+            proba=None if clf is None else probabilities(clf, train.tok),
+        )
+    return cluster_quality(
+        val_emb,
+        val.labels,
+        reference=train_emb,
+        reference_labels=None if train is None else train.labels,
+        label_names=label_names,
+    )

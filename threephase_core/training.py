@@ -5,12 +5,13 @@ length-bucketed (`batching.py`); bf16 autocast on CUDA, fp32 on CPU; fused AdamW
 losses stay on the device and are read back (a host synchronisation) only every
 `log_every` steps; cancel is checked at every step boundary through `Progress.step`.
 """
+
 from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -66,7 +67,10 @@ def decay_groups(groups: list[dict], weight_decay: float) -> list[dict]:
     out = []
     for group in groups:
         params = list(group["params"])
-        for decay, chosen in ((weight_decay, [p for p in params if p.ndim >= 2]), (0.0, [p for p in params if p.ndim < 2])):
+        for decay, chosen in (
+            (weight_decay, [p for p in params if p.ndim >= 2]),
+            (0.0, [p for p in params if p.ndim < 2]),
+        ):
             if chosen:
                 out.append({**group, "params": chosen, "weight_decay": decay})
     return out
@@ -151,8 +155,16 @@ def run_steps(
 
 
 def fit(
-    ctx: PhaseContext, phase: str, epochs: int, batches_per_epoch: int, make_batches, compute_loss,
-    params: list, lr: float, warmup_ratio: float = 0.1, schedule: str = "linear",
+    ctx: PhaseContext,
+    phase: str,
+    epochs: int,
+    batches_per_epoch: int,
+    make_batches,
+    compute_loss,
+    params: list,
+    lr: float,
+    warmup_ratio: float = 0.1,
+    schedule: str = "linear",
 ) -> int:
     """The representation phases' common path: AdamW at `lr` over `params`, warm-up then
     `schedule`, for `epochs` x `batches_per_epoch` steps (capped by ctx.max_steps)."""

@@ -3,6 +3,7 @@
 One colour per class everywhere (`class_colors`), one colour per phase, and a shared look
 (`_style`): white background, light grid, compact margins, hover labels that show the text.
 """
+
 from __future__ import annotations
 
 import textwrap
@@ -54,9 +55,15 @@ def class_distribution(counts: dict[str, dict[str, int]], names: list[str]) -> g
     opac = {"train": 1.0, "validation": 0.75, "test": 0.55}
     for split, per in counts.items():
         fig.add_bar(
-            name=split, x=names, y=[per.get(n, 0) for n in names],
-            marker=dict(color=[colors[n] for n in names], opacity=opac.get(split, 1.0), pattern_shape=patterns.get(split, ""),
-                        line=dict(color="white", width=0.5)),
+            name=split,
+            x=names,
+            y=[per.get(n, 0) for n in names],
+            marker=dict(
+                color=[colors[n] for n in names],
+                opacity=opac.get(split, 1.0),
+                pattern_shape=patterns.get(split, ""),
+                line=dict(color="white", width=0.5),
+            ),
             hovertemplate="%{x}<br>" + split + ": %{y} rows<extra></extra>",
         )
     fig.update_layout(barmode="group", bargap=0.25)
@@ -65,30 +72,87 @@ def class_distribution(counts: dict[str, dict[str, int]], names: list[str]) -> g
 
 
 # ---- imbalance ----------------------------------------------------------------------
-def imbalance_curve(xs, ys, table: pd.DataFrame, r_min: float, r_max: float, threshold: float, names: list[str]) -> go.Figure:
+def imbalance_curve(
+    xs, ys, table: pd.DataFrame, r_min: float, r_max: float, threshold: float, names: list[str]
+) -> go.Figure:
     """f(x) against class size x (log axis), the min-ratio line and the classes on the curve."""
     colors = class_colors(names)
     largest = float(xs[-1]) if len(xs) else 1.0
     fig = go.Figure()
     if threshold >= 1:
-        fig.add_vrect(x0=1, x1=min(threshold, largest), fillcolor="#8b5cf6", opacity=0.07, line_width=0, layer="below",
-                      annotation_text="oversampled", annotation_position="top left", annotation_font_color="#6d28d9")
-    fig.add_scatter(x=xs, y=ys, mode="lines", name="f(x)", line=dict(color="#1e293b", width=2.5),
-                    hovertemplate="class size %{x:.0f}<br>f(x) = %{y:.2f}<extra></extra>")
-    fig.add_scatter(x=[1, largest], y=[r_min, r_min], mode="lines", name=f"min ratio {r_min:g}",
-                    line=dict(color="#dc2626", width=1.5, dash="dash"), hoverinfo="skip")
+        fig.add_vrect(
+            x0=1,
+            x1=min(threshold, largest),
+            fillcolor="#8b5cf6",
+            opacity=0.07,
+            line_width=0,
+            layer="below",
+            annotation_text="oversampled",
+            annotation_position="top left",
+            annotation_font_color="#6d28d9",
+        )
+    fig.add_scatter(
+        x=xs,
+        y=ys,
+        mode="lines",
+        name="f(x)",
+        line=dict(color="#1e293b", width=2.5),
+        hovertemplate="class size %{x:.0f}<br>f(x) = %{y:.2f}<extra></extra>",
+    )
+    fig.add_scatter(
+        x=[1, largest],
+        y=[r_min, r_min],
+        mode="lines",
+        name=f"min ratio {r_min:g}",
+        line=dict(color="#dc2626", width=1.5, dash="dash"),
+        hoverinfo="skip",
+    )
     for _, row in table.iterrows():
         if row["rows"] <= 0:
             continue
         fig.add_scatter(
-            x=[row["rows"]], y=[row["f"]], mode="markers", name=row["class"], showlegend=False,
-            marker=dict(size=13 if row["oversampled"] else 10, color=colors[row["class"]], symbol="circle" if row["oversampled"] else "circle-open",
-                        line=dict(width=2, color=colors[row["class"]])),
+            x=[row["rows"]],
+            y=[row["f"]],
+            mode="markers",
+            name=row["class"],
+            showlegend=False,
+            marker=dict(
+                size=13 if row["oversampled"] else 10,
+                color=colors[row["class"]],
+                symbol="circle" if row["oversampled"] else "circle-open",
+                line=dict(width=2, color=colors[row["class"]]),
+            ),
             hovertemplate=f"<b>{row['class']}</b><br>{row['rows']} rows, f = {row['f']:.2f}<br>"
-            + (f"repeated ×{row['repeats']} → {row['rows_after']} rows" if row["oversampled"] else "unchanged") + "<extra></extra>",
+            + (f"repeated ×{row['repeats']} → {row['rows_after']} rows" if row["oversampled"] else "unchanged")
+            + "<extra></extra>",
         )
-    ticks = [v for v in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000) if v <= largest * 1.5]
-    fig.update_xaxes(type="log", title="class size x (training rows, log scale)", tickvals=ticks, ticktext=[f"{v:,}" for v in ticks])
+    ticks = [
+        v
+        for v in (
+            1,
+            2,
+            5,
+            10,
+            20,
+            50,
+            100,
+            200,
+            500,
+            1000,
+            2000,
+            5000,
+            10_000,
+            20_000,
+            50_000,
+            100_000,
+            200_000,
+            500_000,
+        )
+        if v <= largest * 1.5
+    ]
+    fig.update_xaxes(
+        type="log", title="class size x (training rows, log scale)", tickvals=ticks, ticktext=[f"{v:,}" for v in ticks]
+    )
     fig.update_yaxes(title="f(x)", rangemode="tozero")
     fig.update_layout(uirevision="imbalance")
     return _style(fig, height=380)
@@ -97,10 +161,20 @@ def imbalance_curve(xs, ys, table: pd.DataFrame, r_min: float, r_max: float, thr
 def counts_before_after(table: pd.DataFrame, names: list[str]) -> go.Figure:
     colors = class_colors(names)
     fig = go.Figure()
-    fig.add_bar(name="before", x=table["class"], y=table["rows"], marker=dict(color=[colors[c] for c in table["class"]], opacity=0.45),
-                hovertemplate="%{x}: %{y} rows before<extra></extra>")
-    fig.add_bar(name="after correction", x=table["class"], y=table["rows_after"], marker=dict(color=[colors[c] for c in table["class"]]),
-                hovertemplate="%{x}: %{y} rows after<extra></extra>")
+    fig.add_bar(
+        name="before",
+        x=table["class"],
+        y=table["rows"],
+        marker=dict(color=[colors[c] for c in table["class"]], opacity=0.45),
+        hovertemplate="%{x}: %{y} rows before<extra></extra>",
+    )
+    fig.add_bar(
+        name="after correction",
+        x=table["class"],
+        y=table["rows_after"],
+        marker=dict(color=[colors[c] for c in table["class"]]),
+        hovertemplate="%{x}: %{y} rows after<extra></extra>",
+    )
     fig.update_layout(barmode="group", bargap=0.25)
     fig.update_yaxes(title="phase-2 training rows")
     return _style(fig, height=320)
@@ -116,30 +190,75 @@ def _ema(values: np.ndarray, alpha: float = 0.2) -> np.ndarray:
     return out
 
 
-def loss_curves(losses: pd.DataFrame, phases: list[str], evals: list[dict] | None = None, height: int = 260) -> go.Figure:
+def loss_curves(
+    losses: pd.DataFrame, phases: list[str], evals: list[dict] | None = None, height: int = 260
+) -> go.Figure:
     """One small panel per phase (their losses have different scales): raw and smoothed."""
     phases = [p for p in phases] or sorted(losses["phase"].unique())
     titles = [f"{p.upper()} loss" for p in phases]
-    fig = make_subplots(rows=1, cols=len(phases), subplot_titles=titles, horizontal_spacing=0.06,
-                        specs=[[{"secondary_y": p == "ft"} for p in phases]])
+    fig = make_subplots(
+        rows=1,
+        cols=len(phases),
+        subplot_titles=titles,
+        horizontal_spacing=0.06,
+        specs=[[{"secondary_y": p == "ft"} for p in phases]],
+    )
     for i, phase in enumerate(phases, start=1):
         d = losses[losses["phase"] == phase]
         color = PHASE_COLORS.get(phase, "#334155")
         if len(d):
             y = d["loss"].to_numpy(dtype=float)
-            fig.add_scatter(x=d["step"], y=y, mode="lines", line=dict(color=color, width=1), opacity=0.35, showlegend=False,
-                            hovertemplate="step %{x}<br>loss %{y:.4f}<extra></extra>", row=1, col=i)
-            fig.add_scatter(x=d["step"], y=_ema(y), mode="lines", line=dict(color=color, width=2.5), showlegend=False,
-                            hovertemplate="step %{x}<br>smoothed %{y:.4f}<extra></extra>", row=1, col=i)
+            fig.add_scatter(
+                x=d["step"],
+                y=y,
+                mode="lines",
+                line=dict(color=color, width=1),
+                opacity=0.35,
+                showlegend=False,
+                hovertemplate="step %{x}<br>loss %{y:.4f}<extra></extra>",
+                row=1,
+                col=i,
+            )
+            fig.add_scatter(
+                x=d["step"],
+                y=_ema(y),
+                mode="lines",
+                line=dict(color=color, width=2.5),
+                showlegend=False,
+                hovertemplate="step %{x}<br>smoothed %{y:.4f}<extra></extra>",
+                row=1,
+                col=i,
+            )
         else:
             fig.add_scatter(x=[0], y=[None], mode="lines", showlegend=False, row=1, col=i)
         if phase == "ft" and evals:
-            fig.add_scatter(x=[e.get("step") for e in evals], y=[e.get("val_acc") for e in evals], mode="lines+markers",
-                            name="val acc", line=dict(color="#f97316", width=1.5, dash="dot"), marker=dict(size=6), showlegend=False,
-                            hovertemplate="step %{x}<br>val acc %{y:.3f}<extra></extra>", row=1, col=i, secondary_y=True)
-            fig.update_yaxes(title_text="val acc", range=[0, 1.02], tickmode="linear", tick0=0, dtick=0.25, tickformat=".0%",
-                             showgrid=False, row=1, col=i, secondary_y=True, title_font=dict(color="#f97316"),
-                             tickfont=dict(color="#f97316"))
+            fig.add_scatter(
+                x=[e.get("step") for e in evals],
+                y=[e.get("val_acc") for e in evals],
+                mode="lines+markers",
+                name="val acc",
+                line=dict(color="#f97316", width=1.5, dash="dot"),
+                marker=dict(size=6),
+                showlegend=False,
+                hovertemplate="step %{x}<br>val acc %{y:.3f}<extra></extra>",
+                row=1,
+                col=i,
+                secondary_y=True,
+            )
+            fig.update_yaxes(
+                title_text="val acc",
+                range=[0, 1.02],
+                tickmode="linear",
+                tick0=0,
+                dtick=0.25,
+                tickformat=".0%",
+                showgrid=False,
+                row=1,
+                col=i,
+                secondary_y=True,
+                title_font=dict(color="#f97316"),
+                tickfont=dict(color="#f97316"),
+            )
         fig.update_xaxes(title_text="step", row=1, col=i)
     for ann in fig.layout.annotations:
         ann.font = dict(size=12, family=FONT, color="#334155")
@@ -149,8 +268,15 @@ def loss_curves(losses: pd.DataFrame, phases: list[str], evals: list[dict] | Non
 
 
 # ---- embeddings ---------------------------------------------------------------------
-def embedding_map(xy: np.ndarray, labels: np.ndarray, texts, names: list[str], title: str, highlight: str | None = None,
-                  height: int = 360) -> go.Figure:
+def embedding_map(
+    xy: np.ndarray,
+    labels: np.ndarray,
+    texts,
+    names: list[str],
+    title: str,
+    highlight: str | None = None,
+    height: int = 360,
+) -> go.Figure:
     """2-D map of one phase's validation embeddings, a trace per class; hover shows the text."""
     colors = class_colors(names)
     fig = go.Figure()
@@ -161,13 +287,23 @@ def embedding_map(xy: np.ndarray, labels: np.ndarray, texts, names: list[str], t
         if not mask.any():
             continue
         muted = hi is not None and k != hi
-        fig.add_trace(go.Scattergl(
-            x=xy[mask, 0], y=xy[mask, 1], mode="markers", name=names[k], legendgroup=names[k],
-            marker=dict(size=7 if not muted else 5, color=MUTED if muted else colors[names[k]], opacity=0.45 if muted else 0.88,
-                        line=dict(width=0.5 if not muted else 0, color="white")),
-            customdata=np.array([_wrap(t) for t in np.asarray(texts)[mask]], dtype=object),
-            hovertemplate=f"<b>{names[k]}</b><br>%{{customdata}}<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scattergl(
+                x=xy[mask, 0],
+                y=xy[mask, 1],
+                mode="markers",
+                name=names[k],
+                legendgroup=names[k],
+                marker=dict(
+                    size=7 if not muted else 5,
+                    color=MUTED if muted else colors[names[k]],
+                    opacity=0.45 if muted else 0.88,
+                    line=dict(width=0.5 if not muted else 0, color="white"),
+                ),
+                customdata=np.array([_wrap(t) for t in np.asarray(texts)[mask]], dtype=object),
+                hovertemplate=f"<b>{names[k]}</b><br>%{{customdata}}<extra></extra>",
+            )
+        )
     fig = _style(fig, height=height, title=title, legend=False)
     fig.update_xaxes(showticklabels=False, title=None, showgrid=False, zeroline=False, showline=False)
     fig.update_yaxes(showticklabels=False, title=None, showgrid=False, zeroline=False, showline=False)
@@ -180,20 +316,35 @@ def recipe_comparison(comp: pd.DataFrame, metric: str = "test", baseline: str = 
     """Mean ± std over seeds per recipe (the paper's ablation table as bars)."""
     mean, std = comp[f"{metric}_mean"] * 100, comp[f"{metric}_std"].fillna(0) * 100
     colors = ["#4f46e5" if r == "three_phase" else ("#94a3b8" if r == baseline else "#a5b4fc") for r in comp["recipe"]]
-    fig = go.Figure(go.Bar(
-        x=comp["recipe"], y=mean, error_y=dict(type="data", array=std, color="#334155", thickness=1.2, width=6),
-        marker=dict(color=colors), text=[f"{m:.1f}" for m in mean], textposition="inside", insidetextanchor="start",
-        textfont=dict(color="white", size=12),
-        width=min(0.7, 0.3 + 0.08 * len(comp)),
-        customdata=np.stack([std, comp["seeds"]], axis=1),
-        hovertemplate="<b>%{x}</b><br>%{y:.2f} ± %{customdata[0]:.2f}<br>%{customdata[1]} seed(s)<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Bar(
+            x=comp["recipe"],
+            y=mean,
+            error_y=dict(type="data", array=std, color="#334155", thickness=1.2, width=6),
+            marker=dict(color=colors),
+            text=[f"{m:.1f}" for m in mean],
+            textposition="inside",
+            insidetextanchor="start",
+            textfont=dict(color="white", size=12),
+            width=min(0.7, 0.3 + 0.08 * len(comp)),
+            customdata=np.stack([std, comp["seeds"]], axis=1),
+            hovertemplate="<b>%{x}</b><br>%{y:.2f} ± %{customdata[0]:.2f}<br>%{customdata[1]} seed(s)<extra></extra>",
+        )
+    )
     if baseline in set(comp["recipe"]):
         base = float(mean[comp["recipe"] == baseline].iloc[0])
-        fig.add_hline(y=base, line=dict(color="#64748b", dash="dot", width=1), annotation_text="FT baseline",
-                      annotation_position="right", annotation_font=dict(color="#64748b", size=11))
+        fig.add_hline(
+            y=base,
+            line=dict(color="#64748b", dash="dot", width=1),
+            annotation_text="FT baseline",
+            annotation_position="right",
+            annotation_font=dict(color="#64748b", size=11),
+        )
     lo = max(0.0, float((mean - std).min()) - 10) if len(mean) > 1 else 0.0
-    fig.update_yaxes(title=f"{'test' if metric == 'test' else 'validation'} accuracy (%)", range=[lo, min(100.0, float((mean + std).max()) + 6) if len(mean) else 100])
+    fig.update_yaxes(
+        title=f"{'test' if metric == 'test' else 'validation'} accuracy (%)",
+        range=[lo, min(100.0, float((mean + std).max()) + 6) if len(mean) else 100],
+    )
     fig = _style(fig, height=360, legend=False)
     fig.update_layout(margin=dict(l=10, r=80, t=10, b=10))
     return fig
@@ -203,10 +354,20 @@ def confusion_matrix(matrix: np.ndarray, names: list[str]) -> go.Figure:
     m = np.asarray(matrix, dtype=float)
     row = m.sum(axis=1, keepdims=True)
     share = np.divide(m, row, out=np.zeros_like(m), where=row > 0)
-    fig = go.Figure(go.Heatmap(
-        z=share, x=names, y=names, colorscale="Blues", zmin=0, zmax=1, text=m.astype(int), texttemplate="%{text}",
-        colorbar=dict(title="row share", thickness=12), hovertemplate="true %{y}<br>predicted %{x}<br>%{text} rows (%{z:.0%})<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            z=share,
+            x=names,
+            y=names,
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            text=m.astype(int),
+            texttemplate="%{text}",
+            colorbar=dict(title="row share", thickness=12),
+            hovertemplate="true %{y}<br>predicted %{x}<br>%{text} rows (%{z:.0%})<extra></extra>",
+        )
+    )
     fig.update_yaxes(autorange="reversed", title="true class", showgrid=False)
     fig.update_xaxes(title="predicted class", showgrid=False, tickangle=-30)
     return _style(fig, height=max(320, 34 * len(names) + 140), legend=False)
@@ -214,12 +375,22 @@ def confusion_matrix(matrix: np.ndarray, names: list[str]) -> go.Figure:
 
 def per_class_f1(df: pd.DataFrame, names: list[str]) -> go.Figure:
     colors = class_colors(names)
-    fig = go.Figure(go.Bar(
-        x=df["f1"], y=df["class"], orientation="h", marker=dict(color=[colors.get(c, "#64748b") for c in df["class"]]),
-        text=[f"{v:.2f}" for v in df["f1"]], textposition="outside", cliponaxis=False,
-        customdata=df[["precision", "recall", "support"]].to_numpy(),
-        hovertemplate="<b>%{y}</b><br>F1 %{x:.3f}<br>precision %{customdata[0]:.3f}<br>recall %{customdata[1]:.3f}<br>support %{customdata[2]}<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Bar(
+            x=df["f1"],
+            y=df["class"],
+            orientation="h",
+            marker=dict(color=[colors.get(c, "#64748b") for c in df["class"]]),
+            text=[f"{v:.2f}" for v in df["f1"]],
+            textposition="outside",
+            cliponaxis=False,
+            customdata=df[["precision", "recall", "support"]].to_numpy(),
+            hovertemplate=(
+                "<b>%{y}</b><br>F1 %{x:.3f}<br>precision %{customdata[0]:.3f}<br>recall %{customdata[1]:.3f}"
+                "<br>support %{customdata[2]}<extra></extra>"
+            ),
+        )
+    )
     fig.update_xaxes(range=[0, 1.08], title="F1")
     fig.update_yaxes(autorange="reversed", showgrid=False)
     return _style(fig, height=max(240, 28 * len(df) + 80), legend=False)

@@ -10,6 +10,7 @@ its own, so a first request to /embeddings runs ``pages/embeddings.py`` as a scr
 file then calls `run_app()`, which runs app.py in its place: app.py's navigation resolves the same
 URL path to that page's `render`, drawn inside the app's frame (navigation, sidebar, settings).
 """
+
 from __future__ import annotations
 
 import importlib

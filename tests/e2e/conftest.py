@@ -1,4 +1,5 @@
 """Print the browser test's measured figures in pytest's summary (visible without -s)."""
+
 import sys
 
 

@@ -15,6 +15,7 @@ Knobs (for making README screenshots with a real model): ``THREEPHASE_E2E_MODEL`
 
 Without /usr/bin/chromium the test is skipped, except in CI (``CI`` set), where it fails.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,21 +37,33 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "artifacts"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync"]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PAGES = {  # sidebar label -> (page title, text of the page's last element: the whole page was sent)
     "Home": ("threephase workbench", re.compile("Compare all runs|No runs yet")),
     "Data": ("Data", re.compile("Other samples")),
     "Imbalance & noise": ("Imbalance & noise", re.compile("Per-class numbers")),
     "Train": ("Train", re.compile("Queue all 7 paper recipes")),
-    "Embeddings": ("Embeddings", re.compile("validation texts of run|No run has embeddings|is loading its data and model|is queued behind")),
+    "Embeddings": (
+        "Embeddings",
+        re.compile("validation texts of run|No run has embeddings|is loading its data and model|is queued behind"),
+    ),
     "Results": ("Results", re.compile(r"Trained model \(zip\)|No runs in")),
 }
 MODEL_LABELS = {"tiny": "Tiny random BERT (fast demo)", "minilm": "MiniLM-L6 (packaged, default)"}
 SWITCH_TARGET_S = 2.0
 
 REPORT: list[str] = []  # figures for the terminal summary
-pytestmark = pytest.mark.timeout(1800 if os.environ.get("THREEPHASE_E2E_MODEL", "tiny") == "tiny" else 3000)  # hang guards
+pytestmark = pytest.mark.timeout(
+    1800 if os.environ.get("THREEPHASE_E2E_MODEL", "tiny") == "tiny" else 3000
+)  # hang guards
 
 
 def _free_port() -> int:
@@ -77,9 +90,28 @@ def streamlit_server(tmp_path_factory):
     log = open(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", "w+")
     env = {**os.environ, "THREEPHASE_RUNS_DIR": str(runs), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300  # a guard: the loop ends when the server answers
@@ -175,7 +207,15 @@ def shot(pg, name: str, down_to=None) -> Path:
     box = down_to.bounding_box() if down_to is not None else None
     if box:
         size = pg.viewport_size
-        pg.screenshot(path=str(path), clip={"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], box["y"] + box["height"] + 28)})
+        pg.screenshot(
+            path=str(path),
+            clip={
+                "x": 0,
+                "y": 0,
+                "width": size["width"],
+                "height": min(size["height"], box["y"] + box["height"] + 28),
+            },
+        )
     else:
         pg.screenshot(path=str(path), full_page=True)
     return path
@@ -206,7 +246,9 @@ def test_a_page_url_as_the_first_request_on_a_fresh_server_renders_in_the_app_fr
         assert pg.url == f"{url}/{url_path}"
         nav = [t.split("\n")[-1].strip() for t in pg.locator('[data-testid="stSidebarNav"] a').all_inner_texts()]
         assert nav == list(PAGES), f"the sidebar is not app.py's navigation: {nav}"
-        assert pg.locator('[data-testid="stSidebar"]').get_by_text("Device:").count() == 1, "app.py's sidebar status is missing"
+        assert pg.locator('[data-testid="stSidebar"]').get_by_text("Device:").count() == 1, (
+            "app.py's sidebar status is missing"
+        )
         assert pg.locator('[data-testid="stApp"] h1').all_inner_texts() == [PAGES[first][0]]
         goto_nav(pg, "Results")
         no_exception(pg, "Results, after the first request")
@@ -231,8 +273,13 @@ def test_workbench_end_to_end(server, page):
     assert pg.get_by_text("Device").count() >= 1
     no_exception(pg, "Home")
     shot(pg, "home")
-    for label, min_charts, name in (("Data", 1, "data"), ("Imbalance & noise", 2, "imbalance"), ("Embeddings", 0, None),
-                                    ("Results", 0, None), ("Train", 0, None)):
+    for label, min_charts, name in (
+        ("Data", 1, "data"),
+        ("Imbalance & noise", 2, "imbalance"),
+        ("Embeddings", 0, None),
+        ("Results", 0, None),
+        ("Train", 0, None),
+    ):
         goto_nav(pg, label, min_charts=min_charts)
         no_exception(pg, label)
         if name:
@@ -265,14 +312,18 @@ def test_workbench_end_to_end(server, page):
     assert timings, "the job ended before any page switch could be measured"
     figures = ", ".join(f"{label} {t:.2f} s" for label, t in timings)
     worst = max(t for _, t in timings)
-    line = (f"PAGE SWITCH WHILE TRAINING: n={len(timings)} median {statistics.median(t for _, t in timings):.2f} s, "
-            f"max {worst:.2f} s ({figures})")
+    line = (
+        f"PAGE SWITCH WHILE TRAINING: n={len(timings)} median {statistics.median(t for _, t in timings):.2f} s, "
+        f"max {worst:.2f} s ({figures})"
+    )
     print("\n" + line)
     REPORT.append(line)  # printed in pytest's terminal summary even without -s (conftest.py)
     # Every switch above finished drawing (settled); how fast is reported, not asserted: a test's
     # wall-clock limit fails on a loaded machine. SWITCH_TARGET_S is the target the report names.
     if worst >= SWITCH_TARGET_S:
-        REPORT.append(f"PAGE SWITCH OVER TARGET: {worst:.2f} s (target {SWITCH_TARGET_S} s; a loaded machine slows it)")
+        REPORT.append(
+            f"PAGE SWITCH OVER TARGET: {worst:.2f} s (target {SWITCH_TARGET_S} s; a loaded machine slows it)"
+        )
 
     # 4. The job finishes; the Train page says so.
     if "Train" not in pg.locator('[data-testid="stApp"] h1').first.inner_text():
@@ -282,7 +333,9 @@ def test_workbench_end_to_end(server, page):
         pg.get_by_text("Done. The maps of each phase and the scores are ready.").wait_for(timeout=limit * 1000)
     except Exception:
         shot(pg, "train_timeout")
-        raise AssertionError(f"the run did not finish in {limit} s (state {run_state(runs)!r}); see artifacts/train_timeout.png") from None
+        raise AssertionError(
+            f"the run did not finish in {limit} s (state {run_state(runs)!r}); see artifacts/train_timeout.png"
+        ) from None
     assert run_state(runs) == "done"
     no_exception(pg, "Train (done)")
     shot(pg, "train_done")
@@ -298,8 +351,11 @@ def test_workbench_end_to_end(server, page):
     while pg.locator('[data-testid="stPlotlyChart"]', has_text="UMAP").count() < 4 and time.monotonic() < deadline:
         pg.wait_for_timeout(500)
     settled(pg, "Embeddings", min_charts=4)
-    print(f"Embeddings maps: {'UMAP' if pg.locator('[data-testid=stPlotlyChart]', has_text='UMAP').count() == 4 else 'PCA'}")
-    emb = shot(pg, "embeddings", down_to=pg.locator('[data-testid="stMain"]').get_by_text(PAGES["Embeddings"][1]).first)
+    umap_maps = pg.locator("[data-testid=stPlotlyChart]", has_text="UMAP").count()
+    print(f"Embeddings maps: {'UMAP' if umap_maps == 4 else 'PCA'}")
+    emb = shot(
+        pg, "embeddings", down_to=pg.locator('[data-testid="stMain"]').get_by_text(PAGES["Embeddings"][1]).first
+    )
     if os.environ.get("THREEPHASE_UPDATE_SCREENSHOTS") == "1":
         (REPO / "docs").mkdir(exist_ok=True)
         shutil.copyfile(emb, REPO / "docs" / "embeddings.png")

@@ -8,6 +8,7 @@
   `workbench.shutdown_managers()`, which cancels the jobs and stops the worker of every
   JobManager the pages opened, so no ``threephase-worker`` thread outlives its test.
 """
+
 from __future__ import annotations
 
 import shutil

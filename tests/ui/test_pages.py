@@ -1,5 +1,6 @@
 """AppTests of every workbench page (streamlit.testing.v1), on an empty run store and on one
 holding a finished run; the Imbalance sliders redraw the curve; Start/Stop drive a real job."""
+
 from __future__ import annotations
 
 import base64
@@ -15,8 +16,14 @@ from threephase_core.runstore import RunStore
 
 REPO = Path(__file__).resolve().parents[2]
 PAGES = ["data", "imbalance", "train", "embeddings", "results"]
-TITLES = {"home": "threephase workbench", "data": "Data", "imbalance": "Imbalance & noise", "train": "Train",
-          "embeddings": "Embeddings", "results": "Results"}
+TITLES = {
+    "home": "threephase workbench",
+    "data": "Data",
+    "imbalance": "Imbalance & noise",
+    "train": "Train",
+    "embeddings": "Embeddings",
+    "results": "Results",
+}
 
 
 def figures(at) -> list[dict]:
@@ -100,20 +107,28 @@ def test_page_renders_with_finished_run(finished_store, open_app, page):
         assert any(m.label == "Test accuracy" for m in at.metric)
         assert len(figures(at)) >= 2  # recipe comparison + per-class F1
         comparison = at.dataframe[1].value
-        assert list(comparison["recipe"]) == ["three_phase"] and list(comparison["test acc vs FT"]) == ["–"]  # no FT run to pair with
+        assert list(comparison["recipe"]) == ["three_phase"] and list(comparison["test acc vs FT"]) == [
+            "–"
+        ]  # no FT run to pair with
 
 
 # ---- data -----------------------------------------------------------------------------
 def test_data_upload_with_column_mapping(empty_store, open_app):
     at = open_app("data")
     at.segmented_control(key="data:wb.source").set_value("upload").run()
-    csv = "sentence,intent\n" + "\n".join(f"please help with thing number {i},{'a' if i % 3 else 'b'}" for i in range(60))
+    csv = "sentence,intent\n" + "\n".join(
+        f"please help with thing number {i},{'a' if i % 3 else 'b'}" for i in range(60)
+    )
     at.file_uploader[0].upload("mine.csv", csv.encode(), "text/csv").run()
     ok(at)
     assert not at.error, [e.value for e in at.error]
     assert [s.value for s in at.selectbox if s.label in ("Text column", "Label column")] == ["sentence", "intent"]
     chosen = at.session_state["wb.dataset"]
-    assert chosen["spec"].endswith("mine.csv") and chosen["text_column"] == "sentence" and chosen["label_column"] == "intent"
+    assert (
+        chosen["spec"].endswith("mine.csv")
+        and chosen["text_column"] == "sentence"
+        and chosen["label_column"] == "intent"
+    )
     assert "In use: mine.csv" in texts(at)
     preview, samples = at.dataframe[0].value, at.dataframe[1].value  # the file's first rows, then samples per class
     assert list(preview.columns) == ["sentence", "intent"] and len(preview) == 5
@@ -122,11 +137,14 @@ def test_data_upload_with_column_mapping(empty_store, open_app):
     assert at.dataframe[1].value["text"].tolist() != shown
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("empty.csv", b"", "empty"),
-    ("bad.jsonl", b'{"text": "a", "label": ', "could not be parsed"),
-    ("broken.parquet", b"not a parquet file", "broken.parquet could not be"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("empty.csv", b"", "empty"),
+        ("bad.jsonl", b'{"text": "a", "label": ', "could not be parsed"),
+        ("broken.parquet", b"not a parquet file", "broken.parquet could not be"),
+    ],
+)
 def test_data_bad_upload_gives_a_clear_error(empty_store, open_app, name, content, message):
     at = open_app("data")
     at.segmented_control(key="data:wb.source").set_value("upload").run()
@@ -171,7 +189,9 @@ def test_data_page_lists_the_dataset_folders_under_the_data_root(empty_store, op
 
     at.text_input(key="data:wb.data_root").input(str(tmp_path / "nowhere")).run()
     ok(at)
-    assert any(f"the data root {tmp_path / 'nowhere'} does not exist" in i.value for i in at.info), [i.value for i in at.info]
+    assert any(f"the data root {tmp_path / 'nowhere'} does not exist" in i.value for i in at.info), [
+        i.value for i in at.info
+    ]
     assert at.selectbox(key="data:folder").options == ["Another folder…"]
 
 
@@ -213,7 +233,9 @@ def test_data_typed_folder_stays_in_use_after_a_page_switch(empty_store, open_ap
     goto(at, "data").run()
     ok(at)
     assert at.session_state["wb.dataset"]["spec"] == str(mine)
-    assert at.selectbox(key="data:folder").value == "__other__" and at.text_input(key="data:folder_path").value == str(mine)
+    assert at.selectbox(key="data:folder").value == "__other__" and at.text_input(key="data:folder_path").value == str(
+        mine
+    )
 
 
 def test_data_hub_id_offline_gives_a_clear_error(empty_store, open_app, monkeypatch):
@@ -264,7 +286,9 @@ def test_imbalance_sliders_change_the_curve(empty_store, open_app, goto):
     assert _threshold_line(at) == [3.0, 3.0]
     at.number_input(key="imb:wb.augmentation").set_value(6).run()
     ok(at)
-    assert int(next(m.value for m in at.metric if m.label == "Training pairs").replace(",", "")) > int(pairs.replace(",", ""))
+    assert int(next(m.value for m in at.metric if m.label == "Training pairs").replace(",", "")) > int(
+        pairs.replace(",", "")
+    )
 
     at.segmented_control(key="imb:wb.preset").set_value("extra").run()
     ok(at)
@@ -366,10 +390,13 @@ def test_train_settings_reach_the_config(empty_store, open_app):
     assert {j.state for j in jobs} <= {"cancelled", "done"}
 
 
-@pytest.mark.parametrize("kind, value, message", [
-    ("path", "/no/such/model", "model folder not found"),
-    ("hub", "someone/not-cached-model-xyz", "offline"),
-])
+@pytest.mark.parametrize(
+    "kind, value, message",
+    [
+        ("path", "/no/such/model", "model folder not found"),
+        ("hub", "someone/not-cached-model-xyz", "offline"),
+    ],
+)
 def test_bad_model_gives_a_clear_error(empty_store, open_app, monkeypatch, kind, value, message):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     at = open_app("train")
@@ -408,7 +435,11 @@ def test_queue_all_paper_recipes_uses_the_settings_on_screen(empty_store, open_a
     assert set(jobs) == {n for n, r in RECIPES.items() if r.group == "paper"}
     assert all(c.ft.epochs == 2 for c in jobs.values())
     assert all(c.cl.batch_size == 8 for n, c in jobs.items() if "cl" in c.phases or "joint" in c.phases)
-    assert (jobs["three_phase"].cl.imbalance, jobs["extra_imb"].cl.imbalance, jobs["no_imb"].cl.imbalance) == ("normal", "extra", "none")
+    assert (jobs["three_phase"].cl.imbalance, jobs["extra_imb"].cl.imbalance, jobs["no_imb"].cl.imbalance) == (
+        "normal",
+        "extra",
+        "none",
+    )
     for j in mgr.pending():
         mgr.cancel(j.id)
     # From a study recipe's screen: what makes it that recipe (SupCon, the frozen encoder) stays its own.
@@ -416,7 +447,7 @@ def test_queue_all_paper_recipes_uses_the_settings_on_screen(empty_store, open_a
     at.number_input(key="train:wb.t.supcon.ft.epochs").set_value(3).run()
     at.button(key="train:ablation").click().run()
     ok(at)
-    again = {j.config.recipe: j.config for j in mgr.jobs()[len(jobs):]}
+    again = {j.config.recipe: j.config for j in mgr.jobs()[len(jobs) :]}
     assert set(again) == set(jobs) and all(c.ft.epochs == 3 and not c.ft.freeze_encoder for c in again.values())
     assert all(c.cl.loss == "cosine" for c in again.values())
     for j in mgr.pending():
@@ -445,7 +476,12 @@ def test_home_button_queues_the_demo_run(empty_store, open_app):
     at.button(key="home:start").click().run()
     ok(at)
     job = only_manager().jobs()[0]
-    assert (job.config.recipe, job.config.dataset, job.config.model, job.config.max_steps) == ("three_phase", "demo", "tiny", 2)
+    assert (job.config.recipe, job.config.dataset, job.config.model, job.config.max_steps) == (
+        "three_phase",
+        "demo",
+        "tiny",
+        2,
+    )
     assert any(t.value == "Train" for t in at.title)  # it switched to the Train page
     assert job.wait(600)
     assert job.state == "done"
@@ -496,7 +532,7 @@ def test_embeddings_wait_for_a_just_queued_run_instead_of_showing_an_older_one(f
 
 
 def test_results_loads_a_runs_settings_into_train_and_the_rerun_matches(finished_store, open_app, goto):
-    """"Load these settings into Train" then Start queues a run with the same config (but the
+    """ "Load these settings into Train" then Start queues a run with the same config (but the
     run-specific fields), even after the form was changed for another recipe."""
     from threephase_core.config import to_dict
 
@@ -529,7 +565,9 @@ def test_results_shows_the_lora_trainable_share(tmp_path, monkeypatch, open_app)
     from threephase_core.recipes import build_config
     from threephase_core.runner import run_recipe
 
-    run, result = run_recipe(build_config("lora", {"model": "tiny", "max_steps": 2, "embed_rows": 20}), tmp_path / "runs")
+    run, result = run_recipe(
+        build_config("lora", {"model": "tiny", "max_steps": 2, "embed_rows": 20}), tmp_path / "runs"
+    )
     assert result["state"] == "done"
     monkeypatch.setenv("THREEPHASE_RUNS_DIR", str(tmp_path / "runs"))
     at = open_app("results")
@@ -554,7 +592,9 @@ def test_gpu_speed_button_fills_the_phase_settings(empty_store, open_app, monkey
     assert at.number_input(key="train:wb.t.three_phase.dae.batch_size").value == 32
     at.button(key="train:gpu_preset").click().run()
     ok(at)
-    expected = presets.recipe_gpu_settings("three_phase", 354, 80.0, 128)  # the demo's training rows: the tiny-data preset
+    expected = presets.recipe_gpu_settings(
+        "three_phase", 354, 80.0, 128
+    )  # the demo's training rows: the tiny-data preset
     assert expected["dae.batch_size"] == 16
     for key in ("dae.batch_size", "cl.batch_size", "ft.batch_size", "ft.epochs"):
         assert at.number_input(key=f"train:wb.t.three_phase.{key}").value == expected[key]

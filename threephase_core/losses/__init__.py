@@ -2,6 +2,7 @@
 
 The paper's own phase-2 loss is sentence-transformers' `CosineSimilarityLoss`, used as is.
 """
+
 from threephase_core.losses.ntxent import NTXentLoss, nt_xent_loss
 from threephase_core.losses.supcon import SupConLoss, supcon_loss
 

@@ -1,4 +1,5 @@
 """NT-Xent (SimCLR / unsupervised SimCSE) on two dropout views of each text."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Supervised contrastive loss (SupCon) on two dropout views of each text."""
+
 from __future__ import annotations
 
 import torch

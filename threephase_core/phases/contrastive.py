@@ -7,6 +7,7 @@ in one forward pass (one launch sequence instead of two: measured faster on GPU)
 Options from the companion study: `supcon` (supervised, dropout views) and `simclr`
 (unsupervised NT-Xent, dropout views, no labels).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +15,7 @@ import torch
 
 from threephase_core.batching import bucketed_batches, collate, tokenize
 from threephase_core.config import CLConfig
-from threephase_core.imbalance import class_sizes, corrected_counts, correct_imbalance
+from threephase_core.imbalance import class_sizes, correct_imbalance, corrected_counts
 from threephase_core.losses import NTXentLoss, SupConLoss
 from threephase_core.pairs import build_pairs, pair_multiplier
 from threephase_core.training import PhaseContext, fit, steps_per_epoch, unique_params
@@ -98,7 +99,9 @@ def checked_pairs(texts, labels, n_classes: int, cfg: CLConfig, seed: int, phase
     return pairs
 
 
-def train_contrastive(model, texts, labels, n_classes: int, cfg: CLConfig, ctx: PhaseContext, pairs: dict | None = None) -> dict:
+def train_contrastive(
+    model, texts, labels, n_classes: int, cfg: CLConfig, ctx: PhaseContext, pairs: dict | None = None
+) -> dict:
     """Train `model` in place; returns phase-2 statistics (class counts, number of pairs).
     `pairs`: `checked_pairs` of the same inputs, when the caller already made them."""
     if cfg.loss in ("supcon", "simclr"):
@@ -109,7 +112,16 @@ def train_contrastive(model, texts, labels, n_classes: int, cfg: CLConfig, ctx: 
     loss_fn = CosineSimilarityLoss(model)
     batches = PairBatches(model, pairs, cfg.batch_size, ctx)
     model.train()
-    fit(ctx, "cl", cfg.epochs, len(batches), batches.epoch, lambda idx: batches.loss(loss_fn, model, idx), unique_params(model), cfg.lr)
+    fit(
+        ctx,
+        "cl",
+        cfg.epochs,
+        len(batches),
+        batches.epoch,
+        lambda idx: batches.loss(loss_fn, model, idx),
+        unique_params(model),
+        cfg.lr,
+    )
     return _stats(pairs)
 
 
@@ -137,7 +149,9 @@ def _train_views(model, texts, labels, cfg: CLConfig, ctx: PhaseContext) -> dict
     rng = ctx.rng(3)
     n_batches = steps_per_epoch(len(texts), cfg.batch_size)
     # Random (not length-sorted) batches: in-batch negatives should be a fair sample.
-    make = lambda e: np.array_split(rng.permutation(len(texts)), n_batches)
+
+    def make(epoch):
+        return np.array_split(rng.permutation(len(texts)), n_batches)
 
     def step_loss(idx):
         feats = collate(tok, idx, ctx.device, {"labels": labels})

@@ -17,6 +17,7 @@ value is the same (mean cross-entropy over real target tokens); the largest matr
 the step shrinks by the padding share. `tests/test_dae_fast_loss.py`
 checks it against the stock `DenoisingAutoEncoderLoss.forward`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -63,8 +64,14 @@ class DAEBatches:
     def __init__(self, model, texts: list[str], cfg: DAEConfig, ctx: PhaseContext, salt: int = 1, loss_fn=None):
         self.tokenizer, self.texts, self.cfg, self.ctx = model.tokenizer, list(texts), cfg, ctx
         # Fast (Rust) tokenizers give character offsets: noise on the tokens. Others re-tokenise.
-        self.dropper = TokenWordDropper(self.tokenizer, self.texts, ctx.max_length) if getattr(self.tokenizer, "is_fast", False) else None
-        if self.dropper is not None and not self.dropper.faithful:  # e.g. byte-level BPE: words' pieces depend on context
+        self.dropper = (
+            TokenWordDropper(self.tokenizer, self.texts, ctx.max_length)
+            if getattr(self.tokenizer, "is_fast", False)
+            else None
+        )
+        if (
+            self.dropper is not None and not self.dropper.faithful
+        ):  # e.g. byte-level BPE: words' pieces depend on context
             self.dropper = None
         # Label positions only when the loss these batches feed can use them (unknown loss: assume so).
         self.select_positions = cfg.fast_loss and (loss_fn is None or can_select_positions(loss_fn))
@@ -82,7 +89,9 @@ class DAEBatches:
         if self.dropper:
             source = self.dropper.draw(self.cfg.noise_ratio, self.rng)  # = delete_words, then tokenise
         else:
-            source = tokenize(self.tokenizer, delete_words_batch(self.texts, self.cfg.noise_ratio, self.rng), self.ctx.max_length)
+            source = tokenize(
+                self.tokenizer, delete_words_batch(self.texts, self.cfg.noise_ratio, self.rng), self.ctx.max_length
+            )
         return [(source, idx) for idx in bucketed_batches(self.targets.lengths, self.cfg.batch_size, self.rng)]
 
     def features(self, item) -> list[dict]:
@@ -159,8 +168,11 @@ def dae_loss_on(loss_fn, feats: list[dict], pooled: bool = False):
     # no mask (its one key, the pooled vector, is always attended; the stock mask is the
     # source's first column, always 1, and checking that costs a host sync).
     hidden = loss_fn.decoder.base_model(
-        input_ids=tgt["input_ids"][:, :-1], attention_mask=None, encoder_hidden_states=reps[:, None],
-        encoder_attention_mask=None, use_cache=False,
+        input_ids=tgt["input_ids"][:, :-1],
+        attention_mask=None,
+        encoder_hidden_states=reps[:, None],
+        encoder_attention_mask=None,
+        use_cache=False,
     )[0]
     rows = hidden.reshape(-1, hidden.shape[-1]).index_select(0, positions)
     logits = loss_fn.decoder.cls(rows)
@@ -173,8 +185,11 @@ def _stock_loss(loss_fn, src: dict, tgt: dict, reps: torch.Tensor) -> torch.Tens
         tgt = loss_fn.retokenize(tgt)
     ids = tgt["input_ids"]
     logits = loss_fn.decoder(
-        input_ids=ids[:, :-1], attention_mask=None, encoder_hidden_states=reps[:, None],
-        encoder_attention_mask=src["attention_mask"][:, 0:1], use_cache=False,
+        input_ids=ids[:, :-1],
+        attention_mask=None,
+        encoder_hidden_states=reps[:, None],
+        encoder_attention_mask=src["attention_mask"][:, 0:1],
+        use_cache=False,
     )[0]
     ce = torch.nn.CrossEntropyLoss(ignore_index=loss_fn.tokenizer_decoder.pad_token_id)
     return ce(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
@@ -188,13 +203,19 @@ def train_dae(model, texts: list[str], cfg: DAEConfig, ctx: PhaseContext) -> dic
     batches = DAEBatches(model, texts, cfg, ctx, loss_fn=loss_fn)
     pooled = cfg.bottleneck == "pooled"
     steps = fit(
-        ctx, "dae", cfg.epochs, len(batches), batches.epoch,
+        ctx,
+        "dae",
+        cfg.epochs,
+        len(batches),
+        batches.epoch,
         lambda item: dae_loss_on(loss_fn, batches.features(item), pooled),
-        unique_params(loss_fn), cfg.lr, warmup_ratio=0.0, schedule="constant",
+        unique_params(loss_fn),
+        cfg.lr,
+        warmup_ratio=0.0,
+        schedule="constant",
     )
-    stats = {"steps": steps, **bottleneck_use(loss_fn, batches, pooled)}
-    del loss_fn  # the decoder goes; the encoder keeps the trained (tied) weights
-    return stats
+    # The decoder goes with this function's locals; the encoder keeps the trained (tied) weights.
+    return {"steps": steps, **bottleneck_use(loss_fn, batches, pooled)}
 
 
 @torch.no_grad()

@@ -13,8 +13,8 @@ Companion-study options: `reinit_layers` re-draws the top encoder layers before 
 end; `swa` averages the weights over the last part of training (torch.optim.swa_utils) and
 the averaged model is the one kept.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import torch
@@ -79,7 +79,9 @@ def apply_lora(model, cfg: FTConfig) -> dict:
 
     module = _transformer_module(model)
     targets = [t.strip() for t in cfg.lora_targets.split(",") if t.strip()]
-    lora_cfg = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=targets)
+    lora_cfg = LoraConfig(
+        r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=targets
+    )
     module.model = get_peft_model(module.model, lora_cfg)
     trainable = sum(p.numel() for p in module.model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in module.model.parameters())
@@ -108,7 +110,9 @@ def train_classifier(
     info: dict = {}
     if cfg.reinit_layers:
         info["reinit_layers"] = reinit_top_layers(encoder, cfg.reinit_layers, ctx.seed)
-    clf = Classifier(encoder, label_names, cfg.head_hidden, cfg.dropout, ctx.max_length, ctx.chunk, cfg.head_input_norm).to(ctx.device)
+    clf = Classifier(
+        encoder, label_names, cfg.head_hidden, cfg.dropout, ctx.max_length, ctx.chunk, cfg.head_input_norm
+    ).to(ctx.device)
     tok_train = tokenize(encoder.tokenizer, list(train_texts), ctx.max_length, ctx.chunk, ctx.token_cache)
     tok_val = tokenize(encoder.tokenizer, list(val_texts), ctx.max_length, ctx.chunk, ctx.token_cache)
     y_np = np.array(train_labels, dtype=np.int64)  # a copy: pandas hands out read-only arrays, torch.from_numpy warns
@@ -136,10 +140,17 @@ def train_classifier(
 
         cached = torch.from_numpy(encode(encoder, tok_train, ctx, eval_bs)).to(ctx.device)
         y_dev = torch.from_numpy(y_np).to(ctx.device)
-        make = lambda e: [torch.from_numpy(i).to(ctx.device) for i in np.array_split(rng.permutation(len(y_np)), n_batches)]
-        step_loss = lambda idx: nn.functional.cross_entropy(clf.classify(cached[idx]), y_dev[idx])
+
+        def make(epoch):
+            order = np.array_split(rng.permutation(len(y_np)), n_batches)
+            return [torch.from_numpy(i).to(ctx.device) for i in order]
+
+        def step_loss(idx):
+            return nn.functional.cross_entropy(clf.classify(cached[idx]), y_dev[idx])
     else:
-        make = lambda e: bucketed_batches(tok_train.lengths, cfg.batch_size, rng)
+
+        def make(epoch):
+            return bucketed_batches(tok_train.lengths, cfg.batch_size, rng)
 
         def step_loss(idx):
             batch = collate(tok_train, idx, ctx.device, {"labels": y_np})
@@ -209,7 +220,12 @@ class _SWA:
         self.updates = 0
         self.every = max(1, (total - self.start) // 20)  # ~20 snapshots in the average
         self._make_avg = lambda: AveragedModel(clf, use_buffers=False)
-        self.sched = SWALR(opt, swa_lr=[g.get("initial_lr", g["lr"]) * cfg.swa_lr_factor for g in opt.param_groups], anneal_epochs=1, anneal_strategy="linear")
+        self.sched = SWALR(
+            opt,
+            swa_lr=[g.get("initial_lr", g["lr"]) * cfg.swa_lr_factor for g in opt.param_groups],
+            anneal_epochs=1,
+            anneal_strategy="linear",
+        )
 
     def on_step(self, step: int) -> None:
         if step < self.start:

@@ -11,6 +11,7 @@ vocabulary (about 10 nats at the start with the packaged MiniLM, whose decoder h
 untrained), L_CL a mean squared error of cosines (below 1). Unweighted, the sum is nearly all
 L_DAE. The default w is chosen on validation (bench/phase_effect.py --sweep joint).
 """
+
 from __future__ import annotations
 
 from threephase_core.config import CLConfig, DAEConfig
@@ -19,7 +20,9 @@ from threephase_core.phases.dae import DAEBatches, dae_loss_on, make_dae_loss
 from threephase_core.training import PhaseContext, fit, unique_params
 
 
-def train_joint(model, texts, labels, n_classes: int, dae: DAEConfig, cl: CLConfig, ctx: PhaseContext, pairs: dict | None = None) -> dict:
+def train_joint(
+    model, texts, labels, n_classes: int, dae: DAEConfig, cl: CLConfig, ctx: PhaseContext, pairs: dict | None = None
+) -> dict:
     from sentence_transformers.sentence_transformer.losses import CosineSimilarityLoss
 
     dae_loss = make_dae_loss(model, dae, ctx.cuda).to(ctx.device)
@@ -46,5 +49,4 @@ def train_joint(model, texts, labels, n_classes: int, dae: DAEConfig, cl: CLConf
 
     dae_loss.train()
     fit(ctx, "joint", cl.epochs, n_steps, make, loss, unique_params(dae_loss), cl.lr)
-    del dae_loss
-    return _stats(pairs)
+    return _stats(pairs)  # the DAE decoder goes with this function's locals
