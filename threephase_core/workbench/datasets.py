@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from threephase_core.data import FILE_SUFFIXES, DataError
+from threephase_core.data_files import FILE_SUFFIXES, DataError
 from threephase_core.runstore import default_runs_dir
 
 UPLOAD_DIR = "_uploads"  # inside the runs folder; RunStore.list() skips it (no config.json)
@@ -119,7 +119,7 @@ def table_file(spec: str) -> Path | None:
 
 def peek_table(path: str | Path, rows: int = 5) -> pd.DataFrame:
     """The first rows of a data file, read by the engine's reader (DataError on a bad file)."""
-    from threephase_core.data import read_table  # the engine's reader and its messages
+    from threephase_core.data_files import read_table  # the engine's reader and its messages
 
     df = read_table(Path(path))
     if df.empty or len(df.columns) == 0:
