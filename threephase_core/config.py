@@ -61,6 +61,9 @@ class DAEConfig:
     # What the decoder reads: the encoder's sentence embedding (normalized, for encoders that end in a
     # Normalize module) or the pooled vector before that module (pooled); see phases/dae.py.
     bottleneck: str = setting("normalized", "DAE bottleneck", choices=("normalized", "pooled"))
+    # Learning rate of the decoder's own parameters (those it does not share with the encoder: with the tied
+    # default, its freshly drawn cross-attention and LM-head transform); 0: dae.lr. See phases/dae.py.
+    decoder_lr: float = setting(0.0, "Decoder's own learning rate", min=1e-7, max=1.0, zero="the DAE learning rate")
 
 
 @dataclass
