@@ -150,3 +150,22 @@ def test_train_dae_reports_whether_the_decoder_reads_the_bottleneck(tiny_model_p
     stats = train_dae(model, TEXTS * 2, DAEConfig(batch_size=4), PhaseContext(device="cpu", seed=0, max_steps=2))
     assert stats["steps"] == 2
     assert np.isfinite(stats["loss_own_vector"]) and np.isfinite(stats["loss_other_vector"])
+
+
+def test_decoder_lr_gives_the_decoders_own_parameters_their_own_group(tiny_model_path):
+    """With dae.decoder_lr, the parameters the tied decoder does not share with the encoder (its
+    cross-attention and LM-head transform) form their own group; the shared ones stay at dae.lr."""
+    from threephase_core.phases.dae import split_decoder_params
+
+    model = load_encoder(tiny_model_path, "cpu")
+    loss_fn = make_dae_loss(model, DAEConfig())
+    encoder = {id(p) for p in model.parameters()}
+    shared, extra = split_decoder_params(model, loss_fn, DAEConfig(decoder_lr=1e-3))
+    assert {id(p) for p in shared} == encoder  # every encoder weight is used by the tied decoder
+    (group,) = extra
+    assert group["lr"] == 1e-3 and group["params"] and not {id(p) for p in group["params"]} & encoder
+    names = {n for n, p in loss_fn.decoder.named_parameters() if any(p is q for q in group["params"])}
+    assert any("crossattention" in n for n in names) and any(n.startswith("cls.predictions.transform") for n in names)
+    assert all("crossattention" in n or n.startswith("cls.") for n in names)
+    every, none = split_decoder_params(model, loss_fn, DAEConfig())
+    assert none == () and len(every) == len(shared) + len(group["params"])

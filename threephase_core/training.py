@@ -165,13 +165,17 @@ def fit(
     lr: float,
     warmup_ratio: float = 0.1,
     schedule: str = "linear",
+    extra_groups: tuple[dict, ...] = (),
 ) -> int:
-    """The representation phases' common path: AdamW at `lr` over `params`, warm-up then
-    `schedule`, for `epochs` x `batches_per_epoch` steps (capped by ctx.max_steps)."""
-    opt = make_optimizer([{"params": params, "lr": lr}], ctx.device)
+    """The representation phases' common path: AdamW at `lr` over `params` (and over each of
+    `extra_groups` at its own "lr"), warm-up then `schedule`, for `epochs` x `batches_per_epoch`
+    steps (capped by ctx.max_steps)."""
+    groups = [{"params": params, "lr": lr}, *(g for g in extra_groups if g["params"])]
+    opt = make_optimizer(groups, ctx.device)
     total = ctx.cap(epochs * batches_per_epoch)
     sched = make_scheduler(opt, total, warmup_ratio, schedule)
-    return run_steps(ctx, phase, epochs, total, make_batches, compute_loss, opt, sched, params)
+    every = [p for g in groups for p in g["params"]]
+    return run_steps(ctx, phase, epochs, total, make_batches, compute_loss, opt, sched, every)
 
 
 def embed_batch(model, batch: dict) -> torch.Tensor:

@@ -202,6 +202,7 @@ def train_dae(model, texts: list[str], cfg: DAEConfig, ctx: PhaseContext) -> dic
     loss_fn.train()
     batches = DAEBatches(model, texts, cfg, ctx, loss_fn=loss_fn)
     pooled = cfg.bottleneck == "pooled"
+    shared, own = split_decoder_params(model, loss_fn, cfg)
     steps = fit(
         ctx,
         "dae",
@@ -209,13 +210,28 @@ def train_dae(model, texts: list[str], cfg: DAEConfig, ctx: PhaseContext) -> dic
         len(batches),
         batches.epoch,
         lambda item: dae_loss_on(loss_fn, batches.features(item), pooled),
-        unique_params(loss_fn),
+        shared,
         cfg.lr,
         warmup_ratio=0.0,
         schedule="constant",
+        extra_groups=own,
     )
     # The decoder goes with this function's locals; the encoder keeps the trained (tied) weights.
     return {"steps": steps, **bottleneck_use(loss_fn, batches, pooled)}
+
+
+def split_decoder_params(model, loss_fn, cfg: DAEConfig) -> tuple[list, tuple[dict, ...]]:
+    """(parameters trained at dae.lr, extra groups): with `dae.decoder_lr` set, the parameters
+    the decoder does not share with the encoder get their own group at that rate. With the tied
+    default those are the decoder's freshly drawn cross-attention and LM-head transform, thrown
+    away after the phase: at dae.lr they barely move in a short phase, the decoder stays a random
+    head, and its gradients reach the shared encoder weights as noise."""
+    params = unique_params(loss_fn)
+    if not cfg.decoder_lr:
+        return params, ()
+    encoder = {id(p) for p in model.parameters()}
+    own = [p for p in params if id(p) not in encoder]
+    return [p for p in params if id(p) in encoder], ({"params": own, "lr": cfg.decoder_lr},)
 
 
 @torch.no_grad()

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from threephase_core.config import CLConfig, DAEConfig
 from threephase_core.phases.contrastive import PairBatches, _stats, checked_pairs
-from threephase_core.phases.dae import DAEBatches, dae_loss_on, make_dae_loss
-from threephase_core.training import PhaseContext, fit, unique_params
+from threephase_core.phases.dae import DAEBatches, dae_loss_on, make_dae_loss, split_decoder_params
+from threephase_core.training import PhaseContext, fit
 
 
 def train_joint(
@@ -48,5 +48,6 @@ def train_joint(
         return cl_term + dae.joint_weight * dae_loss_on(dae_loss, dae_batches.features(dae_item), pooled)
 
     dae_loss.train()
-    fit(ctx, "joint", cl.epochs, n_steps, make, loss, unique_params(dae_loss), cl.lr)
+    shared, own = split_decoder_params(model, dae_loss, dae)
+    fit(ctx, "joint", cl.epochs, n_steps, make, loss, shared, cl.lr, extra_groups=own)
     return _stats(pairs)  # the DAE decoder goes with this function's locals
