@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from threephase_core.cli import _print_metrics
+from threephase_core.cli_run import _print_metrics
 
 
 def _split(acc: float) -> dict:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from threephase_core import cli as cli_module
+from threephase_core import cli_run
 from threephase_core.command_line import command_for, config_from_settings, read_config_file
 from threephase_core.config import ConfigError, to_dict
 from threephase_core.recipes import RECIPES, build_config
@@ -19,7 +20,7 @@ SMALL = ["--max-steps", "2", "--set", "embed_rows=20", "--set", "embed_train_row
 def parsed_config(command: str):
     """The config the CLI's own parser and settings code make of `command` (no data read)."""
     args = cli_module._parser().parse_args(shlex.split(command)[1:])
-    return cli_module.config_from_args(args)[0]
+    return cli_run.config_from_args(args)[0]
 
 
 @pytest.mark.parametrize("recipe", sorted(RECIPES))

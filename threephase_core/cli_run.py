@@ -1,0 +1,394 @@
+"""The `run` command: arguments to a RunConfig, a run folder, a progress bar, Ctrl-C, the report.
+
+What Ctrl-C does at each moment (see `_ctrl_c_cancels`): during a phase it stops the run at the
+next step (status "cancelled", exit 130, finished phases kept); a second one quits at once; after
+the last training step it is too late to stop anything (the run finishes, the report says so,
+exit 0). `--config` and `--resume` are read here too (command_line.py, checkpoints.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+
+from threephase_core.config import ConfigError
+
+
+def run_command(args) -> int:
+    """Check the input, make the run folder, run the recipe in a worker thread and report.
+
+    Everything that can be refused (settings, data, a local model path, the runs folder) is
+    checked before the run folder is made, so bad input leaves no failed run behind.
+    """
+    from threephase_core.data import DataError
+
+    if args.resume:
+        return _resume(args)
+    try:
+        cfg, dataset = _prepare(args)
+    except (ConfigError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    run = _create_run(args.runs_dir, cfg)
+    if run is None:
+        return 2
+    print(
+        f"run {run.id}: recipe {cfg.recipe} ({' -> '.join(cfg.phases)}), dataset {dataset.name} "
+        f"({len(dataset.train)}/{len(dataset.validation)}/{len(dataset.test)} rows), model {cfg.model}"
+    )
+    for note in dataset.notes:
+        print(f"  note: {note}")
+    result, progress = _execute(cfg, run, dataset, quiet=args.quiet)
+    return _report(result, progress, run)
+
+
+# Flags that would change what a resumed run's finished phases were trained with.
+_NOT_WITH_RESUME = ("config", "recipe", "dataset", "model", "seed", "text_column", "label_column", "gpu_preset")
+
+
+def _resume(args) -> int:
+    """Go on with a stopped run from its last finished phase, in its folder, with its saved config;
+    --set, --device and --max-steps may change what the phases still to run use."""
+    from threephase_core import checkpoints
+    from threephase_core.config import load_config
+    from threephase_core.data import DataError, load_dataset
+
+    try:
+        given = [name for name in _NOT_WITH_RESUME if getattr(args, name) not in (None, False)]
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise ConfigError(
+                f"{flag} cannot be given with --resume: the run goes on with its saved config "
+                "(--set changes the settings of the phases still to run)"
+            )
+        run = checkpoints.find_run(args.resume, args.runs_dir)
+        problem = checkpoints.resume_problem(run)
+        if problem:
+            raise ConfigError(problem)
+        try:
+            saved = load_config(run.path / "config.json")
+        except ValueError as e:
+            raise ConfigError(f"the saved config of run {run.id} cannot be read ({e})") from None
+        start = checkpoints.resume_point(run, saved.phases)
+        extra = list(args.overrides) + [
+            f"{key}={getattr(args, key)}" for key in ("device", "max_steps") if getattr(args, key) is not None
+        ]
+        for item in extra:
+            problem = checkpoints.resume_change_problem(_set_key(item), saved.phases, start)
+            if problem:
+                raise ConfigError(problem)
+        cfg = saved.with_overrides(extra).validate()
+        dataset = load_dataset(
+            cfg.dataset,
+            cfg.text_column,
+            cfg.label_column,
+            cfg.seed,
+            cfg.val_fraction,
+            cfg.test_fraction,
+            cfg.max_train_rows,
+            root=args.data_root,
+        )
+    except (ConfigError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    todo = " -> ".join(checkpoints.remaining(cfg.phases, start))
+    print(
+        f"run {run.id}: resuming recipe {cfg.recipe} "
+        f"{f'after {start}' if start else 'from the start (no finished phase was saved)'}; to run: {todo}"
+    )
+    result, progress = _execute(cfg, run, dataset, quiet=args.quiet, resume=True)
+    return _report(result, progress, run)
+
+
+def _prepare(args):
+    """The run's config and data; raises ConfigError/DataError on bad input."""
+    from threephase_core.command_line import config_from_settings
+    from threephase_core.data import load_dataset
+    from threephase_core.encoder import local_model_problem
+
+    cfg, extra, file_settings = config_from_args(args)
+    problem = local_model_problem(cfg.model)
+    if problem:
+        raise ConfigError(problem)
+    dataset = load_dataset(
+        cfg.dataset,
+        cfg.text_column,
+        cfg.label_column,
+        cfg.seed,
+        cfg.val_fraction,
+        cfg.test_fraction,
+        cfg.max_train_rows,
+        root=args.data_root,
+    )
+    if args.gpu_preset:
+        preset = _gpu_preset(cfg, len(dataset.train))
+        if preset:
+            cfg = config_from_settings(args.recipe, {**preset, **file_settings}, extra)  # the user's settings win
+            print("GPU preset: " + ", ".join(f"{k}={v}" for k, v in preset.items()))
+    return cfg, dataset
+
+
+# Decided by --recipe: a --set would be silently reset by the recipe, so it is refused.
+_RECIPE_KEYS = ("recipe", "phases")
+
+
+def config_from_args(args):
+    """The run's config from the `run` command's arguments, without reading the data: the config file
+    (--config) if any, then --recipe, the flags and --set (see `command_line.config_from_settings`); a
+    dataset named by a folder under the data root is recorded as that folder. Returns (config, the
+    key=value items, the file's settings); raises ConfigError."""
+    from threephase_core.command_line import config_from_settings, read_config_file
+    from threephase_core.data_root import resolve_dataset
+
+    file_settings = read_config_file(args.config) if args.config else {}
+    extra = _overrides(args, file_settings)
+    cfg = config_from_settings(args.recipe, file_settings, extra)
+    folder = resolve_dataset(cfg.dataset, args.data_root)
+    if folder != cfg.dataset:  # a name under the data root: the run records the folder it reads
+        extra.append(f"dataset={folder}")
+        cfg = config_from_settings(args.recipe, file_settings, extra)
+    return cfg, extra, file_settings
+
+
+def _overrides(args, file_settings: dict | None = None) -> list[str]:
+    """The run's key=value settings: the user's --set values, then the flags that were given, then
+    the command line's defaults for what neither they nor the config file (`file_settings`) give.
+
+    Raises ConfigError when a key is given both as a flag and as --set (rather than silently
+    letting one win) and for --set recipe=/phases=, which the recipe decides.
+    """
+    from threephase_core.command_line import FLAG_DEFAULTS, FLAG_KEYS
+
+    extra = list(args.overrides)
+    given = {_set_key(o) for o in extra}
+    for key in _RECIPE_KEYS:
+        if key in given:
+            raise ConfigError(
+                f"--set {key}=... is refused: the recipe decides it; choose the recipe with --recipe "
+                "(`python -m threephase_core recipes` lists them)"
+            )
+    for key in FLAG_KEYS:
+        value = getattr(args, key)
+        if value is not None and key in given:
+            flag = "--" + key.replace("_", "-")
+            raise ConfigError(f"{key} is given twice ({flag} and --set {key}=...); give it once")
+        if value is None and key not in given and key not in (file_settings or {}):
+            value = FLAG_DEFAULTS.get(key)
+        if value is not None:
+            extra.append(f"{key}={value}")
+    return extra
+
+
+def _set_key(item: str) -> str:
+    """The key of a --set item ('ft.lr' of 'ft.lr=3e-5'); a malformed item is left to the config."""
+    return item.split("=", 1)[0].strip()
+
+
+def _create_run(runs_dir: str | None, cfg):
+    """A new run folder, or None after printing why the runs folder cannot hold one."""
+    from threephase_core.runstore import RunStore
+
+    store = RunStore(runs_dir)
+    try:
+        return store.create(cfg.recipe, cfg.dataset, cfg.seed)
+    except OSError as e:
+        print(
+            f"error: cannot create a run folder in {store.root} ({_why_not_made(e)}); choose another --runs-dir",
+            file=sys.stderr,
+        )
+        return None
+
+
+def _why_not_made(e: OSError) -> str:
+    """The reason a folder could not be made, in words ("a file of that name is in the way")."""
+    if isinstance(e, FileExistsError):
+        return "a file of that name is in the way"
+    if isinstance(e, NotADirectoryError):
+        return "part of the path is a file"
+    return (e.strerror or str(e)).lower()
+
+
+def _execute(cfg, run, dataset, quiet: bool, resume: bool = False):
+    """Run the recipe in a worker thread while this thread draws the progress bar.
+
+    The worker sets `done` when it ends; this thread waits on that event, never in
+    Thread.join, and Ctrl-C only asks for a cancel (see `_ctrl_c_cancels`).
+    Returns (execute's result, the Progress).
+    """
+    from threephase_core.progress import Progress
+    from threephase_core.runner import execute
+
+    progress, result, done = Progress(), {}, threading.Event()
+
+    def work() -> None:
+        try:
+            result.update(execute(cfg, run, progress, dataset, resume=resume))
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=work, name="threephase-cli-run", daemon=True)
+    with _ctrl_c_cancels(progress, run, done):
+        worker.start()
+        _watch(progress, done, quiet=quiet)
+        worker.join()
+    return result, progress
+
+
+@contextlib.contextmanager
+def _ctrl_c_cancels(progress, run, done: threading.Event):
+    """While the run is in progress, Ctrl-C asks it to stop at the next step; a second one quits.
+
+    Why not KeyboardInterrupt: on Python 3.11 one landing in Thread.join marks the worker as
+    stopped while it still runs, so the process exits and kills the worker inside torch
+    ("terminate called without an active exception") and the run stays "running". The handler
+    only sets the cancel flag (the watcher prints the notice: printing from a signal handler can
+    collide with the progress bar's writes).
+
+    The handler stays in place until the command has reported (`main` puts the previous one back
+    at its very end), so a Ctrl-C between the run's end and the report is recorded as a request
+    that came too late instead of killing the process after a complete run. Signal handlers can
+    only be set in the main thread, and an ignored SIGINT (nohup) stays ignored.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield
+        return
+
+    def on_sigint(signum, frame) -> None:
+        if progress.cancel_requested and not done.is_set():
+            _force_quit(run)
+        progress.request_cancel()  # after the run has ended this only marks the request as too late
+
+    signal.signal(signal.SIGINT, on_sigint)
+    yield
+
+
+def _force_quit(run) -> None:
+    """The second Ctrl-C: mark the run cancelled and leave now (phases already saved stay)."""
+    os.write(2, b"\nquitting now; finished phases are in " + str(run.path).encode() + b"\n")
+    try:
+        run.update_status(state="cancelled", message="quit by a second Ctrl-C")
+    finally:
+        os._exit(130)
+
+
+def _report(result: dict, progress, run) -> int:
+    """Print the run's outcome; returns the exit status (0 done, 130 cancelled, 2 bad input, 1 failed)."""
+    from threephase_core import checkpoints
+
+    state = result.get("state", progress.state)
+    kept = checkpoints.disk_use(run)
+    if state == "done":
+        _print_metrics(result["metrics"], run)
+        if kept:
+            print(f"phase checkpoints kept (keep_checkpoints=true): {checkpoints.describe(kept)}")
+        if progress.cancel_requested:
+            print(
+                "note: the stop request came after the last training step, too late to stop anything; "
+                "the run finished and its results are above",
+                file=sys.stderr,
+                flush=True,
+            )
+        return 0
+    resume_hint = f"phase checkpoints: {checkpoints.describe(kept)}; " if kept else ""
+    resume_hint += f"go on with: threephase run --resume {run.path}"
+    if state == "cancelled":
+        print(f"cancelled; finished phases are in {run.path}")
+        print(resume_hint)
+        return 130
+    print(f"error: {result.get('message', progress.message)}", file=sys.stderr)
+    if not result.get("input_error"):
+        print(resume_hint, file=sys.stderr)
+    return 2 if result.get("input_error") else 1
+
+
+def _gpu_preset(cfg, train_rows: int) -> dict:
+    """The GPU preset for this run, or {} (with a note) when it will not run on a GPU."""
+    from threephase_core import gpu_presets
+
+    memory = gpu_presets.gpu_memory_gib()
+    if memory is None or cfg.device == "cpu":
+        print("note: --gpu-preset ignored: the run is on the CPU", file=sys.stderr)
+        return {}
+    return gpu_presets.recipe_gpu_settings(cfg.recipe, train_rows, memory, cfg.max_length)
+
+
+def _watch(progress, done: threading.Event, quiet: bool) -> None:
+    """Draw a progress bar per phase until `done` is set; say once that a cancel was asked for."""
+    from tqdm import tqdm
+
+    bar, phase, told = None, None, False
+    while not done.is_set():
+        snap = progress.snapshot()
+        told = told or _tell_cancel(snap["cancel_requested"])
+        if not quiet and snap["phase"] and snap["phase"] != phase:
+            if bar is not None:
+                bar.close()
+            phase = snap["phase"]
+            bar = tqdm(total=snap["total"], desc=f"{phase:5s}", unit="step", leave=True, dynamic_ncols=True)
+        if bar is not None:
+            bar.n = snap["step"]
+            losses = snap["losses"].get(phase) or []
+            if losses:
+                bar.set_postfix(loss=f"{losses[-1][1]:.4f}", refresh=False)
+            bar.refresh()
+        done.wait(0.2)
+    if bar is not None:
+        bar.n = progress.snapshot()["step"] if progress.phase == phase else bar.n
+        bar.close()
+    # A request the loop did not see came as the run ended: the report says whether it stopped
+    # the run ("cancelled") or came too late (a finished run), so nothing is promised here.
+
+
+def _tell_cancel(requested: bool) -> bool:
+    """Say (once: the caller keeps the answer) that Ctrl-C was heard; True when it was said."""
+    if requested:
+        print("\nstopping at the next step... (Ctrl-C again to quit now)", file=sys.stderr, flush=True)
+    return requested
+
+
+def _num(value, width: int, digits: int) -> str:
+    return f"{value:{width}.{digits}f}" if isinstance(value, (int, float)) else f"{'-':>{width}s}"
+
+
+def _print_metrics(m: dict, run) -> None:
+    print()
+    print(f"{'split':12s} {'accuracy':>9s} {'macro F1':>9s} {'macro P':>9s} {'macro R':>9s}")
+    for split in ("validation", "test"):
+        s = m[split]
+        scores = (s["accuracy"], s["f1_macro"], s["precision_macro"], s["recall_macro"])
+        print(f"{split:12s} " + " ".join(f"{x:9.4f}" for x in scores))
+    print()
+    # Per phase, each cluster metric with its 95% bootstrap interval over the validation texts:
+    # a change between phases that stays inside both intervals may be noise.
+    columns = ("silhouette [95% CI]", "kNN val [95% CI]", "kNN train [95% CI]")
+    print(f"{'phase':8s} {'wall s':>8s} " + " ".join(f"{c:>22s}" for c in columns))
+    for phase, info in m["phases"].items():
+        cells = []
+        for key, ci in (("silhouette", "silhouette_ci"), ("knn_acc", "knn_acc_ci"), ("knn_train_acc", "knn_train_ci")):
+            value, low_high = info.get(key), info.get(ci)
+            text = f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+            if (
+                isinstance(low_high, list)
+                and len(low_high) == 2
+                and all(isinstance(x, (int, float)) for x in low_high)
+            ):
+                text += f" [{low_high[0]:.2f}, {low_high[1]:.2f}]"
+            cells.append(f"{text:>22s}")
+        print(f"{phase:8s} {_num(info.get('wall_s'), 8, 1)} " + " ".join(cells))
+    print(
+        "kNN val: 5-NN among the validation texts (leave-one-out); kNN train: validation texts voted by their "
+        "5 nearest training texts"
+    )
+    lora = m["ft"].get("lora")
+    if lora:
+        print(
+            f"\nLoRA: {lora['trainable_params']:,} trainable of {lora['total_params']:,} encoder parameters "
+            f"({lora['trainable_share']:.2%})"
+        )
+    if m.get("before_ft", {}).get("val_acc") is not None:
+        print(f"before fine-tuning (untrained head): validation accuracy {m['before_ft']['val_acc']:.4f}")
+    best = f"best validation accuracy {m['ft']['best_val_acc']:.4f} at step {m['ft']['best_step']}"
+    print(f"\n{best}; run folder: {run.path}")
