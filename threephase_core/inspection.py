@@ -9,9 +9,9 @@ every view) and computes, with per-run caches, what the page asks of it. No Stre
 Run-folder files it reads (written by the runner):
     embeddings/<phase>.npz          validation texts: embeddings, labels, texts (+ proba after FT)
     embeddings/train/<phase>.npz    training texts: the same arrays, plus rows
-and the caches it writes (safe to delete):
+and the cache it writes (safe to delete):
     inspection/knn_<view>_<phase>.npz    the K_MAX nearest neighbours of every point
-    projections/<method>_with_training.npz  maps fitted on validation and training texts together
+(the maps of training texts are `inspection_maps.py`'s).
 
 Ids: validation text i has id i; training text j has id n_validation + j. A selection kept as
 ids therefore survives switching projections and switching between validation, training and both.
@@ -27,7 +27,6 @@ import zipfile
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,7 +254,7 @@ def _cache_file(points: Points, phase: str) -> Path:
     return Path(points.source) / "inspection" / f"knn_{points.view}_{phase}.npz"
 
 
-def _save_npz(path: Path, **arrays) -> None:
+def save_cache(path: Path, **arrays) -> None:
     """Write a cache file atomically; a cache that cannot be written (read-only folder, full
     disk) is only a lost shortcut."""
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp.npz")
@@ -281,7 +280,7 @@ def neighbour_table(points: Points, phase: str) -> np.ndarray:
         except READ_ERRORS:
             pass
         ind, _ = nb.nearest(points.embeddings[phase], K_MAX)
-        _save_npz(f, meta=np.array(meta), indices=ind.astype(np.int32))
+        save_cache(f, meta=np.array(meta), indices=ind.astype(np.int32))
         return ind
 
     return _memoised(("knn", points.source, points.view, phase, points.stamp), compute)
@@ -412,86 +411,12 @@ def per_class_silhouette(points: Points, names: list[str]) -> pd.DataFrame:
     return _memoised(("silhouette", points.source, points.view, points.stamp, tuple(names)), compute)
 
 
-# ---- maps with training texts ------------------------------------------------------------------
-def training_projection_file(run: Run, method: str) -> Path:
-    return run.path / "projections" / f"{method}_with_training.npz"
-
-
-def compute_training_projection(run: Run, method: str, seed: int = 0) -> dict[str, np.ndarray]:
-    """Layouts {phase: (n, 2)} of the "both" view's points (validation, then training), each
-    phase's map fitted on both together and aligned to the previous phase's (as the validation
-    maps are); cached in the run folder."""
-    from threephase_core.projection import project_phases
-
-    points = load_points(run, "both")
-    if points.view != "both" or not points.phases:
-        return {}
-    meta = json.dumps({"version": CACHE_VERSION, "method": method, "stamp": points.stamp, "seed": seed})
-    f = training_projection_file(run, method)
-    try:
-        with np.load(f, allow_pickle=False) as z:
-            if str(z["meta"]) == meta:
-                return {p: z[f"xy_{p}"] for p in points.phases}
-    except READ_ERRORS:
-        pass
-    layouts = project_phases({p: points.embeddings[p] for p in points.phases}, method=method, seed=seed)
-    _save_npz(f, meta=np.array(meta), **{f"xy_{p}": xy.astype(np.float32) for p, xy in layouts.items()})
-    return layouts
-
-
-_executor: ThreadPoolExecutor | None = None
-_jobs: dict[tuple, Future] = {}
-_jobs_lock = threading.Lock()
-
-
-def _job_key(run: Run, method: str) -> tuple:
-    return (str(run.path), method, _stamp(_split_files(run, "validation") + _split_files(run, "training")))
-
-
-def request_training_projection(run: Run, method: str) -> Future:
-    """`compute_training_projection` in a background thread (one at a time, deduplicated; a
-    failed one is retried on the next request)."""
-    global _executor
-    key = _job_key(run, method)
-    with _jobs_lock:
-        fut = _jobs.get(key)
-        if fut is not None and (not fut.done() or fut.exception() is None):
-            return fut
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=1)
-        fut = _jobs[key] = _executor.submit(compute_training_projection, Run(run.path), method)
-        return fut
-
-
-def training_projection(run: Run, method: str) -> tuple[dict[str, np.ndarray] | None, str | None]:
-    """(layouts, failure): the finished layouts of the "both" view, or None while they are
-    computed in the background (PCA is computed at once); failure is the error of a failed
-    computation."""
-    if method == "pca":
-        return compute_training_projection(run, "pca"), None
-    fut = request_training_projection(run, method)
-    if not fut.done():
-        return None, None
-    if fut.exception() is not None:
-        return None, f"{type(fut.exception()).__name__}: {fut.exception()}"
-    return fut.result(), None
-
-
-def shutdown(timeout: float = 30.0) -> None:
-    """Wait for the background projections to finish (tests call this at the end)."""
-    global _executor
-    with _jobs_lock:
-        ex, _executor = _executor, None
-        _jobs.clear()
-    if ex is not None:
-        ex.shutdown(wait=True, cancel_futures=True)
-
-
 __all__ = [
+    "CACHE_VERSION",
     "K_MAX",
-    "Points",
+    "READ_ERRORS",
     "VIEWS",
-    "compute_training_projection",
+    "Points",
     "draw_sample",
     "drift_table",
     "has_training",
@@ -500,10 +425,8 @@ __all__ = [
     "neighbour_table",
     "neighbours_of",
     "per_class_silhouette",
-    "request_training_projection",
+    "save_cache",
     "search",
     "selected_ids",
     "selection_table",
-    "shutdown",
-    "training_projection",
 ]

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from threephase_core import inspection as ins
+from threephase_core import inspection_maps as imaps
 from threephase_core import neighbours as nb
 from threephase_core.runstore import Run
 
@@ -185,23 +186,23 @@ def test_per_class_silhouette_per_phase(run):
 
 
 def test_maps_with_training_texts(run):
-    layouts, failure = ins.training_projection(run, "pca")
+    layouts, failure = imaps.training_projection(run, "pca")
     assert failure is None and list(layouts) == list(PHASES)
     assert layouts["cl"].shape == (N_VAL + N_TRAIN, 2)
-    assert ins.training_projection_file(run, "pca").exists()
-    again = ins.compute_training_projection(run, "pca")
+    assert imaps.training_projection_file(run, "pca").exists()
+    again = imaps.compute_training_projection(run, "pca")
     assert np.allclose(again["ft"], layouts["ft"])
 
 
 def test_umap_with_training_texts_in_the_background(run):
-    fut = ins.request_training_projection(run, "umap")
+    fut = imaps.request_training_projection(run, "umap")
     layouts = fut.result(timeout=300)
     try:
-        got, failure = ins.training_projection(run, "umap")
+        got, failure = imaps.training_projection(run, "umap")
         assert failure is None and got is layouts
         assert layouts["base"].shape == (N_VAL + N_TRAIN, 2)
     finally:
-        ins.shutdown()
+        imaps.shutdown()
 
 
 def test_unknown_view_is_a_clear_error(run):
