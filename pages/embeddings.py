@@ -313,7 +313,7 @@ def draw_maps(
     )
     keep = np.concatenate([selected] + list(rings.values()) + ([np.array([focus])] if focus is not None else []))
     draw = ins.draw_sample(len(points), maps.DRAW_CAP, keep)
-    hover = maps.hover_texts(points, names)
+    hover = maps.hover_texts(points)
     quality = wb.phase_quality(current.metrics, shown_phases)
     cols = st.columns(len(shown_phases), gap="small")
     prev, prev_phase = None, None
@@ -331,6 +331,7 @@ def draw_maps(
                 colours,
                 hover,
                 title,
+                names,
                 mode=colouring,
                 selected=selected,
                 focus=focus,

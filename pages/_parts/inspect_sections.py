@@ -234,7 +234,7 @@ def drift(run, points: ins.Points, names: list[str], k: int, layouts, colouring:
                 {p: title(p) for p in phases},
                 draw,
                 colours,
-                maps.hover_texts(points, names),
+                maps.labelled_hover(points, names),
             ),
             key="emb_transition",
             config={"displayModeBar": False},

@@ -10,6 +10,8 @@ overlay without ids (so selecting them selects nothing twice).
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -30,20 +32,44 @@ NO_DRIFT = "#94a3b8"  # the first map has no previous phase
 SCALES = {"confidence": ("Viridis", "confidence"), "drift": ("Plasma", "neighbours<br>replaced")}
 DRAW_CAP = 20_000  # points drawn per map; above it a seeded sample (the page says so)
 ANIMATION_CAP = 1_500  # points in the animated transition (SVG, smooth up to about this many)
-HOVER_CHARS = 90
+HOVER_CHARS = 72
 
 
-def hover_texts(points: Points, names: list[str]) -> np.ndarray:
-    """One short hover label per point: class, split (when both are shown) and the text's start."""
-    both = len(set(points.split.tolist())) > 1
+def hover_texts(points: Points) -> np.ndarray:
+    """Each point's hover text: the start of its text on two lines. Its class and split are in
+    its trace's hover template (a trace holds one class of one split), so they are not repeated
+    for every point: at 20,000 points a map's hover texts are most of what the browser receives."""
     out = []
-    for label, split, text in zip(points.labels, points.split, points.texts):
+    for text in points.texts:
         t = str(text)
         t = t if len(t) <= HOVER_CHARS else t[: HOVER_CHARS - 1] + "…"
-        cut = t.rfind(" ", 0, 48) if len(t) > 48 else -1
-        t = t[:cut] + "<br>" + t[cut + 1 :] if cut > 0 else t
-        out.append(f"<b>{names[label]}</b>{' · ' + split if both else ''}<br>{t}")
+        cut = t.rfind(" ", 0, 40) if len(t) > 40 else -1
+        out.append(t[:cut] + "<br>" + t[cut + 1 :] if cut > 0 else t)
     return np.asarray(out, dtype=object)
+
+
+def labelled_hover(points: Points, names: list[str]) -> np.ndarray:
+    """`hover_texts` with each point's class in front (for a figure with one trace for all classes)."""
+    texts = hover_texts(points)
+    return np.asarray([f"<b>{html.escape(names[c])}</b><br>{t}" for c, t in zip(points.labels, texts)], dtype=object)
+
+
+def _palette_colours(colour: np.ndarray) -> dict:
+    """Marker colours for hex strings: one colour as it is; several as small integers and a
+    stepped colour scale (Plotly sends numbers as a compact typed array and checks them at once,
+    where thousands of colour strings are checked one by one)."""
+    palette, index = np.unique(colour.astype(str), return_inverse=True)
+    if len(palette) == 1:
+        return {"color": palette[0]}
+    last = len(palette) - 1
+    scale = [[i / last, c] for i, c in enumerate(palette)]
+    return {
+        "color": index.astype(np.uint8 if last < 256 else np.int32),
+        "colorscale": scale,
+        "cmin": 0,
+        "cmax": last,
+        "showscale": False,
+    }
 
 
 def point_colours(points: Points, mode: str, names: list[str], drift: np.ndarray | None = None) -> np.ndarray:
@@ -73,6 +99,7 @@ def phase_map(
     colours: np.ndarray,
     hover: np.ndarray,
     title: str,
+    names: list[str],
     *,
     mode: str = "class",
     selected=(),
@@ -118,15 +145,17 @@ def phase_map(
             elif numeric:
                 marker.update(color=colour, colorscale=scale, cmin=0.0, cmax=1.0, showscale=False)
             else:
-                marker["color"] = colour[0] if (colour == colour[0]).all() else colour
+                marker.update(_palette_colours(colour))
+            label = "<b>" + html.escape(names[cls]) + "</b>" + (" · training" if faded else "")
             trace = go.Scattergl(
                 x=xy[part, 0],
                 y=xy[part, 1],
                 mode="markers",
-                name=f"{split} {cls}",
+                name=names[cls],
+                legendgroup=split,
                 customdata=points.ids[part],
                 hovertext=hover[part],
-                hovertemplate="%{hovertext}<extra></extra>",
+                hovertemplate=label + "<br>%{hovertext}<extra></extra>",
                 marker=marker,
                 selected=dict(marker=dict(opacity=1.0)),
                 unselected=dict(marker=dict(opacity=0.07)),

@@ -47,8 +47,10 @@ READ_MAPS = """() => {
     const title = (gd.layout.title.text || '').replace(/<[^>]*>/g, '');  // Streamlit's theme makes titles bold
     const points = {}, selected = [], rings = [];
     for (const t of gd._fullData) {  // decoded arrays (gd.data may hold them base64-encoded)
-      if (t.name === 'neighbours') { for (let i = 0; i < t.x.length; i++) rings.push([t.x[i], t.y[i]]); continue; }
-      if (!t.customdata) continue;
+      if (!t.customdata) {  // overlays: the picked text's neighbours are rings
+        if (t.name === 'neighbours') for (let i = 0; i < t.x.length; i++) rings.push([t.x[i], t.y[i]]);
+        continue;
+      }
       for (let i = 0; i < t.customdata.length; i++) points[t.customdata[i]] = [t.x[i], t.y[i]];
       for (const i of (t.selectedpoints || [])) selected.push(t.customdata[i]);
       if (t.customdata[0] === undefined) throw new Error('no ids in a map trace');

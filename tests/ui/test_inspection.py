@@ -74,6 +74,15 @@ def selected_on(fig: dict) -> set[int]:
     return out
 
 
+def marker_colours(trace: dict) -> list[str]:
+    """Each point's colour: one colour for the trace, or numbers on a stepped colour scale."""
+    colour = trace["marker"]["color"]
+    if isinstance(colour, str):
+        return [colour] * len(values(trace["customdata"]))
+    scale = trace["marker"]["colorscale"]
+    return [scale[int(v)][1] for v in values(colour)]
+
+
 def inside(x: np.ndarray, y: np.ndarray, poly: np.ndarray) -> np.ndarray:
     """Ray casting: which points lie inside the polygon (as Plotly's lasso decides)."""
     result = np.zeros(len(x), dtype=bool)
@@ -254,9 +263,7 @@ def test_colour_by_correctness_matches_the_runs_predictions(run, page):
     for phase, fig in phase_maps(at).items():
         for t in id_traces(fig):
             ids = values(t["customdata"])
-            colours = t["marker"]["color"]
-            colours = [colours] * len(ids) if isinstance(colours, str) else values(colours)
-            assert [c == maps.CORRECT for c in colours] == [right[i] for i in ids], phase
+            assert [c == maps.CORRECT for c in marker_colours(t)] == [right[i] for i in ids], phase
 
 
 def test_drift_equals_a_direct_computation(run, page):
@@ -310,7 +317,7 @@ def test_training_validation_toggle_shows_the_right_counts(run, page):
     ok(at)
     for fig in phase_maps(at).values():
         assert sorted(drawn_ids(fig)) == list(range(n_val + n_train))
-        opacity = {t["name"].split()[0]: t["marker"]["opacity"] for t in id_traces(fig)}
+        opacity = {t["legendgroup"]: t["marker"]["opacity"] for t in id_traces(fig)}
         assert opacity["training"] < opacity["validation"]  # training faded
     assert any(f"{n_val:,} validation texts and {n_train:,} training texts (faded)" in c.value for c in at.caption)
 
