@@ -131,7 +131,7 @@ def _prepare(args):
     return cfg, dataset
 
 
-# Decided by --recipe: a --set would be silently reset by the recipe, so it is refused.
+# Decided by --recipe: a --set would be quietly reset by the recipe, so it is refused.
 _RECIPE_KEYS = ("recipe", "phases")
 
 
@@ -157,7 +157,7 @@ def _overrides(args, file_settings: dict | None = None) -> list[str]:
     """The run's key=value settings: the user's --set values, then the flags that were given, then
     the command line's defaults for what neither they nor the config file (`file_settings`) give.
 
-    Raises ConfigError when a key is given both as a flag and as --set (rather than silently
+    Raises ConfigError when a key is given both as a flag and as --set (rather than quietly
     letting one win) and for --set recipe=/phases=, which the recipe decides.
     """
     from threephase_core.command_line import FLAG_DEFAULTS, FLAG_KEYS

@@ -3,7 +3,7 @@
 A run's whole configuration is one object that is printed, saved as `config.json` in the
 run folder and reloaded from it. Settings are changed with `key=value` overrides
 (`ft.lr=3e-5`, `seed=2`) that are type-checked against the dataclass fields, so a typo
-or a wrong type is a clear `ConfigError`, never a silent default.
+or a wrong type is a clear `ConfigError`, never a quiet fallback to a default.
 
 Each setting is declared once, beside its field, with `setting(default, label, limits...)`
 (see `setting_spec.py`): its default and type (the field's), a label, and its limits (a range,
@@ -120,7 +120,7 @@ class FTConfig:
     evals_per_epoch: int = setting(1, "Validation passes per epoch", min=1)  # more for big data
     # Companion-study techniques.
     swa: bool = setting(False, "Stochastic weight averaging")
-    # Fraction of training after which weights are averaged (1 would average nothing, silently).
+    # Fraction of training after which weights are averaged (1 would average nothing, quietly).
     swa_start: float = setting(0.75, "SWA start (fraction of training)", min=0.0, max=1.0, open_max=True)
     swa_lr_factor: float = setting(3.0, "SWA learning-rate factor", min=0.0, open_min=True)
     reinit_layers: int = setting(0, "Top encoder layers re-drawn before FT", min=0)

@@ -220,7 +220,7 @@ def _decoded(values: pd.Series, where: str, path: Path | None) -> pd.Series:
 
 def read_folder(folder: Path, text_column: str, label_column: str) -> dict[str, pd.DataFrame]:
     """The folder's train/validation/test files; two files for one split (train.csv and
-    train.parquet) are refused, as either choice could silently be the wrong one."""
+    train.parquet) are refused, as either choice could quietly be the wrong one."""
     frames = {}
     for split in SPLITS:
         found = [folder / f"{split}{suffix}" for suffix in FILE_SUFFIXES if (folder / f"{split}{suffix}").exists()]
@@ -318,7 +318,7 @@ def read_hub(
 
 def _check_rows(df: pd.DataFrame, where: str, path: Path | None, columns: tuple[str, str]) -> None:
     """Refuse rows a classifier cannot use (no label, an empty text, a list or object in a cell,
-    which would silently become a text like "['a']"), naming them as the file does: by line."""
+    which would quietly become a text like "['a']"), naming them as the file does: by line."""
 
     def rows(mask: np.ndarray) -> str:
         return _rows_text(np.flatnonzero(mask).tolist(), path, len(df))

@@ -59,7 +59,7 @@ def model_choice_problem(kind: str, spec: str) -> str | None:
     """A clear message when the model chosen on the Train page (`kind`: minilm, tiny, path or
     hub; `spec`: the model, see `pages/_parts/ui.model_spec`) cannot work, else None. The Train page and
     the Home page's demo button use it alike: an empty folder or hub id field is refused, never
-    silently replaced by the default model."""
+    quietly replaced by the default model."""
     spec = (spec or "").strip()
     if kind in ("path", "hub") and not spec:
         return "give a model folder" if kind == "path" else "give a Hugging Face hub id (owner/name)"
