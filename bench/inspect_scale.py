@@ -349,6 +349,11 @@ def write(args, umap: dict, server: dict, browser: dict | None) -> None:
         lines.append("| browser | not measured (no chromium/Playwright, or --no-browser) |")
     lines += [
         "",
+        "Notes. The browser is headless Chromium started with --disable-gpu, so WebGL draws in software on the "
+        "same two cores as the server: a desktop browser with a GPU draws faster. Other work on the machine (the "
+        "load average above) slows every row. A redraw remounts all four maps (a changed figure is a new chart "
+        "for Streamlit), so it costs about what the first draw of the maps does.",
+        "",
         "Redraws: AppTest "
         + ", ".join(f"{t:.2f}" for t in server["redraws"])
         + " s"
