@@ -166,7 +166,7 @@ def test_changed_overrides_keeps_the_recipe_settings():
     base = recipe_defaults("report_baseline")
     values = {"ft.lr": base.ft.lr, "ft.epochs": 3, "ft.dropout": 0.2, "dae.noise_ratio": 0.6}
     assert changed_overrides("report_baseline", values) == {"ft.dropout": 0.2}  # ft.epochs is the recipe's
-    assert changed_overrides("extra_imb", {"cl.imbalance": "normal", "cl.lr": 1e-4}) == {"cl.lr": 1e-4}
+    assert changed_overrides("extra_imb", {"cl.imbalance": "normal", "cl.lr": 3e-4}) == {"cl.lr": 3e-4}
 
 
 def test_recipe_comparison_mean_and_std():
