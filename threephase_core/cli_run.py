@@ -54,7 +54,7 @@ def _resume(args) -> int:
     --set, --device and --max-steps may change what the phases still to run use."""
     from threephase_core import checkpoints
     from threephase_core.config import load_config
-    from threephase_core.data import DataError, load_dataset
+    from threephase_core.data import DataError, dataset_for
 
     try:
         given = [name for name in _NOT_WITH_RESUME if getattr(args, name) not in (None, False)]
@@ -81,16 +81,7 @@ def _resume(args) -> int:
             if problem:
                 raise ConfigError(problem)
         cfg = saved.with_overrides(extra).validate()
-        dataset = load_dataset(
-            cfg.dataset,
-            cfg.text_column,
-            cfg.label_column,
-            cfg.seed,
-            cfg.val_fraction,
-            cfg.test_fraction,
-            cfg.max_train_rows,
-            root=args.data_root,
-        )
+        dataset = dataset_for(cfg, root=args.data_root)
     except (ConfigError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -106,23 +97,14 @@ def _resume(args) -> int:
 def _prepare(args):
     """The run's config and data; raises ConfigError/DataError on bad input."""
     from threephase_core.command_line import config_from_settings
-    from threephase_core.data import load_dataset
+    from threephase_core.data import dataset_for
     from threephase_core.encoder import local_model_problem
 
     cfg, extra, file_settings = config_from_args(args)
     problem = local_model_problem(cfg.model)
     if problem:
         raise ConfigError(problem)
-    dataset = load_dataset(
-        cfg.dataset,
-        cfg.text_column,
-        cfg.label_column,
-        cfg.seed,
-        cfg.val_fraction,
-        cfg.test_fraction,
-        cfg.max_train_rows,
-        root=args.data_root,
-    )
+    dataset = dataset_for(cfg, root=args.data_root)
     if args.gpu_preset:
         preset = _gpu_preset(cfg, len(dataset.train))
         if preset:

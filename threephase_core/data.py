@@ -111,6 +111,21 @@ def load_dataset(
     return ds
 
 
+def dataset_for(cfg, root: str | Path | None = None) -> TextDataset:
+    """The dataset a run's config names (a `RunConfig`: dataset, columns, seed, split fractions,
+    row cap), loaded and split as `load_dataset` does."""
+    return load_dataset(
+        cfg.dataset,
+        cfg.text_column,
+        cfg.label_column,
+        cfg.seed,
+        cfg.val_fraction,
+        cfg.test_fraction,
+        cfg.max_train_rows,
+        root=root,
+    )
+
+
 def capped_train(train: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
     """The training rows a run uses: all of them, or with `max_rows` > 0 below their number, a
     stratified sample of about `max_rows` (`stratified_sample`)."""

@@ -27,7 +27,7 @@ import torch
 from threephase_core import checkpoints, snapshots
 from threephase_core.batching import tokenize
 from threephase_core.config import ConfigError, RunConfig, save_config, to_dict
-from threephase_core.data import DataError, TextDataset, load_dataset
+from threephase_core.data import DataError, TextDataset, dataset_for
 from threephase_core.encoder import ModelError, device_label, load_encoder, max_input_tokens, pick_device
 from threephase_core.metrics import classification_metrics
 from threephase_core.progress import Cancelled, Progress
@@ -183,15 +183,7 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
     run.update_status(device=device, device_name=device_label() if device != "cpu" else "CPU")
-    ds = dataset or load_dataset(
-        cfg.dataset,
-        cfg.text_column,
-        cfg.label_column,
-        cfg.seed,
-        cfg.val_fraction,
-        cfg.test_fraction,
-        cfg.max_train_rows,
-    )
+    ds = dataset or dataset_for(cfg)
     run.write("data.json", ds.summary())
     progress.log("data", rows={s: len(ds.split(s)) for s in ("train", "validation", "test")}, notes=ds.notes)
     start = checkpoints.resume_point(run, cfg.phases) if resume else None  # the last phase saved whole
