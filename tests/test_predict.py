@@ -141,7 +141,7 @@ def test_cli_predict_refuses_bad_input_with_one_line(trained, args, message):
     done = _cli(*args, "--runs-dir", str(runs))
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
-    assert done.stderr.strip().splitlines()[-1].split(": ", 1)[0] in ("error", "python -m threephase_core predict")
+    assert done.stderr.strip().splitlines()[-1].split(": ", 1)[0] in ("error", "threephase predict")
 
 
 def test_cli_predict_names_a_damaged_model(trained, tmp_path):
