@@ -18,6 +18,7 @@ Two modes:
 The test split is never read. Metrics: `projection.cluster_quality` (k = 5, cosine), with the
 training texts (at most `embed_train_rows`, stratified) as the k-NN reference set.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from settings import default_data_root, load_benchmark_dataset
 
 from threephase_core.cli import quiet_libraries
@@ -82,15 +82,23 @@ def versions() -> str:
     import torch
     import transformers
 
-    return (f"torch {torch.__version__}, transformers {transformers.__version__}, sentence-transformers "
-            f"{sentence_transformers.__version__}, scikit-learn {sklearn.__version__}, Python {platform.python_version()}")
+    return (
+        f"torch {torch.__version__}, transformers {transformers.__version__}, sentence-transformers "
+        f"{sentence_transformers.__version__}, scikit-learn {sklearn.__version__}, Python {platform.python_version()}"
+    )
 
 
 def commit() -> str:
     try:
-        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "threephase_core"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        out = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "threephase_core"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         return out.stdout.strip() + (" (threephase_core changed since)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -105,7 +113,9 @@ def load(name: str, data_root: str, max_train_rows: int, seed: int):
 _PREFIX_CACHE: dict = {}  # (dataset, rows, seed, prefix) -> (encoder weights after the prefix, its metrics)
 
 
-def measure(ds, phases: tuple[str, ...], overrides: dict, seed: int, prefix: tuple[str, ...] = (), common: dict | None = None) -> dict:
+def measure(
+    ds, phases: tuple[str, ...], overrides: dict, seed: int, prefix: tuple[str, ...] = (), common: dict | None = None
+) -> dict:
     """Train `prefix` with the default settings (once per dataset and seed, then reused), then
     `phases` with `overrides` on the defaults; return per phase (base included) the cluster
     metrics and wall seconds, and FT's best validation accuracy when "ft" is among the phases."""
@@ -127,8 +137,13 @@ def measure(ds, phases: tuple[str, ...], overrides: dict, seed: int, prefix: tup
     train = snapshots.train_set(ds.train, cfg.embed_train_rows, seed, model.tokenizer, ctx)
 
     def quality() -> dict:
-        return cluster_quality(encode(model, val.tok, ctx), val.labels, reference=encode(model, train.tok, ctx),
-                               reference_labels=train.labels, label_names=ds.label_names)
+        return cluster_quality(
+            encode(model, val.tok, ctx),
+            val.labels,
+            reference=encode(model, train.tok, ctx),
+            reference_labels=train.labels,
+            label_names=ds.label_names,
+        )
 
     key = (ds.name, len(ds.train), seed, prefix)
     if key in _PREFIX_CACHE:
@@ -164,16 +179,31 @@ def _train(phase: str, model, cfg, ds, ctx, quality) -> dict:
     elif phase == "joint":
         stats = train_joint(model, texts, labels, ds.num_classes, cfg.dae, cfg.cl, ctx)
     elif phase == "ft":
-        _, info = train_classifier(model, ds.label_names, texts, labels, ds.validation["text"].tolist(),
-                                   ds.validation["label"].to_numpy(), cfg.ft, ctx)
+        _, info = train_classifier(
+            model,
+            ds.label_names,
+            texts,
+            labels,
+            ds.validation["text"].tolist(),
+            ds.validation["label"].to_numpy(),
+            cfg.ft,
+            ctx,
+        )
         stats = {"val_acc": info["best_val_acc"]}
     out = {**quality(), "wall_s": time.perf_counter() - t0, "steps": ctx.progress.snapshot().get("step")}
     out.update({k: v for k, v in stats.items() if k in ("pairs", "val_acc") or k.startswith("loss_")})
     return out
 
 
-def run_sweep(name: str, datasets: list[str], seeds: list[int], data_root: str, max_train_rows: int, only: list[str],
-              common: dict | None = None) -> dict:
+def run_sweep(
+    name: str,
+    datasets: list[str],
+    seeds: list[int],
+    data_root: str,
+    max_train_rows: int,
+    only: list[str],
+    common: dict | None = None,
+) -> dict:
     sweep = SWEEPS[name]
     prefix = tuple(sweep.get("prefix", ()))
     rows = []
@@ -185,18 +215,38 @@ def run_sweep(name: str, datasets: list[str], seeds: list[int], data_root: str, 
                     continue
                 t0 = time.perf_counter()
                 phases = measure(ds, sweep["phases"], overrides, seed, prefix, common)
-                rows.append({"dataset": dataset, "variant": variant, "overrides": overrides, "seed": seed,
-                             "phases": phases, "wall_s": time.perf_counter() - t0})
+                rows.append(
+                    {
+                        "dataset": dataset,
+                        "variant": variant,
+                        "overrides": overrides,
+                        "seed": seed,
+                        "phases": phases,
+                        "wall_s": time.perf_counter() - t0,
+                    }
+                )
                 last = phases[sweep["phases"][-1]]
-                print(f"{dataset} {variant!r} seed {seed}: " + ", ".join(
-                    f"{p} kNN(train) {phases[p]['knn_train_acc']:.3f} sil {phases[p]['silhouette']:.3f}" for p in phases)
-                    + (f", FT val {last['val_acc']:.3f}" if "val_acc" in last else ""), flush=True)
+                print(
+                    f"{dataset} {variant!r} seed {seed}: "
+                    + ", ".join(
+                        f"{p} kNN(train) {phases[p]['knn_train_acc']:.3f} sil {phases[p]['silhouette']:.3f}"
+                        for p in phases
+                    )
+                    + (f", FT val {last['val_acc']:.3f}" if "val_acc" in last else ""),
+                    flush=True,
+                )
     return {"sweep": name, "prefix": prefix, "phases": sweep["phases"], "rows": rows}
 
 
 # ---- the default recipe through the runner ---------------------------------------------
-def run_default(datasets: list[str], seeds: list[int], data_root: str, max_train_rows: int, runs_dir: Path,
-                common: dict | None = None) -> dict:
+def run_default(
+    datasets: list[str],
+    seeds: list[int],
+    data_root: str,
+    max_train_rows: int,
+    runs_dir: Path,
+    common: dict | None = None,
+) -> dict:
     """three_phase with default settings, one run folder per (dataset, seed); the demo is never capped."""
     from threephase_core.data_root import resolve_dataset
     from threephase_core.progress import Progress
@@ -210,21 +260,32 @@ def run_default(datasets: list[str], seeds: list[int], data_root: str, max_train
         source = resolve_dataset(dataset, data_root)
         cap = 0 if dataset == "demo" else max_train_rows
         for seed in seeds:
-            cfg = build_config("three_phase", {"dataset": source, "seed": seed, "max_train_rows": cap, **(common or {})})
+            cfg = build_config(
+                "three_phase", {"dataset": source, "seed": seed, "max_train_rows": cap, **(common or {})}
+            )
             run = RunStore(runs_dir).create(cfg.recipe, dataset, seed)
             t0 = time.perf_counter()
             result = execute(cfg, run, Progress())
             if result["state"] != "done":
                 raise SystemExit(f"{dataset} seed {seed}: {result.get('message', result['state'])}")
             rows.append(_row(dataset, seed, run.metrics, time.perf_counter() - t0, str(run.path), cap))
-            print(f"{dataset} seed {seed}: FT val {rows[-1]['val_acc']:.4f}, wall {rows[-1]['wall_s']:.0f} s", flush=True)
+            print(
+                f"{dataset} seed {seed}: FT val {rows[-1]['val_acc']:.4f}, wall {rows[-1]['wall_s']:.0f} s", flush=True
+            )
     return {"recipe": "three_phase", "rows": rows}
 
 
 def _row(dataset: str, seed: int, metrics: dict, wall: float, folder: str, cap: int) -> dict:
     phases = {p: {k: m.get(k) for k in (*METRICS, "wall_s")} for p, m in metrics.get("phases", {}).items()}
-    return {"dataset": dataset, "seed": seed, "val_acc": metrics["validation"]["accuracy"], "wall_s": wall,
-            "phases": phases, "folder": folder, "max_train_rows": cap}
+    return {
+        "dataset": dataset,
+        "seed": seed,
+        "val_acc": metrics["validation"]["accuracy"],
+        "wall_s": wall,
+        "phases": phases,
+        "folder": folder,
+        "max_train_rows": cap,
+    }
 
 
 def read_baseline(folder: Path, label: str) -> dict:
@@ -235,8 +296,16 @@ def read_baseline(folder: Path, label: str) -> dict:
     for status in sorted(folder.rglob("status.json")):
         run = Run(status.parent)
         if run.status.get("state") == "done" and run.metrics:
-            rows.append(_row(run.config.get("dataset", "?"), run.config.get("seed"), run.metrics,
-                             float(run.status.get("wall_s") or 0.0), str(run.path), 0))
+            rows.append(
+                _row(
+                    run.config.get("dataset", "?"),
+                    run.config.get("seed"),
+                    run.metrics,
+                    float(run.status.get("wall_s") or 0.0),
+                    str(run.path),
+                    0,
+                )
+            )
     return {"label": label, "rows": rows}
 
 
@@ -244,24 +313,41 @@ def _check(rows: list[dict]) -> list[str]:
     """Whether CL tightened the clusters (mean over seeds): silhouette >= 2x base and train-referenced
     k-NN >= base."""
     mean = lambda p, k: float(np.mean([r["phases"][p][k] for r in rows if p in r["phases"]]))  # noqa: E731
-    if "cl" not in rows[0]["phases"] or any(r["phases"][p].get("knn_train_acc") is None for r in rows for p in ("base", "cl")):
+    if "cl" not in rows[0]["phases"] or any(
+        r["phases"][p].get("knn_train_acc") is None for r in rows for p in ("base", "cl")
+    ):
         return []
     sil = mean("cl", "silhouette") / mean("base", "silhouette")
     knn = mean("cl", "knn_train_acc") - mean("base", "knn_train_acc")
     tight = sil >= 2 and knn >= 0
-    return [f"After CL: silhouette {sil:.1f}x base, train-referenced k-NN {knn * 100:+.1f} points "
-            + ("(CL tightened the clusters)." if tight else "(**CL did not tighten the clusters here**: "
-               + ("silhouette below 2x base" if sil < 2 else "") + (" and " if sil < 2 and knn < 0 else "")
-               + ("k-NN below base" if knn < 0 else "") + ").")]
+    return [
+        f"After CL: silhouette {sil:.1f}x base, train-referenced k-NN {knn * 100:+.1f} points "
+        + (
+            "(CL tightened the clusters)."
+            if tight
+            else "(**CL did not tighten the clusters here**: "
+            + ("silhouette below 2x base" if sil < 2 else "")
+            + (" and " if sil < 2 and knn < 0 else "")
+            + ("k-NN below base" if knn < 0 else "")
+            + ")."
+        )
+    ]
 
 
 def render_default(result: dict, command: str) -> str:
-    lines = ["# What each phase does: the default recipe (three_phase) over seeds", "",
-             f"Command: `{command}`  ", f"Commit: {commit()}  ", f"Versions: {versions()}  ",
-             "Machine: a shared 2-core CPU; other jobs ran at the same time, so wall times are upper bounds.", "",
-             "Per phase, mean ± sd over seeds of the validation texts' cosine silhouette by class, their 5-NN "
-             "accuracy with the training texts as reference (kNN train), and leave-one-out 5-NN among "
-             "themselves (kNN val). FT val acc: the classifier's validation accuracy (test never read).", ""]
+    lines = [
+        "# What each phase does: the default recipe (three_phase) over seeds",
+        "",
+        f"Command: `{command}`  ",
+        f"Commit: {commit()}  ",
+        f"Versions: {versions()}  ",
+        "Machine: a shared 2-core CPU; other jobs ran at the same time, so wall times are upper bounds.",
+        "",
+        "Per phase, mean ± sd over seeds of the validation texts' cosine silhouette by class, their 5-NN "
+        "accuracy with the training texts as reference (kNN train), and leave-one-out 5-NN among "
+        "themselves (kNN val). FT val acc: the classifier's validation accuracy (test never read).",
+        "",
+    ]
     groups: dict[str, list] = {}
     for r in result["rows"]:
         groups.setdefault(r["dataset"], []).append(r)
@@ -270,15 +356,26 @@ def render_default(result: dict, command: str) -> str:
         groups[f"{baseline['rows'][0]['dataset']} ({baseline['label']})"] = baseline["rows"]
     for name, rows in groups.items():
         cap = rows[0].get("max_train_rows")
-        lines += [f"## {name}" + (f" (training rows capped at {cap})" if cap else ""), "",
-                  f"Seeds {', '.join(str(r['seed']) for r in rows)}; FT validation accuracy "
-                  f"{_mean_sd([r['val_acc'] for r in rows])}; run wall {_mean_sd([r['wall_s'] for r in rows])} s.", "",
-                  "| phase | silhouette | kNN train | kNN val | phase wall s |", "|---|---|---|---|---|"]
+        lines += [
+            f"## {name}" + (f" (training rows capped at {cap})" if cap else ""),
+            "",
+            f"Seeds {', '.join(str(r['seed']) for r in rows)}; FT validation accuracy "
+            f"{_mean_sd([r['val_acc'] for r in rows])}; run wall {_mean_sd([r['wall_s'] for r in rows])} s.",
+            "",
+            "| phase | silhouette | kNN train | kNN val | phase wall s |",
+            "|---|---|---|---|---|",
+        ]
         for p in PHASES:
             have = [r["phases"][p] for r in rows if p in r["phases"]]
             if have:
-                lines.append(f"| {p} | " + " | ".join(_mean_sd([h.get(k) for h in have if h.get(k) is not None])
-                                                      for k in ("silhouette", "knn_train_acc", "knn_acc", "wall_s")) + " |")
+                lines.append(
+                    f"| {p} | "
+                    + " | ".join(
+                        _mean_sd([h.get(k) for h in have if h.get(k) is not None])
+                        for k in ("silhouette", "knn_train_acc", "knn_acc", "wall_s")
+                    )
+                    + " |"
+                )
         lines += [""] + _check(rows) + [""]
     return "\n".join(lines)
 
@@ -292,14 +389,22 @@ def _mean_sd(values: list[float]) -> str:
 
 def render_sweep(result: dict, command: str) -> str:
     phases = ["base", *result.get("prefix", ()), *result["phases"]]
-    lines = [f"# Sweep on validation: {result['sweep']}", "",
-             f"Command: `{command}`  ", f"Commit: {commit()}  ", f"Versions: {versions()}  ",
-             "Machine: a shared 2-core CPU (other jobs were running: wall times are only roughly comparable).", "",
-             "Mean ± sd over seeds. kNN(train): 5-NN accuracy of the validation texts against the training texts; "
-             "silhouette: cosine, by class, validation texts.", "",
-             "| dataset | variant | seeds | " + " | ".join(f"{p} kNN(train) | {p} silhouette" for p in phases)
-             + " | FT val acc | wall s |",
-             "|---|---|---|" + "---|---|" * len(phases) + "---|---|"]
+    lines = [
+        f"# Sweep on validation: {result['sweep']}",
+        "",
+        f"Command: `{command}`  ",
+        f"Commit: {commit()}  ",
+        f"Versions: {versions()}  ",
+        "Machine: a shared 2-core CPU (other jobs were running: wall times are only roughly comparable).",
+        "",
+        "Mean ± sd over seeds. kNN(train): 5-NN accuracy of the validation texts against the training texts; "
+        "silhouette: cosine, by class, validation texts.",
+        "",
+        "| dataset | variant | seeds | "
+        + " | ".join(f"{p} kNN(train) | {p} silhouette" for p in phases)
+        + " | FT val acc | wall s |",
+        "|---|---|---|" + "---|---|" * len(phases) + "---|---|",
+    ]
     groups: dict[tuple, list] = {}
     for r in result["rows"]:
         groups.setdefault((r["dataset"], r["variant"]), []).append(r)
@@ -309,8 +414,12 @@ def render_sweep(result: dict, command: str) -> str:
             cells.append(_mean_sd([m["phases"][p]["knn_train_acc"] for m in members]))
             cells.append(_mean_sd([m["phases"][p]["silhouette"] for m in members]))
         ft = [m["phases"]["ft"]["val_acc"] for m in members if "ft" in m["phases"]]
-        wall = _mean_sd([sum(m["phases"][p].get("wall_s", 0) for p in result["phases"]) for m in members])  # swept phases
-        lines.append(f"| {dataset} | {variant} | {len(members)} | " + " | ".join(cells) + f" | {_mean_sd(ft)} | {wall} |")
+        wall = _mean_sd(
+            [sum(m["phases"][p].get("wall_s", 0) for p in result["phases"]) for m in members]
+        )  # swept phases
+        lines.append(
+            f"| {dataset} | {variant} | {len(members)} | " + " | ".join(cells) + f" | {_mean_sd(ft)} | {wall} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -323,12 +432,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-root", default=default_data_root())
     ap.add_argument("--max-train-rows", type=int, default=2000)
     ap.add_argument("--out", default="", help="results file (.md; a .json beside it)")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="a setting for every run, e.g. model=tiny max_steps=2 for a smoke run (repeatable)")
-    ap.add_argument("--runs-dir", default="/tmp/threephase_phase_effect_runs", help="where the default mode's run folders go")
-    ap.add_argument("--baseline-runs", default="", metavar="DIR",
-                    help="finished demo three_phase run folders of an earlier version (made with its own CLI) to "
-                         "compare FT validation accuracy and the phases with")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for every run, e.g. model=tiny max_steps=2 for a smoke run (repeatable)",
+    )
+    ap.add_argument(
+        "--runs-dir", default="/tmp/threephase_phase_effect_runs", help="where the default mode's run folders go"
+    )
+    ap.add_argument(
+        "--baseline-runs",
+        default="",
+        metavar="DIR",
+        help="finished demo three_phase run folders of an earlier version (made with its own CLI) to "
+        "compare FT validation accuracy and the phases with",
+    )
     ap.add_argument("--baseline-label", default="before", help="what to call the --baseline-runs rows (e.g. a commit)")
     args = ap.parse_args(argv)
     if any("=" not in item for item in args.set):
