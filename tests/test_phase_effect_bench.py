@@ -1,5 +1,6 @@
 """bench/phase_effect.py end to end on the demo with the tiny encoder and a step cap: both modes write
 their table, and the default mode's rows are the run folders' metrics."""
+
 from __future__ import annotations
 
 import json
@@ -11,14 +12,31 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "bench" / "phase_effect.py"), *args], capture_output=True,
-                          text=True, cwd=ROOT, timeout=900)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "phase_effect.py"), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
+    )
 
 
 def test_default_mode_table_comes_from_the_run_folders(tiny_model_path, tmp_path):
     out = tmp_path / "effect.md"
-    done = _run("--datasets", "demo", "--seeds", "0,1", "--set", f"model={tiny_model_path}", "--set", "max_steps=1",
-                "--runs-dir", str(tmp_path / "runs"), "--out", str(out))
+    done = _run(
+        "--datasets",
+        "demo",
+        "--seeds",
+        "0,1",
+        "--set",
+        f"model={tiny_model_path}",
+        "--set",
+        "max_steps=1",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--out",
+        str(out),
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     text = out.read_text()
     assert "## demo" in text and "| cl |" in text and "Command: `python bench/phase_effect.py" in text
@@ -32,8 +50,22 @@ def test_default_mode_table_comes_from_the_run_folders(tiny_model_path, tmp_path
 
 def test_sweep_mode_writes_one_row_per_variant(tiny_model_path, tmp_path):
     out = tmp_path / "sweep.md"
-    done = _run("--sweep", "dae", "--variant", "lr 3e-5 (before)", "--variant", "decoder lr 1e-3", "--seeds", "0",
-                "--set", f"model={tiny_model_path}", "--set", "max_steps=1", "--out", str(out))
+    done = _run(
+        "--sweep",
+        "dae",
+        "--variant",
+        "lr 3e-5 (before)",
+        "--variant",
+        "decoder lr 1e-3",
+        "--seeds",
+        "0",
+        "--set",
+        f"model={tiny_model_path}",
+        "--set",
+        "max_steps=1",
+        "--out",
+        str(out),
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     lines = [line for line in out.read_text().splitlines() if line.startswith("| demo |")]
     assert [line.split(" | ")[1] for line in lines] == ["lr 3e-5 (before)", "decoder lr 1e-3"]
