@@ -167,5 +167,5 @@ def test_decoder_lr_gives_the_decoders_own_parameters_their_own_group(tiny_model
     names = {n for n, p in loss_fn.decoder.named_parameters() if any(p is q for q in group["params"])}
     assert any("crossattention" in n for n in names) and any(n.startswith("cls.predictions.transform") for n in names)
     assert all("crossattention" in n or n.startswith("cls.") for n in names)
-    every, none = split_decoder_params(model, loss_fn, DAEConfig())
+    every, none = split_decoder_params(model, loss_fn, DAEConfig(decoder_lr=0.0))  # 0: all at dae.lr
     assert none == () and len(every) == len(shared) + len(group["params"])

@@ -60,10 +60,14 @@ class DAEConfig:
     joint_weight: float = setting(1.0, "Weight of the DAE loss in Joint", min=0.0, zero="Joint trains on L_CL alone")
     # What the decoder reads: the encoder's sentence embedding (normalized, for encoders that end in a
     # Normalize module) or the pooled vector before that module (pooled); see phases/dae.py.
-    bottleneck: str = setting("normalized", "DAE bottleneck", choices=("normalized", "pooled"))
     # Learning rate of the decoder's own parameters (those it does not share with the encoder: with the tied
-    # default, its freshly drawn cross-attention and LM-head transform); 0: dae.lr. See phases/dae.py.
-    decoder_lr: float = setting(0.0, "Decoder's own learning rate", min=1e-7, max=1.0, zero="the DAE learning rate")
+    # default, its freshly drawn cross-attention and LM-head transform); 0: dae.lr.
+    # Both chosen on validation by `bench/phase_effect.py --sweep dae` (bench/results/phase_effect_sweep_dae_cpu.md):
+    # on the demo the decoder at dae.lr never learned to read the sentence vector (the same loss from another
+    # sentence's vector) and the phase cost 2.5 points of train-referenced 5-NN; at 1e-3 it cost 0.8, and the
+    # pooled vector made the decoder read it more (0.07 nats against 0.01).
+    bottleneck: str = setting("pooled", "DAE bottleneck", choices=("normalized", "pooled"))
+    decoder_lr: float = setting(1e-3, "Decoder's own learning rate", min=1e-7, max=1.0, zero="the DAE learning rate")
 
 
 @dataclass
