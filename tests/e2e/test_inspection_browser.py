@@ -172,10 +172,17 @@ def test_select_follow_and_read_neighbours_in_the_browser(server, page, finished
             break
         except Exception:
             continue
-    settled(pg, "Embeddings", min_charts=4)
-    matches.focus()
-    pg.keyboard.press("ArrowDown")  # opens the list (a click on the field does not)
-    pg.get_by_role("option").filter(has_text=texts[target][:40]).first.click()
+    option = pg.get_by_role("option").filter(has_text=texts[target][:40]).first
+    for _ in range(5):  # a redraw between focus and key press closes the list: open it again
+        settled(pg, "Embeddings", min_charts=4)
+        matches.focus()
+        pg.keyboard.press("ArrowDown")  # opens the list (a click on the field does not)
+        try:
+            option.wait_for(timeout=20_000)
+            break
+        except Exception:
+            continue
+    option.click()
     wait_for(pg, lambda: pg.get_by_text("Picked text").count() > 0, "the picked text")
     settled(pg, "Embeddings", min_charts=4)
     no_exception(pg, "Embeddings after a search")
