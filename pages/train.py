@@ -33,6 +33,19 @@ MODELS = {
     "hub": "Hugging Face hub id",
 }
 HELP = {
+    "dae.epochs": "One epoch is one pass over the training texts, so the number of steps grows with the data.",
+    "dae.decoder_lr": "The decoder's own weights (its fresh cross-attention) learn at this rate; at the encoder's "
+    "rate they never learn to read the sentence vector. Chosen on validation (bench/phase_effect.py --sweep dae).",
+    "dae.bottleneck": "pooled: the decoder reads the pooled vector before the encoder's Normalize module; "
+    "normalized: the unit-length embedding. pooled was chosen on validation.",
+    "dae.joint_weight": "Joint trains on L_CL + weight × L_DAE. The DAE loss is a cross-entropy of several nats and "
+    "the pair loss is below 1, so the weight puts the two on comparable scales.",
+    "cl.epochs": "The pairs grow with the data (augmentation × ⌊log2 classes⌋ × corrected rows, half of them "
+    "positive), so one epoch's steps are a rule of the data's size rather than a fixed number.",
+    "cl.lr": "1e-4 was chosen on validation on the demo and held on 2,000 rows of snips2 "
+    "(bench/phase_effect.py --sweep cl).",
+    "cl.positives": "balanced: each class gets positive pairs in proportion to its corrected size (chosen on "
+    "validation); paper: in proportion to its size squared, so small classes get almost none.",
     "dae.noise_ratio": "Also on the Imbalance & noise page.",
     "cl.augmentation": "Pairs are drawn augmentation × ⌊log2(classes)⌋ times. Also on the Imbalance & noise page.",
     "cl.loss": "cosine: the paper's Siamese pairs; supcon / simclr: the companion study's losses on dropout views.",

@@ -82,7 +82,7 @@ class SettingSpec:
 
     def bounds(self) -> tuple[float | None, float | None]:
         """(lowest, highest) value a number widget may offer: the range, from 0 when 0 has a meaning."""
-        return (0 if self.zero and (self.min is None or self.min > 0) else self.min), self.max
+        return (self.type(0) if self.zero and (self.min is None or self.min > 0) else self.min), self.max
 
 
 def _number_text(value: float | None) -> str:

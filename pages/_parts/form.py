@@ -36,7 +36,7 @@ LIMITS: dict[str, tuple] = {
 }
 PHASE_TABS = {"dae": "Phase 1 · DAE", "cl": "Phase 2 · CL", "joint": "Joint · DAE + CL", "ft": "Phase 3 · FT"}
 RECIPE_PREFIX = "wb.t."  # a recipe's own phase settings: wb.t.<recipe>.<config key>
-PAIR_ONLY = {"cl.augmentation", "cl.max_pairs"}  # settings of the cosine pair loss only
+PAIR_ONLY = {"cl.augmentation", "cl.max_pairs", "cl.positives"}  # settings of the cosine pair loss only
 
 
 def config_defaults() -> dict[str, Any]:
@@ -73,8 +73,14 @@ def _field(key: str, label: str = "") -> tuple[str, str, str, Any]:
 
 # The fields of each phase's tab.
 FIELDS = {
-    "dae": [_field(k) for k in ("dae.epochs", "dae.lr", "dae.batch_size", "dae.noise_ratio")],
-    "cl": [_field(k) for k in ("cl.epochs", "cl.lr", "cl.batch_size", "cl.augmentation", "cl.loss", "cl.max_pairs")],
+    "dae": [
+        _field(k)
+        for k in ("dae.epochs", "dae.lr", "dae.decoder_lr", "dae.batch_size", "dae.noise_ratio", "dae.bottleneck")
+    ],
+    "cl": [
+        _field(k)
+        for k in ("cl.epochs", "cl.lr", "cl.batch_size", "cl.augmentation", "cl.positives", "cl.loss", "cl.max_pairs")
+    ],
     "ft": [
         _field(k)
         for k in (
@@ -98,7 +104,10 @@ FIELDS = {
         _field("cl.batch_size", "Pair batch size"),
         _field("dae.batch_size", "DAE batch size"),
         _field("dae.noise_ratio"),
+        _field("dae.joint_weight"),
+        _field("dae.decoder_lr"),
         _field("cl.augmentation"),
+        _field("cl.positives"),
         _field("cl.max_pairs"),
     ],
 }
