@@ -22,10 +22,10 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
             assert line.strip(), f"{path.name}:{lineno} is blank"
             obj = json.loads(line)
             assert isinstance(obj, dict), f"{path.name}:{lineno} is not an object"
-            assert set(obj) == {"text", "label"}, f"{path.name}:{lineno} has keys {sorted(obj)}"
-            assert isinstance(obj["text"], str) and isinstance(obj["label"], str), f"{path.name}:{lineno}"
+            assert set(obj) == {"text", "label", "group"}, f"{path.name}:{lineno} has keys {sorted(obj)}"
+            assert all(isinstance(obj[k], str) for k in obj), f"{path.name}:{lineno}"
             rows.append(obj)
-    return pd.DataFrame(rows, columns=["text", "label"])
+    return pd.DataFrame(rows, columns=["text", "label", "group"])
 
 
 def _norm(text: str) -> str:
@@ -42,6 +42,14 @@ def labels() -> list[str]:
     data = json.loads((DEMO / "labels.json").read_text(encoding="utf-8"))
     assert isinstance(data, list) and all(isinstance(x, str) for x in data)
     return data
+
+
+def test_each_intent_has_one_parent_group(splits):
+    """The second label level: every intent sits under one group, and the groups are fewer."""
+    rows = pd.concat(splits.values())
+    parents = rows.groupby("label")["group"].nunique()
+    assert (parents == 1).all(), parents[parents > 1]
+    assert 2 <= rows["group"].nunique() < rows["label"].nunique()
 
 
 def test_files_exist():

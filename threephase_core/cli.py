@@ -81,7 +81,17 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--max-steps", type=int, default=None, help="cap every phase at N steps (smoke runs)")
     r.add_argument("--runs-dir", default=None, help="where run folders go (default $THREEPHASE_RUNS_DIR or ./runs)")
     r.add_argument("--text-column", default=None)
-    r.add_argument("--label-column", default=None)
+    r.add_argument(
+        "--label-column",
+        default=None,
+        help="the label column; labels with levels: several columns, top level first (coarse,fine)",
+    )
+    r.add_argument(
+        "--label-sep",
+        default=None,
+        metavar="SEP",
+        help="labels with levels in one column, joined by SEP (e.g. ':' for HUM:ind)",
+    )
     r.add_argument("--device", default=None, help="auto | cpu | cuda")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument(

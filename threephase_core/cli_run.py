@@ -46,7 +46,17 @@ def run_command(args) -> int:
 
 
 # Flags that would change what a resumed run's finished phases were trained with.
-_NOT_WITH_RESUME = ("config", "recipe", "dataset", "model", "seed", "text_column", "label_column", "gpu_preset")
+_NOT_WITH_RESUME = (
+    "config",
+    "recipe",
+    "dataset",
+    "model",
+    "seed",
+    "text_column",
+    "label_column",
+    "label_sep",
+    "gpu_preset",
+)
 
 
 def _resume(args) -> int:
@@ -105,6 +115,7 @@ def _prepare(args):
     if problem:
         raise ConfigError(problem)
     dataset = dataset_for(cfg, root=args.data_root)
+    dataset.at_level(cfg.ft.level)  # a level the labels lack is refused before the run folder is made
     if args.gpu_preset:
         preset = _gpu_preset(cfg, len(dataset.train))
         if preset:
@@ -342,6 +353,12 @@ def _print_metrics(m: dict, run) -> None:
         s = m[split]
         scores = (s["accuracy"], s["f1_macro"], s["precision_macro"], s["recall_macro"])
         print(f"{split:12s} " + " ".join(f"{x:9.4f}" for x in scores))
+    for name, level in (m.get("levels") or {}).items():
+        test = level.get("test", {})
+        print(
+            f"  level {level.get('level')} ({name}, {level.get('classes')} classes): test accuracy "
+            f"{_num(test.get('accuracy'), 6, 4)}, macro F1 {_num(test.get('f1_macro'), 6, 4)}"
+        )
     print()
     # Per phase, each cluster metric with its 95% bootstrap interval over the validation texts:
     # a change between phases that stays inside both intervals may be noise.

@@ -25,7 +25,7 @@ from threephase_core.config import SECTION_NAMES, ConfigError, RunConfig, specs
 
 # Settings that have their own flag on `run` (flag name = "--" + key with "-" for "_"), and the
 # values the command line fills in when neither the flag, a --set nor a config file gives them.
-FLAG_KEYS = ("dataset", "model", "seed", "device", "text_column", "label_column", "max_steps")
+FLAG_KEYS = ("dataset", "model", "seed", "device", "text_column", "label_column", "label_sep", "max_steps")
 FLAG_DEFAULTS = {"dataset": "demo", "model": "minilm"}
 DEFAULT_RECIPE = "three_phase"
 PROGRAM = "threephase"

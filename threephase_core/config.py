@@ -125,6 +125,9 @@ class FTConfig:
     warmup_ratio: float = setting(0.06, "Warm-up (fraction of the steps)", min=0.0, max=1.0)
     weight_decay: float = setting(0.01, "Weight decay", min=0.0)  # AdamW refuses a negative one
     evals_per_epoch: int = setting(1, "Validation passes per epoch", min=1)  # more for big data
+    # With labels in levels: the level FT learns to predict (1 = top level); metrics.json also
+    # scores every level above it from these predictions.
+    level: int = setting(0, "Label level to predict", min=0, zero="the finest level")
     # Companion-study techniques.
     swa: bool = setting(False, "Stochastic weight averaging")
     # Fraction of training after which weights are averaged (1 would average nothing, quietly).
@@ -161,7 +164,10 @@ class RunConfig:
     # Training rows (stratified, seeded) whose embeddings are saved after each phase.
     embed_train_rows: int = setting(2000, "Training rows kept for the maps", min=0)
     text_column: str = setting("text", "Text column")
-    label_column: str = setting("label", "Label column")
+    # Labels with levels: several columns, top level first ("coarse,fine"), or one column whose
+    # labels hold the levels joined by label_sep ("HUM:ind" with ":"); see label_levels.py.
+    label_column: str = setting("label", "Label column(s)")
+    label_sep: str = setting("", "Label level separator")  # empty: the labels have no separator
     # Carved from train when the dataset has no validation (test) split.
     # Each phase's encoder is saved in checkpoints/<phase>/ so a stopped run can resume; a run that
     # finishes keeps only its final model unless this is set.

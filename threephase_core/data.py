@@ -9,14 +9,16 @@ Sources, tried in this order for a `spec` string:
   * one CSV, JSONL/JSON or parquet file (an optional ``split`` column assigns rows to splits);
   * anything else is taken as a Hugging Face hub id (``datasets.load_dataset``), which needs
     a network connection.
-Reading the files is data_files.py's job. Missing validation/test splits are carved from train,
-stratified, with a fixed seed, and the dataset's ``notes`` record it. Duplicate texts, and
-texts with conflicting labels, are counted and reported, not removed.
+Reading the files is data_files.py's job; labels with levels (several label columns, or one
+with a separator) are label_levels.py's: a row's class is then its finest level. Missing
+validation/test splits are carved from train, stratified, with a fixed seed, and the dataset's
+``notes`` record it. Duplicate texts, and texts with conflicting labels, are counted and
+reported, not removed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,13 +34,19 @@ from threephase_core.data_files import (
     read_label_names,
 )
 from threephase_core.data_root import data_root, resolve_dataset
+from threephase_core.label_levels import LabelHierarchy, LabelSpec, build_hierarchy, parse_label_spec, split_paths
 
 DEMO_DIR = Path(__file__).parent / "demo"
+# The demo's label columns: `label` (the intent, its default) and `group` (the intent's parent
+# group, a second level: `label_column="group,label"`).
+DEMO_LABEL_COLUMNS = ("label", "group")
 
 
 @dataclass
 class TextDataset:
-    """Three splits as DataFrames with columns ``text`` (str) and ``label`` (int 0..K-1)."""
+    """Three splits as DataFrames with columns ``text`` (str) and ``label`` (int 0..K-1).
+    `hierarchy`: the label levels when the labels have them (``label`` is then the finest
+    level's class), else None."""
 
     name: str
     label_names: list[str]
@@ -47,6 +55,7 @@ class TextDataset:
     test: pd.DataFrame
     source: str = ""
     notes: list[str] = field(default_factory=list)
+    hierarchy: LabelHierarchy | None = None
 
     @property
     def num_classes(self) -> int:
@@ -60,7 +69,7 @@ class TextDataset:
         return {n: int(counts.get(i, 0)) for i, n in enumerate(self.label_names)}
 
     def summary(self) -> dict:
-        return {
+        out = {
             "name": self.name,
             "source": self.source,
             "label_names": self.label_names,
@@ -68,6 +77,34 @@ class TextDataset:
             "class_counts": {s: self.class_counts(s) for s in SPLITS},
             "notes": list(self.notes),
         }
+        if self.hierarchy is not None:
+            out["levels"] = self.hierarchy.to_dict()
+        return out
+
+    def at_level(self, level: int) -> TextDataset:
+        """The dataset with the classes of label level `level` (1 = top; 0 = the finest) as its
+        labels: what FT predicts with ``ft.level``. ConfigError for a level the labels lack."""
+        from threephase_core.config import ConfigError
+
+        levels = self.hierarchy.n_levels if self.hierarchy is not None else 1
+        if level > levels:
+            have = f"{levels} levels ({', '.join(self.hierarchy.level_names)})" if self.hierarchy else "one level"
+            raise ConfigError(f"ft.level={level}, but the labels have {have}; 0 predicts the finest")
+        if level in (0, levels):
+            return self
+        hierarchy, to_level = self.hierarchy.truncated(level)
+
+        def relabel(df: pd.DataFrame) -> pd.DataFrame:
+            return df.assign(label=to_level[df["label"].to_numpy()])
+
+        return replace(
+            self,
+            label_names=list(hierarchy.names[-1]),
+            train=relabel(self.train),
+            validation=relabel(self.validation),
+            test=relabel(self.test),
+            hierarchy=hierarchy,
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -80,29 +117,48 @@ def load_dataset(
     test_fraction: float = 0.1,
     max_train_rows: int = 0,
     root: str | Path | None = None,
+    label_sep: str = "",
 ) -> TextDataset:
     """Load, check and split a dataset named by `spec` (see the module docstring); a bare name is
-    looked up under the data root `root` (default: ``$THREEPHASE_DATA_ROOT`` or ``./data``)."""
+    looked up under the data root `root` (default: ``$THREEPHASE_DATA_ROOT`` or ``./data``).
+    Labels with levels: several `label_column` names joined by commas (top level first), or
+    one column whose labels hold the levels joined by `label_sep` (see label_levels.py)."""
     spec = resolve_dataset(str(spec), root)
     if not spec:
         raise DataError("no dataset given: use 'demo', a dataset folder, a data file or a hub id")
-    if text_column == label_column:
+    labels = parse_label_spec(label_column, label_sep)
+    if text_column in labels.columns:
         raise DataError(f"the text column and the label column are both {text_column!r}; choose two different columns")
     path = Path(spec).expanduser()
-    columns = ("text", "label") if spec == "demo" else (text_column, label_column)
+    if spec == "demo":  # its own columns; one label column it does not have means the default one
+        text_column = "text"
+        unknown = [c for c in labels.columns if c not in DEMO_LABEL_COLUMNS]
+        if unknown and len(labels.columns) > 1:
+            raise DataError(
+                f"the demo has no column {unknown[0]!r}; its label columns are {', '.join(DEMO_LABEL_COLUMNS)} "
+                "(two levels: group,label)"
+            )
+        labels = LabelSpec(("label",), labels.sep) if unknown else labels
+    columns = (text_column, ",".join(labels.columns))
+    read_as = labels.columns[0] if len(labels.columns) == 1 else labels.columns
     if spec == "demo":
-        frames, names, source = read_folder(DEMO_DIR, "text", "label"), read_label_names(DEMO_DIR), "bundled demo"
+        frames, names, source = read_folder(DEMO_DIR, "text", read_as), read_label_names(DEMO_DIR), "bundled demo"
         name = "demo"
     elif path.is_dir():
-        frames, names, source = read_folder(path, text_column, label_column), read_label_names(path), str(path)
+        frames, names, source = read_folder(path, text_column, read_as), read_label_names(path), str(path)
         name = path.name
     elif path.suffix.lower() in FILE_SUFFIXES or path.exists():
-        frames, names, source = read_file(path, text_column, label_column), None, str(path)
+        frames, names, source = read_file(path, text_column, read_as), None, str(path)
         name = path.stem
     else:
-        (frames, names), source = read_hub(spec, text_column, label_column, data_root(root)), f"hub:{spec}"
+        (frames, names), source = read_hub(spec, text_column, read_as, data_root(root)), f"hub:{spec}"
         name = spec.replace("/", "__")
+    hierarchy, level_notes = None, []
+    if labels.hierarchical:
+        hierarchy, frames, names, level_notes = _label_levels(frames, names, labels, name)
     ds = _assemble(name, frames, names, seed, val_fraction, test_fraction, columns)
+    ds.hierarchy = hierarchy
+    ds.notes[:0] = level_notes
     ds.source = source
     total = len(ds.train)
     ds.train = capped_train(ds.train, max_train_rows, seed)
@@ -123,7 +179,28 @@ def dataset_for(cfg, root: str | Path | None = None) -> TextDataset:
         cfg.test_fraction,
         cfg.max_train_rows,
         root=root,
+        label_sep=cfg.label_sep,
     )
+
+
+def _label_levels(frames: dict[str, pd.DataFrame], names: list[str] | None, labels: LabelSpec, where: str):
+    """Frames whose ``label`` is each row's finest class (its path's name), with the hierarchy,
+    the finest class names in order and notes. `names`: labels.json's names, or a hub label's
+    class names (which the separator then splits)."""
+    if labels.sep and names is not None:
+        frames = {
+            s: f.assign(label=[names[int(v)] for v in f["label"]]) if pd.api.types.is_integer_dtype(f["label"]) else f
+            for s, f in frames.items()
+        }
+    level_columns = [c for c in next(iter(frames.values())).columns if c != "text"]
+
+    def cells(f: pd.DataFrame):
+        return f["label"].tolist() if len(level_columns) == 1 else list(zip(*(f[c].tolist() for c in level_columns)))
+
+    paths = {s: split_paths(cells(f), labels, f"{where} ({s})") for s, f in frames.items()}
+    hierarchy, finest, notes = build_hierarchy(paths, labels, names)
+    frames = {s: pd.DataFrame({"text": f["text"], "label": finest[s]}) for s, f in frames.items()}
+    return hierarchy, frames, list(hierarchy.names[-1]), notes
 
 
 def capped_train(train: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:

@@ -176,12 +176,21 @@ def _rows_text(positions: list[int], path: Path | None, n_records: int) -> str:
     return f"row{'s' if len(shown) > 1 else ''} {', '.join(map(str, shown))}{more}, counting from 0"
 
 
-def _columns(df: pd.DataFrame, text_column: str, label_column: str, where: str, path: Path | None) -> pd.DataFrame:
-    """The text and label columns of one file (or hub split) as ``text``/``label``, rows checked
-    (see _check_rows). `path`: the file, to name bad rows by line; None for a hub split."""
+def label_frame_columns(n_levels: int) -> list[str]:
+    """The frame columns the label cells are read into: ``label``, or ``level1``.. with several label columns."""
+    return ["label"] if n_levels == 1 else [f"level{k + 1}" for k in range(n_levels)]
+
+
+def _columns(
+    df: pd.DataFrame, text_column: str, label_column: str | tuple[str, ...], where: str, path: Path | None
+) -> pd.DataFrame:
+    """The text and label columns of one file (or hub split) as ``text``/``label`` (several label
+    columns, one per level: ``level1``, ``level2``, ...), rows checked (see _check_rows). `path`:
+    the file, to name bad rows by line; None for a hub split."""
     if df.empty:
         raise DataError(f"{where} has no rows")
-    missing = [c for c in (text_column, label_column) if c not in df.columns]
+    labels = (label_column,) if isinstance(label_column, str) else tuple(label_column)
+    missing = [c for c in (text_column, *labels) if c not in df.columns]
     if missing:
         raise DataError(
             f"{where} has no column {missing[0]!r}; its columns are {list(map(str, df.columns))}. "
@@ -189,10 +198,12 @@ def _columns(df: pd.DataFrame, text_column: str, label_column: str, where: str, 
         )
     # A fresh 0..n-1 index, the row's position in the source: carving selects rows by index, so
     # duplicates in the source index would mix rows up.
-    frame = pd.DataFrame({"text": df[text_column].to_numpy(), "label": df[label_column].to_numpy()})
-    for column, source in zip(("text", "label"), (text_column, label_column)):
+    names = ("text", *label_frame_columns(len(labels)))
+    sources = (text_column, *labels)
+    frame = pd.DataFrame({name: df[source].to_numpy() for name, source in zip(names, sources)})
+    for column, source in zip(names, sources):
         frame[column] = _decoded(frame[column], f"{where}: column {source!r}", path)
-    _check_rows(frame, where, path, (text_column, label_column))
+    _check_rows(frame, where, path, sources)
     return frame
 
 
@@ -218,7 +229,7 @@ def _decoded(values: pd.Series, where: str, path: Path | None) -> pd.Series:
     return pd.Series(out, index=values.index)
 
 
-def read_folder(folder: Path, text_column: str, label_column: str) -> dict[str, pd.DataFrame]:
+def read_folder(folder: Path, text_column: str, label_column: str | tuple[str, ...]) -> dict[str, pd.DataFrame]:
     """The folder's train/validation/test files; two files for one split (train.csv and
     train.parquet) are refused, as either choice could quietly be the wrong one."""
     frames = {}
@@ -253,7 +264,7 @@ def read_label_names(folder: Path) -> list[str] | None:
     return names
 
 
-def read_file(path: Path, text_column: str, label_column: str) -> dict[str, pd.DataFrame]:
+def read_file(path: Path, text_column: str, label_column: str | tuple[str, ...]) -> dict[str, pd.DataFrame]:
     df = read_table(path)
     frame = _columns(df, text_column, label_column, path.name, path)
     if "split" not in df.columns:
@@ -278,10 +289,12 @@ def read_file(path: Path, text_column: str, label_column: str) -> dict[str, pd.D
 
 
 def read_hub(
-    spec: str, text_column: str, label_column: str, root: Path
+    spec: str, text_column: str, label_column: str | tuple[str, ...], root: Path
 ) -> tuple[dict[str, pd.DataFrame], list[str] | None]:
     """The hub dataset's splits, and its class names when the label column is a ClassLabel
-    (its ids are kept, so class 1 stays the dataset's class 1: binary F1's positive class)."""
+    (its ids are kept, so class 1 stays the dataset's class 1: binary F1's positive class).
+    With several label columns (levels) each ClassLabel column is read as its class names."""
+    levels = (label_column,) if isinstance(label_column, str) else tuple(label_column)
     try:
         import datasets  # heavy import, only for hub datasets
     except ImportError:
@@ -303,36 +316,46 @@ def read_hub(
         for hub_name in hub_names:
             if hub_name in dd:
                 table = dd[hub_name].to_pandas()
-                labels = table.get(label_column)
+                labels = table.get(levels[0])
                 if labels is not None and pd.api.types.is_numeric_dtype(labels) and (labels < 0).all():
                     break  # an unlabelled split (GLUE test sets use -1): carve one instead
+                features = [getattr(dd[hub_name].features.get(c), "names", None) for c in levels]
+                if len(levels) > 1:
+                    for column, class_names in zip(levels, features):
+                        if class_names and column in table:
+                            table[column] = [class_names[int(i)] for i in table[column]]
+                elif features[0]:
+                    names = names or [str(n) for n in features[0]]
                 frames[split] = _columns(table, text_column, label_column, f"{spec}[{hub_name}]", None)
-                feature = dd[hub_name].features.get(label_column)
-                if getattr(feature, "names", None):
-                    names = names or [str(n) for n in feature.names]
                 break
     if "train" not in frames:
         raise DataError(f"hub dataset {spec!r} has no train split (it has {list(dd)})")
     return frames, names
 
 
-def _check_rows(df: pd.DataFrame, where: str, path: Path | None, columns: tuple[str, str]) -> None:
+def _check_rows(df: pd.DataFrame, where: str, path: Path | None, columns: tuple[str, ...]) -> None:
     """Refuse rows a classifier cannot use (no label, an empty text, a list or object in a cell,
-    which would quietly become a text like "['a']"), naming them as the file does: by line."""
+    which would quietly become a text like "['a']"), naming them as the file does: by line.
+    `columns`: the source names of `df`'s columns (text first, then the label column or columns)."""
 
     def rows(mask: np.ndarray) -> str:
         return _rows_text(np.flatnonzero(mask).tolist(), path, len(df))
 
-    for column, source in zip(("text", "label"), columns):
+    for column, source in zip(df.columns, columns):
+        what = "text" if column == "text" else "label"
         nested = np.fromiter((isinstance(v, NESTED) for v in df[column]), bool, len(df))
         if nested.any():
             raise DataError(
-                f"{where}: column {source!r} holds lists or objects, not one {column} per row "
+                f"{where}: column {source!r} holds lists or objects, not one {what} per row "
                 f"({int(nested.sum())} row(s): {rows(nested)}); choose a column of plain values"
             )
-    missing = df["label"].isna().to_numpy()
-    if missing.any():
-        raise DataError(f"{where}: {int(missing.sum())} row(s) have no label ({rows(missing)}); fill or remove them")
+    for column, source in list(zip(df.columns, columns))[1:]:
+        missing = df[column].isna().to_numpy()
+        if missing.any():
+            named = "" if len(columns) == 2 else f" in column {source!r}"
+            raise DataError(
+                f"{where}: {int(missing.sum())} row(s) have no label{named} ({rows(missing)}); fill or remove them"
+            )
     text = df["text"]
     empty = (text.isna() | (text.astype(str).str.strip() == "")).to_numpy()
     if empty.all():

@@ -43,6 +43,24 @@ def classification_metrics(y_true, y_pred, label_names: list[str]) -> dict:
     return out
 
 
+def level_metrics(hierarchy, truth: dict, predicted: dict) -> dict:
+    """`classification_metrics` at every label level, keyed by level name (top first), each with
+    its `level` number (1 = top) and one entry per split of `truth`/`predicted` (finest-class
+    ids). A coarser level is scored on the ancestors of the finest predictions: a prediction
+    under the right parent is right at the parent's level, so no separate coarse model is needed."""
+    out = {}
+    for level, name in enumerate(hierarchy.level_names, 1):
+        entry: dict = {"level": level, "classes": len(hierarchy.names[level - 1])}
+        for split, y_true in truth.items():
+            entry[split] = classification_metrics(
+                hierarchy.at_level(y_true, level),
+                hierarchy.at_level(predicted[split], level),
+                hierarchy.names[level - 1],
+            )
+        out[name] = entry
+    return out
+
+
 def paired_p(x, y) -> float:
     """The paired t-test's p-value of x vs y, or NaN when it means nothing: one pair, or
     differences that are all equal. Scores move in steps of 1/test rows, so equal per-seed gaps

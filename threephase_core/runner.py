@@ -29,7 +29,7 @@ from threephase_core.batching import tokenize
 from threephase_core.config import ConfigError, RunConfig, save_config, to_dict
 from threephase_core.data import DataError, TextDataset, dataset_for
 from threephase_core.encoder import ModelError, device_label, load_encoder, max_input_tokens, pick_device
-from threephase_core.metrics import classification_metrics
+from threephase_core.metrics import classification_metrics, level_metrics
 from threephase_core.progress import Cancelled, Progress
 from threephase_core.runstore import Run
 from threephase_core.training import PhaseContext
@@ -183,7 +183,8 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
     run.update_status(device=device, device_name=device_label() if device != "cpu" else "CPU")
-    ds = dataset or dataset_for(cfg)
+    full = dataset or dataset_for(cfg)
+    ds = full.at_level(cfg.ft.level)  # the classes FT predicts: the finest level, or ft.level's
     run.write("data.json", ds.summary())
     progress.log("data", rows={s: len(ds.split(s)) for s in ("train", "validation", "test")}, notes=ds.notes)
     start = checkpoints.resume_point(run, cfg.phases) if resume else None  # the last phase saved whole
@@ -217,8 +218,11 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
         metrics["phases"].setdefault(phase, {}).update(quality)
         run.write("metrics.json", metrics)
 
-    texts, labels = ds.train["text"].tolist(), ds.train["label"].to_numpy()
-    pairs = _phase2_pairs(cfg, texts, labels, ds.num_classes)  # data that gives no pairs fails now, not after the DAE
+    texts, labels = ds.train["text"].tolist(), _pair_labels(full)
+    pairs = _phase2_pairs(
+        cfg, texts, labels, full.num_classes
+    )  # data that gives no pairs fails now, not after the DAE
+    named = _class_namer(full)
     if start is None:
         snapshot("base")
     else:
@@ -233,13 +237,13 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
         elif phase == "cl":
             from threephase_core.phases.contrastive import train_contrastive
 
-            stats = train_contrastive(model, texts, labels, ds.num_classes, cfg.cl, ctx, pairs=pairs)
-            metrics["phases"]["cl"] = {"data": _named(stats, ds.label_names)}
+            stats = train_contrastive(model, texts, labels, full.num_classes, cfg.cl, ctx, pairs=pairs)
+            metrics["phases"]["cl"] = {"data": _named(stats, named)}
         elif phase == "joint":
             from threephase_core.phases.joint import train_joint
 
-            stats = train_joint(model, texts, labels, ds.num_classes, cfg.dae, cfg.cl, ctx, pairs=pairs)
-            metrics["phases"]["joint"] = {"data": _named(stats, ds.label_names)}
+            stats = train_joint(model, texts, labels, full.num_classes, cfg.dae, cfg.cl, ctx, pairs=pairs)
+            metrics["phases"]["joint"] = {"data": _named(stats, named)}
         elif phase == "ft":
             clf, info = _finetune(model, ds, cfg, ctx)
             metrics["ft"] = info
@@ -249,12 +253,17 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
             checkpoints.save(run, phase, model)
 
     # Test once, at the end, with the model chosen on validation.
+    predicted = {}
     for split in ("validation", "test"):
         df = ds.split(split)
         proba = clf.logits_for(
             tokenize(model.tokenizer, df["text"].tolist(), cfg.max_length, ctx.chunk, ctx.token_cache)
         )
-        metrics[split] = classification_metrics(df["label"].to_numpy(), proba.argmax(-1), ds.label_names)
+        predicted[split] = proba.argmax(-1)
+        metrics[split] = classification_metrics(df["label"].to_numpy(), predicted[split], ds.label_names)
+    if ds.hierarchy is not None:
+        truth = {split: ds.split(split)["label"].to_numpy() for split in predicted}
+        metrics["levels"] = level_metrics(ds.hierarchy, truth, predicted)
     metrics["before_ft"] = {"val_acc": metrics["ft"].pop("before_ft_val_acc", None)}
     run.write("metrics.json", metrics)
     try:
@@ -282,11 +291,27 @@ def _finetune(model, ds: TextDataset, cfg: RunConfig, ctx: PhaseContext):
     )
 
 
-def _named(stats: dict, names: list[str]) -> dict:
+def _pair_labels(ds: TextDataset) -> np.ndarray:
+    """The training labels phase 2 pairs: class ids, or with label levels each row's path (rows x
+    levels), so that pairs are scored by the levels they share and the imbalance correction counts
+    the finest level. Always the dataset's full levels, whatever level FT predicts."""
+    labels = ds.train["label"].to_numpy()
+    return labels if ds.hierarchy is None else ds.hierarchy.rows(labels)
+
+
+def _class_namer(ds: TextDataset):
+    """A function from a class key of `_pair_labels` (an id, or a path of level ids) to its name."""
+    if ds.hierarchy is None:
+        return lambda key: ds.label_names[int(key)]
+    by_path = ds.hierarchy.name_of_path()
+    return lambda key: by_path[tuple(key)] if isinstance(key, tuple) else ds.label_names[int(key)]
+
+
+def _named(stats: dict, name_of) -> dict:
     out = dict(stats)
     for key in ("counts_before", "counts_after"):
         if key in out:
-            out[key] = {names[int(k)]: int(v) for k, v in out[key].items()}
+            out[key] = {name_of(k): int(v) for k, v in out[key].items()}
     return out
 
 

@@ -126,18 +126,26 @@ def train_contrastive(
 
 
 def _stats(pairs: dict) -> dict:
+    """Counts for metrics.json; `score_counts` shows the hierarchical scores (0.5: only the top
+    level of two matches)."""
     s = pairs["scores"]
+    values, counts = np.unique(np.round(s, 4), return_counts=True)
     return {
         "counts_before": pairs["counts_before"],
         "counts_after": pairs["counts_after"],
         "pairs": int(len(s)),
         "positive_pairs": int((s == 1.0).sum()),
+        "score_counts": {f"{v:g}": int(n) for v, n in zip(values.tolist(), counts.tolist())},
     }
 
 
 def _train_views(model, texts, labels, cfg: CLConfig, ctx: PhaseContext) -> dict:
-    """SupCon (labels, imbalance-corrected) or SimCLR (no labels) on dropout views."""
-    labels = np.asarray(labels)
+    """SupCon (labels, imbalance-corrected) or SimCLR (no labels) on dropout views. Hierarchical
+    labels (rows of levels) count as their finest class: SupCon's positives share the whole path."""
+    labels, paths = np.asarray(labels), None
+    if labels.ndim == 2:
+        paths, labels = np.unique(labels, axis=0, return_inverse=True)
+        labels = labels.reshape(-1)
     if cfg.loss == "supcon":
         r_min, r_max = cfg.ratios()
         texts, labels = correct_imbalance(list(texts), labels, r_min, r_max, ctx.seed)
@@ -160,4 +168,6 @@ def _train_views(model, texts, labels, cfg: CLConfig, ctx: PhaseContext) -> dict
     model.train()
     fit(ctx, "cl", cfg.epochs, n_batches, make, step_loss, unique_params(model), cfg.lr)
     counts = {int(c): int(n) for c, n in zip(*np.unique(labels, return_counts=True))}
+    if paths is not None:  # keyed by label path, as the pair statistics are
+        counts = {tuple(paths[c].tolist()): n for c, n in counts.items()}
     return {"loss": cfg.loss, "texts": len(texts), "counts_after": counts}
