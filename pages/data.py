@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages._parts import charts, nav, ui
+from pages._parts import charts, label_tree, nav, ui
 from threephase_core import workbench as wb
 from threephase_core.data import DataError, available_datasets
 from threephase_core.data_root import ENV_VAR, data_root, root_problem
@@ -16,9 +16,9 @@ PAGE = "data"
 SOURCES = {"demo": "Bundled demo", "folder": "Dataset folder", "upload": "Upload a file", "hub": "Hugging Face hub"}
 
 
-def use(spec: str, text_column: str, label_column: str, shown_as: str | None = None) -> bool:
+def use(spec: str, text_column: str, label_column: str, shown_as: str | None = None, label_sep: str = "") -> bool:
     """Load a candidate; make it the workbench dataset if it loads, else show why not."""
-    choice = {"spec": spec, "text_column": text_column, "label_column": label_column}
+    choice = {"spec": spec, "text_column": text_column, "label_column": label_column, "label_sep": label_sep}
     try:
         ui.load_dataset(choice)
     except (DataError, OSError) as exc:
@@ -31,14 +31,16 @@ def use(spec: str, text_column: str, label_column: str, shown_as: str | None = N
     return True
 
 
-def column_pickers(spec: str, df) -> tuple[str, str]:
-    """Text and label column selectboxes for a table, pre-set to the current or guessed columns."""
+def column_pickers(spec: str, df) -> tuple[str, str, str]:
+    """Text and label column selectboxes for a table, pre-set to the current or guessed columns,
+    and how the labels' levels are given: (text column, label column setting, level separator)."""
     cols = [str(c) for c in df.columns]
     cur = st.session_state["wb.dataset"]
     guess_text, guess_label = wb.guess_columns(df)
     if cur.get("spec") == spec:
         guess_text = cur.get("text_column", guess_text) if cur.get("text_column") in cols else guess_text
-        guess_label = cur.get("label_column", guess_label) if cur.get("label_column") in cols else guess_label
+        top = str(cur.get("label_column", "")).split(",")[0]  # the top level of labels with levels
+        guess_label = top if top in cols else guess_label
     with st.expander(f"First rows of the file ({len(cols)} columns)"):
         st.dataframe(df.head(5), hide_index=True, width="stretch")
     a, b = st.columns(2)
@@ -47,7 +49,7 @@ def column_pickers(spec: str, df) -> tuple[str, str]:
     label_col = b.selectbox("Label column", cols, index=cols.index(guess_label), key=f"data:label:{key}")
     if text_col == label_col:
         st.warning("The text and label columns are the same column; pick two different ones.")
-    return text_col, label_col
+    return text_col, *label_tree.level_fields(key, cols, text_col, label_col)
 
 
 def data_root_field() -> str:
@@ -116,9 +118,9 @@ def folder_source() -> None:
                 problem = wb.columns_problem(peek, table.name)
                 if problem:
                     raise DataError(problem)
-                text_col, label_col = column_pickers(pick, peek)
+                text_col, label_col, sep = column_pickers(pick, peek)
                 if text_col != label_col:
-                    use(pick, text_col, label_col)
+                    use(pick, text_col, label_col, label_sep=sep)
             except DataError as exc:
                 st.error(str(exc), icon=":material/error:")
             except OSError as exc:
@@ -146,9 +148,9 @@ def upload_source() -> None:
             problem = wb.columns_problem(peek, up.name)
             if problem:
                 raise DataError(problem)
-            text_col, label_col = column_pickers(str(path), peek)
+            text_col, label_col, sep = column_pickers(str(path), peek)
             if text_col != label_col:
-                use(str(path), text_col, label_col, shown_as=up.name)
+                use(str(path), text_col, label_col, shown_as=up.name, label_sep=sep)
         except DataError as exc:
             st.error(str(exc).replace(str(path), up.name) if path else str(exc), icon=":material/error:")
         except OSError as exc:  # the runs folder cannot keep the file
@@ -202,6 +204,7 @@ def dataset_in_use() -> None:
         st.warning(f"{ds.num_classes} classes for {len(ds.train)} training rows: is the label column right?")
     for note in ds.notes:
         st.info(note, icon=":material/info:")
+    label_tree.render(ds)
 
     left, right = st.columns([3, 2], gap="large")
     with left:
@@ -261,7 +264,7 @@ def render() -> None:
                 "Short customer-support messages in **7 intents**, deliberately imbalanced "
                 "(118 to 10 training rows per class), bundled with the project."
             )
-            use("demo", "text", "label")
+            use("demo", "text", label_tree.demo_label_column())
         elif source == "folder":
             folder_source()
         elif source == "upload":

@@ -17,7 +17,7 @@ import math
 import numpy as np
 import streamlit as st
 
-from pages._parts import inspect_sections, maps, nav, ui
+from pages._parts import inspect_sections, label_tree, maps, nav, ui
 from threephase_core import inspection as ins
 from threephase_core import inspection_maps as imaps
 from threephase_core import workbench as wb
@@ -113,6 +113,7 @@ def render() -> None:
             help="FT prediction, correct/wrong and confidence come from the run's fine-tuned classifier; "
             "drift is the share of a text's nearest neighbours replaced since the previous phase.",
         )
+        level = label_tree.level_picker(run) if colouring == "class" else 0  # labels with levels only
     with d2:
         choice(
             st.segmented_control,
@@ -167,6 +168,7 @@ def render() -> None:
         dragmode=dragmode,
         k=k,
         training=training,
+        level=level,
     )
     if umap_pending or training:  # a fragment polls for new phases and for UMAP
         st.fragment(run_every=1.5)(draw_maps)(**options)
@@ -252,6 +254,7 @@ def draw_maps(
     dragmode: str,
     k: int,
     training: bool,
+    level: int = 0,
 ) -> None:
     # A fragment run (the maps polling on their own) hands over to a whole-page run when there is
     # more to redraw than the maps: a selection made meanwhile, new phases, UMAP ready or failed,
@@ -294,8 +297,9 @@ def draw_maps(
     if not shown_phases:
         st.info("None of this run's embeddings files can be read, so there is no map to show.", icon=":material/info:")
         return
+    by_level = label_tree.level_colours(current, points.labels, level) if colouring == "class" else None
     if colouring == "class":
-        ui.legend(names)
+        ui.legend(by_level[1] if by_level else names)
     elif colouring in ("correct", "prediction"):
         ui.legend(names) if colouring == "prediction" else st.caption(
             f"<span style='color:{maps.CORRECT}'>●</span> FT prediction correct · <span "
@@ -322,7 +326,7 @@ def draw_maps(
             drift = None
             if colouring == "drift" and prev_phase is not None:
                 drift = ins.drift_table(points, prev_phase, phase, k)["replaced"].to_numpy()
-            colours = maps.point_colours(points, colouring, names, drift)
+            colours = by_level[0] if by_level else maps.point_colours(points, colouring, names, drift)
             title = f"{wb.PHASE_TITLES.get(phase, phase)} · {METHODS[shown]}"
             fig = maps.phase_map(
                 layouts[phase],

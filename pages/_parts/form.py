@@ -47,6 +47,7 @@ def config_defaults() -> dict[str, Any]:
             "spec": spec("dataset").default,
             "text_column": spec("text_column").default,
             "label_column": spec("label_column").default,
+            "label_sep": spec("label_sep").default,
         },
         "wb.preset": spec("cl.imbalance").default,
         "wb.model_kind": spec("model").default,
@@ -142,6 +143,7 @@ def session_values(values: dict[str, Any]) -> dict[str, Any]:
             "spec": values["dataset"],
             "text_column": values["text_column"],
             "label_column": values["label_column"],
+            "label_sep": values.get("label_sep", ""),
         }
         out["wb.source"] = values["dataset_source"]
     out.update(

@@ -68,6 +68,7 @@ def run_settings() -> dict:
         "dataset": choice["spec"],
         "text_column": choice.get("text_column", "text"),
         "label_column": choice.get("label_column", "label"),
+        "label_sep": choice.get("label_sep", ""),
         "model": ui.model_spec() or "minilm",
         "device": st.session_state["wb.device"],
         "max_steps": int(st.session_state["wb.max_steps"]),

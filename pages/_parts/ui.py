@@ -176,10 +176,10 @@ def classifier(run):
 
 
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=6)
-def _load(spec: str, text_column: str, label_column: str, stamp: float):
+def _load(spec: str, text_column: str, label_column: str, stamp: float, label_sep: str = ""):
     from threephase_core.data import load_dataset
 
-    return load_dataset(spec, text_column, label_column, seed=0)
+    return load_dataset(spec, text_column, label_column, seed=0, label_sep=label_sep)
 
 
 @st.cache_data(show_spinner="Reading the file…", max_entries=32)
@@ -195,9 +195,14 @@ def peek_table(path) -> object:
 
 
 def load_dataset(choice: dict):
-    """The dataset of a choice {spec, text_column, label_column}; DataError on bad input."""
+    """The dataset of a choice {spec, text_column, label_column, label_sep}; DataError on bad input."""
     spec = choice["spec"]
-    return _load(spec, choice.get("text_column", "text"), choice.get("label_column", "label"), source_stamp(spec))
+    text, label, sep = (
+        choice.get("text_column", "text"),
+        choice.get("label_column", "label"),
+        choice.get("label_sep", ""),
+    )
+    return _load(spec, text, label, source_stamp(spec), sep)
 
 
 def current_dataset():

@@ -44,7 +44,7 @@ def test_workbench_wide_limits_and_defaults_come_from_the_config():
             assert DEFAULTS[name] == spec(key).default
     assert (DEFAULTS["wb.min_ratio"], DEFAULTS["wb.max_ratio"]) == CLConfig().ratios() == (1.5, 4.0)
     assert DEFAULTS["wb.preset"] == RunConfig().cl.imbalance and DEFAULTS["wb.recipe"] == RunConfig().recipe
-    assert DEFAULTS["wb.dataset"] == {"spec": "demo", "text_column": "text", "label_column": "label"}
+    assert DEFAULTS["wb.dataset"] == {"spec": "demo", "text_column": "text", "label_column": "label", "label_sep": ""}
     assert form.LIMITS["wb.min_ratio"] == (0.0, 10.0) and form.LIMITS["wb.noise"] == (0.0, 0.95)
 
 

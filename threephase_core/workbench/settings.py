@@ -160,7 +160,7 @@ def train_form_values(cfg: dict, field_keys: list[str]) -> tuple[dict[str, Any],
     what could not be loaded: "Load these settings into Train" on the Results page.
 
     The values: `recipe`, `seed`, `model` with `model_kind` (minilm, tiny, path or hub),
-    `dataset`, `text_column` and `label_column` with `dataset_source` (demo, folder, upload or
+    `dataset`, `text_column`, `label_column` and `label_sep` with `dataset_source` (demo, folder, upload or
     hub), the run-wide settings (`RUN_WIDE`), the imbalance ratios `cl.min_ratio`/`cl.max_ratio`
     as numbers (the preset resolved), and those of `field_keys` (the form's phase settings) the
     recipe does not fix. Only the sections of phases the run has are read (an FT run's unused
@@ -189,7 +189,9 @@ def train_form_values(cfg: dict, field_keys: list[str]) -> tuple[dict[str, Any],
         if source is None:
             notes.append(f"the dataset {spec!r} is not on this machine; the dataset in use is kept")
         elif isinstance(text, str) and isinstance(label, str):
+            sep = cfg.get("label_sep", "")
             out.update(dataset=spec, text_column=text, label_column=label, dataset_source=source)
+            out["label_sep"] = sep if isinstance(sep, str) else ""
     out.update({key: cfg[key] for key in RUN_WIDE if key in cfg})
     fixed = recipe_fixed_fields(recipe)
     cl = as_dict(cfg.get("cl"))

@@ -1,0 +1,112 @@
+"""Labels with levels in the workbench: giving the levels on the Data page, its class tree, and
+the Embeddings page's colours by level."""
+
+from __future__ import annotations
+
+import json
+
+from tests.ui.test_pages import figures, ok, texts
+
+
+def tree_lines(at) -> list[str]:
+    """The class tree's lines as the Data page writes them (one class per line, indented by level)."""
+    tree = next((m.value for m in at.markdown if "rows: train · validation · test" in m.value), "")
+    return [line for line in tree.splitlines() if line.strip().startswith("- ")]
+
+
+def test_demo_class_tree_with_counts(empty_store, open_app):
+    at = open_app("data")
+    assert not tree_lines(at)  # the demo's default: one level, no tree
+    at.toggle(key="data:demo_levels").set_value(True).run()
+    ok(at)
+    assert at.session_state["wb.dataset"]["label_column"] == "group,label"
+    lines = tree_lines(at)
+    # Each group with its train · validation · test rows, its intents indented under it.
+    assert lines[:3] == [
+        "- **orders** 202 · 44 · 44",
+        "    - **order_status** 118 · 26 · 26",
+        "    - **returns_refunds** 84 · 18 · 18",
+    ]
+    assert len([line for line in lines if line.startswith("- ")]) == 4 and len(lines) == 11
+    assert "**Class tree** · group › label" in texts(at)
+    treemap = next(f for f in figures(at) if f["data"][0]["type"] == "treemap")["data"][0]
+    assert treemap["parents"][:3] == ["", "orders", "orders"] and treemap["values"][0] == 202
+    at.toggle(key="data:demo_levels").set_value(False).run()
+    assert at.session_state["wb.dataset"]["label_column"] == "label" and not tree_lines(at)
+
+
+def _upload(at, name: str, rows: list[dict]):
+    header = list(rows[0])
+    csv = ",".join(header) + "\n" + "\n".join(",".join(str(r[h]) for h in header) for r in rows)
+    at.segmented_control(key="data:wb.source").set_value("upload").run()
+    at.file_uploader[0].upload(name, csv.encode(), "text/csv").run()
+    ok(at)
+    key = next(r.key for r in at.radio if r.label == "Label levels")
+    return key.split(":")[-1]
+
+
+def test_levels_from_a_separator_and_a_bad_one(empty_store, open_app):
+    labels = ["HUM:ind", "HUM:gr", "LOC:city"]
+    rows = [{"text": f"question number {i}", "label": labels[i % 3]} for i in range(60)]
+    at = open_app("data")
+    key = _upload(at, "questions.csv", rows)
+    at.radio(key=f"data:levels:{key}").set_value("separator").run()
+    ok(at)
+    assert at.session_state["wb.dataset"]["label_sep"] == ":"
+    assert tree_lines(at)[:3] == [
+        "- **HUM** 32 · 4 · 4",
+        "    - **HUM:gr** 16 · 2 · 2",
+        "    - **HUM:ind** 16 · 2 · 2",
+    ]
+    at.text_input(key=f"data:sep:{key}").input("/").run()
+    ok(at)
+    assert any("the separator '/' occurs in none of the labels" in e.value for e in at.error), [
+        e.value for e in at.error
+    ]
+    assert at.session_state["wb.dataset"]["label_sep"] == ":"  # the working choice is kept
+
+
+def test_levels_from_several_columns(empty_store, open_app):
+    rows = [
+        {"text": f"question number {i}", "coarse": "AB"[i % 2], "fine": f"{'AB'[i % 2]}{i % 4}"} for i in range(60)
+    ]
+    at = open_app("data")
+    key = _upload(at, "two.csv", rows)
+    next(s for s in at.selectbox if s.label == "Label column").set_value("coarse").run()
+    at.radio(key=f"data:levels:{key}").set_value("columns").run()
+    at.multiselect(key=f"data:finer:{key}").set_value(["fine"]).run()
+    ok(at)
+    assert at.session_state["wb.dataset"]["label_column"] == "coarse,fine"
+    assert [line.strip().split(" ")[1] for line in tree_lines(at)] == [
+        "**A**",
+        "**A0**",
+        "**A2**",
+        "**B**",
+        "**B1**",
+        "**B3**",
+    ]
+
+
+def test_embeddings_colour_by_either_level(empty_store, open_app, goto):
+    from threephase_core.recipes import build_config
+    from threephase_core.runner import run_recipe
+
+    cfg = build_config("ft", {"model": "tiny", "max_steps": 2, "label_column": "group,label", "embed_rows": 40})
+    run, result = run_recipe(cfg, empty_store)
+    assert result["state"] == "done", result
+    assert json.loads((run.path / "data.json").read_text())["levels"]["level_names"] == ["group", "label"]
+    at = open_app("embeddings")
+    at.segmented_control(key="emb:emb.method").set_value("pca").run()
+    ok(at)
+    level = at.selectbox(key="emb:level")
+    assert level.options == ["1 · group", "2 · label"] and level.value == 2
+
+    def legend() -> str:
+        return next(m.value for m in at.markdown if "border-radius:50%" in m.value)
+
+    assert "order_status" in legend() and "tech_support" not in legend()
+    level.set_value(1).run()
+    ok(at)
+    assert "tech_support" in legend() and "order_status" not in legend()
+    colours = {c for f in figures(at) for t in f["data"] for c in [t.get("marker", {}).get("color")] if c}
+    assert 1 < len({c for c in colours if isinstance(c, str)}) <= 4  # one colour per group
