@@ -83,6 +83,7 @@ def render(ds) -> None:
     st.markdown(f"**Class tree** · {' › '.join(h.level_names)}")
     left, right = st.columns([2, 3], gap="large")
     with left:
+        st.caption("Rows per class: train · validation · test")
         st.markdown(tree_markdown(rows))
     with right:
         st.plotly_chart(tree_chart(rows), key="data_tree", config={"displayModeBar": False})
@@ -95,7 +96,7 @@ def tree_markdown(rows: list[dict]) -> str:
         indent = "    " * (r["level"] - 1)
         name = html.escape(r["name"])
         lines.append(f"{indent}- **{name}** {r['train']:,} · {r['validation']:,} · {r['test']:,}")
-    return "\n".join(lines) + "\n\n<small>rows: train · validation · test</small>"
+    return "\n".join(lines)
 
 
 def tree_chart(rows: list[dict]) -> go.Figure:

@@ -10,7 +10,7 @@ from tests.ui.test_pages import figures, ok, texts
 
 def tree_lines(at) -> list[str]:
     """The class tree's lines as the Data page writes them (one class per line, indented by level)."""
-    tree = next((m.value for m in at.markdown if "rows: train · validation · test" in m.value), "")
+    tree = next((m.value for m in at.markdown if m.value.startswith("- **")), "")
     return [line for line in tree.splitlines() if line.strip().startswith("- ")]
 
 
