@@ -103,3 +103,15 @@ def test_a_bad_level_spec_is_one_clear_line(args, message, tmp_path):
     assert message in out.stderr
     assert "Traceback" not in out.stderr + out.stdout
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_supcon_with_levels_counts_the_finest_classes(tmp_path):
+    """SupCon takes class ids: with levels, each label path is one class (the finest level)."""
+    from threephase_core.recipes import build_config
+    from threephase_core.runner import run_recipe
+
+    cfg = build_config("supcon", {"model": "tiny", "max_steps": 2, "label_column": "group,label", "embed_rows": 20})
+    _, result = run_recipe(cfg, tmp_path)
+    assert result["state"] == "done", result
+    counts = result["metrics"]["phases"]["cl"]["data"]["counts_after"]
+    assert counts["cancel_subscription"] == 20 and counts["order_status"] == 118 and len(counts) == 7
