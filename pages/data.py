@@ -177,6 +177,33 @@ def hub_source() -> None:
         use(*st.session_state.pop("data.hub_request"))  # the dataset cache shows a spinner
 
 
+FRACTIONS = [round(0.05 * i, 2) for i in range(1, 10)]  # 5 % .. 45 % (the config allows up to 50 %)
+
+
+def split_sizes(ds) -> None:
+    """The validation and test fractions carved from train (the run settings `val_fraction` and
+    `test_fraction`); a dataset with its own validation and test files keeps their sizes."""
+    labels = {"validation": ("Validation fraction", "wb.val_fraction"), "test": ("Test fraction", "wb.test_fraction")}
+    carved = [split for split in ("validation", "test") if split in ds.carved]
+    if not carved:
+        st.caption(
+            ":material/call_split: This dataset brings its own validation and test files: their sizes are as given."
+        )
+        return
+    with st.container(border=True):
+        st.markdown(
+            "**Split sizes**: the share of each class held out of train (stratified, each run's seed); "
+            "more held-out texts measure accuracy more finely, fewer leave more to train on."
+        )
+        cols = st.columns(len(carved))
+        for col, split in zip(cols, carved, strict=True):
+            label, name = labels[split]
+            value = float(st.session_state.get(name, ui.DEFAULTS[name]))
+            options = sorted({*FRACTIONS, value})  # a value loaded from a run stays selectable
+            with col:
+                ui.bind(st.select_slider, label, name, page=PAGE, options=options, format_func=lambda v: f"{v:.0%}")
+
+
 def dataset_in_use() -> None:
     """The dataset in use: its sizes, class balance, notes, and sample texts per class."""
     choice, ds, error = ui.current_dataset()
@@ -199,6 +226,11 @@ def dataset_in_use() -> None:
         f"{max(train_counts) / max(min(train_counts), 1):.1f} : 1",
         help="Largest / smallest class in train.",
         border=True,
+    )
+    split_sizes(ds)
+    ui.split_warnings(
+        {s: ds.class_counts(s) for s in ("train", "validation", "test")},
+        "Too few texts to tell recipes apart: their accuracies would differ by chance more than by recipe.",
     )
     if ds.num_classes > 100 or ds.num_classes > 0.5 * len(ds.train):
         st.warning(f"{ds.num_classes} classes for {len(ds.train)} training rows: is the label column right?")

@@ -154,6 +154,7 @@ def render() -> None:
         float(r_max),
         int(aug),
         cap,
+        ui.split_fractions(),
     )
     over = table[table["oversampled"]]
     m = st.columns(4)

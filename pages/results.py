@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from pages._parts import charts, nav, run_view, ui
-from threephase_core.workbench.comparison import comparison_groups, mixed_settings, recipe_comparison, versus_text
+from threephase_core.workbench.comparison import (
+    comparison_groups,
+    group_class_counts,
+    mixed_settings,
+    recipe_comparison,
+)
 from threephase_core.workbench.job_managers import live_status
+from threephase_core.workbench.result_tables import comparison_table, runs_table
 from threephase_core.workbench.runs import cleanup_candidates, fmt_seconds, runs_frame
 
 
@@ -44,40 +49,16 @@ def render() -> None:
     m[3].metric("Training time, all runs", fmt_seconds(df["wall_s"].fillna(0).sum()), border=True)
 
     st.subheader("All runs")
-    view = df.assign(
-        val_acc=df["val_acc"] * 100,
-        test_acc=df["test_acc"] * 100,
-        test_f1=df["test_f1"] * 100,
-    )
     st.dataframe(
-        view[
-            [
-                "created",
-                "state",
-                "recipe",
-                "dataset",
-                "model",
-                "seed",
-                "val_acc",
-                "test_acc",
-                "test_f1",
-                "wall_s",
-                "steps_cap",
-                "run",
-            ]
-        ],
+        runs_table(df),
         hide_index=True,
         width="stretch",
-        height=min(400, 38 + 35 * len(view)),
+        height=min(400, 38 + 35 * len(df)),
         column_config={
-            "created": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
-            "val_acc": st.column_config.NumberColumn("val acc", format="%.1f%%"),
-            "test_acc": st.column_config.NumberColumn("test acc", format="%.1f%%"),
-            "test_f1": st.column_config.NumberColumn("test macro F1", format="%.1f%%"),
-            "wall_s": st.column_config.NumberColumn("wall time", format="%.0f s"),
-            "steps_cap": st.column_config.TextColumn(
-                "step cap", help="Max steps per phase (smoke runs); empty = full run."
+            "test 95% CI": st.column_config.TextColumn(
+                help="Where the test accuracy could lie with another draw of as many test texts (Wilson interval)."
             ),
+            "step cap": st.column_config.TextColumn(help="Max steps per phase (smoke runs); – = full run."),
         },
     )
     row = st.container(horizontal=True)
@@ -122,7 +103,7 @@ def render() -> None:
         st.info("The comparison appears once runs have finished.", icon=":material/info:")
     else:
         groups = dict(comparison_groups(df))
-        a, b, c = st.columns([2, 1, 1], vertical_alignment="bottom")
+        a, b = st.columns([3, 2], vertical_alignment="bottom")
         pick = a.selectbox(
             "Dataset and model",
             list(groups),
@@ -143,46 +124,34 @@ def render() -> None:
         # Smoke runs (a step cap) are left out while full runs exist: their scores would drag the means.
         with_smoke = bool(smoke.any()) and (
             not full.any()
-            or c.toggle(
+            or st.toggle(
                 f"Include {int(smoke.sum())} smoke run{'s' if smoke.sum() > 1 else ''}",
                 value=False,
                 key="res:with_smoke",
                 help="Runs finished with a step cap (a few steps per phase): their scores are not real results.",
             )
         )
-        comp = recipe_comparison(group if with_smoke else group[~smoke])
-        left, right = st.columns([1, 1], gap="large")
+        shown = group if with_smoke else group[~smoke]
+        comp = recipe_comparison(shown)
+        ui.split_warnings(
+            group_class_counts(mgr.store, shown),
+            "These runs' validation or test split is too small to tell recipes apart: a gap between recipes "
+            "may be chance.",
+        )
+        st.table(comparison_table(comp), hide_index=True)
+        st.caption(
+            'Mean ± sample standard deviation over seeds (finished runs only; "1 seed": no spread to show). '
+            '"95% CI (one run)": where one run\'s test accuracy could lie by chance on this many test texts '
+            "(Wilson interval). \"vs FT\": the test accuracy minus FT's on the same seeds, with a paired t-test's "
+            "p-value; with 3 seeds only a large, steady gap reaches p < 0.05. The paper: 3-Phase beats FT alone; "
+            "each ablation is below 3-Phase."
+        )
+        left, right = st.columns([3, 2], gap="large")
         with left:
             st.plotly_chart(
                 charts.recipe_comparison(comp, metric or "test"), key="res_comp", config={"displayModeBar": False}
             )
         with right:
-            table = pd.DataFrame(
-                {
-                    "recipe": comp["recipe"],
-                    "seeds": comp["seeds"],
-                    "val acc": [
-                        f"{mu:.1%} ± {sd:.1%}" for mu, sd in zip(comp["val_mean"], comp["val_std"], strict=True)
-                    ],
-                    "test acc": [
-                        f"{mu:.1%} ± {sd:.1%}" for mu, sd in zip(comp["test_mean"], comp["test_std"], strict=True)
-                    ],
-                    "macro F1": [
-                        f"{mu:.1%} ± {sd:.1%}" for mu, sd in zip(comp["f1_mean"], comp["f1_std"], strict=True)
-                    ],
-                    "test acc vs FT": [
-                        versus_text(*v)
-                        for v in zip(comp["recipe"], comp["vs_seeds"], comp["vs_diff"], comp["vs_p"], strict=True)
-                    ],
-                }
-            )
-            st.dataframe(table, hide_index=True, width="stretch")
-            st.caption(
-                'Mean ± sample standard deviation over seeds (finished runs only). "vs FT": the test accuracy minus '
-                "FT's on the "
-                "same seeds, with a paired t-test's p-value; with 3 seeds only a large, steady gap reaches p < 0.05. "
-                "The paper: 3-Phase beats FT alone; each ablation is below 3-Phase."
-            )
             mixed = mixed_settings(group if with_smoke else group[~smoke])
             if mixed:
                 st.warning(

@@ -216,6 +216,10 @@ def render() -> None:
         )
 
     st.subheader("New run")
+    if ds is not None:  # small validation/test splits: the scores of this data cannot rank recipes
+        ui.split_warnings(
+            ds.summary()["class_counts"], "Too few texts to tell recipes apart (split sizes: Data page)."
+        )
     c1, c2, c3 = st.columns([1.1, 1.2, 1], gap="large")
     with c1:
         st.markdown("**Data and model**")

@@ -272,3 +272,29 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
 def test_usage_names_the_console_command():
     done = cli("--help")
     assert done.returncode == 0 and done.stdout.startswith("usage: threephase ")
+
+
+def test_a_run_on_small_splits_prints_the_small_data_warnings(tiny_model_path, tmp_path):
+    rows = ["text,label"] + [f"message number {i} about {c},{c}" for c in ("a", "b", "c") for i in range(20)]
+    data = tmp_path / "small.csv"
+    data.write_text("\n".join(rows) + "\n")
+    out = cli(
+        "run",
+        "--dataset",
+        str(data),
+        "--recipe",
+        "ft",
+        "--model",
+        tiny_model_path,
+        "--max-steps",
+        "1",
+        "--set",
+        "embed_rows=20",
+        "--quiet",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+    )
+    assert out.returncode == 0, out.stderr
+    assert "warning: The validation split has only 6 texts" in out.stdout
+    assert "warning: The test split has only 6 texts" in out.stdout
+    assert "warning: In the test split 3 classes have fewer than 3 texts" in out.stdout

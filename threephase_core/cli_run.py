@@ -24,6 +24,7 @@ def run_command(args) -> int:
     checked before the run folder is made, so bad input leaves no failed run behind.
     """
     from threephase_core.data import DataError
+    from threephase_core.split_size import split_size_warnings
 
     if args.resume:
         return _resume(args)
@@ -41,6 +42,8 @@ def run_command(args) -> int:
     )
     for note in dataset.notes:
         print(f"  note: {note}")
+    for warning in split_size_warnings(dataset.summary()["class_counts"]):
+        print(f"  warning: {warning}")
     result, progress = _execute(cfg, run, dataset, quiet=args.quiet)
     return _report(result, progress, run)
 

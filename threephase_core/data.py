@@ -56,6 +56,7 @@ class TextDataset:
     source: str = ""
     notes: list[str] = field(default_factory=list)
     hierarchy: LabelHierarchy | None = None
+    carved: list[str] = field(default_factory=list)  # splits carved from train (their fractions apply)
 
     @property
     def num_classes(self) -> int:
@@ -288,6 +289,7 @@ def _assemble(name, frames, names, seed, val_fraction, test_fraction, columns) -
         validation=frames["validation"].reset_index(drop=True),
         test=frames["test"].reset_index(drop=True),
         notes=notes,
+        carved=[split for split, _ in to_carve],
     )
 
 

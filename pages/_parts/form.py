@@ -27,6 +27,8 @@ WORKBENCH_SETTINGS = {
     "wb.max_train_rows": "max_train_rows",
     "wb.embed_rows": "embed_rows",
     "wb.device": "device",
+    "wb.val_fraction": "val_fraction",
+    "wb.test_fraction": "test_fraction",
 }
 # Phase settings the Imbalance page sets too: config key -> session key (unless a recipe fixes it).
 SHARED = {WORKBENCH_SETTINGS[key]: key for key in ("wb.noise", "wb.augmentation")}

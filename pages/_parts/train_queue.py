@@ -75,6 +75,8 @@ def run_settings() -> dict:
         "max_length": int(st.session_state["wb.max_length"]),
         "max_train_rows": int(st.session_state["wb.max_train_rows"]),
         "embed_rows": int(st.session_state["wb.embed_rows"]),
+        "val_fraction": float(st.session_state["wb.val_fraction"]),
+        "test_fraction": float(st.session_state["wb.test_fraction"]),
     }
 
 
@@ -86,6 +88,7 @@ def setting_places() -> dict[str, str]:
     places.update({f"cl.{k}": "Imbalance & noise page" for k in ("min_ratio", "max_ratio", "imbalance")})
     places.update({"seed": "Seeds", "max_steps": spec("max_steps").label})
     places.update({key: f"Size limits › {spec(key).label}" for key in ("max_length", "max_train_rows", "embed_rows")})
+    places.update({key: f"Data page › Split sizes › {spec(key).label}" for key in ("val_fraction", "test_fraction")})
     return places
 
 

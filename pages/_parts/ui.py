@@ -176,10 +176,36 @@ def classifier(run):
 
 
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=6)
-def _load(spec: str, text_column: str, label_column: str, stamp: float, label_sep: str = ""):
+def _load(
+    spec: str,
+    text_column: str,
+    label_column: str,
+    stamp: float,
+    label_sep: str = "",
+    fractions: tuple[float, float] = (0.1, 0.1),
+):
     from threephase_core.data import load_dataset
 
-    return load_dataset(spec, text_column, label_column, seed=0, label_sep=label_sep)
+    val_fraction, test_fraction = fractions
+    return load_dataset(
+        spec,
+        text_column,
+        label_column,
+        seed=0,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        label_sep=label_sep,
+    )
+
+
+def split_fractions() -> tuple[float, float]:
+    """(validation, test) fractions carved from train when a dataset has no such split: the Data
+    page's split sizes, the defaults until they are set."""
+    ss = st.session_state
+    return (
+        float(ss.get("wb.val_fraction", DEFAULTS["wb.val_fraction"])),
+        float(ss.get("wb.test_fraction", DEFAULTS["wb.test_fraction"])),
+    )
 
 
 @st.cache_data(show_spinner="Reading the file…", max_entries=32)
@@ -202,7 +228,7 @@ def load_dataset(choice: dict):
         choice.get("label_column", "label"),
         choice.get("label_sep", ""),
     )
-    return _load(spec, text, label, source_stamp(spec), sep)
+    return _load(spec, text, label, source_stamp(spec), sep, split_fractions())
 
 
 def current_dataset():
@@ -230,11 +256,14 @@ def pair_stats(
     r_max: float,
     augmentation: int,
     max_train_rows: int = 0,
+    fractions: tuple[float, float] = (0.1, 0.1),
+    label_sep: str = "",
 ) -> dict:
-    """Phase 2's rows and pairs for these settings, on the training rows a seed-0 run would use."""
+    """Phase 2's rows and pairs for these settings, on the training rows a seed-0 run would use
+    (`fractions`: the validation and test fractions carved from train, `split_fractions`)."""
     from threephase_core.data import capped_train
 
-    ds = _load(spec, text_column, label_column, stamp)
+    ds = _load(spec, text_column, label_column, stamp, label_sep, tuple(fractions))
     train = capped_train(ds.train, max_train_rows, 0)
     return previews.pair_stats(
         train["text"].tolist(), train["label"].to_numpy(), ds.num_classes, r_min, r_max, augmentation
@@ -279,6 +308,18 @@ def legend(names: list[str]) -> None:
         for n in names
     )
     st.markdown(f'<div style="display:flex;flex-wrap:wrap;">{items}</div>', unsafe_allow_html=True)
+
+
+def split_warnings(class_counts: dict, lead: str = "") -> list[str]:
+    """The engine's small-split warnings (`split_size.split_size_warnings`) as one warning box,
+    after `lead`; returns them (empty: nothing drawn)."""
+    from threephase_core.split_size import split_size_warnings
+
+    found = split_size_warnings(class_counts)
+    if found:
+        items = "\n".join(f"- {message}" for message in found)
+        st.warning(f"{lead or 'Too few texts to tell recipes apart.'}\n\n{items}", icon=":material/straighten:")
+    return found
 
 
 def words_html(words: list[tuple[str, bool]]) -> str:

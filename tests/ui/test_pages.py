@@ -103,10 +103,12 @@ def test_page_renders_with_finished_run(finished_store, open_app, page):
         assert len(at.metric) == 8  # silhouette and kNN accuracy per phase
     if page == "results":
         table = at.dataframe[0].value
-        assert list(table["state"]) == ["done"] and table["test_acc"].notna().all()
+        assert list(table["state"]) == ["done"] and table["test acc"].str.endswith("%").all()
+        assert table["test 95% CI"].str.fullmatch(r"\d+%–\d+%").all()
+        assert "None" not in table.to_string()
         assert any(m.label == "Test accuracy" for m in at.metric)
         assert len(figures(at)) >= 2  # recipe comparison + per-class F1
-        comparison = at.dataframe[1].value
+        comparison = at.table[0].value
         assert list(comparison["recipe"]) == ["three_phase"] and list(comparison["test acc vs FT"]) == [
             "–"
         ]  # no FT run to pair with
@@ -696,10 +698,12 @@ def test_results_comparison_leaves_smoke_runs_out_while_full_runs_exist(finished
     (full.path / "config.json").write_text(json.dumps(cfg))
     at = open_app("results")
     ok(at)
-    comparison = at.dataframe[1].value
-    assert list(comparison["seeds"]) == [1]  # only the full run
+    comparison = at.table[0].value
+    assert (
+        list(comparison["seeds"]) == ["1"] and comparison["test acc"].str.endswith("(1 seed)").all()
+    )  # only the full run
     assert not any("step cap" in w.value for w in at.warning)
     at.toggle(key="res:with_smoke").set_value(True).run()
     ok(at)
-    assert list(at.dataframe[1].value["seeds"]) == [2]
+    assert list(at.table[0].value["seeds"]) == ["2"]
     assert any("1 of these runs had a step cap" in w.value for w in at.warning)

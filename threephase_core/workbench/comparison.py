@@ -27,6 +27,7 @@ def recipe_comparison(df: pd.DataFrame) -> pd.DataFrame:
                 "test_std",
                 "f1_mean",
                 "f1_std",
+                "test_n",
                 "vs_seeds",
                 "vs_diff",
                 "vs_p",
@@ -43,6 +44,7 @@ def recipe_comparison(df: pd.DataFrame) -> pd.DataFrame:
             "test_std": g["test_acc"].std(ddof=1),
             "f1_mean": g["test_f1"].mean(),
             "f1_std": g["test_f1"].std(ddof=1),
+            "test_n": g["test_n"].median() if "test_n" in done else np.nan,  # test texts per run
         }
     ).reset_index()
     out[["val_std", "test_std", "f1_std"]] = out[["val_std", "test_std", "f1_std"]].fillna(0.0)  # one run: no spread
@@ -125,3 +127,23 @@ def versus_text(recipe: str, seeds, diff, p, baseline: str = "ft") -> str:
     elif n > 1:
         text += ", the same gap on every seed"
     return text + f" ({n} seed{'s' if n > 1 else ''})"
+
+
+def group_class_counts(store, group: pd.DataFrame, limit: int = 50) -> dict:
+    """The class counts per split (the runs' data.json) of the finished run in `group` with the
+    fewest test texts, for the small-split warnings (`split_size.split_size_warnings`); {} when no
+    run has readable counts. At most `limit` runs are read (the group shares its data)."""
+    best: dict = {}
+    fewest = None
+    for run_id in group.loc[group["state"] == "done", "run"].head(limit):
+        try:
+            counts = store.get(run_id).data_summary.get("class_counts")
+        except (KeyError, OSError):
+            continue
+        test = counts.get("test") if isinstance(counts, dict) else None
+        if not isinstance(test, dict):
+            continue
+        total = sum(v for v in test.values() if isinstance(v, (int, float)) and not isinstance(v, bool))
+        if fewest is None or total < fewest:
+            best, fewest = counts, total
+    return best

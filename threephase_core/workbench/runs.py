@@ -92,6 +92,8 @@ def run_row(run: Run, live: dict[str, dict]) -> dict:
         "val_acc": as_number(val.get("accuracy")),
         "test_acc": as_number(test.get("accuracy")),
         "test_f1": as_number(test.get("f1_macro")),
+        "val_n": as_number(val.get("n")),  # texts the accuracies were measured on (their intervals)
+        "test_n": as_number(test.get("n")),
         "wall_s": as_number(wall),
         "steps_cap": str(cfg.get("max_steps") or ""),
         "device": status.get("device_name") or status.get("device"),
@@ -159,6 +161,8 @@ RUN_COLUMNS = [
     "val_acc",
     "test_acc",
     "test_f1",
+    "val_n",
+    "test_n",
     "wall_s",
     "steps_cap",
     "device",

@@ -152,7 +152,15 @@ def changed_overrides(recipe: str, values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-RUN_WIDE = ("max_steps", "max_length", "max_train_rows", "embed_rows", "device")  # top-level settings the form shows
+RUN_WIDE = (
+    "max_steps",
+    "max_length",
+    "max_train_rows",
+    "embed_rows",
+    "device",
+    "val_fraction",
+    "test_fraction",
+)  # top-level settings the form shows
 
 
 def train_form_values(cfg: dict, field_keys: list[str]) -> tuple[dict[str, Any], list[str]]:
