@@ -13,6 +13,7 @@ from threephase_core.workbench.previews import (
     class_table,
     imbalance_curve,
     noise_preview,
+    outgrow_note,
     preset_for,
     ratio_problem,
     stopword_preview,
@@ -23,14 +24,56 @@ PAGE = "imb"
 PRESETS = list(IMBALANCE_PRESETS) + ["custom"]
 
 
-def preset_changed() -> None:
-    preset = st.session_state["wb.preset"]
+# The page's own copies of the settings it explores (session only): the Train page's values
+# (``wb.*``) change only through "Use these values as the Train defaults".
+TRIED = {
+    "preset": "wb.preset",
+    "min_ratio": "wb.min_ratio",
+    "max_ratio": "wb.max_ratio",
+    "augmentation": "wb.augmentation",
+    "noise": "wb.noise",
+}
+SLIDERS = ("min_ratio", "max_ratio", "augmentation", "noise")  # in the form: applied together by "Apply"
+
+
+def tried(name: str):
+    return st.session_state[f"imb.{name}"]
+
+
+def preset_picked() -> None:
+    """A preset click applies at once (a click is one value, not a drag); clearing the pills keeps the preset."""
+    preset = st.session_state["imb:preset"]
+    if preset is None:
+        st.session_state["imb:preset"] = tried("preset")
+        return
+    st.session_state["imb.preset"] = preset
     if preset in IMBALANCE_PRESETS:
-        st.session_state["wb.min_ratio"], st.session_state["wb.max_ratio"] = IMBALANCE_PRESETS[preset]
+        st.session_state["imb.min_ratio"], st.session_state["imb.max_ratio"] = IMBALANCE_PRESETS[preset]
 
 
-def ratio_changed() -> None:
-    st.session_state["wb.preset"] = preset_for(st.session_state["wb.min_ratio"], st.session_state["wb.max_ratio"])
+def apply_form() -> None:
+    """The form's sliders, applied together when released and submitted: never a half-dragged value."""
+    for name in SLIDERS:
+        st.session_state[f"imb.{name}"] = st.session_state[f"imb:{name}"]
+    st.session_state["imb.preset"] = preset_for(tried("min_ratio"), tried("max_ratio"))
+
+
+def differs_from_train() -> list[str]:
+    """The settings whose tried value differs from the Train page's, by label."""
+    return [
+        label(wb_key) if wb_key in form.WORKBENCH_SETTINGS else "Preset"
+        for name, wb_key in TRIED.items()
+        if st.session_state[f"imb.{name}"] != st.session_state[wb_key]
+    ]
+
+
+def use_for_train() -> None:
+    for name, wb_key in TRIED.items():
+        st.session_state[wb_key] = st.session_state[f"imb.{name}"]
+    st.session_state["imb.notice"] = "The Train page now starts from these values."
+
+
+PRESET_LABELS = {"normal": "normal (1.5, 4)", "extra": "extra (1.5, 20)", "none": "none (1, 1)", "custom": "custom"}
 
 
 def label(name: str) -> str:
@@ -49,12 +92,31 @@ def paragraph(words: list[tuple[str, bool]]) -> str:
     return f"<div style='font-size:0.95rem;line-height:1.6'>{ui.words_html(words)}</div>"
 
 
+def train_defaults() -> None:
+    """Whether the Train page uses the values tried here, and the choice to hand them over."""
+    notice = st.session_state.pop("imb.notice", None)
+    if notice:
+        st.success(notice, icon=":material/check:")
+    changed = differs_from_train()
+    if not changed:
+        st.caption(":material/check: The Train page uses these values.")
+        return
+    st.caption(f"The Train page still uses its own values for: {', '.join(changed)}.")
+    st.button(
+        "Use these values as the Train defaults",
+        icon=":material/input:",
+        key="imb:use",
+        on_click=use_for_train,
+        help="Recipes that fix their own correction (extra_imb, no_imb) keep it.",
+    )
+
+
 def render() -> None:
     """The correction preset and ratios, the f(x) curve on this data, pair counts and the word-deletion preview."""
     ui.header(
         "Imbalance & noise",
         "Phase 2 oversamples small classes before it builds pairs; phase 1 deletes words before it rebuilds the "
-        "sentence. These settings become the Train page's defaults.",
+        "sentence. Try settings here; the Train page takes them when you choose so.",
     )
 
     choice, ds, error = ui.current_dataset()
@@ -65,61 +127,59 @@ def render() -> None:
         )
         st.stop()
 
+    for name, wb_key in TRIED.items():  # the first visit starts from the Train page's values
+        if f"imb.{name}" not in st.session_state:
+            st.session_state[f"imb.{name}"] = st.session_state[wb_key]
     cap = int(st.session_state.get("wb.max_train_rows") or 0)
     train = capped_train(ds.train, cap, 0)  # what a seed-0 run trains on
     counts = {name: int((train["label"] == i).sum()) for i, name in enumerate(ds.label_names)}
     controls, chart = st.columns([1, 2.4], gap="large")
     with controls:
         st.markdown("**Imbalance correction** (phase 2)")
-        ui.bind(
-            st.segmented_control,
+        st.session_state["imb:preset"] = tried("preset")
+        st.pills(
             "Preset",
-            "wb.preset",
-            page=PAGE,
-            options=PRESETS,
-            required=True,
-            on_change=preset_changed,
-            help="The paper's presets: normal (1.5, 4), extra (1.5, 20), none (1, 1) as (min ratio, max ratio).",
+            PRESETS,
+            key="imb:preset",
+            format_func=PRESET_LABELS.get,
+            on_change=preset_picked,
+            help="The paper's presets as (min ratio, max ratio); custom: your own ratios below.",
         )
-        r_min = ui.bind(
-            st.slider,
-            label("wb.min_ratio"),
-            "wb.min_ratio",
-            page=PAGE,
-            **limits("wb.min_ratio"),
-            step=0.05,
-            on_change=ratio_changed,
-            help="A class is oversampled only where f(x) ≥ r_min.",
-        )
-        r_max = ui.bind(
-            st.slider,
-            label("wb.max_ratio"),
-            "wb.max_ratio",
-            page=PAGE,
-            **limits("wb.max_ratio"),
-            step=0.5,
-            on_change=ratio_changed,
-            help="f(1) = r_max: how many times a class of one row would be repeated.",
-        )
-        aug = ui.bind(
-            st.number_input,
-            label("wb.augmentation"),
-            "wb.augmentation",
-            page=PAGE,
-            **limits("wb.augmentation"),
-            step=1,
-            help="Pairs are drawn augmentation × ⌊log2(classes)⌋ times over the (corrected) data.",
-        )
-        st.markdown("**Word deletion** (phase 1, DAE)")
-        noise = ui.bind(
-            st.slider,
-            "Noise ratio",
-            "wb.noise",
-            page=PAGE,
-            **limits("wb.noise"),
-            step=0.05,
-            help="Each word is deleted with this probability (the paper uses 0.6).",
-        )
+        for name in SLIDERS:  # the form shows the applied values (a rerun drops an unapplied drag)
+            st.session_state[f"imb:{name}"] = tried(name)
+        with st.form("imb:form", border=False):
+            st.slider(
+                label("wb.min_ratio"),
+                key="imb:min_ratio",
+                **limits("wb.min_ratio"),
+                step=0.05,
+                help="A class is oversampled only where f(x) ≥ r_min.",
+            )
+            st.slider(
+                label("wb.max_ratio"),
+                key="imb:max_ratio",
+                **limits("wb.max_ratio"),
+                step=0.5,
+                help="f(1) = r_max: how many times a class of one row would be repeated.",
+            )
+            st.number_input(
+                label("wb.augmentation"),
+                key="imb:augmentation",
+                **limits("wb.augmentation"),
+                step=1,
+                help="Pairs are drawn augmentation × ⌊log2(classes)⌋ times over the (corrected) data.",
+            )
+            st.markdown("**Word deletion** (phase 1, DAE)")
+            st.slider(
+                "Noise ratio",
+                key="imb:noise",
+                **limits("wb.noise"),
+                step=0.05,
+                help="Each word is deleted with this probability (the paper uses 0.6).",
+            )
+            st.form_submit_button("Apply", icon=":material/check:", on_click=apply_form, key="imb:apply")
+        train_defaults()
+    r_min, r_max, aug, noise = (tried(name) for name in SLIDERS)
 
     ratio_warning = ratio_problem(r_min, r_max)
     if ratio_warning:
@@ -191,6 +251,9 @@ def render() -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.markdown("**Class counts before and after correction**")
+        overshoot = outgrow_note(table, r_max)
+        if overshoot:
+            st.info(overshoot, icon=":material/trending_up:")
         st.plotly_chart(
             charts.counts_before_after(table, ds.label_names), key="imb_counts", config={"displayModeBar": False}
         )

@@ -101,10 +101,12 @@ def test_imbalance_page_with_a_huge_text_stays_small(empty_store, open_app, goto
 # ---- Imbalance page -------------------------------------------------------------------
 def test_min_ratio_above_max_ratio_is_flagged_before_start(empty_store, open_app, goto):
     at = open_app("imbalance")
-    at.slider(key="imb:wb.min_ratio").set_value(5.0).run()
-    at.slider(key="imb:wb.max_ratio").set_value(2.0).run()
+    at.slider(key="imb:min_ratio").set_value(5.0)
+    at.slider(key="imb:max_ratio").set_value(2.0)
+    at.button(key="imb:apply").click().run()
     ok(at)
     assert any("min ratio (5) is above the max ratio (2)" in w for w in warnings(at)), warnings(at)
+    at.button(key="imb:use").click().run()
     goto(at, "train").run()
     ok(at)
     assert any("above the max ratio" in w for w in warnings(at)), warnings(at)

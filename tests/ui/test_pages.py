@@ -271,6 +271,16 @@ def _threshold_line(at) -> list[float]:
     return values(next(t["y"] for t in fig["data"] if str(t.get("name", "")).startswith("min ratio")))
 
 
+def apply(at, **slid):
+    """Move the Imbalance page's form sliders and press Apply (they apply together, on submit)."""
+    for name, value in slid.items():
+        widget = at.number_input(key=f"imb:{name}") if name == "augmentation" else at.slider(key=f"imb:{name}")
+        widget.set_value(value)
+    at.button(key="imb:apply").click().run()
+    ok(at)
+    return at
+
+
 def test_imbalance_sliders_change_the_curve(empty_store, open_app, goto):
     at = open_app("imbalance")
     ok(at)
@@ -278,34 +288,35 @@ def test_imbalance_sliders_change_the_curve(empty_store, open_app, goto):
     assert max(curve) == pytest.approx(4.0) and line == [1.5, 1.5]
     pairs = next(m.value for m in at.metric if m.label == "Training pairs")
 
-    at.slider(key="imb:wb.max_ratio").set_value(10.0).run()
-    ok(at)
+    apply(at, max_ratio=10.0)
     assert max(_curve(at)) == pytest.approx(10.0)
-    assert at.segmented_control(key="imb:wb.preset").value == "custom"
+    assert at.pills(key="imb:preset").value == "custom"
 
-    at.slider(key="imb:wb.min_ratio").set_value(3.0).run()
-    ok(at)
+    apply(at, min_ratio=3.0, augmentation=6)
     assert _threshold_line(at) == [3.0, 3.0]
-    at.number_input(key="imb:wb.augmentation").set_value(6).run()
-    ok(at)
     assert int(next(m.value for m in at.metric if m.label == "Training pairs").replace(",", "")) > int(
         pairs.replace(",", "")
     )
 
-    at.segmented_control(key="imb:wb.preset").set_value("extra").run()
+    at.pills(key="imb:preset").set_value("extra").run()
     ok(at)
-    assert at.slider(key="imb:wb.min_ratio").value == 1.5 and at.slider(key="imb:wb.max_ratio").value == 20.0
+    assert at.slider(key="imb:min_ratio").value == 1.5 and at.slider(key="imb:max_ratio").value == 20.0
     assert max(_curve(at)) == pytest.approx(20.0)
 
-    at.slider(key="imb:wb.noise").set_value(0.3).run()
+    apply(at, noise=0.3)
+    goto(at, "train").run()  # not handed over yet: Train keeps its own values
     ok(at)
-    # The settings flow into the Train page's defaults.
+    assert at.number_input(key="train:wb.noise").value == pytest.approx(0.6)
+    goto(at, "imbalance").run()
+    assert at.slider(key="imb:noise").value == pytest.approx(0.3)  # the tried values survive the page switch
+    at.button(key="imb:use").click().run()
+    ok(at)
+    assert any("The Train page now starts from these values" in s.value for s in at.success)
+    assert "The Train page uses these values" in texts(at)
     goto(at, "train").run()
     ok(at)
     assert at.number_input(key="train:wb.noise").value == pytest.approx(0.3)
     assert "extra" in texts(at)
-    goto(at, "imbalance").run()
-    assert at.slider(key="imb:wb.noise").value == pytest.approx(0.3)  # survives the page switch
 
 
 def test_imbalance_counts_change_with_the_ratios(empty_store, open_app):
@@ -314,7 +325,7 @@ def test_imbalance_counts_change_with_the_ratios(empty_store, open_app):
     at.button(key="imb:shuffle").click().run()
     assert [m.value for m in at.markdown if "<div" in m.value] != sample  # another noisy text
     before = values(figures(at)[1]["data"][1]["y"])  # rows after correction, per class
-    at.segmented_control(key="imb:wb.preset").set_value("none").run()
+    at.pills(key="imb:preset").set_value("none").run()
     after_none = values(figures(at)[1]["data"][1]["y"])
     assert after_none == values(figures(at)[1]["data"][0]["y"])  # no change with (1, 1)
     assert before != after_none

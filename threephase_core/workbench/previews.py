@@ -182,3 +182,27 @@ def phase2_problem(
             else "Add rows: each class needs two texts or more."
         )
     )
+
+
+def outgrow_note(table: pd.DataFrame, r_max: float) -> str | None:
+    """Where the correction makes a smaller class larger than the largest one (`class_table`'s rows),
+    a sentence that says so and why, else None. The rule repeats a class round(f(x)) times and f
+    grows to r_max for a class of one row, so with a large r_max (19.5 on the demo) the smallest
+    classes overshoot the largest: phase 2 then sees them more often than the majority class."""
+    if not len(table):
+        return None
+    largest = table.loc[table["rows"].idxmax()]
+    over = table[(table["rows"] < largest["rows"]) & (table["rows_after"] > largest["rows"])]
+    if not len(over):
+        return None
+    over = over.sort_values("rows_after", ascending=False)
+    listed = ", ".join(
+        f"{row['class']} ({row['rows']} rows × {row['repeats']} → {row['rows_after']})"
+        for _, row in over.head(4).iterrows()
+    ) + (" …" if len(over) > 4 else "")
+    return (
+        f"At max ratio {r_max:g} the correction makes {len(over)} class{'es' if len(over) > 1 else ''} larger than "
+        f"the largest class, {largest['class']} ({largest['rows']} rows): {listed}. Each class is repeated "
+        "round(f(x)) times and f(1) = max ratio, so a large max ratio overshoots and phase 2 sees the small classes "
+        "more often than the largest one; lower the max ratio to keep the order."
+    )
