@@ -257,16 +257,8 @@ def dataset_in_use() -> None:
         )
         if pick != "All classes":
             samples = samples[samples["class"] == pick]
-        st.dataframe(
-            samples,
-            hide_index=True,
-            width="stretch",
-            height=300,
-            column_config={
-                "class": st.column_config.TextColumn("class", width="medium"),
-                "text": st.column_config.TextColumn("text", width="large"),
-            },
-        )
+        with st.container(height=320, border=False):  # a table wraps long texts; a data grid would cut them
+            st.table(samples, hide_index=True)
         st.button(
             "Other samples",
             icon=":material/shuffle:",

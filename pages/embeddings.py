@@ -351,7 +351,7 @@ def draw_maps(
                 key=key,
                 on_select=lambda key=key: on_map_select(key, run_id),
                 selection_mode=("points", "box", "lasso"),
-                config={"displayModeBar": False, "scrollZoom": True},
+                config=maps.MAP_CONFIG,
             )
             q = quality[phase]
             a, b = st.columns(2)

@@ -193,28 +193,34 @@ def _ema(values: np.ndarray, alpha: float = 0.2) -> np.ndarray:
 def loss_curves(
     losses: pd.DataFrame, phases: list[str], evals: list[dict] | None = None, height: int = 260
 ) -> go.Figure:
-    """One small panel per phase (their losses have different scales): raw and smoothed."""
-    phases = [p for p in phases] or sorted(losses["phase"].unique())
+    """One small panel per phase that has logged a loss (their losses have different scales; a
+    phase yet to start gets no empty panel): each step's loss, its moving average and, on FT's
+    panel, the validation accuracy, named in a legend below the panels."""
+    have = set(losses["phase"].unique()) if len(losses) else set()
+    phases = [p for p in phases if p in have or (p == "ft" and evals)] or sorted(have)
     titles = [f"{p.upper()} loss" for p in phases]
     fig = make_subplots(
         rows=1,
-        cols=len(phases),
+        cols=max(len(phases), 1),
         subplot_titles=titles,
         horizontal_spacing=0.06,
-        specs=[[{"secondary_y": p == "ft"} for p in phases]],
+        specs=[[{"secondary_y": p == "ft"} for p in phases] or [{}]],
     )
     for i, phase in enumerate(phases, start=1):
         d = losses[losses["phase"] == phase]
         color = PHASE_COLORS.get(phase, "#334155")
+        first = i == 1
         if len(d):
             y = d["loss"].to_numpy(dtype=float)
             fig.add_scatter(
                 x=d["step"],
                 y=y,
                 mode="lines",
+                name="loss at each step",
+                legendgroup="raw",
                 line=dict(color=color, width=1),
                 opacity=0.35,
-                showlegend=False,
+                showlegend=first,
                 hovertemplate="step %{x}<br>loss %{y:.4f}<extra></extra>",
                 row=1,
                 col=i,
@@ -223,23 +229,23 @@ def loss_curves(
                 x=d["step"],
                 y=_ema(y),
                 mode="lines",
+                name="moving average",
+                legendgroup="smooth",
                 line=dict(color=color, width=2.5),
-                showlegend=False,
+                showlegend=first,
                 hovertemplate="step %{x}<br>smoothed %{y:.4f}<extra></extra>",
                 row=1,
                 col=i,
             )
-        else:
-            fig.add_scatter(x=[0], y=[None], mode="lines", showlegend=False, row=1, col=i)
         if phase == "ft" and evals:
             fig.add_scatter(
                 x=[e.get("step") for e in evals],
                 y=[e.get("val_acc") for e in evals],
                 mode="lines+markers",
-                name="val acc",
+                name="validation accuracy (right axis)",
                 line=dict(color="#f97316", width=1.5, dash="dot"),
                 marker=dict(size=6),
-                showlegend=False,
+                showlegend=True,
                 hovertemplate="step %{x}<br>val acc %{y:.3f}<extra></extra>",
                 row=1,
                 col=i,
@@ -262,8 +268,11 @@ def loss_curves(
         fig.update_xaxes(title_text="step", row=1, col=i)
     for ann in fig.layout.annotations:
         ann.font = dict(size=12, family=FONT, color="#334155")
-    fig = _style(fig, height=height, legend=False)
-    fig.update_layout(margin=dict(l=10, r=10, t=28, b=10))
+    fig = _style(fig, height=height + 30, legend=True)
+    fig.update_layout(
+        margin=dict(l=10, r=10, t=28, b=10),
+        legend=dict(orientation="h", yanchor="top", y=-0.28, xanchor="left", x=0, font=dict(size=11)),
+    )
     return fig
 
 

@@ -237,7 +237,7 @@ def drift(run, points: ins.Points, names: list[str], k: int, layouts, colouring:
                 maps.labelled_hover(points, names),
             ),
             key="emb_transition",
-            config={"displayModeBar": False},
+            config=maps.MAP_CONFIG,
         )
         if len(draw) < len(points):
             st.caption(

@@ -11,6 +11,7 @@ overlay without ids (so selecting them selects nothing twice).
 from __future__ import annotations
 
 import html
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -33,18 +34,28 @@ SCALES = {"confidence": ("Viridis", "confidence"), "drift": ("Plasma", "neighbou
 DRAW_CAP = 20_000  # points drawn per map; above it a seeded sample (the page says so)
 ANIMATION_CAP = 1_500  # points in the animated transition (SVG, smooth up to about this many)
 HOVER_CHARS = 72
+HOVER_LINE = 28  # characters per hover line: a tooltip stays narrower than a map in a row of four
+# The maps' mode bar: only "reset view" (back to the whole map after a drag or a zoom) and a PNG download.
+MAP_CONFIG = {
+    "displayModeBar": True,
+    "displaylogo": False,
+    "modeBarButtons": [["resetScale2d", "toImage"]],
+    "scrollZoom": True,
+}
 
 
 def hover_texts(points: Points) -> np.ndarray:
-    """Each point's hover text: the start of its text on two lines. Its class and split are in
-    its trace's hover template (a trace holds one class of one split), so they are not repeated
-    for every point: at 20,000 points a map's hover texts are most of what the browser receives."""
+    """Each point's hover text: the start of its text (HOVER_CHARS), wrapped at HOVER_LINE
+    characters so that the tooltip fits inside a narrow map instead of being cut at its edge.
+    Its class and split are in its trace's hover template (a trace holds one class of one split),
+    so they are not repeated for every point: at 20,000 points a map's hover texts are most of
+    what the browser receives."""
     out = []
     for text in points.texts:
         t = str(text)
         t = t if len(t) <= HOVER_CHARS else t[: HOVER_CHARS - 1] + "…"
-        cut = t.rfind(" ", 0, 40) if len(t) > 40 else -1
-        out.append(t[:cut] + "<br>" + t[cut + 1 :] if cut > 0 else t)
+        lines = textwrap.wrap(t, HOVER_LINE) or [""]
+        out.append("<br>".join(html.escape(line) for line in lines))
     return np.asarray(out, dtype=object)
 
 
@@ -215,6 +226,7 @@ def phase_map(
         plot_bgcolor="#fafbfc",
         uirevision=title,
         hoverlabel=dict(font=dict(family=FONT, size=12)),
+        modebar=dict(orientation="v"),  # down the right edge: clear of the title on a narrow map
     )
     return fig
 

@@ -355,8 +355,34 @@ def job_caption(status: dict) -> str:
     return f"{phase.upper()} step {status.get('step', 0)}/{status.get('total', 0)}{eta_s}"
 
 
+# Streamlit cuts a label that does not fit its box with an ellipsis ("CPU (2 cor…", "Clear q…"):
+# metric labels and values, button and link labels, widget labels, segmented controls and pills
+# (whose row of options scrolls out of sight in a narrow column). Here they wrap instead (a
+# long word still breaks rather than overflow), and metric values shrink with the window.
+NO_CLIPPING_CSS = """
+<style>
+[data-testid="stMetricLabel"] *, [data-testid="stMetricValue"], [data-testid="stMetricValue"] *,
+[data-testid="stWidgetLabel"] *, [data-testid="stPageLink"] *, button [data-testid="stMarkdownContainer"],
+button [data-testid="stMarkdownContainer"] * {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+  overflow-wrap: break-word;
+}
+[data-testid="stMetricValue"] { font-size: clamp(1.3rem, 2.1vw, 2.25rem); line-height: 1.2; }
+button[kind] { height: auto; min-height: 2.5rem; }
+[data-testid="stButtonGroup"] > div:last-child { flex-wrap: wrap; row-gap: 0.25rem; overflow: visible; }
+</style>
+"""
+
+
+def page_style() -> None:
+    """The workbench's few CSS rules (`NO_CLIPPING_CSS`), on every page."""
+    st.html(NO_CLIPPING_CSS)
+
+
 def sidebar_status() -> None:
-    """Device and the running job in the sidebar of every page; polls only while a job is on."""
+    """Device and the running job in the sidebar of every page; polls only while a job is on.
+    (It also sets the page style: app.py calls it on every page.)"""
+    page_style()
     with st.sidebar:
         st.caption(f"Device: **{device_label()}**")
         mgr = manager()

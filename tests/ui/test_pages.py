@@ -132,11 +132,11 @@ def test_data_upload_with_column_mapping(empty_store, open_app):
         and chosen["label_column"] == "intent"
     )
     assert "In use: mine.csv" in texts(at)
-    preview, samples = at.dataframe[0].value, at.dataframe[1].value  # the file's first rows, then samples per class
+    preview, samples = at.dataframe[0].value, at.table[0].value  # the file's first rows, then samples per class
     assert list(preview.columns) == ["sentence", "intent"] and len(preview) == 5
     shown = samples["text"].tolist()
     at.button(key="data:shuffle").click().run()
-    assert at.dataframe[1].value["text"].tolist() != shown
+    assert at.table[0].value["text"].tolist() != shown
 
 
 @pytest.mark.parametrize(
