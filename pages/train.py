@@ -18,6 +18,7 @@ from threephase_core.workbench.models import model_label
 from threephase_core.workbench.previews import ratio_problem
 from threephase_core.workbench.run_details import loss_frame
 from threephase_core.workbench.runs import fmt_seconds
+from threephase_core.workbench.sessions import owner_text
 from threephase_core.workbench.settings import (
     parse_seeds,
     recipe_defaults,
@@ -202,6 +203,7 @@ def render() -> None:
                             "model": model_label(j.config.model),
                             "seed": j.config.seed,
                             "now": ui.job_caption(js),
+                            "queued by": owner_text(j.owner, ui.session_id()),
                             "run": j.run.id,
                         }
                     )

@@ -29,6 +29,7 @@ class Job:
     done: threading.Event = field(default_factory=threading.Event)
     started: bool = False  # set by the worker, under the manager's lock, just before it runs
     resume: bool = False  # the run is a stopped one that goes on from its last phase checkpoint
+    owner: str | None = None  # the workbench session that queued it (workbench/sessions.py); None: nobody's
 
     @property
     def state(self) -> str:
@@ -42,6 +43,7 @@ class Job:
             recipe=self.config.recipe,
             dataset=self.config.dataset,
             seed=self.config.seed,
+            owner=self.owner,
         )
         return snap
 
@@ -61,14 +63,15 @@ class JobManager:
         self._worker.start()
 
     # ---- public -----------------------------------------------------------------------
-    def submit(self, cfg: RunConfig) -> Job:
+    def submit(self, cfg: RunConfig, owner: str | None = None) -> Job:
+        """Queue a run of `cfg`; `owner`: who queued it (the queue shows it; see workbench/sessions.py)."""
         cfg.validate()
         run = self.store.create(cfg.recipe, cfg.dataset, cfg.seed)
         from threephase_core.config import save_config
 
         save_config(cfg, run.path / "config.json")
         run.update_status(state="queued")
-        job = Job(next(self._ids), cfg, run)
+        job = Job(next(self._ids), cfg, run, owner=owner)
         with self._lock:
             self._jobs.append(job)
         self._queue.put(job)

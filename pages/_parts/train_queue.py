@@ -15,6 +15,7 @@ from threephase_core.recipes import build_config
 from threephase_core.workbench.models import model_choice_problem
 from threephase_core.workbench.previews import phase2_problem
 from threephase_core.workbench.runs import runs_dir_problem
+from threephase_core.workbench.sessions import may_stop, refusal
 from threephase_core.workbench.settings import (
     changed_overrides,
     parse_seeds,
@@ -144,7 +145,7 @@ def queue(recipes: list[str], like: str | None = None) -> None:
     jobs = []
     try:
         for cfg in configs:
-            jobs.append(mgr.submit(cfg))
+            jobs.append(mgr.submit(cfg, owner=ui.session_id()))
     except OSError as exc:
         why = (
             runs_dir_problem(mgr.store.root)
@@ -160,12 +161,21 @@ def queue(recipes: list[str], like: str | None = None) -> None:
     )
 
 
+def allowed(job) -> bool:
+    """Whether this session may stop or remove `job` (`workbench.sessions.may_stop`)."""
+    return may_stop(job.owner, ui.session_id(), ui.users_mode() == "shared")
+
+
 def stop() -> None:
     mgr = ui.manager()
     job = mgr.active()
-    if job is not None:
-        mgr.cancel(job.id)
-        st.session_state["train.notice"] = "Stopping at the next training step; finished phases are kept."
+    if job is None:
+        return
+    if not allowed(job):
+        st.session_state["train.error"] = refusal(job.owner)
+        return
+    mgr.cancel(job.id)
+    st.session_state["train.notice"] = "Stopping at the next training step; finished phases are kept."
 
 
 def apply_gpu_preset(recipe: str) -> None:
@@ -192,8 +202,12 @@ def apply_gpu_preset(recipe: str) -> None:
 
 
 def clear_queue() -> None:
+    """Remove the queued runs this session may remove (on a shared server: its own)."""
     mgr = ui.manager()
     queued = [j for j in mgr.pending() if j.state == "queued"]
-    for j in queued:
+    mine = [j for j in queued if allowed(j)]
+    for j in mine:
         mgr.cancel(j.id)
-    st.session_state["train.notice"] = f"Removed {len(queued)} queued run(s)."
+    others = len(queued) - len(mine)
+    kept = f" {others} run(s) queued by other sessions stay queued." if others else ""
+    st.session_state["train.notice"] = f"Removed {len(mine)} queued run(s).{kept}"

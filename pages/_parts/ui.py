@@ -23,7 +23,7 @@ import streamlit as st
 from pages._parts import form
 from threephase_core.config import spec
 from threephase_core.runstore import RunStore, default_runs_dir
-from threephase_core.workbench import datasets, previews
+from threephase_core.workbench import datasets, previews, sessions
 from threephase_core.workbench.datasets import dataset_label, prune_uploads, source_stamp
 from threephase_core.workbench.job_managers import manager_for
 from threephase_core.workbench.runs import fmt_seconds, runs_dir_problem
@@ -38,14 +38,45 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-NOT_PERSISTED = {"wb.run", "wb._restored"}  # the shown run is per tab; the rest is shared
+NOT_PERSISTED = {"wb.run", "wb._restored", "wb._session"}  # the shown run is per tab; the session id its own
+
+
+def users_mode() -> str:
+    """'single' or 'shared' (`workbench.sessions`); a value it cannot read counts as shared, the
+    safer reading (the sidebar says so)."""
+    try:
+        return sessions.users_mode()
+    except ValueError:
+        return "shared"
+
+
+def session_id() -> str:
+    """This browser session's id (who queued a run). On a shared server it is kept in the page's
+    address (``?session=…``), so that a refresh is the same session, with its own settings and runs."""
+    ss = st.session_state
+    if "wb._session" not in ss:
+        given = st.query_params.get("session")
+        shared = users_mode() == "shared"
+        ss["wb._session"] = given if shared and sessions.valid_session_id(given) else sessions.new_session_id()
+    if users_mode() == "shared" and st.query_params.get("session") != ss["wb._session"]:
+        st.query_params["session"] = ss["wb._session"]  # a page switch clears the address's parameters
+    return ss["wb._session"]
+
+
+def own_session() -> str | None:
+    """The session id settings are saved under: this session's on a shared server, else none
+    (one person: the last settings are theirs)."""
+    return session_id() if users_mode() == "shared" else None
 
 
 def init_state() -> None:
     """Defaults for every ``wb.*`` setting; a new browser session (a refresh, a new tab) first
-    takes the settings the workbench saved last (`persist_state`)."""
+    takes the settings saved last (`persist_state`): on a shared server its own, when it has any."""
+    session_id()
     if "wb._restored" not in st.session_state:
-        saved = clean_settings(load_settings(default_runs_dir()), DEFAULTS, setting_choices(), form.LIMITS)
+        saved = clean_settings(
+            load_settings(default_runs_dir(), own_session()), DEFAULTS, setting_choices(), form.LIMITS
+        )
         for key, value in saved.items():
             if key.startswith("wb.") and key not in NOT_PERSISTED and key not in st.session_state:
                 st.session_state[key] = value
@@ -74,7 +105,7 @@ def persist_state() -> None:
     values = {k: v for k, v in st.session_state.items() if k.startswith("wb.") and k not in NOT_PERSISTED}
     if values != st.session_state.get("_wb.saved"):
         try:
-            st.session_state["_wb.saved"] = save_settings(values, default_runs_dir())
+            st.session_state["_wb.saved"] = save_settings(values, default_runs_dir(), own_session())
         except OSError:  # a read-only runs folder: settings just do not persist
             st.session_state["_wb.saved"] = values
 
@@ -374,6 +405,20 @@ button[kind] { height: auto; min-height: 2.5rem; }
 """
 
 
+def shared_note() -> None:
+    """On a shared server: which session this browser is, and what that allows."""
+    if users_mode() != "shared":
+        return
+    try:
+        sessions.users_mode()
+    except ValueError as exc:
+        st.error(f"{exc}. Running as a shared server.", icon=":material/error:")
+    st.caption(
+        f"Shared server · this browser is session **{session_id()}**: your settings are your own; runs and "
+        "the queue are everyone's, and you can stop only the runs you queued."
+    )
+
+
 def page_style() -> None:
     """The workbench's few CSS rules (`NO_CLIPPING_CSS`), on every page."""
     st.html(NO_CLIPPING_CSS)
@@ -385,6 +430,7 @@ def sidebar_status() -> None:
     page_style()
     with st.sidebar:
         st.caption(f"Device: **{device_label()}**")
+        shared_note()
         mgr = manager()
         pending = bool(mgr.pending())
 

@@ -22,19 +22,38 @@ from threephase_core.workbench.runs import phase_sections
 SETTINGS_FILE = "_workbench/settings.json"  # inside the runs folder: the last settings used
 
 
-def load_settings(runs_dir: str | Path | None = None) -> dict[str, Any]:
+SESSION_SETTINGS = "_workbench/sessions"  # inside the runs folder: one file per browser session (shared server)
+
+
+def _session_file(root: Path, session: str | None) -> Path | None:
+    from threephase_core.workbench.sessions import valid_session_id
+
+    return root / SESSION_SETTINGS / f"{session}.json" if valid_session_id(session) else None
+
+
+def load_settings(runs_dir: str | Path | None = None, session: str | None = None) -> dict[str, Any]:
     """The workbench settings saved by `save_settings` ({} when none or unreadable), so that a
-    browser refresh or a new tab starts where the last one left off."""
-    path = Path(runs_dir or default_runs_dir()) / SETTINGS_FILE
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    browser refresh or a new tab starts where the last one left off: with `session` (a session
+    id, see workbench/sessions.py) that session's own last settings when it saved any, else the
+    last settings anyone saved."""
+    root = Path(runs_dir or default_runs_dir())
+    for path in (_session_file(root, session), root / SETTINGS_FILE):
+        if path is None:
+            continue
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            return data
+    return {}
 
 
-def save_settings(values: dict[str, Any], runs_dir: str | Path | None = None) -> dict[str, Any]:
-    """Write the JSON-able entries of `values` (atomically); returns what was written."""
+def save_settings(
+    values: dict[str, Any], runs_dir: str | Path | None = None, session: str | None = None
+) -> dict[str, Any]:
+    """Write the JSON-able entries of `values` (atomically) as the last settings, and with
+    `session` also as that session's own; returns what was written."""
     from threephase_core.runstore import write_json_atomic
 
     keep = {}
@@ -44,7 +63,11 @@ def save_settings(values: dict[str, Any], runs_dir: str | Path | None = None) ->
         except (TypeError, ValueError):
             continue
         keep[key] = value
-    write_json_atomic(Path(runs_dir or default_runs_dir()) / SETTINGS_FILE, keep)
+    root = Path(runs_dir or default_runs_dir())
+    own = _session_file(root, session)
+    if own is not None:
+        write_json_atomic(own, keep)
+    write_json_atomic(root / SETTINGS_FILE, keep)
     return keep
 
 
