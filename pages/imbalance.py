@@ -215,6 +215,7 @@ def render() -> None:
         int(aug),
         cap,
         ui.split_fractions(),
+        choice.get("label_sep", ""),
     )
     over = table[table["oversampled"]]
     m = st.columns(4)
