@@ -92,6 +92,36 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SEP",
         help="labels with levels in one column, joined by SEP (e.g. ':' for HUM:ind)",
     )
+    r.add_argument(
+        "--unlabelled",
+        default=None,
+        metavar="PATH",
+        help="texts without labels for the label-free phases (DAE; CL with cl.loss=simclr), never for pairs, "
+        "FT or metrics: a .txt file (one text per line) or a table with the text column",
+    )
+    r.add_argument(
+        "--unlabelled-rows",
+        action="store_const",
+        const="true",
+        default=None,
+        help="take the dataset's rows without a label as unlabelled texts (instead of refusing them)",
+    )
+    r.add_argument(
+        "--labels-per-class",
+        type=int,
+        default=None,
+        metavar="K",
+        help="label budget: keep K labelled training texts per class (stratified, seeded); the rest of train "
+        "becomes unlabelled text",
+    )
+    r.add_argument(
+        "--label-fraction",
+        type=float,
+        default=None,
+        metavar="F",
+        help="label budget: keep this fraction of train labelled (stratified, seeded); the rest becomes "
+        "unlabelled text",
+    )
     r.add_argument("--device", default=None, help="auto | cpu | cuda")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument(

@@ -40,6 +40,11 @@ def run_command(args) -> int:
         f"run {run.id}: recipe {cfg.recipe} ({' -> '.join(cfg.phases)}), dataset {dataset.name} "
         f"({len(dataset.train)}/{len(dataset.validation)}/{len(dataset.test)} rows), model {cfg.model}"
     )
+    if dataset.unlabelled:
+        print(
+            f"  texts: {len(dataset.train)} labelled for training, {len(dataset.unlabelled)} unlabelled "
+            "(for the label-free phases only)"
+        )
     for note in dataset.notes:
         print(f"  note: {note}")
     for warning in split_size_warnings(dataset.summary()["class_counts"]):
@@ -58,6 +63,10 @@ _NOT_WITH_RESUME = (
     "text_column",
     "label_column",
     "label_sep",
+    "unlabelled",
+    "unlabelled_rows",
+    "labels_per_class",
+    "label_fraction",
     "gpu_preset",
 )
 

@@ -25,7 +25,20 @@ from threephase_core.config import SECTION_NAMES, ConfigError, RunConfig, specs
 
 # Settings that have their own flag on `run` (flag name = "--" + key with "-" for "_"), and the
 # values the command line fills in when neither the flag, a --set nor a config file gives them.
-FLAG_KEYS = ("dataset", "model", "seed", "device", "text_column", "label_column", "label_sep", "max_steps")
+FLAG_KEYS = (
+    "dataset",
+    "model",
+    "seed",
+    "device",
+    "text_column",
+    "label_column",
+    "label_sep",
+    "max_steps",
+    "unlabelled",
+    "unlabelled_rows",  # a switch: given without a value
+    "labels_per_class",
+    "label_fraction",
+)
 FLAG_DEFAULTS = {"dataset": "demo", "model": "minilm"}
 DEFAULT_RECIPE = "three_phase"
 PROGRAM = "threephase"
@@ -139,7 +152,7 @@ def command_for(cfg: RunConfig) -> str:
     for key in FLAG_KEYS:
         value = cfg.get(key)
         if value != FLAG_DEFAULTS.get(key, base.get(key)):
-            words += ["--" + key.replace("_", "-"), _text(value)]
+            words += ["--" + key.replace("_", "-")] + ([] if isinstance(value, bool) else [_text(value)])
     for key in specs():
         if key in FLAG_KEYS or key in ("recipe", "phases"):
             continue

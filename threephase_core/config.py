@@ -168,6 +168,17 @@ class RunConfig:
     # labels hold the levels joined by label_sep ("HUM:ind" with ":"); see label_levels.py.
     label_column: str = setting("label", "Label column(s)")
     label_sep: str = setting("", "Label level separator")  # empty: the labels have no separator
+    # Texts without labels, for the label-free phases only (the DAE, and CL with cl.loss=simclr); never
+    # for pairs, FT or a metric (see unlabelled.py): a file (.txt, one text per line, or a table whose
+    # text column is text_column or `text`), and/or the dataset's rows without a label.
+    unlabelled: str = setting("", "Unlabelled texts (file)")
+    unlabelled_rows: bool = setting(False, "Rows without a label are unlabelled texts")
+    # A label budget (label_budget.py): keep this many labelled training texts per class, or this
+    # fraction of train, stratified and seeded by `seed`; the rest of train becomes unlabelled text.
+    labels_per_class: int = setting(0, "Labelled texts per class", min=0, zero="every training label")
+    label_fraction: float = setting(
+        0.0, "Fraction of train labelled", min=0.0, max=1.0, open_min=True, zero="every training label"
+    )
     # Carved from train when the dataset has no validation (test) split.
     # Each phase's encoder is saved in checkpoints/<phase>/ so a stopped run can resume; a run that
     # finishes keeps only its final model unless this is set.
@@ -220,6 +231,11 @@ class RunConfig:
             raise ConfigError(
                 f"cl.loss={self.cl.loss!r} with the Joint phase: Joint sums L_DAE and the paper's "
                 "cosine pair loss (cl.loss applies to a CL phase)"
+            )
+        if self.labels_per_class and self.label_fraction:
+            raise ConfigError(
+                f"labels_per_class={self.labels_per_class} and label_fraction={self.label_fraction:g} are both set; "
+                "give the label budget one way"
             )
         self._validate_ratios()
         ft = self.ft

@@ -35,6 +35,7 @@ from threephase_core.data_files import (
 )
 from threephase_core.data_root import data_root, resolve_dataset
 from threephase_core.label_levels import LabelHierarchy, LabelSpec, build_hierarchy, parse_label_spec, split_paths
+from threephase_core.unlabelled import take_unlabelled_rows
 
 DEMO_DIR = Path(__file__).parent / "demo"
 # The demo's label columns: `label` (the intent, its default) and `group` (the intent's parent
@@ -46,7 +47,8 @@ DEMO_LABEL_COLUMNS = ("label", "group")
 class TextDataset:
     """Three splits as DataFrames with columns ``text`` (str) and ``label`` (int 0..K-1).
     `hierarchy`: the label levels when the labels have them (``label`` is then the finest
-    level's class), else None."""
+    level's class), else None. `unlabelled`: texts without labels, for the label-free phases
+    only (see unlabelled.py)."""
 
     name: str
     label_names: list[str]
@@ -57,6 +59,7 @@ class TextDataset:
     notes: list[str] = field(default_factory=list)
     hierarchy: LabelHierarchy | None = None
     carved: list[str] = field(default_factory=list)  # splits carved from train (their fractions apply)
+    unlabelled: list[str] = field(default_factory=list)
 
     @property
     def num_classes(self) -> int:
@@ -75,6 +78,7 @@ class TextDataset:
             "source": self.source,
             "label_names": self.label_names,
             "rows": {s: len(self.split(s)) for s in SPLITS},
+            "texts": {"labelled": len(self.train), "unlabelled": len(self.unlabelled)},
             "class_counts": {s: self.class_counts(s) for s in SPLITS},
             "notes": list(self.notes),
         }
@@ -119,11 +123,13 @@ def load_dataset(
     max_train_rows: int = 0,
     root: str | Path | None = None,
     label_sep: str = "",
+    unlabelled_rows: bool = False,
 ) -> TextDataset:
     """Load, check and split a dataset named by `spec` (see the module docstring); a bare name is
     looked up under the data root `root` (default: ``$THREEPHASE_DATA_ROOT`` or ``./data``).
     Labels with levels: several `label_column` names joined by commas (top level first), or
-    one column whose labels hold the levels joined by `label_sep` (see label_levels.py)."""
+    one column whose labels hold the levels joined by `label_sep` (see label_levels.py).
+    `unlabelled_rows`: rows without a label become the dataset's unlabelled texts (unlabelled.py)."""
     spec = resolve_dataset(str(spec), root)
     if not spec:
         raise DataError("no dataset given: use 'demo', a dataset folder, a data file or a hub id")
@@ -146,19 +152,22 @@ def load_dataset(
         frames, names, source = read_folder(DEMO_DIR, "text", read_as), read_label_names(DEMO_DIR), "bundled demo"
         name = "demo"
     elif path.is_dir():
-        frames, names, source = read_folder(path, text_column, read_as), read_label_names(path), str(path)
+        frames, names = read_folder(path, text_column, read_as, unlabelled_rows), read_label_names(path)
+        source = str(path)
         name = path.name
     elif path.suffix.lower() in FILE_SUFFIXES or path.exists():
-        frames, names, source = read_file(path, text_column, read_as), None, str(path)
+        frames, names, source = read_file(path, text_column, read_as, unlabelled_rows), None, str(path)
         name = path.stem
     else:
         (frames, names), source = read_hub(spec, text_column, read_as, data_root(root)), f"hub:{spec}"
         name = spec.replace("/", "__")
-    hierarchy, level_notes = None, []
+    frames, unlabelled, level_notes = take_unlabelled_rows(frames, name) if unlabelled_rows else (frames, [], [])
+    hierarchy = None
     if labels.hierarchical:
-        hierarchy, frames, names, level_notes = _label_levels(frames, names, labels, name)
+        hierarchy, frames, names, notes = _label_levels(frames, names, labels, name)
+        level_notes += notes
     ds = _assemble(name, frames, names, seed, val_fraction, test_fraction, columns)
-    ds.hierarchy = hierarchy
+    ds.hierarchy, ds.unlabelled = hierarchy, unlabelled
     ds.notes[:0] = level_notes
     ds.source = source
     total = len(ds.train)
@@ -170,8 +179,11 @@ def load_dataset(
 
 def dataset_for(cfg, root: str | Path | None = None) -> TextDataset:
     """The dataset a run's config names (a `RunConfig`: dataset, columns, seed, split fractions,
-    row cap), loaded and split as `load_dataset` does."""
-    return load_dataset(
+    row cap), loaded and split as `load_dataset` does, with its unlabelled texts and label budget
+    (`unlabelled.with_unlabelled_texts`)."""
+    from threephase_core.unlabelled import with_unlabelled_texts
+
+    ds = load_dataset(
         cfg.dataset,
         cfg.text_column,
         cfg.label_column,
@@ -181,7 +193,10 @@ def dataset_for(cfg, root: str | Path | None = None) -> TextDataset:
         cfg.max_train_rows,
         root=root,
         label_sep=cfg.label_sep,
+        unlabelled_rows=cfg.unlabelled_rows,
     )
+    budget = (cfg.labels_per_class, cfg.label_fraction)
+    return with_unlabelled_texts(ds, cfg.unlabelled, *budget, cfg.seed, cfg.text_column)
 
 
 def _label_levels(frames: dict[str, pd.DataFrame], names: list[str] | None, labels: LabelSpec, where: str):

@@ -182,11 +182,17 @@ def label_frame_columns(n_levels: int) -> list[str]:
 
 
 def _columns(
-    df: pd.DataFrame, text_column: str, label_column: str | tuple[str, ...], where: str, path: Path | None
+    df: pd.DataFrame,
+    text_column: str,
+    label_column: str | tuple[str, ...],
+    where: str,
+    path: Path | None,
+    unlabelled_rows: bool = False,
 ) -> pd.DataFrame:
     """The text and label columns of one file (or hub split) as ``text``/``label`` (several label
     columns, one per level: ``level1``, ``level2``, ...), rows checked (see _check_rows). `path`:
-    the file, to name bad rows by line; None for a hub split."""
+    the file, to name bad rows by line; None for a hub split. `unlabelled_rows`: rows without any
+    label are kept (`no_label_mask` finds them) instead of refused."""
     if df.empty:
         raise DataError(f"{where} has no rows")
     labels = (label_column,) if isinstance(label_column, str) else tuple(label_column)
@@ -203,8 +209,15 @@ def _columns(
     frame = pd.DataFrame({name: df[source].to_numpy() for name, source in zip(names, sources)})
     for column, source in zip(names, sources):
         frame[column] = _decoded(frame[column], f"{where}: column {source!r}", path)
-    _check_rows(frame, where, path, sources)
+    _check_rows(frame, where, path, sources, unlabelled_rows)
     return frame
+
+
+def no_label_mask(frame: pd.DataFrame) -> np.ndarray:
+    """Rows of a ``_columns`` frame without any label: every label cell missing or blank."""
+    cells = frame.drop(columns="text")
+    blank = cells.isna() | cells.apply(lambda c: c.astype(str).str.strip() == "")
+    return blank.all(axis=1).to_numpy()
 
 
 def _decoded(values: pd.Series, where: str, path: Path | None) -> pd.Series:
@@ -229,9 +242,12 @@ def _decoded(values: pd.Series, where: str, path: Path | None) -> pd.Series:
     return pd.Series(out, index=values.index)
 
 
-def read_folder(folder: Path, text_column: str, label_column: str | tuple[str, ...]) -> dict[str, pd.DataFrame]:
+def read_folder(
+    folder: Path, text_column: str, label_column: str | tuple[str, ...], unlabelled_rows: bool = False
+) -> dict[str, pd.DataFrame]:
     """The folder's train/validation/test files; two files for one split (train.csv and
-    train.parquet) are refused, as either choice could quietly be the wrong one."""
+    train.parquet) are refused, as either choice could quietly be the wrong one. `unlabelled_rows`:
+    see `_columns`."""
     frames = {}
     for split in SPLITS:
         found = [folder / f"{split}{suffix}" for suffix in FILE_SUFFIXES if (folder / f"{split}{suffix}").exists()]
@@ -242,7 +258,9 @@ def read_folder(folder: Path, text_column: str, label_column: str | tuple[str, .
             )
         if found:
             f = found[0]
-            frames[split] = _columns(read_table(f), text_column, label_column, f"{folder.name}/{f.name}", f)
+            frames[split] = _columns(
+                read_table(f), text_column, label_column, f"{folder.name}/{f.name}", f, unlabelled_rows
+            )
     if "train" not in frames:
         raise DataError(f"folder {folder} has no train file (train.parquet, train.csv or train.jsonl)")
     return frames
@@ -264,9 +282,11 @@ def read_label_names(folder: Path) -> list[str] | None:
     return names
 
 
-def read_file(path: Path, text_column: str, label_column: str | tuple[str, ...]) -> dict[str, pd.DataFrame]:
+def read_file(
+    path: Path, text_column: str, label_column: str | tuple[str, ...], unlabelled_rows: bool = False
+) -> dict[str, pd.DataFrame]:
     df = read_table(path)
-    frame = _columns(df, text_column, label_column, path.name, path)
+    frame = _columns(df, text_column, label_column, path.name, path, unlabelled_rows)
     if "split" not in df.columns:
         return {"train": frame}
     split = (
@@ -333,10 +353,14 @@ def read_hub(
     return frames, names
 
 
-def _check_rows(df: pd.DataFrame, where: str, path: Path | None, columns: tuple[str, ...]) -> None:
+def _check_rows(
+    df: pd.DataFrame, where: str, path: Path | None, columns: tuple[str, ...], unlabelled_rows: bool = False
+) -> None:
     """Refuse rows a classifier cannot use (no label, an empty text, a list or object in a cell,
     which would quietly become a text like "['a']"), naming them as the file does: by line.
-    `columns`: the source names of `df`'s columns (text first, then the label column or columns)."""
+    `columns`: the source names of `df`'s columns (text first, then the label column or columns).
+    `unlabelled_rows`: rows without any label are allowed (unlabelled texts); a row with some of
+    its levels and not others is still refused."""
 
     def rows(mask: np.ndarray) -> str:
         return _rows_text(np.flatnonzero(mask).tolist(), path, len(df))
@@ -349,12 +373,15 @@ def _check_rows(df: pd.DataFrame, where: str, path: Path | None, columns: tuple[
                 f"{where}: column {source!r} holds lists or objects, not one {what} per row "
                 f"({int(nested.sum())} row(s): {rows(nested)}); choose a column of plain values"
             )
+    unlabelled = no_label_mask(df) if unlabelled_rows else np.zeros(len(df), bool)
     for column, source in list(zip(df.columns, columns))[1:]:
-        missing = df[column].isna().to_numpy()
+        missing = df[column].isna().to_numpy() & ~unlabelled
         if missing.any():
             named = "" if len(columns) == 2 else f" in column {source!r}"
+            hint = "" if unlabelled_rows else ", or take rows without a label as unlabelled texts (unlabelled_rows)"
             raise DataError(
-                f"{where}: {int(missing.sum())} row(s) have no label{named} ({rows(missing)}); fill or remove them"
+                f"{where}: {int(missing.sum())} row(s) have no label{named} ({rows(missing)}); "
+                f"fill or remove them{hint}"
             )
     text = df["text"]
     empty = (text.isna() | (text.astype(str).str.strip() == "")).to_numpy()

@@ -33,6 +33,7 @@ from threephase_core.metrics import classification_metrics, level_metrics
 from threephase_core.progress import Cancelled, Progress
 from threephase_core.runstore import Run
 from threephase_core.training import PhaseContext
+from threephase_core.unlabelled import label_free_texts, text_counts
 
 
 def seed_everything(seed: int) -> None:
@@ -186,7 +187,12 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
     full = dataset or dataset_for(cfg)
     ds = full.at_level(cfg.ft.level)  # the classes FT predicts: the finest level, or ft.level's
     run.write("data.json", ds.summary())
-    progress.log("data", rows={s: len(ds.split(s)) for s in ("train", "validation", "test")}, notes=ds.notes)
+    progress.log(
+        "data",
+        rows={s: len(ds.split(s)) for s in ("train", "validation", "test")},
+        texts=text_counts(ds),
+        notes=ds.notes,
+    )
     start = checkpoints.resume_point(run, cfg.phases) if resume else None  # the last phase saved whole
     model = load_encoder(str(checkpoints.folder(run, start)) if start else cfg.model, device=device)
     limit = max_input_tokens(model)
@@ -207,9 +213,10 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
     # Texts whose embeddings are kept after each phase: validation and training rows (capped, seeded).
     val_set = snapshots.validation_set(ds.validation, cfg.embed_rows, cfg.seed, model.tokenizer, ctx)
     train_set = snapshots.train_set(ds.train, cfg.embed_train_rows, cfg.seed, model.tokenizer, ctx)
-    metrics: dict = {"phases": {}, "device": device}
+    metrics: dict = {"phases": {}, "device": device, "texts": text_counts(ds)}
     if resume:
         metrics = {**checkpoints.kept_metrics(run.metrics, cfg.phases, start), "device": device}
+        metrics["texts"] = text_counts(ds)
         run.update_status(resumed_from=start, resumed_at=time.time())
         progress.log("resumed", from_phase=start)
 
@@ -219,6 +226,7 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
         run.write("metrics.json", metrics)
 
     texts, labels = ds.train["text"].tolist(), _pair_labels(full)
+    free_texts = label_free_texts(ds)  # the DAE's and SimCLR's: labelled and unlabelled texts
     pairs = _phase2_pairs(
         cfg, texts, labels, full.num_classes
     )  # data that gives no pairs fails now, not after the DAE
@@ -232,8 +240,13 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
         if phase == "dae":
             from threephase_core.phases.dae import train_dae
 
-            stats = train_dae(model, texts, cfg.dae, ctx)
-            metrics["phases"]["dae"] = {"data": stats}
+            stats = train_dae(model, free_texts, cfg.dae, ctx)
+            metrics["phases"]["dae"] = {"data": {**stats, "texts": len(free_texts)}}
+        elif phase == "cl" and cfg.cl.loss == "simclr":  # label-free: no labels, every text
+            from threephase_core.phases.contrastive import train_contrastive
+
+            stats = train_contrastive(model, free_texts, np.zeros(len(free_texts), np.int64), 1, cfg.cl, ctx)
+            metrics["phases"]["cl"] = {"data": {"loss": "simclr", "texts": stats["texts"]}}
         elif phase == "cl":
             from threephase_core.phases.contrastive import train_contrastive
 
