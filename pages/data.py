@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages._parts import charts, label_tree, nav, ui
+from pages._parts import charts, label_tree, nav, ui, unlabelled_texts
 from threephase_core import workbench as wb
 from threephase_core.data import DataError, available_datasets
 from threephase_core.data_root import ENV_VAR, data_root, root_problem
@@ -227,6 +227,7 @@ def dataset_in_use() -> None:
         help="Largest / smallest class in train.",
         border=True,
     )
+    unlabelled_texts.counts(ds)
     split_sizes(ds)
     ui.split_warnings(
         {s: ds.class_counts(s) for s in ("train", "validation", "test")},
@@ -295,6 +296,7 @@ def render() -> None:
             upload_source()
         else:
             hub_source()
+    unlabelled_texts.options()
     dataset_in_use()
 
 

@@ -216,6 +216,7 @@ def render() -> None:
         cap,
         ui.split_fractions(),
         choice.get("label_sep", ""),
+        ui.text_settings(),
     )
     over = table[table["oversampled"]]
     m = st.columns(4)

@@ -29,6 +29,16 @@ WORKBENCH_SETTINGS = {
     "wb.device": "device",
     "wb.val_fraction": "val_fraction",
     "wb.test_fraction": "test_fraction",
+    # Unlabelled texts and the label budget (the Data page's "Unlabelled texts and label budget").
+    "wb.unlabelled": "unlabelled",
+    "wb.unlabelled_rows": "unlabelled_rows",
+    "wb.labels_per_class": "labels_per_class",
+    "wb.label_fraction": "label_fraction",
+}
+# The Data page's unlabelled texts and label budget: session key -> config key.
+TEXT_SETTINGS = {
+    key: WORKBENCH_SETTINGS[key]
+    for key in ("wb.unlabelled", "wb.unlabelled_rows", "wb.labels_per_class", "wb.label_fraction")
 }
 # Phase settings the Imbalance page sets too: config key -> session key (unless a recipe fixes it).
 SHARED = {WORKBENCH_SETTINGS[key]: key for key in ("wb.noise", "wb.augmentation")}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._parts import ui
-from pages._parts.form import FIELDS, PHASE_TABS, field_keys, setting_name
+from pages._parts.form import FIELDS, PHASE_TABS, TEXT_SETTINGS, field_keys, setting_name
 from threephase_core.config import IMBALANCE_PRESETS, ConfigError, spec
 from threephase_core.recipes import build_config
 from threephase_core.workbench.models import model_choice_problem
@@ -78,6 +78,7 @@ def run_settings() -> dict:
         "embed_rows": int(st.session_state["wb.embed_rows"]),
         "val_fraction": float(st.session_state["wb.val_fraction"]),
         "test_fraction": float(st.session_state["wb.test_fraction"]),
+        **{setting: st.session_state[key] for key, setting in TEXT_SETTINGS.items()},
     }
 
 
@@ -90,6 +91,7 @@ def setting_places() -> dict[str, str]:
     places.update({"seed": "Seeds", "max_steps": spec("max_steps").label})
     places.update({key: f"Size limits › {spec(key).label}" for key in ("max_length", "max_train_rows", "embed_rows")})
     places.update({key: f"Data page › Split sizes › {spec(key).label}" for key in ("val_fraction", "test_fraction")})
+    places.update({key: f"Data page › {spec(key).label}" for key in TEXT_SETTINGS.values()})
     return places
 
 

@@ -214,6 +214,7 @@ def _load(
     stamp: float,
     label_sep: str = "",
     fractions: tuple[float, float] = (0.1, 0.1),
+    rows: bool = False,
 ):
     from threephase_core.data import load_dataset
 
@@ -226,6 +227,7 @@ def _load(
         val_fraction=val_fraction,
         test_fraction=test_fraction,
         label_sep=label_sep,
+        unlabelled_rows=rows,
     )
 
 
@@ -237,6 +239,14 @@ def split_fractions() -> tuple[float, float]:
         float(ss.get("wb.val_fraction", DEFAULTS["wb.val_fraction"])),
         float(ss.get("wb.test_fraction", DEFAULTS["wb.test_fraction"])),
     )
+
+
+@st.cache_resource(show_spinner="Reading the unlabelled texts…", max_entries=6)
+def _with_texts(dataset_key: tuple, unlabelled: str, stamp: float, per_class: int, fraction: float):
+    from threephase_core.unlabelled import with_unlabelled_texts
+
+    ds = _load(*dataset_key)
+    return with_unlabelled_texts(ds, unlabelled, per_class, fraction, 0, dataset_key[1])
 
 
 @st.cache_data(show_spinner="Reading the file…", max_entries=32)
@@ -259,7 +269,36 @@ def load_dataset(choice: dict):
         choice.get("label_column", "label"),
         choice.get("label_sep", ""),
     )
-    return _load(spec, text, label, source_stamp(spec), sep, split_fractions())
+    rows = bool(st.session_state.get("wb.unlabelled_rows"))
+    return _load(spec, text, label, source_stamp(spec), sep, split_fractions(), rows)
+
+
+def text_settings() -> tuple[str, bool, int, float]:
+    """The Data page's unlabelled-text file, rows-without-a-label switch and label budget."""
+    ss = st.session_state
+    path = str(ss.get("wb.unlabelled") or "").strip()
+    return (
+        path,
+        bool(ss.get("wb.unlabelled_rows")),
+        int(ss.get("wb.labels_per_class") or 0),
+        float(ss.get("wb.label_fraction") or 0.0),
+    )
+
+
+def dataset_with_texts(choice: dict):
+    """The dataset of a choice with the Data page's unlabelled texts and label budget, as a run of
+    seed 0 would have it (`unlabelled.with_unlabelled_texts`); DataError on bad input."""
+    path, rows, per_class, fraction = text_settings()
+    key = (
+        choice["spec"],
+        choice.get("text_column", "text"),
+        choice.get("label_column", "label"),
+        source_stamp(choice["spec"]),
+        choice.get("label_sep", ""),
+        split_fractions(),
+        rows,
+    )
+    return _with_texts(key, path, source_stamp(path) if path else 0.0, per_class, fraction)
 
 
 def current_dataset():
@@ -268,7 +307,7 @@ def current_dataset():
 
     choice = st.session_state.get("wb.dataset") or dict(DEFAULTS["wb.dataset"])
     try:
-        return choice, load_dataset(choice), None
+        return choice, dataset_with_texts(choice), None
     except DataError as exc:
         return choice, None, str(exc)
     except (
@@ -289,12 +328,17 @@ def pair_stats(
     max_train_rows: int = 0,
     fractions: tuple[float, float] = (0.1, 0.1),
     label_sep: str = "",
+    texts: tuple = ("", False, 0, 0.0),
 ) -> dict:
     """Phase 2's rows and pairs for these settings, on the training rows a seed-0 run would use
-    (`fractions`: the validation and test fractions carved from train, `split_fractions`)."""
+    (`fractions`: the validation and test fractions carved from train, `split_fractions`; `texts`:
+    the unlabelled texts and label budget, `text_settings`)."""
     from threephase_core.data import capped_train
+    from threephase_core.unlabelled import with_unlabelled_texts
 
-    ds = _load(spec, text_column, label_column, stamp, label_sep, tuple(fractions))
+    path, rows, per_class, fraction = texts
+    ds = _load(spec, text_column, label_column, stamp, label_sep, tuple(fractions), rows)
+    ds = with_unlabelled_texts(ds, path, per_class, fraction, 0, text_column)
     train = capped_train(ds.train, max_train_rows, 0)
     return previews.pair_stats(
         train["text"].tolist(), train["label"].to_numpy(), ds.num_classes, r_min, r_max, augmentation
