@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._parts import charts, nav, run_view, ui
+from pages._parts import budget_chart, charts, nav, run_view, ui
 from threephase_core.workbench.comparison import (
     comparison_groups,
     group_class_counts,
@@ -165,6 +165,8 @@ def render() -> None:
                     "results.",
                     icon=":material/warning:",
                 )
+
+    budget_chart.render(df)
 
     # ---- one run --------------------------------------------------------------------------
     run_view.render_run(df, mgr)

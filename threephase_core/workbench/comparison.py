@@ -57,13 +57,18 @@ def recipe_comparison(df: pd.DataFrame) -> pd.DataFrame:
 
 def comparison_groups(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """Finished runs split into groups that may be compared: same data (file, text and label
-    columns, training-row cap) and same model, largest group first, each with a label for the
-    page ("dataset · model", numbered where two groups would read the same)."""
+    columns, training-row cap, unlabelled texts, label budget) and same model, largest group first,
+    each with a label for the page ("dataset · model", the budget when there is one, numbered where
+    two groups would read the same)."""
     done = df[df["state"] == "done"] if len(df) else df
     if not len(done):
         return []
     groups = sorted(done.groupby(["data_key", "model_key"], sort=False), key=lambda kv: -len(kv[1]))
-    labels = [f"{g['dataset'].iloc[0]} · {g['model'].iloc[0]}" for _, g in groups]
+    labels = [
+        f"{g['dataset'].iloc[0]} · {g['model'].iloc[0]}"
+        + (f" · {g['budget'].iloc[0]} labelled" if g["budget"].iloc[0] != "all" else "")
+        for _, g in groups
+    ]
     out = []
     for label, (_, g) in zip(labels, groups, strict=True):
         # Two groups that read the same get a note that does not change as runs finish (the page

@@ -79,6 +79,7 @@ def run_row(run: Run, live: dict[str, dict]) -> dict:
     exception (which would take the whole table, and the Home page, down)."""
     cfg, status, metrics = run.config, run.status, run.metrics
     val, test = as_dict(metrics.get("validation")), as_dict(metrics.get("test"))
+    texts = as_dict(metrics.get("texts"))
     wall = status.get("wall_s")
     if run.id in live and live[run.id]["state"] in ACTIVE_STATES:
         wall = live[run.id].get("elapsed_s")
@@ -100,16 +101,37 @@ def run_row(run: Run, live: dict[str, dict]) -> dict:
         "created": pd.Timestamp(_stamp(run), unit="s", tz="UTC").tz_convert(None).floor("s"),
         "has_model": run.has_model(),
         "phases": len(run.embedding_phases()),
-        "data_key": _key(
-            cfg.get("dataset"), cfg.get("text_column"), cfg.get("label_column"), cfg.get("max_train_rows")
-        ),
+        "budget": budget_label(cfg),
+        "labelled": as_number(texts.get("labelled")),
+        "unlabelled": as_number(texts.get("unlabelled")),
+        # The data a run learned from; curve_key leaves the label budget out (the Results page's
+        # accuracy-vs-budget curve joins the budgets of one dataset).
+        "data_key": _key(*_data_parts(cfg), cfg.get("labels_per_class"), cfg.get("label_fraction")),
+        "curve_key": _key(*_data_parts(cfg)),
         "model_key": str(cfg.get("model", "")),
         "settings_key": settings_key(cfg),
     }
 
 
+def budget_label(cfg: dict) -> str:
+    """A run's label budget in short: "8 / class", "10%", or "all" (none, or a damaged value)."""
+    per_class, fraction = as_number(cfg.get("labels_per_class")), as_number(cfg.get("label_fraction"))
+    if per_class:
+        return f"{int(per_class)} / class"
+    if fraction:
+        return f"{fraction:.0%}" if fraction >= 0.01 else f"{fraction:g}"
+    return "all"
+
+
+def _data_parts(cfg: dict) -> tuple:
+    """The config values that decide a run's texts, except the label budget."""
+    keys = ("dataset", "text_column", "label_column", "max_train_rows", "unlabelled", "unlabelled_rows")
+    return tuple(cfg.get(k) for k in keys)
+
+
 # Config keys that do not change what a run learns: left out when runs are compared.
-# (max_steps too: the Results page treats step-capped smoke runs apart.)
+# (max_steps too: the Results page treats step-capped smoke runs apart; the data's own
+# settings are data_key's.)
 _NOT_SETTINGS = {
     "seed",
     "device",
@@ -120,6 +142,10 @@ _NOT_SETTINGS = {
     "max_train_rows",
     "model",
     "max_steps",
+    "unlabelled",
+    "unlabelled_rows",
+    "labels_per_class",
+    "label_fraction",
 }
 
 
@@ -169,7 +195,11 @@ RUN_COLUMNS = [
     "created",
     "has_model",
     "phases",
+    "budget",
+    "labelled",
+    "unlabelled",
     "data_key",
+    "curve_key",
     "model_key",
     "settings_key",
 ]
