@@ -108,3 +108,15 @@ def test_cli_refuses_a_budget_a_class_cannot_meet(tmp_path):
     assert "error: labels_per_class=50 asks for 50 labelled texts per class" in out.stderr
     assert "'cancel_subscription' has 10" in out.stderr and "Traceback" not in out.stderr
     assert not list(tmp_path.iterdir())  # refused before any run folder was made
+
+
+def test_budget_with_label_levels_counts_the_finest_class(tiny_model_path, tmp_path, received):
+    cfg = _cfg(tiny_model_path, "cl_ft", {"label_column": "group,label", "labels_per_class": 4})
+    ds = dataset_for(cfg)
+    assert ds.hierarchy is not None and set(ds.train["label"].value_counts()) == {4} and len(ds.train) == 28
+    run, result = runner.run_recipe(cfg, tmp_path / "runs")
+    assert result["state"] == "done", result
+    ((cl_texts, pairs),) = received["train_contrastive"]
+    assert sorted(cl_texts) == sorted(ds.train["text"])
+    assert sum(result["metrics"]["phases"]["cl"]["data"]["counts_before"].values()) == 28
+    assert set(result["metrics"]["levels"]) == {"group", "label"} and result["metrics"]["texts"]["labelled"] == 28

@@ -35,7 +35,7 @@ from threephase_core.data_files import (
 )
 from threephase_core.data_root import data_root, resolve_dataset
 from threephase_core.label_levels import LabelHierarchy, LabelSpec, build_hierarchy, parse_label_spec, split_paths
-from threephase_core.unlabelled import take_unlabelled_rows
+from threephase_core.unlabelled import take_unlabelled_rows, with_unlabelled_texts
 
 DEMO_DIR = Path(__file__).parent / "demo"
 # The demo's label columns: `label` (the intent, its default) and `group` (the intent's parent
@@ -159,7 +159,7 @@ def load_dataset(
         frames, names, source = read_file(path, text_column, read_as, unlabelled_rows), None, str(path)
         name = path.stem
     else:
-        (frames, names), source = read_hub(spec, text_column, read_as, data_root(root)), f"hub:{spec}"
+        (frames, names), source = read_hub(spec, text_column, read_as, data_root(root), unlabelled_rows), f"hub:{spec}"
         name = spec.replace("/", "__")
     frames, unlabelled, level_notes = take_unlabelled_rows(frames, name) if unlabelled_rows else (frames, [], [])
     hierarchy = None
@@ -181,8 +181,6 @@ def dataset_for(cfg, root: str | Path | None = None) -> TextDataset:
     """The dataset a run's config names (a `RunConfig`: dataset, columns, seed, split fractions,
     row cap), loaded and split as `load_dataset` does, with its unlabelled texts and label budget
     (`unlabelled.with_unlabelled_texts`)."""
-    from threephase_core.unlabelled import with_unlabelled_texts
-
     ds = load_dataset(
         cfg.dataset,
         cfg.text_column,
@@ -195,7 +193,7 @@ def dataset_for(cfg, root: str | Path | None = None) -> TextDataset:
         label_sep=cfg.label_sep,
         unlabelled_rows=cfg.unlabelled_rows,
     )
-    budget = (cfg.labels_per_class, cfg.label_fraction)
+    budget = (cfg.labels_per_class, cfg.label_fraction)  # label_budget.py
     return with_unlabelled_texts(ds, cfg.unlabelled, *budget, cfg.seed, cfg.text_column)
 
 

@@ -309,7 +309,7 @@ def read_file(
 
 
 def read_hub(
-    spec: str, text_column: str, label_column: str | tuple[str, ...], root: Path
+    spec: str, text_column: str, label_column: str | tuple[str, ...], root: Path, unlabelled_rows: bool = False
 ) -> tuple[dict[str, pd.DataFrame], list[str] | None]:
     """The hub dataset's splits, and its class names when the label column is a ClassLabel
     (its ids are kept, so class 1 stays the dataset's class 1: binary F1's positive class).
@@ -346,7 +346,9 @@ def read_hub(
                             table[column] = [class_names[int(i)] for i in table[column]]
                 elif features[0]:
                     names = names or [str(n) for n in features[0]]
-                frames[split] = _columns(table, text_column, label_column, f"{spec}[{hub_name}]", None)
+                frames[split] = _columns(
+                    table, text_column, label_column, f"{spec}[{hub_name}]", None, unlabelled_rows
+                )
                 break
     if "train" not in frames:
         raise DataError(f"hub dataset {spec!r} has no train split (it has {list(dd)})")
