@@ -1,7 +1,9 @@
 """Accuracy against label budget: where does a label-free phase, or the contrastive phase, pay off?
 
-    python bench/learning_curve.py --datasets snips2,massive_en_us,sst5 --budgets 8,16,64,256,all \
-        --seeds 0,1,2 --max-train-rows 2000
+    python bench/learning_curve.py --datasets snips2,sst5 --budgets 8,16,64,256,all --seeds 0,1,2 \
+        --max-train-rows 2200 --setfit-max-steps 1000
+    python bench/learning_curve.py --datasets massive_en_us --budgets 8,16,64,all --seeds 0,1,2 \
+        --max-train-rows 4000 --setfit-max-steps 1000     # its smallest class has 211 of 11,514 rows
     python bench/learning_curve.py --datasets snips2 --budgets 8,16 --seeds 0 --max-train-rows 300 \
         --set max_steps=5 --setfit-max-steps 5          # a tiny grid, to check the script end to end
 
@@ -30,6 +32,7 @@ import argparse
 import json
 import platform
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -88,6 +91,8 @@ def run_recipe(recipe: str, dataset: str, seed: int, budget: int, args, store: R
     run = store.create(recipe, Path(cfg.dataset).name, seed)
     t0 = time.time()
     result = execute(cfg, run, Progress(), ds)
+    if not args.runs_dir:  # a model folder per run would fill the disk over a whole grid
+        shutil.rmtree(run.path, ignore_errors=True)
     row.update(state=result["state"], wall_s=round(time.time() - t0, 1), labelled=len(ds.train))
     row["unlabelled"] = len(ds.unlabelled)
     if result["state"] != "done":
@@ -303,7 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="engine settings (max_steps=5)")
     ap.add_argument("--no-setfit", action="store_true", help="leave the SetFit baseline out")
     ap.add_argument("--setfit-max-steps", type=int, default=0, help="cap SetFit's contrastive steps (0: its own)")
-    ap.add_argument("--runs-dir", default=None, help="keep the engine's run folders here (default: a temp folder)")
+    ap.add_argument(
+        "--runs-dir", default=None, help="keep the engine's run folders here (the Results page draws their curve)"
+    )
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = ap.parse_args(argv)
     quiet_libraries()
@@ -325,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         "Test accuracy, mean ± sample sd over seeds. Each seed draws its own labelled texts (stratified); "
         "the rest of train is unlabelled text that only the DAE sees. vs FT: test accuracy minus FT's at the "
         "same budget on the same seeds, in points, the paired t-test's p-value, [seeds]. SetFit: its "
-        "TrainingArguments defaults on the same labelled texts, same MiniLM."
+        "TrainingArguments defaults on the same labelled texts, same MiniLM"
+        + (f", its contrastive steps capped at {args.setfit_max_steps}." if args.setfit_max_steps else ".")
     )
     temp = None if args.runs_dir else tempfile.TemporaryDirectory(prefix="learning-curve-")
     store = RunStore(args.runs_dir or temp.name)
