@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._parts import charts, nav, ui
-from pages._parts.form import FIELDS, LIMITS, PAIR_ONLY, PHASE_TABS, WORKBENCH_SETTINGS, setting_name
+from pages._parts.form import FIELDS, LIMITS, PAIR_ONLY, PHASE_TABS, WORKBENCH_SETTINGS, data_limits, setting_name
 from pages._parts.train_queue import apply_gpu_preset, clear_queue, command_preview, queue, stop
 from threephase_core.config import IMBALANCE_PRESETS, spec
 from threephase_core.recipes import RECIPES
@@ -56,8 +56,9 @@ HELP = {
 }
 
 
-def field(recipe: str, key: str, label: str, kind: str, opts, fixed: set[str], base) -> None:
+def field(recipe: str, key: str, label: str, kind: str, opts, fixed: set[str], base, ds=None) -> None:
     name = setting_name(recipe, key)
+    opts, data_note, off = data_limits(key, opts, ds)  # ft.level: the chosen data's label levels
     bounds, choices = (None, opts) if kind == "choice" else (opts, None)  # opts: a number's range or the choices
     if (
         name not in st.session_state
@@ -75,7 +76,7 @@ def field(recipe: str, key: str, label: str, kind: str, opts, fixed: set[str], b
         if unused
         else ""
     )
-    kw = {"page": PAGE, "disabled": key in fixed or unused, "help": why + HELP.get(key, "") or None}
+    kw = {"page": PAGE, "disabled": key in fixed or unused or off, "help": why + data_note + HELP.get(key, "") or None}
     if kind == "int":
         ui.bind(st.number_input, label, name, min_value=opts[0], max_value=opts[1], step=1, **kw)
     elif kind == "float":
@@ -326,7 +327,7 @@ def render() -> None:
             cols = st.columns(4)
             for i, (key, label, kind_, opts) in enumerate(FIELDS[phase]):
                 with cols[i % 4]:
-                    field(recipe, key, label, kind_, opts, fixed, base)
+                    field(recipe, key, label, kind_, opts, fixed, base, ds)
             if phase in ("cl", "joint"):
                 if phase == "cl" and st.session_state.get(setting_name(recipe, "cl.loss"), base.cl.loss) == "simclr":
                     st.caption("No imbalance correction: SimCLR uses no labels.")

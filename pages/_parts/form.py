@@ -107,6 +107,7 @@ FIELDS = {
             "ft.dropout",
             "ft.freeze_encoder",
             "ft.head_input_norm",
+            "ft.level",
         )
     ],
     # Joint takes epochs and learning rate from `cl`, always uses the cosine pair loss, and only the
@@ -124,6 +125,28 @@ FIELDS = {
         _field("cl.max_pairs"),
     ],
 }
+
+
+def data_limits(key: str, options, dataset) -> tuple[Any, str, bool]:
+    """A form field's options narrowed to the chosen data, a note for its help, and whether it is
+    off: ``ft.level`` offers the levels of labels that have them (0: the finest) and is off, at 0,
+    for labels of one level. Other fields, and data that did not load, keep the config's options."""
+    if key != "ft.level" or dataset is None:
+        return options, "", False
+    levels = dataset.hierarchy
+    if levels is None:
+        why = (
+            "The labels of this data have one level: FT predicts its classes. Give the labels levels on the Data "
+            "page to choose the level FT predicts. "
+        )
+        return (0, 0), why, True
+    named = ", ".join(f"{k} = {name}" for k, name in enumerate(levels.level_names, 1))
+    return (
+        (0, levels.n_levels),
+        f"0 = the finest level ({levels.level_names[-1]}); {named}. The metrics also score every level above the "
+        "one FT predicts, from its predictions. ",
+        False,
+    )
 
 
 def field_keys() -> list[str]:

@@ -110,3 +110,33 @@ def test_embeddings_colour_by_either_level(empty_store, open_app, goto):
     assert "tech_support" in legend() and "order_status" not in legend()
     colours = {c for f in figures(at) for t in f["data"] for c in [t.get("marker", {}).get("color")] if c}
     assert 1 < len({c for c in colours if isinstance(c, str)}) <= 4  # one colour per group
+
+
+def test_train_offers_the_level_ft_predicts_for_data_with_levels(empty_store, open_app, goto):
+    from threephase_core.config import spec
+
+    def level():
+        return at.number_input(key="train:wb.t.three_phase.ft.level")
+
+    def command() -> str:
+        return next(c.value for c in at.code if c.value.startswith("threephase run"))
+
+    at = open_app("train")
+    assert level().label == spec("ft.level").label
+    assert level().disabled and (level().min, level().max) == (0, 0) and "have one level" in level().help
+    goto(at, "data").run()
+    at.toggle(key="data:demo_levels").set_value(True).run()
+    goto(at, "train").run()
+    ok(at)
+    assert not level().disabled and (level().min, level().max) == (0, 2) and level().value == 0
+    assert "0 = the finest level (label); 1 = group, 2 = label" in level().help
+    assert "ft.level" not in command()
+    level().set_value(1).run()
+    ok(at)
+    assert "ft.level=1" in command()
+    # Back to labels of one level: the level returns to the finest, which those labels have.
+    goto(at, "data").run()
+    at.toggle(key="data:demo_levels").set_value(False).run()
+    goto(at, "train").run()
+    ok(at)
+    assert level().disabled and level().value == 0 and "ft.level" not in command()
