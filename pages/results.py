@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._parts import budget_chart, charts, nav, run_view, ui
+from pages._parts import budget_chart, charts, level_results, nav, run_view, ui
 from threephase_core.workbench.comparison import (
     comparison_groups,
     group_class_counts,
@@ -170,6 +170,7 @@ def render() -> None:
 
     # ---- one run --------------------------------------------------------------------------
     run_view.render_run(df, mgr)
+    level_results.render(mgr.store.get(st.session_state["wb.run"]))  # labels with levels: scores per level
 
 
 if __name__ == "__main__":  # run as a script by Streamlit's legacy page-folder mode: see pages/_parts/nav.py

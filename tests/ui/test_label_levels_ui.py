@@ -140,3 +140,35 @@ def test_train_offers_the_level_ft_predicts_for_data_with_levels(empty_store, op
     goto(at, "train").run()
     ok(at)
     assert level().disabled and level().value == 0 and "ft.level" not in command()
+
+
+def test_results_show_the_scores_at_every_level(empty_store, open_app):
+    from threephase_core.recipes import build_config
+    from threephase_core.runner import run_recipe
+
+    settings = {"model": "tiny", "max_steps": 2, "label_column": "group,label", "embed_rows": 40}
+    fine, fine_metrics = run_recipe(build_config("ft", settings), empty_store)
+    coarse, coarse_metrics = run_recipe(build_config("ft", {**settings, "ft.level": 1, "seed": 1}), empty_store)
+    assert fine_metrics["state"] == coarse_metrics["state"] == "done", (fine_metrics, coarse_metrics)
+    at = open_app("results")
+
+    def show(run) -> tuple:
+        at.selectbox(key="res:wb.run").set_value(run.id).run()
+        ok(at)
+        table = next((d.value for d in at.dataframe if "level" in d.value.columns), None)
+        return table, texts(at)
+
+    table, shown = show(fine)
+    levels = json.loads((fine.path / "metrics.json").read_text())["levels"]
+    assert table["level"].tolist() == ["1 · group", "2 · label"] and table["classes"].tolist() == [4, 7]
+    for row, name in zip(table.to_dict("records"), ("group", "label")):
+        for split in ("validation", "test"):
+            assert row[f"{split} accuracy"] == levels[name][split]["accuracy"]
+            assert row[f"{split} macro-F1"] == levels[name][split]["f1_macro"]
+    metrics = json.loads((fine.path / "metrics.json").read_text())
+    assert table["test accuracy"].iloc[1] == metrics["test"]["accuracy"]  # the finest level is FT's own score
+    # A right intent is right at its group too, so the coarse level scores at least as well.
+    assert table["test accuracy"].iloc[0] >= table["test accuracy"].iloc[1]
+    assert "FT predicts **label**" in shown
+    table, shown = show(coarse)  # FT predicted the groups: one level to score
+    assert table["level"].tolist() == ["1 · group"] and "FT predicts **group**" in shown
