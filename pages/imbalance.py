@@ -14,6 +14,7 @@ from threephase_core.workbench.previews import (
     imbalance_curve,
     noise_preview,
     outgrow_note,
+    pair_score_note,
     preset_for,
     ratio_problem,
     stopword_preview,
@@ -249,6 +250,8 @@ def render() -> None:
         border=True,
     )
     m[3].metric("Same-class pairs", f"{stats['positive_pairs']:,}", height="stretch", border=True)
+    if ds.hierarchy is not None:
+        st.caption(pair_score_note(stats["scores"], ds.hierarchy.level_names))
 
     left, right = st.columns([3, 2], gap="large")
     with left:

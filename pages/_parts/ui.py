@@ -340,9 +340,10 @@ def pair_stats(
     ds = _load(spec, text_column, label_column, stamp, label_sep, tuple(fractions), rows)
     ds = with_unlabelled_texts(ds, path, per_class, fraction, 0, text_column)
     train = capped_train(ds.train, max_train_rows, 0)
-    return previews.pair_stats(
-        train["text"].tolist(), train["label"].to_numpy(), ds.num_classes, r_min, r_max, augmentation
-    )
+    labels = train["label"].to_numpy()
+    if ds.hierarchy is not None:  # a run pairs the label paths: pairs score by the levels they share
+        labels = ds.hierarchy.rows(labels)
+    return previews.pair_stats(train["text"].tolist(), labels, ds.num_classes, r_min, r_max, augmentation)
 
 
 def model_spec() -> str:

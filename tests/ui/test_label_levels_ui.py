@@ -172,3 +172,19 @@ def test_results_show_the_scores_at_every_level(empty_store, open_app):
     assert "FT predicts **label**" in shown
     table, shown = show(coarse)  # FT predicted the groups: one level to score
     assert table["level"].tolist() == ["1 · group"] and "FT predicts **group**" in shown
+
+
+def test_imbalance_page_counts_pairs_by_level(empty_store, open_app, goto):
+    at = open_app("imbalance")
+    assert not any("Pairs scored by the label levels" in c.value for c in at.caption)  # one level
+    goto(at, "data").run()
+    at.toggle(key="data:demo_levels").set_value(True).run()
+    goto(at, "imbalance").run()
+    ok(at)
+    note = next(c.value for c in at.caption if c.value.startswith("Pairs scored by the label levels"))
+    assert "(group › label)" in note and "**0.5** (same group, another label)" in note
+    counts = [
+        int(part.rsplit(" ", 1)[-1].rstrip(".").replace(",", "")) for part in note.split(": ", 1)[1].split(" · ")
+    ]
+    metric = {m.label: int(m.value.replace(",", "")) for m in at.metric if m.label.endswith("pairs")}
+    assert len(counts) == 3 and sum(counts) == metric["Training pairs"] and counts[0] == metric["Same-class pairs"]

@@ -32,6 +32,7 @@ from threephase_core.workbench.previews import (
     class_table,
     imbalance_curve,
     noise_preview,
+    pair_score_note,
     pair_stats,
     preset_for,
     stopword_preview,
@@ -120,6 +121,29 @@ def test_pair_stats_on_the_demo():
     assert s["pairs"] == 2 * s["positive_pairs"] > 0
     none = pair_stats(ds.train["text"].tolist(), ds.train["label"].to_numpy(), ds.num_classes, 1.0, 1.0, 2)
     assert none["rows_after"] == 354
+
+
+def test_pair_stats_score_pairs_by_the_label_levels():
+    """On the demo's two levels (group > intent) the correction and the pairs are the one-level
+    ones (it counts the finest level; a pair is positive for the same intent), and the negative
+    pairs split into 0.5 (same group) and 0 (another group)."""
+    from threephase_core.data import load_dataset
+
+    ds = load_dataset("demo", label_column="group,label")
+    texts, labels = ds.train["text"].tolist(), ds.train["label"].to_numpy()
+    flat = pair_stats(texts, labels, ds.num_classes, 1.5, 4.0, 2)
+    levels = pair_stats(texts, ds.hierarchy.rows(labels), ds.num_classes, 1.5, 4.0, 2)
+    assert flat["scores"] == {1.0: flat["positive_pairs"], 0.0: flat["pairs"] - flat["positive_pairs"]}
+    for key in ("rows_before", "rows_after", "pairs", "positive_pairs"):
+        assert levels[key] == flat[key], key
+    assert list(levels["scores"]) == [1.0, 0.5, 0.0] and sum(levels["scores"].values()) == levels["pairs"]
+    assert levels["scores"][1.0] == levels["positive_pairs"] and min(levels["scores"].values()) > 0
+    assert pair_score_note(levels["scores"], ["group", "label"]) == (
+        "Pairs scored by the label levels they share (group › label): "
+        f"**1** (same label) {levels['scores'][1.0]:,} · **0.5** (same group, another label) "
+        f"{levels['scores'][0.5]:,} · **0** (another group) {levels['scores'][0.0]:,}."
+    )
+    assert "**0.67** (same b, another c)" in pair_score_note({2 / 3: 4}, ["a", "b", "c"])
 
 
 def test_noise_preview_marks_deleted_words():

@@ -69,7 +69,10 @@ def class_table(counts: dict[str, int], r_min: float, r_max: float) -> pd.DataFr
 def pair_stats(
     texts: list[str], labels, n_classes: int, r_min: float, r_max: float, augmentation: int = 2, seed: int = 0
 ) -> dict:
-    """Phase 2's data for these ratios, built by the engine: rows after correction and pairs."""
+    """Phase 2's data for these ratios, built by the engine: rows after correction and pairs.
+    `labels`: class ids, or with label levels each row's path (rows x levels, `LabelHierarchy.rows`),
+    as a run pairs them: the pairs are then scored by the levels they share (0.5: only the top of
+    two), and `scores` counts the pairs of each score, highest first."""
     from threephase_core.config import CLConfig
     from threephase_core.phases.contrastive import prepare_pairs
 
@@ -81,7 +84,23 @@ def pair_stats(
         "rows_after": int(sum(out["counts_after"].values())),
         "pairs": int(len(scores)),
         "positive_pairs": int((scores >= 1.0).sum()),
+        "scores": {float(s): int(n) for s, n in sorted(zip(*np.unique(scores, return_counts=True)), reverse=True)},
     }
+
+
+def pair_score_note(scores: dict[float, int], level_names: list[str]) -> str:
+    """What `pair_stats`' `scores` mean on labels with these levels (top first): each score is the
+    fraction of levels a pair shares from the top (`pairs.hierarchical_score`), named by them."""
+    n = len(level_names)
+
+    def meaning(score: float) -> str:
+        k = round(score * n)
+        if k >= n:
+            return f"same {level_names[-1]}"
+        return f"same {level_names[k - 1]}, another {level_names[k]}" if k else f"another {level_names[0]}"
+
+    parts = [f"**{score:.2g}** ({meaning(score)}) {count:,}" for score, count in scores.items()]
+    return f"Pairs scored by the label levels they share ({' › '.join(level_names)}): {' · '.join(parts)}."
 
 
 def _align(original: str, noisy: str) -> list[tuple[str, bool]]:
