@@ -125,6 +125,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default=None, help="auto | cpu | cuda")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument(
+        "--nproc",
+        type=int,
+        default=None,
+        help="train on N processes (data parallel: one per GPU, or N CPU processes); every batch_size is per "
+        "process. torchrun / accelerate launch work too (see the README)",
+    )
+    r.add_argument("--run-folder", default=None, help=argparse.SUPPRESS)  # made by the --nproc launcher
+    r.add_argument(
         "--gpu-preset",
         action="store_true",
         help="on a GPU: bigger batches with re-tuned learning rates, sized for the data and the GPU "
@@ -192,6 +200,7 @@ def _main(argv: list[str] | None) -> int:
     if after:
         argv = argv[: argv.index("--")]
     args, extra = parser.parse_known_args(argv)
+    args.argv = argv  # the --nproc launcher starts its processes with the same arguments
     if args.command == "predict" and not any(e.startswith("-") for e in extra):
         args.texts += extra + after  # texts after an option (`predict latest --top 1 "some text"`)
     elif extra or after:

@@ -4,6 +4,10 @@ What Ctrl-C does at each moment (see `_ctrl_c_cancels`): during a phase it stops
 next step (status "cancelled", exit 130, finished phases kept); a second one quits at once; after
 the last training step it is too late to stop anything (the run finishes, the report says so,
 exit 0). `--config` and `--resume` are read here too (command_line.py, checkpoints.py).
+
+`--nproc N` (N > 1) makes the run folder here and starts N processes with torch's launcher
+(launch.py); each of them, like a process started by ``torchrun``/``accelerate launch``, runs
+`_run_in_team` (distributed.py says how the work is split).
 """
 
 from __future__ import annotations
@@ -23,19 +27,36 @@ def run_command(args) -> int:
     Everything that can be refused (settings, data, a local model path, the runs folder) is
     checked before the run folder is made, so bad input leaves no failed run behind.
     """
+    from threephase_core import distributed
     from threephase_core.data import DataError
-    from threephase_core.split_size import split_size_warnings
 
+    if distributed.launched():
+        return _run_in_team(args)
     if args.resume:
         return _resume(args)
     try:
         cfg, dataset = _prepare(args)
+        if cfg.nproc > 1:
+            _check_processes(cfg)
     except (ConfigError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     run = _create_run(args.runs_dir, cfg)
     if run is None:
         return 2
+    _print_header(run, cfg, dataset)
+    if cfg.nproc > 1:
+        from threephase_core.launch import launch
+
+        outcome = launch(args.argv, cfg.nproc, str(run.path))
+        return _report_from_folder(run, outcome, cfg.nproc)
+    result, progress = _execute(cfg, run, dataset, quiet=args.quiet)
+    return _report(result, progress, run)
+
+
+def _print_header(run, cfg, dataset) -> None:
+    from threephase_core.split_size import split_size_warnings
+
     print(
         f"run {run.id}: recipe {cfg.recipe} ({' -> '.join(cfg.phases)}), dataset {dataset.name} "
         f"({len(dataset.train)}/{len(dataset.validation)}/{len(dataset.test)} rows), model {cfg.model}"
@@ -49,8 +70,98 @@ def run_command(args) -> int:
         print(f"  note: {note}")
     for warning in split_size_warnings(dataset.summary()["class_counts"]):
         print(f"  warning: {warning}")
-    result, progress = _execute(cfg, run, dataset, quiet=args.quiet)
-    return _report(result, progress, run)
+    if cfg.nproc > 1:
+        batches = ", ".join(
+            f"{name} {getattr(cfg, name).batch_size} x {cfg.nproc} = {getattr(cfg, name).batch_size * cfg.nproc}"
+            for name in ("dae", "cl", "ft")
+        )
+        print(f"  {cfg.nproc} processes, batch per process x processes = global batch: {batches}")
+    sys.stdout.flush()
+
+
+def _check_processes(cfg) -> None:
+    """Refuse more GPU processes than GPUs (each process takes one GPU)."""
+    import torch
+
+    if cfg.device != "cpu" and torch.cuda.is_available() and cfg.nproc > torch.cuda.device_count():
+        raise ConfigError(
+            f"nproc={cfg.nproc} but {torch.cuda.device_count()} GPU(s) are visible: one process per GPU "
+            "(or --device cpu for CPU processes)"
+        )
+
+
+def _run_in_team(args) -> int:
+    """One process of a data-parallel run (started by --nproc, torchrun or accelerate launch):
+    read the same input as every other process, join the process group, train on this
+    process's share; process 0 writes the run folder (and reports, unless the --nproc
+    launcher does)."""
+    from threephase_core.data import DataError
+    from threephase_core.distributed import Team, env_rank
+    from threephase_core.runstore import Run
+
+    try:
+        if args.resume:
+            raise ConfigError("--resume runs in one process; resume the run without torchrun (or --nproc)")
+        cfg, dataset = _prepare(args)
+        world = int(os.environ["WORLD_SIZE"])
+        if cfg.nproc not in (1, world):
+            raise ConfigError(f"nproc={cfg.nproc}, but the launcher started {world} processes; give one number")
+        cfg = cfg.with_overrides({"nproc": world})
+    except (ConfigError, DataError) as e:
+        if env_rank() == 0:  # every process read the same input: one message is enough
+            print(f"error: {e}", file=sys.stderr)
+        return 2
+    team = Team.join(cfg.device)
+    launcher_reports = bool(args.run_folder)  # the --nproc launcher made the folder and reports
+    run = None
+    if team.leader:
+        run = Run(args.run_folder) if launcher_reports else _create_run(args.runs_dir, cfg)
+    path = team.broadcast(None if run is None else str(run.path))
+    if path is None:
+        team.finish()
+        return 2
+    run = run or Run(path)
+    if team.leader and not launcher_reports:
+        _print_header(run, cfg, dataset)
+    result, progress = _execute(cfg, run, dataset, quiet=args.quiet or not team.leader, team=team)
+    state = result.get("state")
+    if state == "failed":
+        # No goodbye: the others may be waiting in a collective this process will never join;
+        # they fail when it is gone, or the launcher stops them.
+        if result.get("reported") and not launcher_reports:
+            print(f"error: {result.get('message')}", file=sys.stderr)
+        return 1
+    if team.leader and not launcher_reports:
+        code = _report(result, progress, run)
+    else:
+        code = 130 if state == "cancelled" else 0
+    team.finish()
+    return code
+
+
+def _report_from_folder(run, outcome: dict, nproc: int) -> int:
+    """The --nproc launcher's report once every process has ended: what process 0 (or the first
+    process that failed) wrote in the run folder; a run nobody marked as ended is marked here."""
+    from threephase_core.progress import Progress
+    from threephase_core.runstore import Run
+
+    run = Run(run.path)
+    status = run.status
+    state, message = status.get("state"), status.get("message", "")
+    if state not in ("done", "cancelled", "failed"):
+        if outcome.get("signal"):
+            state, message = "cancelled", f"stopped by request ({outcome['signal']})"
+        elif outcome.get("error"):
+            state, message = "failed", outcome["error"]
+        else:
+            failures = sorted(outcome.get("failures", {}).items())
+            told = "; ".join(f"process {r} of {nproc}: {why}" for r, why in failures)
+            state, message = "failed", f"the processes ended without a report ({told or 'no exit status'})"
+        run.update_status(state=state, message=message)
+    result = {"state": state, "message": message}
+    if state == "done":
+        result["metrics"] = run.metrics
+    return _report(result, Progress(), run)
 
 
 # Flags that would change what a resumed run's finished phases were trained with.
@@ -216,28 +327,33 @@ def _why_not_made(e: OSError) -> str:
     return (e.strerror or str(e)).lower()
 
 
-def _execute(cfg, run, dataset, quiet: bool, resume: bool = False):
+def _execute(cfg, run, dataset, quiet: bool, resume: bool = False, team=None):
     """Run the recipe in a worker thread while this thread draws the progress bar.
 
     The worker sets `done` when it ends; this thread waits on that event, never in
-    Thread.join, and Ctrl-C only asks for a cancel (see `_ctrl_c_cancels`).
+    Thread.join, and Ctrl-C only asks for a cancel (see `_ctrl_c_cancels`); in a process of a
+    team the processes agree on it first (distributed.TeamProgress).
     Returns (execute's result, the Progress).
     """
+    from threephase_core.distributed import TeamProgress
     from threephase_core.progress import Progress
     from threephase_core.runner import execute
 
-    progress, result, done = Progress(), {}, threading.Event()
+    progress, result, done = (Progress() if team is None else TeamProgress()), {}, threading.Event()
 
     def work() -> None:
         try:
-            result.update(execute(cfg, run, progress, dataset, resume=resume))
+            result.update(execute(cfg, run, progress, dataset, resume=resume, team=team))
         finally:
             done.set()
 
     worker = threading.Thread(target=work, name="threephase-cli-run", daemon=True)
-    with _ctrl_c_cancels(progress, run, done):
+    with _ctrl_c_cancels(progress, run if team is None or team.leader else None, done):
         worker.start()
-        _watch(progress, done, quiet=quiet)
+        if team is None or team.leader:
+            _watch(progress, done, quiet=quiet)
+        else:
+            done.wait()
         worker.join()
     return result, progress
 
@@ -271,7 +387,10 @@ def _ctrl_c_cancels(progress, run, done: threading.Event):
 
 
 def _force_quit(run) -> None:
-    """The second Ctrl-C: mark the run cancelled and leave now (phases already saved stay)."""
+    """The second Ctrl-C: mark the run cancelled and leave now (phases already saved stay).
+    `run` is None in the processes of a team other than the leader, which write nothing."""
+    if run is None:
+        os._exit(130)
     os.write(2, b"\nquitting now; finished phases are in " + str(run.path).encode() + b"\n")
     try:
         run.update_status(state="cancelled", message="quit by a second Ctrl-C")

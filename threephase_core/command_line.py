@@ -38,6 +38,7 @@ FLAG_KEYS = (
     "unlabelled_rows",  # a switch: given without a value
     "labels_per_class",
     "label_fraction",
+    "nproc",
 )
 FLAG_DEFAULTS = {"dataset": "demo", "model": "minilm"}
 DEFAULT_RECIPE = "three_phase"

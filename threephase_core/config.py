@@ -154,6 +154,9 @@ class RunConfig:
     seed: int = setting(0, "Seed", min=0, max=2**32 - 1)
     device: str = setting("auto", "Device", choices=("auto", "cpu", "cuda"), pattern=r"cuda:\d+")
     max_steps: int = setting(0, "Max steps per phase (0 = full)", min=0)  # >0 caps every phase (smoke runs)
+    # Processes of a data-parallel run (one per GPU; distributed.py). Every batch_size is per process:
+    # the global batch is batch_size x nproc (config.json records it as `global_batch`).
+    nproc: int = setting(1, "Processes (data parallel)", min=1, max=1024)
     max_length: int = setting(128, "Max tokens per text", min=8)
     # truncate | chunk (mean of chunk embeddings, for FT and embeddings)
     long_text: str = setting("truncate", "Long texts", choices=("truncate", "chunk"))
@@ -328,6 +331,7 @@ def to_dict(cfg: RunConfig) -> dict[str, Any]:
 def from_dict(d: dict[str, Any]) -> RunConfig:
     """Rebuild a RunConfig; unknown keys raise ConfigError (a config from a newer version)."""
     d = dict(d)
+    d.pop(GLOBAL_BATCH, None)  # derived (save_config), not a setting
     sections = {}
     for name, cls in _SECTIONS.items():
         sub = d.pop(name, {}) or {}
@@ -344,10 +348,18 @@ def from_dict(d: dict[str, Any]) -> RunConfig:
     return RunConfig(**d, **sections)
 
 
+GLOBAL_BATCH = "global_batch"
+
+
 def save_config(cfg: RunConfig, path: Path) -> None:
+    """Write `cfg`; a run of several processes also records each phase's global batch (the
+    per-process batch_size x nproc), read back as nothing: it follows from the settings."""
     from threephase_core.runstore import write_json_atomic
 
-    write_json_atomic(path, to_dict(cfg))
+    data = to_dict(cfg)
+    if cfg.nproc > 1:
+        data[GLOBAL_BATCH] = {name: getattr(cfg, name).batch_size * cfg.nproc for name in SECTION_NAMES}
+    write_json_atomic(path, data)
 
 
 def load_config(path: Path) -> RunConfig:

@@ -96,13 +96,24 @@ def _quietly(write, *args, **kwargs) -> None:
 
 
 def execute(
-    cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | None = None, resume: bool = False
+    cfg: RunConfig,
+    run: Run,
+    progress: Progress,
+    dataset: TextDataset | None = None,
+    resume: bool = False,
+    team=None,
 ) -> dict:
     """Run `cfg` into `run`, reporting through `progress`; never raises (except to pass on
     KeyboardInterrupt/SystemExit). Returns the final status; a failed run whose metrics were
     computed and written before the model save failed also returns them under "metrics".
-    With `resume`, `run` is a stopped run: it goes on from its last phase checkpoint (`checkpoints.py`)."""
-    progress.sinks.append(run.append_event)
+    With `resume`, `run` is a stopped run: it goes on from its last phase checkpoint (`checkpoints.py`).
+
+    With a `team` (`distributed.py`) this is one process of a data-parallel run: every process
+    trains, the leader alone writes the run folder, and a failure is written by the first process
+    that fails (its result then says "reported")."""
+    leader = team is None or team.leader
+    if leader:
+        progress.sinks.append(run.append_event)
     t0 = time.time()
     earlier_walls = (run.status.get("phase_walls") or {}) if resume else {}
 
@@ -111,31 +122,35 @@ def execute(
 
     try:
         started = {} if resume else {"created": time.time()}  # a resumed run keeps its place in the list
-        run.update_status(
-            state="running",
-            message="",
-            recipe=cfg.recipe,
-            dataset=cfg.dataset,
-            seed=cfg.seed,
-            pid=os.getpid(),
-            host=socket.gethostname(),
-            **started,
-        )  # see runstore.owner_alive
+        if leader:
+            run.update_status(
+                state="running",
+                message="",
+                recipe=cfg.recipe,
+                dataset=cfg.dataset,
+                seed=cfg.seed,
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                **started,
+                **({} if team is None else team.record()),
+            )  # see runstore.owner_alive
         progress.set_state("running")
-        metrics = _run(cfg, run, progress, dataset, resume)
+        metrics = _run(cfg, run, progress, dataset, resume, team)
         progress.set_state("done")
         # Everything is on disk: a status write that fails now must not turn the run into a failure.
-        _quietly(run.update_status, state="done", wall_s=time.time() - t0, phase_walls=phase_walls())
+        if leader:
+            _quietly(run.update_status, state="done", wall_s=time.time() - t0, phase_walls=phase_walls())
         return {"state": "done", "metrics": metrics}
     except Cancelled:
         progress.set_state("cancelled", "stopped by request; finished phases are kept")
-        _quietly(
-            run.update_status,
-            state="cancelled",
-            message="stopped by request",
-            wall_s=time.time() - t0,
-            phase_walls=phase_walls(),
-        )
+        if leader:
+            _quietly(
+                run.update_status,
+                state="cancelled",
+                message="stopped by request",
+                wall_s=time.time() - t0,
+                phase_walls=phase_walls(),
+            )
         return {"state": "cancelled"}
     except BaseException as exc:  # noqa: BLE001 - a job never takes the process down
         kept = exc.metrics if isinstance(exc, ModelNotSaved) else None
@@ -149,15 +164,27 @@ def execute(
                 f"the trained model could not be saved ({message}); "
                 "the validation and test metrics were kept in metrics.json"
             )
-        _quietly(run.append_event, {"t": time.time(), "type": "traceback", "text": traceback.format_exc()})
+        # Of a team, the first process to fail reports; a later failure is most often the
+        # consequence (a collective whose peer is gone) and leaves the first one's message.
+        reports = team is None or team.claim_failure()
+        if team is not None:
+            message = team.failure_message(message)
+            if reports and not leader:
+                progress.sinks.append(run.append_event)
+            if not reports and leader:
+                progress.sinks.remove(run.append_event)
+        if reports:
+            _quietly(run.append_event, {"t": time.time(), "type": "traceback", "text": traceback.format_exc()})
         progress.set_state("failed", message)
-        _quietly(run.update_status, state="failed", message=message, wall_s=time.time() - t0)
+        if reports:
+            _quietly(run.update_status, state="failed", message=message, wall_s=time.time() - t0)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         result = {
             "state": "failed",
             "message": message,
             "input_error": isinstance(exc, (DataError, ModelError, ConfigError)),
+            "reported": reports,
         }
         if kept is not None:
             result["metrics"] = kept
@@ -178,15 +205,21 @@ def _phase2_pairs(cfg: RunConfig, texts: list[str], labels: np.ndarray, n_classe
     )
 
 
-def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | None, resume: bool = False) -> dict:
+def _run(
+    cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | None, resume: bool = False, team=None
+) -> dict:
+    leader = team is None or team.leader  # writes the run folder; the others only train
     cfg.validate()
-    save_config(cfg, run.path / "config.json")
+    if leader:
+        save_config(cfg, run.path / "config.json")
     seed_everything(cfg.seed)
-    device = pick_device(cfg.device)
-    run.update_status(device=device, device_name=device_label() if device != "cpu" else "CPU")
+    device = pick_device(cfg.device) if team is None else team.device
+    if leader:
+        run.update_status(device=device, device_name=device_label() if device != "cpu" else "CPU")
     full = dataset or dataset_for(cfg)
     ds = full.at_level(cfg.ft.level)  # the classes FT predicts: the finest level, or ft.level's
-    run.write("data.json", ds.summary())
+    if leader:
+        run.write("data.json", ds.summary())
     progress.log(
         "data",
         rows={s: len(ds.split(s)) for s in ("train", "validation", "test")},
@@ -208,19 +241,25 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
         max_steps=cfg.max_steps,
         max_length=cfg.max_length,
         chunk=cfg.long_text == "chunk",
+        team=team,
     )
+    # The phases draw batches of the global batch size; each process of a team trains on its share.
+    dae_cfg, cl_cfg, ft_cfg = (cfg.dae, cfg.cl, cfg.ft) if team is None else team.global_sections(cfg)
 
     # Texts whose embeddings are kept after each phase: validation and training rows (capped, seeded).
-    val_set = snapshots.validation_set(ds.validation, cfg.embed_rows, cfg.seed, model.tokenizer, ctx)
-    train_set = snapshots.train_set(ds.train, cfg.embed_train_rows, cfg.seed, model.tokenizer, ctx)
+    if leader:
+        val_set = snapshots.validation_set(ds.validation, cfg.embed_rows, cfg.seed, model.tokenizer, ctx)
+        train_set = snapshots.train_set(ds.train, cfg.embed_train_rows, cfg.seed, model.tokenizer, ctx)
     metrics: dict = {"phases": {}, "device": device, "texts": text_counts(ds)}
-    if resume:
+    if resume and leader:
         metrics = {**checkpoints.kept_metrics(run.metrics, cfg.phases, start), "device": device}
         metrics["texts"] = text_counts(ds)
         run.update_status(resumed_from=start, resumed_at=time.time())
         progress.log("resumed", from_phase=start)
 
     def snapshot(phase: str, clf=None) -> None:
+        if not leader:
+            return
         quality = snapshots.snapshot(run, model, ctx, phase, val_set, train_set, ds.label_names, clf)
         metrics["phases"].setdefault(phase, {}).update(quality)
         run.write("metrics.json", metrics)
@@ -240,30 +279,32 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
         if phase == "dae":
             from threephase_core.phases.dae import train_dae
 
-            stats = train_dae(model, free_texts, cfg.dae, ctx)
+            stats = train_dae(model, free_texts, dae_cfg, ctx)
             metrics["phases"]["dae"] = {"data": {**stats, "texts": len(free_texts)}}
         elif phase == "cl" and cfg.cl.loss == "simclr":  # label-free: no labels, every text
             from threephase_core.phases.contrastive import train_contrastive
 
-            stats = train_contrastive(model, free_texts, np.zeros(len(free_texts), np.int64), 1, cfg.cl, ctx)
+            stats = train_contrastive(model, free_texts, np.zeros(len(free_texts), np.int64), 1, cl_cfg, ctx)
             metrics["phases"]["cl"] = {"data": {"loss": "simclr", "texts": stats["texts"]}}
         elif phase == "cl":
             from threephase_core.phases.contrastive import train_contrastive
 
-            stats = train_contrastive(model, texts, labels, full.num_classes, cfg.cl, ctx, pairs=pairs)
+            stats = train_contrastive(model, texts, labels, full.num_classes, cl_cfg, ctx, pairs=pairs)
             metrics["phases"]["cl"] = {"data": _named(stats, named)}
         elif phase == "joint":
             from threephase_core.phases.joint import train_joint
 
-            stats = train_joint(model, texts, labels, full.num_classes, cfg.dae, cfg.cl, ctx, pairs=pairs)
+            stats = train_joint(model, texts, labels, full.num_classes, dae_cfg, cl_cfg, ctx, pairs=pairs)
             metrics["phases"]["joint"] = {"data": _named(stats, named)}
         elif phase == "ft":
-            clf, info = _finetune(model, ds, cfg, ctx)
+            clf, info = _finetune(model, ds, ft_cfg, ctx)
             metrics["ft"] = info
         metrics["phases"].setdefault(phase, {})["wall_s"] = progress.end_phase()
         snapshot(phase, clf if phase == "ft" else None)  # FT's files also hold the class probabilities
-        if phase != "ft":  # FT's encoder is the model's
+        if phase != "ft" and leader:  # FT's encoder is the model's
             checkpoints.save(run, phase, model)
+    if not leader:
+        return metrics  # the leader evaluates and saves
 
     # Test once, at the end, with the model chosen on validation.
     predicted = {}
@@ -289,7 +330,7 @@ def _run(cfg: RunConfig, run: Run, progress: Progress, dataset: TextDataset | No
     return metrics
 
 
-def _finetune(model, ds: TextDataset, cfg: RunConfig, ctx: PhaseContext):
+def _finetune(model, ds: TextDataset, ft_cfg, ctx: PhaseContext):
     from threephase_core.phases.finetune import train_classifier
 
     return train_classifier(
@@ -299,7 +340,7 @@ def _finetune(model, ds: TextDataset, cfg: RunConfig, ctx: PhaseContext):
         ds.train["label"].to_numpy(),
         ds.validation["text"].tolist(),
         ds.validation["label"].to_numpy(),
-        cfg.ft,
+        ft_cfg,
         ctx,
     )
 

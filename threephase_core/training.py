@@ -9,6 +9,7 @@ losses stay on the device and are read back (a host synchronisation) only every
 from __future__ import annotations
 
 import contextlib
+import gc
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,6 +32,12 @@ class PhaseContext:
     max_length: int = 128
     chunk: bool = False  # long texts as several chunks (mean of chunk embeddings)
     token_cache: TokenCache = field(default_factory=TokenCache)  # each distinct text tokenised once per run
+    team: object | None = None  # a `distributed.Team` when the run is split over processes
+
+    @property
+    def leader(self) -> bool:
+        """Whether this process evaluates and writes (always, without a team)."""
+        return self.team is None or self.team.leader
 
     @property
     def cuda(self) -> bool:
@@ -122,6 +129,9 @@ def run_steps(
 
     `after_step(step, epoch)` may return True to stop early (used by FT's validation).
     """
+    if ctx.team is not None:
+        together = (ctx, phase, epochs, total, make_batches, compute_loss, optimizer, scheduler, params)
+        return _run_steps_together(*together, after_step, max_grad_norm)
     params = list(params)
     ctx.progress.start_phase(phase, total)
     step, pending = 0, []
@@ -152,6 +162,51 @@ def run_steps(
     if pending:
         ctx.progress.step(len(pending), loss=torch.stack(pending).float().mean().item())
     return step
+
+
+def _run_steps_together(
+    ctx, phase, epochs, total, make_batches, compute_loss, optimizer, scheduler, params, after_step, max_grad_norm
+) -> int:
+    """`run_steps` for one process of a team (`distributed.py`): the same global batches in every
+    process, this process's share of each through DistributedDataParallel (gradients averaged),
+    the logged loss the global batch's, and the stop decisions (cancel, early stopping by the
+    leader's validation) agreed at every step so that all processes leave at the same step."""
+    team, params = ctx.team, list(params)
+    ctx.progress.start_phase(phase, total)
+    team.stop_together(ctx.progress)
+    net = team.data_parallel(params, compute_loss)
+    try:
+        step, pending = 0, []
+        for epoch in range(epochs):
+            for batch in make_batches(epoch):
+                share, weight = team.share(batch)
+                with ctx.autocast():
+                    loss = net(share)
+                # DDP averages the gradients over the processes: weighting each share's mean
+                # loss by its share of the batch makes that average the global batch's mean.
+                (loss * (weight * team.size)).backward()
+                if max_grad_norm and params:
+                    torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                pending.append(loss.detach().float() * weight)
+                step += 1
+                last = step >= total
+                if step % ctx.log_every == 0 or last:
+                    value = team.total(torch.stack(pending)).mean().item()
+                    ctx.progress.step(len(pending), loss=value, epoch=epoch)
+                    pending = []
+                stop = team.stop_together(ctx.progress, bool(after_step is not None and after_step(step, epoch)))
+                if stop or last:
+                    return step
+        if pending:
+            ctx.progress.step(len(pending), loss=team.total(torch.stack(pending)).mean().item())
+        return step
+    finally:
+        del net  # its gradient hooks go before the next phase wraps the same parameters
+        gc.collect()
 
 
 def fit(

@@ -217,7 +217,7 @@ def train_dae(model, texts: list[str], cfg: DAEConfig, ctx: PhaseContext) -> dic
         extra_groups=own,
     )
     # The decoder goes with this function's locals; the encoder keeps the trained (tied) weights.
-    return {"steps": steps, **bottleneck_use(loss_fn, batches, pooled)}
+    return {"steps": steps, **(bottleneck_use(loss_fn, batches, pooled) if ctx.leader else {})}
 
 
 def split_decoder_params(model, loss_fn, cfg: DAEConfig) -> tuple[list, tuple[dict, ...]]:

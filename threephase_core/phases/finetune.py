@@ -118,7 +118,8 @@ def train_classifier(
     y_np = np.array(train_labels, dtype=np.int64)  # a copy: pandas hands out read-only arrays, torch.from_numpy warns
     y_val = np.asarray(val_labels)
     eval_bs = max(cfg.batch_size, 128)
-    info["before_ft_val_acc"], _ = accuracy(clf, tok_val, y_val, eval_bs)
+    # Validation is the leader's alone when the run is split over processes (distributed.py).
+    info["before_ft_val_acc"] = accuracy(clf, tok_val, y_val, eval_bs)[0] if ctx.leader else None
 
     if cfg.lora:
         info["lora"] = apply_lora(encoder, cfg)
@@ -166,8 +167,8 @@ def train_classifier(
     def after_step(step: int, epoch: int) -> bool:
         if swa is not None:
             swa.on_step(step)
-        if step % eval_every and step != total:
-            return False
+        if (step % eval_every and step != total) or not ctx.leader:
+            return False  # the other processes hear the leader's decision from run_steps
         acc, _ = accuracy(clf, tok_val, y_val, eval_bs)
         state["history"].append({"step": step, "epoch": epoch, "val_acc": acc})
         ctx.progress.log("eval", step=step, epoch=epoch, val_acc=acc)
@@ -184,7 +185,7 @@ def train_classifier(
     if frozen:
         encoder.eval()
     steps = run_steps(ctx, "ft", cfg.epochs, total, make, step_loss, opt, sched, params, after_step)
-    if swa is not None and swa.averaged is not None:
+    if swa is not None and swa.averaged is not None and ctx.leader:
         swa.finish()
         acc, _ = accuracy(clf, tok_val, y_val, eval_bs)
         info.update(swa_val_acc=acc, swa_updates=swa.updates)
