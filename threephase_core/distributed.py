@@ -113,15 +113,20 @@ class Team:
             for section in (cfg.dae, cfg.cl, cfg.ft)
         )
 
-    def share(self, item) -> tuple[object, float]:
-        """This process's part of one global batch and its weight (its share of the batch's
-        texts). A batch is an index array, a tensor of indices, or a tuple holding them (with
-        other parts, such as the DAE's noisy texts, passed on whole). A process whose part would
-        be empty (a batch smaller than the team) runs process 0's part at weight 0."""
-        total = _first_len(item)
+    def share(self, item, units=None) -> tuple[object, float]:
+        """This process's part of one global batch and its weight: its share of what the loss
+        averages over, the batch's texts, or `units(item)` per text when the loss is a mean over
+        something else (the DAE's target tokens). A batch is an index array, a tensor of
+        indices, or a tuple holding them (with other parts, such as the DAE's noisy texts,
+        passed on whole). A process whose part would be empty (a batch smaller than the team)
+        runs process 0's part at weight 0."""
         part = _slice(item, self.rank, self.size)
         if _has_empty(part):
             return _slice(item, 0, self.size), 0.0
+        if units is not None:
+            counts = np.asarray(units(item), dtype=np.float64)
+            return part, float(counts[self.rank :: self.size].sum() / counts.sum())
+        total = _first_len(item)
         return part, (_first_len(part) / total if total else 0.0)
 
     # ---- collectives -------------------------------------------------------------------

@@ -123,15 +123,18 @@ def run_steps(
     params: Iterable[torch.nn.Parameter] = (),
     after_step: Callable[[int, int], bool] | None = None,
     max_grad_norm: float = 1.0,
+    units: Callable[[object], np.ndarray] | None = None,
 ) -> int:
     """Train for `epochs` over the batches `make_batches(epoch)` gives, stopping after `total`
     steps (the caller's count, already capped by ctx.max_steps); return the steps taken.
 
     `after_step(step, epoch)` may return True to stop early (used by FT's validation).
+    `units(batch)`: per text of a batch, how much it counts in the loss's mean (default: one
+    each); only a run split over processes needs it, to weigh each process's share.
     """
     if ctx.team is not None:
         together = (ctx, phase, epochs, total, make_batches, compute_loss, optimizer, scheduler, params)
-        return _run_steps_together(*together, after_step, max_grad_norm)
+        return _run_steps_together(*together, after_step, max_grad_norm, units)
     params = list(params)
     ctx.progress.start_phase(phase, total)
     step, pending = 0, []
@@ -165,7 +168,18 @@ def run_steps(
 
 
 def _run_steps_together(
-    ctx, phase, epochs, total, make_batches, compute_loss, optimizer, scheduler, params, after_step, max_grad_norm
+    ctx,
+    phase,
+    epochs,
+    total,
+    make_batches,
+    compute_loss,
+    optimizer,
+    scheduler,
+    params,
+    after_step,
+    max_grad_norm,
+    units,
 ) -> int:
     """`run_steps` for one process of a team (`distributed.py`): the same global batches in every
     process, this process's share of each through DistributedDataParallel (gradients averaged),
@@ -179,7 +193,7 @@ def _run_steps_together(
         step, pending = 0, []
         for epoch in range(epochs):
             for batch in make_batches(epoch):
-                share, weight = team.share(batch)
+                share, weight = team.share(batch, units)
                 with ctx.autocast():
                     loss = net(share)
                 # DDP averages the gradients over the processes: weighting each share's mean
@@ -221,6 +235,7 @@ def fit(
     warmup_ratio: float = 0.1,
     schedule: str = "linear",
     extra_groups: tuple[dict, ...] = (),
+    units=None,
 ) -> int:
     """The representation phases' common path: AdamW at `lr` over `params` (and over each of
     `extra_groups` at its own "lr"), warm-up then `schedule`, for `epochs` x `batches_per_epoch`
@@ -230,7 +245,7 @@ def fit(
     total = ctx.cap(epochs * batches_per_epoch)
     sched = make_scheduler(opt, total, warmup_ratio, schedule)
     every = [p for g in groups for p in g["params"]]
-    return run_steps(ctx, phase, epochs, total, make_batches, compute_loss, opt, sched, every)
+    return run_steps(ctx, phase, epochs, total, make_batches, compute_loss, opt, sched, every, units=units)
 
 
 def embed_batch(model, batch: dict) -> torch.Tensor:

@@ -94,6 +94,10 @@ class DAEBatches:
             )
         return [(source, idx) for idx in bucketed_batches(self.targets.lengths, self.cfg.batch_size, self.rng)]
 
+    def target_tokens(self, item) -> np.ndarray:
+        """Per text of a batch, its next-token labels: the loss is their mean."""
+        return self.targets.lengths[item[1]] - 1
+
     def features(self, item) -> list[dict]:
         """[source, target] batches; with the fast loss the target also carries the flat
         `label_positions` of its real next-token labels and their `label_ids`."""
@@ -215,6 +219,7 @@ def train_dae(model, texts: list[str], cfg: DAEConfig, ctx: PhaseContext) -> dic
         warmup_ratio=0.0,
         schedule="constant",
         extra_groups=own,
+        units=batches.target_tokens,
     )
     # The decoder goes with this function's locals; the encoder keeps the trained (tied) weights.
     return {"steps": steps, **(bottleneck_use(loss_fn, batches, pooled) if ctx.leader else {})}
