@@ -1,10 +1,14 @@
-"""The job queue: runs recipes one at a time in a background thread.
+"""The job queue: runs recipes in background threads, one job per device at a time.
 
-One manager per process (the workbench keeps it in `st.cache_resource`). Jobs wait in a
-queue; a single worker thread runs them in order (one GPU, one job at a time). Each job
-has a thread-safe `Progress` the pages poll; `cancel` stops a running job at its next step
-boundary (a queued job is simply dropped). An exception inside a job ends that job with
-its message in the run's status; it never reaches the caller's thread.
+One manager per process (the workbench keeps it in `st.cache_resource`). Jobs wait in one
+queue; one worker thread per device takes them in order. Without GPUs, or with one, that is a
+single worker that leaves each job's device setting as it is (one job at a time, as always).
+With several GPUs visible (`gpu_devices`), each GPU gets its own worker, and a job whose device
+is ``auto`` or ``cuda`` runs on that worker's GPU (``cuda:1``...), so N single-device runs go at
+once; a job pinned to a device (``cpu``, ``cuda:1``) keeps it. Each job has a thread-safe
+`Progress` the pages poll; `cancel` stops a running job at its next step boundary (a queued
+job is simply dropped). An exception inside a job ends that job with its message in the run's
+status; it never reaches the caller's thread.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class Job:
     result: dict | None = None
     done: threading.Event = field(default_factory=threading.Event)
     started: bool = False  # set by the worker, under the manager's lock, just before it runs
+    device: str | None = None  # the GPU its worker gave it (several GPUs), else None: its own setting
     resume: bool = False  # the run is a stopped one that goes on from its last phase checkpoint
     owner: str | None = None  # the workbench session that queued it (workbench/sessions.py); None: nobody's
 
@@ -51,16 +56,33 @@ class Job:
         return self.done.wait(timeout)
 
 
+def gpu_devices() -> list[str]:
+    """The GPUs the queue gives out, one per worker: ``cuda:0``... when several are visible;
+    empty with one GPU or none (one worker, each job's own device setting)."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return [f"cuda:{i}" for i in range(count)] if count > 1 else []
+
+
 class JobManager:
-    def __init__(self, runs_dir=None):
+    def __init__(self, runs_dir=None, devices: list[str] | None = None):
+        """`devices`: the GPUs to run jobs on at once, one worker each (default `gpu_devices()`);
+        empty: one worker."""
         self.store = RunStore(runs_dir)
+        self.devices = list(gpu_devices() if devices is None else devices)
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._jobs: list[Job] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._stopping = False
-        self._worker = threading.Thread(target=self._work, name="threephase-worker", daemon=True)
-        self._worker.start()
+        self._workers = [
+            threading.Thread(target=self._work, args=(device,), name=f"threephase-worker-{i}", daemon=True)
+            for i, device in enumerate(self.devices or [None])
+        ]
+        self._workers[0].name = "threephase-worker"
+        for worker in self._workers:
+            worker.start()
 
     # ---- public -----------------------------------------------------------------------
     def submit(self, cfg: RunConfig, owner: str | None = None) -> Job:
@@ -135,8 +157,12 @@ class JobManager:
             return list(self._jobs)
 
     def active(self) -> Job | None:
-        """The running job, if any."""
+        """The running job, if any (the first of them when several GPUs run jobs at once)."""
         return next((j for j in self.jobs() if j.state == "running"), None)
+
+    def running(self) -> list[Job]:
+        """Every running job (one per device at most)."""
+        return [j for j in self.jobs() if j.state == "running"]
 
     def pending(self) -> list[Job]:
         return [j for j in self.jobs() if j.state in ("queued", "running")]
@@ -146,16 +172,18 @@ class JobManager:
         self._stopping = True
         for job in self.pending():
             self.cancel(job.id)
-        self._queue.put(None)
-        self._worker.join(timeout)
+        for _ in self._workers:
+            self._queue.put(None)
+        for worker in self._workers:
+            worker.join(timeout)
 
     @property
     def alive(self) -> bool:
-        return self._worker.is_alive()
+        return all(worker.is_alive() for worker in self._workers)
 
     # ---- worker -----------------------------------------------------------------------
-    def _work(self) -> None:
-        from threephase_core.runner import execute
+    def _work(self, device: str | None) -> None:
+        from threephase_core import runner
 
         while True:
             job = self._queue.get()
@@ -169,7 +197,10 @@ class JobManager:
                     if job.state == "queued":  # not dropped by cancel() yet
                         self._drop(job)
                     continue
-                job.result = execute(job.config, job.run, job.progress, resume=job.resume)
+                if device is not None and job.config.device in ("auto", "cuda"):
+                    job.config = job.config.with_overrides({"device": device})
+                    job.device = device
+                job.result = runner.execute(job.config, job.run, job.progress, resume=job.resume)
             except BaseException as exc:  # noqa: BLE001 - the worker must survive anything
                 job.result = {"state": "failed", "message": str(exc)}
             finally:

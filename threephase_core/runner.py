@@ -210,6 +210,11 @@ def _run(
 ) -> dict:
     leader = team is None or team.leader  # writes the run folder; the others only train
     cfg.validate()
+    if cfg.nproc > 1 and team is None:
+        raise ConfigError(
+            f"nproc={cfg.nproc}: a run on several processes is started by `threephase run --nproc {cfg.nproc}` "
+            "(or torchrun / accelerate launch), not inside this process"
+        )
     if leader:
         save_config(cfg, run.path / "config.json")
     seed_everything(cfg.seed)
