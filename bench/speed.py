@@ -2,6 +2,7 @@
 
     python bench/speed.py --dataset sst2                               # GPU: the full table (run it alone)
     python bench/speed.py --dataset demo --quick                       # CPU smoke test (CI)
+    python bench/speed.py --nproc 2 --dataset demo --max-steps 30      # N processes against 1 (scaling.py)
 
 Measures, on one dataset (SST-2 by default):
   * stock FT: Hugging Face Trainer, AutoModelForSequenceClassification, batch 32, bf16 on CUDA,
@@ -168,8 +169,20 @@ def main() -> int:
     ap.add_argument(
         "--set", dest="overrides", action="append", default=[], help="override our GPU settings, key=value"
     )
+    ap.add_argument(
+        "--nproc",
+        type=int,
+        default=0,
+        help="measure data-parallel scaling instead: `threephase run --nproc N` against one process (scaling.py)",
+    )
+    ap.add_argument("--max-steps", type=int, default=30, help="with --nproc: steps per phase")
+    ap.add_argument("--batch", type=int, default=16, help="with --nproc: batch size per process")
     args = ap.parse_args()
     quiet_libraries()
+    if args.nproc:
+        from scaling import main as scaling
+
+        return scaling(args)
     device = pick_device(args.device)
     cuda = device.startswith("cuda")
     model_path = resolve_model(args.model)

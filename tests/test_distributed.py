@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -217,6 +218,16 @@ def test_ctrl_c_stops_every_process_and_keeps_the_finished_phases(tiny_model_pat
     assert all(_gone(pid) for pid in status["pids"])
     assert [e["state"] for e in _events(run) if e["type"] == "state"] == ["running", "cancelled"]
 
+    # It goes on with as many processes from its last finished phase.
+    again = [sys.executable, "-m", "threephase_core", "run", "--resume", str(run), "--quiet"]
+    proc = _start(again + ["--set", "ft.epochs=1", "--max-steps", "2"], tmp_path)
+    output = _finish(proc)
+    assert proc.returncode == 0, output
+    assert "resuming recipe dae_ft after dae" in output and "best validation accuracy" in output
+    status = json.loads((run / "status.json").read_text())
+    assert status["state"] == "done" and status["processes"] == 2 and status["resumed_from"] == "dae"
+    assert (run / "embeddings" / "ft.npz").exists() and _only_run(runs) == run
+
 
 # Imported by every Python process started with this folder first on PYTHONPATH: process 1 of
 # the run fails at its first FT step; process 0 and the launcher are left as they are.
@@ -259,6 +270,34 @@ def test_a_failure_in_one_process_fails_the_run_with_its_message(tiny_model_path
     events = _events(run)
     assert [e for e in events if e["type"] == "state"][-1]["message"] == message
     assert sum(e["type"] == "traceback" for e in events) == 1
+
+
+def test_torchrun_with_two_nodes_on_one_host_runs_and_reports(tiny_model_path, tmp_path):
+    """`torchrun` as on two machines (one process each, a c10d rendezvous): process 0 makes the
+    run folder, writes it and reports; no --nproc launcher is involved."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    runs = tmp_path / "runs"
+    run_args = ["-m", "threephase_core", "run"] + _command(tiny_model_path, runs, "ft", SETTINGS)[4:]
+    nodes = [
+        _start(
+            [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1"]
+            + ["--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "two-nodes"]
+            + run_args
+            + ["--max-steps", "2"],
+            tmp_path,
+        )
+        for _ in range(2)
+    ]
+    outputs = [_finish(node) for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], outputs
+    assert sum("best validation accuracy" in out for out in outputs) == 1  # process 0 reports, once
+    run = _only_run(runs)
+    status = json.loads((run / "status.json").read_text())
+    assert status["state"] == "done" and status["processes"] == 2
+    assert json.loads((run / "config.json").read_text())["nproc"] == 2
+    assert [s for s, _ in _losses(run)["ft"]] == [1, 2]
 
 
 # ---- the pieces, without processes --------------------------------------------------------

@@ -5,9 +5,8 @@ next step (status "cancelled", exit 130, finished phases kept); a second one qui
 the last training step it is too late to stop anything (the run finishes, the report says so,
 exit 0). `--config` and `--resume` are read here too (command_line.py, checkpoints.py).
 
-`--nproc N` (N > 1) makes the run folder here and starts N processes with torch's launcher
-(launch.py); each of them, like a process started by ``torchrun``/``accelerate launch``, runs
-`_run_in_team` (distributed.py says how the work is split).
+`--nproc N` (N > 1) and a process started by ``torchrun``/``accelerate launch`` go through
+cli_team.py (distributed.py says how the work is split).
 """
 
 from __future__ import annotations
@@ -31,25 +30,24 @@ def run_command(args) -> int:
     from threephase_core.data import DataError
 
     if distributed.launched():
-        return _run_in_team(args)
+        from threephase_core.cli_team import run_in_team
+
+        return run_in_team(args)
     if args.resume:
         return _resume(args)
     try:
         cfg, dataset = _prepare(args)
-        if cfg.nproc > 1:
-            _check_processes(cfg)
     except (ConfigError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if cfg.nproc > 1:
+        from threephase_core.cli_team import launch_processes
+
+        return launch_processes(args, cfg, dataset)
     run = _create_run(args.runs_dir, cfg)
     if run is None:
         return 2
     _print_header(run, cfg, dataset)
-    if cfg.nproc > 1:
-        from threephase_core.launch import launch
-
-        outcome = launch(args.argv, cfg.nproc, str(run.path))
-        return _report_from_folder(run, outcome, cfg.nproc)
     result, progress = _execute(cfg, run, dataset, quiet=args.quiet)
     return _report(result, progress, run)
 
@@ -79,91 +77,6 @@ def _print_header(run, cfg, dataset) -> None:
     sys.stdout.flush()
 
 
-def _check_processes(cfg) -> None:
-    """Refuse more GPU processes than GPUs (each process takes one GPU)."""
-    import torch
-
-    if cfg.device != "cpu" and torch.cuda.is_available() and cfg.nproc > torch.cuda.device_count():
-        raise ConfigError(
-            f"nproc={cfg.nproc} but {torch.cuda.device_count()} GPU(s) are visible: one process per GPU "
-            "(or --device cpu for CPU processes)"
-        )
-
-
-def _run_in_team(args) -> int:
-    """One process of a data-parallel run (started by --nproc, torchrun or accelerate launch):
-    read the same input as every other process, join the process group, train on this
-    process's share; process 0 writes the run folder (and reports, unless the --nproc
-    launcher does)."""
-    from threephase_core.data import DataError
-    from threephase_core.distributed import Team, env_rank
-    from threephase_core.runstore import Run
-
-    try:
-        if args.resume:
-            raise ConfigError("--resume runs in one process; resume the run without torchrun (or --nproc)")
-        cfg, dataset = _prepare(args)
-        world = int(os.environ["WORLD_SIZE"])
-        if cfg.nproc not in (1, world):
-            raise ConfigError(f"nproc={cfg.nproc}, but the launcher started {world} processes; give one number")
-        cfg = cfg.with_overrides({"nproc": world})
-    except (ConfigError, DataError) as e:
-        if env_rank() == 0:  # every process read the same input: one message is enough
-            print(f"error: {e}", file=sys.stderr)
-        return 2
-    team = Team.join(cfg.device)
-    launcher_reports = bool(args.run_folder)  # the --nproc launcher made the folder and reports
-    run = None
-    if team.leader:
-        run = Run(args.run_folder) if launcher_reports else _create_run(args.runs_dir, cfg)
-    path = team.broadcast(None if run is None else str(run.path))
-    if path is None:
-        team.finish()
-        return 2
-    run = run or Run(path)
-    if team.leader and not launcher_reports:
-        _print_header(run, cfg, dataset)
-    result, progress = _execute(cfg, run, dataset, quiet=args.quiet or not team.leader, team=team)
-    state = result.get("state")
-    if state == "failed":
-        # No goodbye: the others may be waiting in a collective this process will never join;
-        # they fail when it is gone, or the launcher stops them.
-        if result.get("reported") and not launcher_reports:
-            print(f"error: {result.get('message')}", file=sys.stderr)
-        return 1
-    if team.leader and not launcher_reports:
-        code = _report(result, progress, run)
-    else:
-        code = 130 if state == "cancelled" else 0
-    team.finish()
-    return code
-
-
-def _report_from_folder(run, outcome: dict, nproc: int) -> int:
-    """The --nproc launcher's report once every process has ended: what process 0 (or the first
-    process that failed) wrote in the run folder; a run nobody marked as ended is marked here."""
-    from threephase_core.progress import Progress
-    from threephase_core.runstore import Run
-
-    run = Run(run.path)
-    status = run.status
-    state, message = status.get("state"), status.get("message", "")
-    if state not in ("done", "cancelled", "failed"):
-        if outcome.get("signal"):
-            state, message = "cancelled", f"stopped by request ({outcome['signal']})"
-        elif outcome.get("error"):
-            state, message = "failed", outcome["error"]
-        else:
-            failures = sorted(outcome.get("failures", {}).items())
-            told = "; ".join(f"process {r} of {nproc}: {why}" for r, why in failures)
-            state, message = "failed", f"the processes ended without a report ({told or 'no exit status'})"
-        run.update_status(state=state, message=message)
-    result = {"state": state, "message": message}
-    if state == "done":
-        result["metrics"] = run.metrics
-    return _report(result, Progress(), run)
-
-
 # Flags that would change what a resumed run's finished phases were trained with.
 _NOT_WITH_RESUME = (
     "config",
@@ -179,42 +92,19 @@ _NOT_WITH_RESUME = (
     "labels_per_class",
     "label_fraction",
     "gpu_preset",
+    "nproc",
 )
 
 
 def _resume(args) -> int:
     """Go on with a stopped run from its last finished phase, in its folder, with its saved config;
-    --set, --device and --max-steps may change what the phases still to run use."""
+    --set, --device and --max-steps may change what the phases still to run use. A run of several
+    processes goes on with as many (cli_team.py)."""
     from threephase_core import checkpoints
-    from threephase_core.config import load_config
-    from threephase_core.data import DataError, dataset_for
+    from threephase_core.data import DataError
 
     try:
-        given = [name for name in _NOT_WITH_RESUME if getattr(args, name) not in (None, False)]
-        if given:
-            flag = "--" + given[0].replace("_", "-")
-            raise ConfigError(
-                f"{flag} cannot be given with --resume: the run goes on with its saved config "
-                "(--set changes the settings of the phases still to run)"
-            )
-        run = checkpoints.find_run(args.resume, args.runs_dir)
-        problem = checkpoints.resume_problem(run)
-        if problem:
-            raise ConfigError(problem)
-        try:
-            saved = load_config(run.path / "config.json")
-        except ValueError as e:
-            raise ConfigError(f"the saved config of run {run.id} cannot be read ({e})") from None
-        start = checkpoints.resume_point(run, saved.phases)
-        extra = list(args.overrides) + [
-            f"{key}={getattr(args, key)}" for key in ("device", "max_steps") if getattr(args, key) is not None
-        ]
-        for item in extra:
-            problem = checkpoints.resume_change_problem(_set_key(item), saved.phases, start)
-            if problem:
-                raise ConfigError(problem)
-        cfg = saved.with_overrides(extra).validate()
-        dataset = dataset_for(cfg, root=args.data_root)
+        run, cfg, dataset, start = resume_input(args)
     except (ConfigError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -223,8 +113,46 @@ def _resume(args) -> int:
         f"run {run.id}: resuming recipe {cfg.recipe} "
         f"{f'after {start}' if start else 'from the start (no finished phase was saved)'}; to run: {todo}"
     )
+    if cfg.nproc > 1:
+        from threephase_core.cli_team import launch_processes
+
+        return launch_processes(args, cfg, dataset, run)
     result, progress = _execute(cfg, run, dataset, quiet=args.quiet, resume=True)
     return _report(result, progress, run)
+
+
+def resume_input(args):
+    """(run, config, data, the phase it goes on after) of `--resume`; raises ConfigError/DataError."""
+    from threephase_core import checkpoints
+    from threephase_core.config import load_config
+    from threephase_core.data import dataset_for
+
+    given = [name for name in _NOT_WITH_RESUME if getattr(args, name) not in (None, False)]
+    if given:
+        flag = "--" + given[0].replace("_", "-")
+        raise ConfigError(
+            f"{flag} cannot be given with --resume: the run goes on with its saved config "
+            "(--set changes the settings of the phases still to run)"
+        )
+    run = checkpoints.find_run(args.resume, args.runs_dir)
+    problem = checkpoints.resume_problem(run)
+    if problem:
+        raise ConfigError(problem)
+    try:
+        saved = load_config(run.path / "config.json")
+    except ValueError as e:
+        raise ConfigError(f"the saved config of run {run.id} cannot be read ({e})") from None
+    start = checkpoints.resume_point(run, saved.phases)
+    extra = list(args.overrides) + [
+        f"{key}={getattr(args, key)}" for key in ("device", "max_steps") if getattr(args, key) is not None
+    ]
+    for item in extra:
+        problem = checkpoints.resume_change_problem(_set_key(item), saved.phases, start)
+        if problem:
+            raise ConfigError(problem)
+    cfg = saved.with_overrides(extra).validate()
+    dataset = dataset_for(cfg, root=args.data_root)
+    return run, cfg, dataset, start
 
 
 def _prepare(args):
