@@ -12,6 +12,7 @@ from pages._parts import charts, nav, ui
 from pages._parts.form import FIELDS, LIMITS, PAIR_ONLY, PHASE_TABS, WORKBENCH_SETTINGS, data_limits, setting_name
 from pages._parts.train_queue import apply_gpu_preset, clear_queue, command_preview, queue, stop
 from threephase_core.config import IMBALANCE_PRESETS, spec
+from threephase_core.jobs import gpu_devices
 from threephase_core.recipes import RECIPES
 from threephase_core.workbench.datasets import dataset_label
 from threephase_core.workbench.models import model_label
@@ -20,6 +21,7 @@ from threephase_core.workbench.run_details import loss_frame
 from threephase_core.workbench.runs import fmt_seconds
 from threephase_core.workbench.sessions import owner_text
 from threephase_core.workbench.settings import (
+    device_choices,
     parse_seeds,
     recipe_defaults,
     recipe_fixed_fields,
@@ -287,7 +289,7 @@ def render() -> None:
         )
     with c3:
         st.markdown("**Run**")
-        devices = ["auto", "cpu"] + (["cuda"] if "CPU" not in ui.device_label() else [])
+        devices = device_choices(len(gpu_devices()), "CPU" not in ui.device_label())
         if st.session_state["wb.device"] not in devices:
             st.session_state["wb.device"] = "auto"
         ui.bind(
@@ -296,7 +298,8 @@ def render() -> None:
             "wb.device",
             page=PAGE,
             options=devices,
-            help=f"auto picks the GPU when there is one. This machine: {ui.device_label()}.",
+            help=f"auto picks the GPU when there is one; all N GPUs: one run on every GPU (data parallel, "
+            f"batch sizes per GPU). This machine: {ui.device_label()}.",
         )
         on_gpu = "CPU" not in ui.device_label() and st.session_state["wb.device"] != "cpu"
         st.button(

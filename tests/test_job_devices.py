@@ -14,6 +14,7 @@ import pytest
 from threephase_core import runner
 from threephase_core.jobs import JobManager, gpu_devices
 from threephase_core.recipes import build_config
+from threephase_core.workbench.settings import device_choices, device_settings
 
 GUARD_S = 120  # a guard against a queue that never starts the second job; never reached otherwise
 
@@ -78,3 +79,28 @@ def test_without_several_gpus_one_worker_runs_jobs_with_their_own_device(tmp_pat
         manager.shutdown()
     assert len(manager._workers) == 1
     assert list(seen.values()) == ["auto", "auto"] and all(job.device is None for job in jobs)
+
+
+def test_a_queued_job_of_two_processes_runs_as_the_command_and_is_followed_live(tmp_path, tiny_model_path):
+    runs = tmp_path / "runs"
+    manager = JobManager(runs, devices=[])
+    settings = {"model": tiny_model_path, "nproc": 2, "device": "cpu", "max_steps": 2, "embed_rows": 20}
+    try:
+        job = manager.submit(build_config("ft", {**settings, "embed_train_rows": 20}))
+        assert job.wait(GUARD_S * 5)
+    finally:
+        manager.shutdown()
+    assert job.result["state"] == "done", job.result
+    snapshot = job.status()  # what the Train page shows, replayed from the processes' event log
+    assert snapshot["state"] == "done" and snapshot["phases_done"] == ["ft"]
+    assert [step for step, _ in snapshot["losses"]["ft"]] == [1, 2] and snapshot["evals"]
+    assert job.run.status["processes"] == 2 and job.result["metrics"]["test"]["accuracy"] >= 0
+    assert [p.name for p in runs.iterdir()] == [job.run.id]  # the queue's folder, written by process 0
+
+
+def test_the_train_page_offers_all_gpus_only_when_several_are_visible():
+    assert device_choices(0, False) == ["auto", "cpu"]
+    assert device_choices(1, True) == ["auto", "cpu", "cuda"]
+    assert device_choices(4, True)[-1] == "all 4 GPUs"
+    assert device_settings("all 4 GPUs") == {"device": "cuda", "nproc": 4}
+    assert device_settings("cpu") == {"device": "cpu"}

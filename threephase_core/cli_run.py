@@ -42,8 +42,10 @@ def run_command(args) -> int:
         return 2
     if cfg.nproc > 1:
         from threephase_core.cli_team import launch_processes
+        from threephase_core.runstore import Run
 
-        return launch_processes(args, cfg, dataset)
+        # --run-folder: the workbench's queue made the folder (job_processes.py)
+        return launch_processes(args, cfg, dataset, Run(args.run_folder) if args.run_folder else None)
     run = _create_run(args.runs_dir, cfg)
     if run is None:
         return 2

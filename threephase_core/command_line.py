@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from threephase_core.config import SECTION_NAMES, ConfigError, RunConfig, specs
+from threephase_core.config import GLOBAL_BATCH, SECTION_NAMES, ConfigError, RunConfig, specs
 
 # Settings that have their own flag on `run` (flag name = "--" + key with "-" for "_"), and the
 # values the command line fills in when neither the flag, a --set nor a config file gives them.
@@ -110,6 +110,7 @@ def config_from_settings(
     from threephase_core.recipes import build_config, get_recipe
 
     settings = dict(file_settings or {})
+    settings.pop(GLOBAL_BATCH, None)  # a run's config.json records it; it follows from the settings
     file_recipe = settings.pop("recipe", None)
     file_phases = settings.pop("phases", None)
     if file_recipe is not None and not isinstance(file_recipe, str):

@@ -5,7 +5,9 @@ queue; one worker thread per device takes them in order. Without GPUs, or with o
 single worker that leaves each job's device setting as it is (one job at a time, as always).
 With several GPUs visible (`gpu_devices`), each GPU gets its own worker, and a job whose device
 is ``auto`` or ``cuda`` runs on that worker's GPU (``cuda:1``...), so N single-device runs go at
-once; a job pinned to a device (``cpu``, ``cuda:1``) keeps it. Each job has a thread-safe
+once; a job pinned to a device (``cpu``, ``cuda:1``) keeps it. A job of several processes
+(``nproc`` > 1, data parallel) runs as the command line in a subprocess and holds every device
+while it runs (job_processes.py). Each job has a thread-safe
 `Progress` the pages poll; `cancel` stops a running job at its next step boundary (a queued
 job is simply dropped). An exception inside a job ends that job with its message in the run's
 status; it never reaches the caller's thread.
@@ -19,6 +21,7 @@ import threading
 from dataclasses import dataclass, field
 
 from threephase_core.config import RunConfig
+from threephase_core.job_processes import DeviceLease, run_as_processes
 from threephase_core.progress import Progress
 from threephase_core.runstore import Run, RunStore
 
@@ -76,6 +79,7 @@ class JobManager:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._stopping = False
+        self._lease = DeviceLease()
         self._workers = [
             threading.Thread(target=self._work, args=(device,), name=f"threephase-worker-{i}", daemon=True)
             for i, device in enumerate(self.devices or [None])
@@ -197,10 +201,15 @@ class JobManager:
                     if job.state == "queued":  # not dropped by cancel() yet
                         self._drop(job)
                     continue
+                if job.config.nproc > 1:
+                    with self._lease.every():
+                        job.result = run_as_processes(job)
+                    continue
                 if device is not None and job.config.device in ("auto", "cuda"):
                     job.config = job.config.with_overrides({"device": device})
                     job.device = device
-                job.result = runner.execute(job.config, job.run, job.progress, resume=job.resume)
+                with self._lease.one():
+                    job.result = runner.execute(job.config, job.run, job.progress, resume=job.resume)
             except BaseException as exc:  # noqa: BLE001 - the worker must survive anything
                 job.result = {"state": "failed", "message": str(exc)}
             finally:

@@ -91,6 +91,34 @@ class Progress:
         if self._cancel.is_set():
             raise Cancelled("cancelled by request")
 
+    def replay(self, event: dict) -> None:
+        """Take in an event that another process logged (a run followed through its
+        events.jsonl, `job_processes.py`), without passing it to the sinks again."""
+        kind = event.get("type")
+        with self._lock:
+            if kind == "state" and event.get("state") in STATES:
+                self.state, self.message = event["state"], event.get("message", "")
+                if self.state == "running" and not self.started:
+                    self.started = event.get("t", time.time())
+                if self.state in ("done", "failed", "cancelled"):
+                    self.finished = event.get("t", time.time())
+            elif kind == "phase_start":
+                self.phase, self.step_no, self.total = event["phase"], 0, max(int(event.get("total") or 1), 1)
+                self.phase_started = event.get("t", time.time())
+                self.losses.setdefault(self.phase, [])
+            elif kind == "loss":
+                self.step_no = min(int(event.get("step") or 0), self.total)
+                if event.get("loss") is not None:
+                    self.losses.setdefault(event.get("phase", self.phase), []).append((self.step_no, event["loss"]))
+            elif kind == "phase_end":
+                self.phase_walls[event["phase"]] = event.get("wall_s", 0.0)
+                self.phases_done.append(event["phase"])
+                self.step_no = self.total
+            elif kind == "eval":
+                self.extra.setdefault("evals", []).append({k: v for k, v in event.items() if k not in ("t", "type")})
+            elif kind == "lora":
+                self.extra["lora"] = {k: v for k, v in event.items() if k not in ("t", "type", "phase")}
+
     # ---- watcher side -----------------------------------------------------------------
     def request_cancel(self) -> None:
         self._cancel.set()

@@ -18,6 +18,7 @@ from threephase_core.workbench.runs import runs_dir_problem
 from threephase_core.workbench.sessions import may_stop, refusal
 from threephase_core.workbench.settings import (
     changed_overrides,
+    device_settings,
     parse_seeds,
     recipe_defaults,
     recipe_fixed_fields,
@@ -71,7 +72,7 @@ def run_settings() -> dict:
         "label_column": choice.get("label_column", "label"),
         "label_sep": choice.get("label_sep", ""),
         "model": ui.model_spec() or "minilm",
-        "device": st.session_state["wb.device"],
+        **device_settings(st.session_state["wb.device"]),
         "max_steps": int(st.session_state["wb.max_steps"]),
         "max_length": int(st.session_state["wb.max_length"]),
         "max_train_rows": int(st.session_state["wb.max_train_rows"]),

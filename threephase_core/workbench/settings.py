@@ -120,6 +120,20 @@ def clean_settings(
     return out
 
 
+def device_choices(gpus: int, has_gpu: bool) -> list[str]:
+    """The Train page's device options: "all N GPUs" (one run on N processes) only when several
+    GPUs are visible."""
+    return ["auto", "cpu"] + (["cuda"] if has_gpu else []) + ([f"all {gpus} GPUs"] if gpus > 1 else [])
+
+
+def device_settings(choice: str) -> dict[str, Any]:
+    """The run settings of a device option: {"device": ...}, plus "nproc" for "all N GPUs"."""
+    match = re.fullmatch(r"all (\d+) GPUs", choice or "")
+    if match:
+        return {"device": "cuda", "nproc": int(match.group(1))}
+    return {"device": choice}
+
+
 def parse_seeds(text: str) -> list[int]:
     """'0', '0,1,2', '0-4' or '0 1 2' -> sorted unique seeds; ValueError with a clear message."""
     seeds: set[int] = set()
