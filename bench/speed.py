@@ -177,6 +177,7 @@ def main() -> int:
     )
     ap.add_argument("--max-steps", type=int, default=30, help="with --nproc: steps per phase")
     ap.add_argument("--batch", type=int, default=16, help="with --nproc: batch size per process")
+    ap.add_argument("--repeats", type=int, default=1, help="with --nproc: alternate the runs N times, keep the best")
     args = ap.parse_args()
     quiet_libraries()
     if args.nproc:
