@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 
 # Seconds the processes get to stop after a Ctrl-C (they stop at the next step; the leader may
 # first finish the embeddings it is writing) before the launcher kills them.
@@ -48,7 +49,9 @@ def launch(argv: list[str], nproc: int, run_folder: str) -> dict:
     # Set after parsing: torchrun's parser would take our --nproc for an abbreviation of its own.
     args.training_script_args = [*argv, "--run-folder", str(run_folder)]
     outcome: dict = {"signal": None, "failures": {}}
-    previous = signal.getsignal(signal.SIGINT)
+    # The launcher sets its own handlers for these (in the main thread); they are put back after.
+    handled = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name)]
+    previous = {sig: signal.getsignal(sig) for sig in handled}
     try:
         run(args)
     except SignalException as e:
@@ -58,8 +61,10 @@ def launch(argv: list[str], nproc: int, run_folder: str) -> dict:
     except Exception as e:  # noqa: BLE001 - e.g. no free port for the rendezvous: said, not raised
         outcome["error"] = f"the processes could not be started ({type(e).__name__}: {e})"
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)  # the launcher installs its own handlers
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in previous.items():
+                if handler is not None:
+                    signal.signal(sig, handler)
     sys.stdout.flush()
     return outcome
 
