@@ -6,10 +6,15 @@ embedding space. Knows nothing of Streamlit.
 
 Public entry points:
     RunConfig, load_dataset, run_recipe, JobManager, load_classifier, RECIPES
-Imports are lazy so that `import threephase_core` stays instant (torch loads on first use).
+Imports are lazy so that `import threephase_core` stays instant (torch loads on first use);
+the import sets how idle OpenMP threads wait, before torch loads (threads.py).
 """
 
 from __future__ import annotations
+
+from threephase_core.threads import prepare_process
+
+prepare_process()  # before torch loads its OpenMP runtime: idle threads sleep (threads.py)
 
 __version__ = "0.1.0"
 

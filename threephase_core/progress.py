@@ -3,7 +3,10 @@
 The worker calls `start_phase`, `step` and `end_phase`; the watcher (a Streamlit page, the
 CLI's progress bar) calls `snapshot`. `step` raises `Cancelled` once a cancel was asked for,
 so training stops at the next step boundary. Every change is also passed to the `sinks`
-(the run store's event log), outside the lock.
+(the run store's event log), outside the lock. `step_hooks` run on the worker thread after
+each step (the thread governor looks at the machine's load there). Once the runner has set the
+run's estimate (`set_plan`), every event also updates the whole run's smoothed ETA
+(`estimates.RunEta`), which `snapshot` returns as ``run_eta_s``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from threephase_core.estimates import Estimate, RunEta
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 
@@ -37,6 +42,18 @@ class Progress:
         self.phase_walls: dict[str, float] = {}
         self.phases_done: list[str] = []
         self.extra: dict[str, Any] = {}
+        self.step_hooks: list[Callable[[], None]] = []
+        self.estimate: Estimate | None = None
+        self._run_eta: RunEta | None = None
+
+    def set_plan(self, estimate: Estimate | None, phases) -> None:
+        """The run's expected duration (None: no basis here) and the phases still to run; from
+        now on every event updates the whole run's ETA."""
+        with self._lock:
+            self.estimate = estimate
+            self._run_eta = RunEta(estimate, list(phases))
+        if estimate is not None:
+            self._emit({"type": "estimate", "total_s": round(estimate.total_s, 1), "basis": estimate.basis})
 
     # ---- worker side ------------------------------------------------------------------
     def set_state(self, state: str, message: str = "") -> None:
@@ -66,6 +83,13 @@ class Progress:
                 self.losses.setdefault(phase, []).append((step, float(loss)))
         if loss is not None or info:
             self._emit({"type": "loss", "phase": phase, "step": step, "loss": loss, **info})
+        else:
+            self._update_eta({"t": time.time(), "type": "loss", "phase": phase, "step": step})
+        for hook in self.step_hooks:
+            try:
+                hook()
+            except Exception:  # a failing hook (a load reading) never stops training
+                pass
         self.check_cancel()
 
     def log(self, kind: str, **info: Any) -> None:
@@ -134,6 +158,7 @@ class Progress:
             eta = None
             if self.state == "running" and self.step_no > 0 and self.total:
                 eta = elapsed / self.step_no * (self.total - self.step_no)
+            run_eta = self._run_eta.at_time(now) if self._run_eta and self.state == "running" else None
             return {
                 "state": self.state,
                 "message": self.message,
@@ -142,6 +167,9 @@ class Progress:
                 "total": self.total,
                 "fraction": self.step_no / self.total if self.total else 0.0,
                 "eta_s": eta,
+                "run_eta_s": run_eta,
+                "estimate_s": self.estimate.total_s if self.estimate else None,
+                "estimate_basis": self.estimate.basis if self.estimate else None,
                 "elapsed_s": (self.finished or now) - self.started if self.started else 0.0,
                 "losses": {k: list(v) for k, v in self.losses.items()},
                 "phase_walls": dict(self.phase_walls),
@@ -151,8 +179,14 @@ class Progress:
                 "cancel_requested": self._cancel.is_set(),
             }
 
+    def _update_eta(self, event: dict) -> None:
+        with self._lock:
+            if self._run_eta is not None:
+                self._run_eta.update(event)
+
     def _emit(self, event: dict) -> None:
         event = {"t": round(time.time(), 3), **event}
+        self._update_eta(event)
         for sink in self.sinks:
             try:
                 sink(event)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from threephase_core import checkpoints, snapshots
+from threephase_core import checkpoints, estimates, snapshots
 from threephase_core.batching import tokenize
 from threephase_core.config import ConfigError, RunConfig, save_config, to_dict
 from threephase_core.data import DataError, TextDataset, dataset_for
@@ -135,6 +135,7 @@ def execute(
                 **({} if team is None else team.record()),
             )  # see runstore.owner_alive
         progress.set_state("running")
+        _share_the_cpu(progress)
         metrics = _run(cfg, run, progress, dataset, resume, team)
         progress.set_state("done")
         # Everything is on disk: a status write that fails now must not turn the run into a failure.
@@ -189,6 +190,17 @@ def execute(
         if kept is not None:
             result["metrics"] = kept
         return result
+
+
+def _share_the_cpu(progress: Progress) -> None:
+    """Train with the cores the rest of the machine leaves free, looked at again as the run goes
+    (threads.py); on this thread, which is the one that trains. Each change is logged."""
+    from threephase_core.threads import ThreadGovernor
+
+    governor = ThreadGovernor(
+        on_change=lambda c: progress.log("threads", threads=c.threads, others_busy=c.others_busy)
+    )
+    progress.step_hooks.append(governor.tick)
 
 
 def _phase2_pairs(cfg: RunConfig, texts: list[str], labels: np.ndarray, n_classes: int) -> dict | None:
@@ -275,6 +287,10 @@ def _run(
         cfg, texts, labels, full.num_classes
     )  # data that gives no pairs fails now, not after the DAE
     named = _class_namer(full)
+    progress.set_plan(
+        estimates.for_run(cfg, run.path.parent, len(texts), len(pairs["scores"]) if pairs else None),
+        checkpoints.remaining(cfg.phases, start),
+    )
     if start is None:
         snapshot("base")
     else:
