@@ -269,7 +269,7 @@ class RunEta:
         self.max_change = max_change
         self.started: float | None = None
         self.phase: str | None = None
-        self.phase_started = 0.0
+        self.phase_started = self.ended = 0.0
         self.step, self.total = 0, 0
         self.done: dict[str, float] = {}  # phase -> measured wall
         self.value: float | None = None  # the shown ETA at `at`
@@ -287,7 +287,7 @@ class RunEta:
             self.step = max(self.step, event["step"])
         elif kind == "phase_end":
             self.done[event["phase"]] = float(event.get("wall_s") or (t - self.phase_started))
-            self.phase = None
+            self.phase, self.ended = None, t
         elif kind == "state" and event.get("state") in ("done", "failed", "cancelled"):
             self.value, self.at = 0.0, t
             return 0.0
@@ -335,11 +335,13 @@ class RunEta:
                 future_known = False
         if not future_known:
             return None
-        if est:
-            gaps = len(later) + (1 if current is not None else 0)
-            outside_left = est.outside_s * speed * gaps / max(1, len(self.phases) + 1)
+        if est:  # outside the phases: loading before the first, the maps (and at the end the test) after each
+            share = est.outside_s * speed / (len(self.phases) + 1)
+            outside_left = share * (len(later) + (1 if current is not None else 0))
             if current is None and not self.done:  # still loading before the first phase
                 outside_left = max(est.outside_s * speed - (t - self.started), outside_left)
+            elif current is None:  # between phases, or after the last one
+                outside_left += max(0.0, share - (t - self.ended))
             remaining += outside_left
         elif current is None:
             return None
