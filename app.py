@@ -13,10 +13,10 @@ from pages._parts import nav, ui
 
 st.set_page_config(page_title="threephase workbench", page_icon=":material/hub:", layout="wide")
 ui.init_state()
-ui.warm_up()
 
 current = st.navigation([nav.page(name) for name in nav.PAGES])
 ui.sidebar_status()
 ui.runs_dir_warning()
 current.run()
 ui.persist_state()  # the settings a refresh or a new tab starts from
+ui.warm_up()  # after the page is drawn: its imports and UMAP compile would slow the first paint

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._parts import nav, ui
+from pages._parts import estimate_view, nav, ui
 from threephase_core import workbench as wb
 
 INTRO = (
@@ -22,10 +22,25 @@ PAPER = (
 )
 
 
+def demo_config():
+    """The run the demo button queues: 3-Phase on the demo data with the Train page's model,
+    device and step cap (the button says so when a cap is set). ConfigError for a bad choice."""
+    from threephase_core.recipes import build_config
+
+    return build_config(
+        "three_phase",
+        {
+            "dataset": "demo",
+            "model": ui.model_spec(),
+            "device": st.session_state["wb.device"],
+            "max_steps": int(st.session_state["wb.max_steps"]),
+        },
+    )
+
+
 def start_demo() -> None:
     """Queue the 3-Phase recipe on the demo data with the workbench's model and run size."""
     from threephase_core.config import ConfigError
-    from threephase_core.recipes import build_config
 
     model = ui.model_spec()
     problem = wb.model_choice_problem(st.session_state["wb.model_kind"], model)
@@ -33,16 +48,7 @@ def start_demo() -> None:
         st.session_state["home.error"] = f"Model (chosen on the Train page): {problem}"
         return
     try:
-        cfg = build_config(
-            "three_phase",
-            {
-                "dataset": "demo",
-                "model": model,
-                "device": st.session_state["wb.device"],
-                "max_steps": int(st.session_state["wb.max_steps"]),
-            },
-        )
-        job = ui.manager().submit(cfg)
+        job = ui.manager().submit(demo_config())
     except (ConfigError, ValueError) as exc:
         st.session_state["home.error"] = str(exc)
         return
@@ -56,8 +62,16 @@ def start_demo() -> None:
     st.session_state["home.started"] = True
 
 
+def demo_label(cap: int) -> str:
+    """The button's words; a step cap from the Train page is stated on it, never applied quietly."""
+    return "Run 3-Phase on the demo data" + (f" · {cap} steps per phase" if cap else "")
+
+
 def demo_panel(runs) -> None:
-    """The device, the run count, and the button that queues 3-Phase on the demo data."""
+    """The device, the run count, the button that queues 3-Phase on the demo data, how long it
+    will take here, and the job on now."""
+    from threephase_core.config import ConfigError
+
     mgr = ui.manager()
     m1, m2 = st.columns([2, 1])
     device = ui.device_label()
@@ -67,8 +81,9 @@ def demo_panel(runs) -> None:
         "Runs on disk", len(runs), delta=f"{len(queued)} in queue" if queued else None, delta_color="off", border=True
     )
     model = wb.model_label(ui.model_spec())
+    cap = int(st.session_state.get("wb.max_steps") or 0)
     st.button(
-        "Run 3-Phase on the demo data",
+        demo_label(cap),
         type="primary",
         icon=":material/play_arrow:",
         width="stretch",
@@ -76,13 +91,24 @@ def demo_panel(runs) -> None:
         key="home:start",
         help=f"Queues DAE → CL → FT on the bundled demo dataset with {model} (the model chosen on the Train page).",
     )
-    if st.session_state.pop("home.started", False):
-        st.switch_page(nav.page("train"))
     if st.session_state.get("home.error"):
-        st.error(st.session_state.pop("home.error"))
-    cap = int(st.session_state.get("wb.max_steps") or 0)
-    capped = f" Capped at {cap} steps per phase (Train page): a quick look, not a result." if cap else ""
-    st.caption(f"Model: {model}.{capped} Runs train in the background; watch them on the Train page.")
+        st.error(st.session_state.pop("home.error"), icon=":material/error:")
+    try:
+        estimate = estimate_view.demo_estimate(demo_config())
+    except ConfigError:
+        estimate = ""
+    capped = (
+        f" Capped at {cap} steps per phase (the Train page's step cap): a quick look, not a result." if cap else ""
+    )
+    st.caption(f"{estimate} Model: {model}.{capped} Runs train in the background; watch them on the Train page.")
+    job = next((j for j in queued if j.state == "running"), queued[0] if queued else None)
+    if job is not None:
+        status = job.status()
+        st.info(
+            f"**{job.config.recipe} · {wb.dataset_label(job.config.dataset)}**: {estimate_view.job_caption(status)}",
+            icon=":material/model_training:",
+        )
+        st.page_link(nav.page("train"), label="Watch it on the Train page", icon=":material/monitoring:")
 
 
 def recent_runs(runs) -> None:
@@ -113,6 +139,8 @@ def recent_runs(runs) -> None:
 
 
 def render() -> None:
+    if st.session_state.pop("home.started", False):  # the demo was queued: watch it train, before drawing anything
+        st.switch_page(nav.page("train"))
     ui.header(
         "threephase workbench",
         "Fine-tune transformer text classifiers with the 3-Phase method, "

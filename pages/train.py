@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._parts import charts, nav, ui
+from pages._parts import charts, estimate_view, nav, ui
 from pages._parts.form import FIELDS, LIMITS, PAIR_ONLY, PHASE_TABS, WORKBENCH_SETTINGS, data_limits, setting_name
 from pages._parts.train_queue import apply_gpu_preset, clear_queue, command_preview, queue, stop
 from threephase_core.config import IMBALANCE_PRESETS, spec
@@ -149,7 +149,11 @@ def render() -> None:
                 disabled=not any(j.state == "queued" for j in mgr.pending()),
                 help="Remove the runs waiting in the queue.",
             )
-            st.caption(f"Run folder `{focus.run.path}` · elapsed {fmt_seconds(s['elapsed_s'])}")
+            left = estimate_view.remaining_text(s)
+            st.caption(
+                f"Run folder `{focus.run.path}` · elapsed {fmt_seconds(s['elapsed_s'])}"
+                + (f" · **{left}** (whole run)" if left else "")
+            )
             if s.get("lora"):
                 lo = s["lora"]
                 st.caption(
@@ -384,6 +388,8 @@ def render() -> None:
         )
     except ValueError as exc:
         st.caption(f":material/warning: Seeds: {exc}")
+    if ds is not None:
+        st.caption(estimate_view.start_estimate(recipe, ds))
     with st.expander("Command line", icon=":material/terminal:"):
         command, why_not = command_preview(recipe)
         if command:

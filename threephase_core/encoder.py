@@ -101,7 +101,9 @@ def device_label() -> str:
     """'NVIDIA H100 80GB HBM3' or 'CPU (2 cores)': what the workbench shows."""
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
-    return f"CPU ({os.cpu_count()} cores)"
+    from threephase_core.device_info import cpu_label
+
+    return cpu_label()
 
 
 def load_encoder(name: str, device: str = "cpu"):

@@ -40,6 +40,20 @@ PRIORS: dict[str, dict[str, float]] = {
     "minilm": {"dae": 0.030, "cl": 0.015, "joint": 0.045, "ft": 0.0080, "outside": 12.0},
     "tiny": {"dae": 0.004, "cl": 0.002, "joint": 0.006, "ft": 0.0015, "outside": 3.0},
 }
+
+
+def fmt_duration(seconds: float) -> str:
+    """'45 s', '3 min 5 s', '1 h 20 min': short enough for a sidebar line."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, sec = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {sec} s" if sec and minutes < 10 else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
 MODEL_ALIASES = {"default": "minilm", "all-MiniLM-L6-v2": "minilm"}
 SHAPE_KEYS = ("recipe", "phases", "dataset", "model", "device", "max_steps", "max_train_rows", "max_length")
 SECTION_SHAPE_KEYS = ("epochs", "batch_size", "imbalance", "min_ratio", "max_ratio", "augmentation", "max_pairs")
@@ -65,7 +79,8 @@ class Estimate:
 # ---- what a run will do ---------------------------------------------------------------------
 def planned_steps(cfg, n_train: int, n_pairs: int | None = None) -> dict[str, int]:
     """Training steps per phase of `cfg` on `n_train` rows (after any row cap) and `n_pairs`
-    phase-2 pairs (None: about 2 per row and augmentation). FT counts its full epochs."""
+    phase-2 pairs (`expected_pairs`; None: about 2 per row and augmentation). FT counts its full
+    epochs."""
     cap = int(cfg.max_steps or 0)
     rows = min(n_train, cfg.max_train_rows) if cfg.max_train_rows else n_train
     pairs = n_pairs if n_pairs is not None else 2 * rows * cfg.cl.augmentation
@@ -83,6 +98,19 @@ def planned_steps(cfg, n_train: int, n_pairs: int | None = None) -> dict[str, in
         steps = max(1, math.ceil(n / bs)) * epochs
         out[phase] = min(steps, cap) if cap else steps
     return out
+
+
+def expected_pairs(labels, n_classes: int, cl) -> int:
+    """Phase 2's pair count for these training labels and CL settings, without drawing the pairs:
+    the rows after the imbalance correction times the pair multiplier (the pair builder's own
+    figures; exact unless duplicate texts run a class out of distinct pairs), capped by max_pairs."""
+    from threephase_core.imbalance import class_sizes, corrected_counts
+    from threephase_core.pairs import pair_multiplier
+
+    r_min, r_max = cl.ratios()
+    rows = sum(corrected_counts(class_sizes(labels), r_min, r_max).values())
+    pairs = rows * pair_multiplier(cl.augmentation, n_classes)
+    return min(pairs, cl.max_pairs) if cl.max_pairs else pairs
 
 
 def batch_size(cfg_dict: dict, phase: str) -> int:

@@ -187,13 +187,15 @@ class JobManager:
 
     # ---- worker -----------------------------------------------------------------------
     def _work(self, device: str | None) -> None:
-        from threephase_core import runner
-
         while True:
             job = self._queue.get()
             if job is None:
                 return
             try:
+                # torch comes with the runner: imported for the first job, not when the manager starts
+                # (the workbench makes its manager while it draws its first page)
+                from threephase_core import runner
+
                 with self._lock:
                     skip = job.progress.cancel_requested or self._stopping
                     job.started = not skip

@@ -2,21 +2,23 @@
 classes), per-class report and confusion matrix, as plain JSON-able values; the paired test
 the Results page and bench/accuracy.py use to compare recipes over seeds; and the pieces of
 the per-phase cluster metrics (`projection.cluster_quality`): cosine k-NN predictions against
-a reference set and a bootstrap interval of a mean."""
+a reference set and a bootstrap interval of a mean. scikit-learn and scipy are imported inside
+the functions: they take seconds to import, and the workbench's pages import this module to draw."""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import (
-    accuracy_score,
-    classification_report,
-    confusion_matrix,
-    f1_score,
-    precision_recall_fscore_support,
-)
 
 
 def classification_metrics(y_true, y_pred, label_names: list[str]) -> dict:
+    from sklearn.metrics import (
+        accuracy_score,
+        classification_report,
+        confusion_matrix,
+        f1_score,
+        precision_recall_fscore_support,
+    )
+
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     labels = list(range(len(label_names)))
     # Macro averages over the classes that occur (in truth or prediction): a class absent from

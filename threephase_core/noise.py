@@ -6,13 +6,22 @@ numpy Generator so that a seed makes them repeatable, and both always keep at le
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 
 import numpy as np
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 _STRIP = re.compile(r"^\W+|\W+$")
+
+
+@functools.cache
+def english_stop_words() -> frozenset[str]:
+    """scikit-learn's English stop words, imported on first use (scikit-learn takes seconds to
+    import, and the workbench's pages import this module to draw)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return ENGLISH_STOP_WORDS
 
 
 def delete_words(text: str, ratio: float, rng: np.random.Generator) -> str:
@@ -40,7 +49,8 @@ def stopword_noise(text: str, rng: np.random.Generator, p: float = 0.5, min_word
     words = text.split()
     if len(words) < min_words:
         return text
-    stop = [i for i, w in enumerate(words) if _STRIP.sub("", w).lower() in ENGLISH_STOP_WORDS]
+    stop_words = english_stop_words()
+    stop = [i for i, w in enumerate(words) if _STRIP.sub("", w).lower() in stop_words]
     if not stop:
         return text
     drop = {i for i in stop if rng.random() < p} or {stop[rng.integers(len(stop))]}

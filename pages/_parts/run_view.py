@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from pages._parts import charts, form, nav, ui
-from threephase_core import checkpoints, predict
+from threephase_core import predict
 from threephase_core.config import ConfigError
 from threephase_core.runstore import Run
 from threephase_core.workbench.job_managers import live_status
@@ -88,6 +88,8 @@ def render_run(df: pd.DataFrame, mgr) -> None:
         st.warning(f"This run was {row['state']}; what finished before is kept.", icon=":material/warning:")
     if row["state"] in ("failed", "cancelled", "interrupted"):
         _resume_button(run)
+    from threephase_core import checkpoints  # torch: not needed to draw the other pages
+
     kept = checkpoints.disk_use(run)
     if kept:
         st.caption(f":material/save: Phase checkpoints on disk: {checkpoints.describe(kept)}.")
@@ -308,6 +310,8 @@ def resume(run_id: str) -> None:
 
 def _resume_button(run: Run) -> None:
     """Resume: the run goes on in its own folder from the last phase saved whole, with its settings."""
+    from threephase_core import checkpoints
+
     start = checkpoints.resume_point(run, run.config.get("phases") or [])
     st.button(
         "Resume",

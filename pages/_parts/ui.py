@@ -26,7 +26,7 @@ from threephase_core.runstore import RunStore, default_runs_dir
 from threephase_core.workbench import datasets, previews, sessions
 from threephase_core.workbench.datasets import dataset_label, prune_uploads, source_stamp
 from threephase_core.workbench.job_managers import manager_for
-from threephase_core.workbench.runs import fmt_seconds, runs_dir_problem
+from threephase_core.workbench.runs import runs_dir_problem
 from threephase_core.workbench.settings import clean_settings, load_settings, save_settings
 
 DEFAULTS: dict[str, Any] = {
@@ -186,7 +186,7 @@ def warm_up() -> bool:
 
 @st.cache_resource(show_spinner=False)
 def device_label() -> str:
-    from threephase_core.encoder import device_label as label
+    from threephase_core.device_info import device_label as label
 
     return label()
 
@@ -421,14 +421,9 @@ def pct(x) -> str:
 
 
 def job_caption(status: dict) -> str:
-    phase = status.get("phase") or "starting"
-    if status["state"] == "queued":
-        return "queued"
-    if status["state"] != "running":
-        return status["state"]
-    eta = status.get("eta_s")
-    eta_s = f", phase ETA {fmt_seconds(eta)}" if eta is not None else ""
-    return f"{phase.upper()} step {status.get('step', 0)}/{status.get('total', 0)}{eta_s}"
+    from pages._parts.estimate_view import job_caption as caption
+
+    return caption(status)
 
 
 # Streamlit cuts a label that does not fit its box with an ellipsis ("CPU (2 cor…", "Clear q…"):
