@@ -15,6 +15,7 @@ from threephase_core.estimates import (
     MAX_CHANGE,
     PRIORS,
     estimate_run,
+    fmt_duration,
     planned_steps,
     replay,
 )
@@ -181,3 +182,11 @@ def test_progress_reports_the_whole_run_eta_once_planned(tmp_path):
     assert snap["estimate_basis"] == "1 earlier run like this one here"
     p.set_state("done")
     assert p.snapshot()["run_eta_s"] is None
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0 s"), (44.6, "45 s"), (65, "1 min 5 s"), (195.7, "3 min 16 s"), (600, "10 min"), (3725, "1 h 2 min")],
+)
+def test_durations_in_words(seconds, text):
+    assert fmt_duration(seconds) == text

@@ -6,9 +6,8 @@ Before a run (`estimate_run`): the runs folder already says how fast this machin
 2. Otherwise the seconds per training sample of each phase, measured in earlier runs of the same
    model on this host (from their events.jsonl), times the samples this run will see, plus the
    time spent outside the phases (loading, the maps after each phase, the final test).
-3. Otherwise a prior per packaged model (`PRIORS`), measured on a 2-core CPU: a rough figure,
-   said to be one. Hub or local models with no earlier run here, and GPUs with none, get no
-   estimate.
+3. Otherwise, for the packaged MiniLM, a prior for a 2-core CPU (`PRIORS`): a rough figure, said
+   to be one. Other models with no earlier run here, and GPUs with none, get no estimate.
 
 While a run trains (`RunEta`): the whole run's remaining time, from the current phase's own step
 time (blended with the estimate for its first steps), the remaining phases' estimates scaled by
@@ -33,12 +32,13 @@ MAX_CHANGE = 0.15  # the largest move of the shown ETA per update, as a fraction
 PRIOR_STEPS_WEIGHT = 3.0  # a phase's estimated step time counts as this many observed steps
 RECENT_RUNS = 5  # the latest runs a median is taken over
 
-# Seconds per training sample per phase, and seconds outside the phases, for the packaged models on
-# a 2-core CPU with nothing else running: the demo three_phase run (354 train, 1,536 pairs, 79
-# validation texts) at commit a198479, torch 2.13.0+cpu. Only used until a run here measured better.
+# Seconds per training sample per phase, and seconds outside the phases, for the packaged MiniLM on a
+# 2-core CPU with nothing else running: the per-phase shares of a recorded demo three_phase run
+# (tests/fixtures/demo_run: DAE 37.4 s for 384 samples, CL 78.8 s for 1,536, FT 42.7 s for 1,536,
+# 36.8 s outside; 196 s on a busy machine) scaled to the demo's 60-67 s alone on such a CPU. Joint:
+# the sum of DAE and CL per pair. Only used until a run here measured better; other models get none.
 PRIORS: dict[str, dict[str, float]] = {
-    "minilm": {"dae": 0.030, "cl": 0.015, "joint": 0.045, "ft": 0.0080, "outside": 12.0},
-    "tiny": {"dae": 0.004, "cl": 0.002, "joint": 0.006, "ft": 0.0015, "outside": 3.0},
+    "minilm": {"dae": 0.031, "cl": 0.016, "joint": 0.047, "ft": 0.0088, "outside": 12.0},
 }
 
 
