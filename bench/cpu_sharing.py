@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import signal
 import statistics
 import subprocess
@@ -87,9 +88,11 @@ def demo_run(setting: str, overrides: list[str], model: str, runs_dir: str) -> d
     for item in overrides:
         cmd += ["--set", item]
     before = set(Path(runs_dir).iterdir())
+    cpu0 = _children_cpu()
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
     wall = time.perf_counter() - t0
+    cpu = _children_cpu() - cpu0
     if proc.returncode != 0:
         raise SystemExit(f"the demo run failed ({setting}): {proc.stderr.strip()[-2000:]}")
     (run,) = set(Path(runs_dir).iterdir()) - before
@@ -98,10 +101,16 @@ def demo_run(setting: str, overrides: list[str], model: str, runs_dir: str) -> d
     threads = [e["threads"] for e in events if e.get("type") == "threads"]
     return {
         "process_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),  # CPU time the run's process used: spinning threads inflate it
         "run_s": round(status["wall_s"], 2),
         "phase_walls": {k: round(v, 2) for k, v in status["phase_walls"].items()},
         "threads_chosen": threads,
     }
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -162,14 +171,16 @@ def _markdown(r: dict) -> str:
         f"{r['other_alone_per_s']} per second alone. Each pair was measured back to back (alone, then beside); "
         "fair sharing gives about 2x.",
         "",
-        "| setting | pair | alone (s) | beside (s) | slowdown | threads chosen beside | other process beside (/s) |",
-        "|---|---|---|---|---|---|---|",
+        "| setting | pair | alone (s) | beside (s) | slowdown | CPU s alone / beside | threads chosen beside "
+        "| other process beside (/s) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, s in r["settings"].items():
         for i, p in enumerate(s["pairs"]):
             lines.append(
                 f"| {name} | {i} | {p['alone']['process_s']} | {p['beside']['process_s']} | {p['slowdown']}x | "
-                f"{p['beside']['threads_chosen'] or '-'} | {p['other_beside_per_s']} |"
+                f"{p['alone']['cpu_s']} / {p['beside']['cpu_s']} | {p['beside']['threads_chosen'] or '-'} | "
+                f"{p['other_beside_per_s']} |"
             )
     lines += ["", *(f"- {name}: median slowdown {s['median_slowdown']}x" for name, s in r["settings"].items()), ""]
     return "\n".join(lines)
