@@ -19,9 +19,14 @@ def cpu_label() -> str:
     return f"CPU ({os.cpu_count()} cores)"
 
 
+def surely_no_cuda() -> bool:
+    """True where CUDA certainly cannot run (Linux without an NVIDIA driver), known without torch."""
+    return "torch" not in sys.modules and sys.platform.startswith("linux") and not NVIDIA_GPUS.exists()
+
+
 def device_label() -> str:
     """'NVIDIA H100 80GB HBM3' or 'CPU (2 cores)'."""
-    if "torch" not in sys.modules and sys.platform.startswith("linux") and not NVIDIA_GPUS.exists():
+    if surely_no_cuda():
         return cpu_label()
     from threephase_core.encoder import device_label as torch_label
 

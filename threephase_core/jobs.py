@@ -62,6 +62,10 @@ class Job:
 def gpu_devices() -> list[str]:
     """The GPUs the queue gives out, one per worker: ``cuda:0``... when several are visible;
     empty with one GPU or none (one worker, each job's own device setting)."""
+    from threephase_core.device_info import surely_no_cuda
+
+    if surely_no_cuda():  # no torch import for that (the workbench makes its manager as it draws)
+        return []
     import torch
 
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
