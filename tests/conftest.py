@@ -33,6 +33,9 @@ _CACHE = tempfile.mkdtemp(prefix="threephase-test-cache-")
 os.environ["THREEPHASE_CACHE"] = _CACHE
 os.environ["HF_HUB_CACHE"] = os.path.join(_CACHE, "hub")  # a private, empty hub cache (tests may fill it)
 atexit.register(shutil.rmtree, _CACHE, True)
+# A fixed thread count: the automatic one follows the machine's load, and a CPU run repeats bit for bit
+# only at the same count (tests compare runs exactly). tests/test_threads.py tests the automatic choice.
+os.environ.setdefault("THREEPHASE_THREADS", "2")
 os.environ.setdefault("THREEPHASE_DATA_ROOT", str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 
 import pytest  # noqa: E402
