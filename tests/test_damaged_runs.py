@@ -380,7 +380,7 @@ def test_disk_full_mid_run_fails_the_job_with_a_clear_message(tiny_model_path, t
         assert job.state == "failed"
         message = job.status()["message"]
         assert message.startswith(f"disk full while writing {job.run.path}: free some space"), message
-        assert job.result == {"state": "failed", "message": message, "input_error": False}
+        assert job.result == {"state": "failed", "message": message, "input_error": False, "reported": True}
         assert manager.alive
         assert "base" in job.run.embedding_phases()  # what was written before the disk filled is kept
     finally:
