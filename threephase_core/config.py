@@ -56,8 +56,11 @@ class DAEConfig:
     decoder: str = setting("", "Decoder")  # empty: the encoder's own checkpoint, weights tied (TSDAE default)
     # Vocabulary projection only at real target tokens (same loss, less work).
     fast_loss: bool = setting(True, "Fast DAE loss")
-    # Joint only: weight of L_DAE in L_CL + joint_weight * L_DAE.
-    joint_weight: float = setting(1.0, "Weight of the DAE loss in Joint", min=0.0, zero="Joint trains on L_CL alone")
+    # Joint only: weight of L_DAE in L_CL + joint_weight * L_DAE. The DAE term is a cross-entropy of several
+    # nats, the pair term an MSE below 1. Chosen on validation by `bench/phase_effect.py --sweep joint`
+    # (bench/results/phase_effect_sweep_joint_cpu.md, demo, seed 0): the largest weight whose train-referenced
+    # 5-NN equals CL alone's (0.975 at 0.1, 0.03 and 0; 0.962 at 1, where silhouette fell from 0.50 to 0.28).
+    joint_weight: float = setting(0.1, "Weight of the DAE loss in Joint", min=0.0, zero="Joint trains on L_CL alone")
     # What the decoder reads: the encoder's sentence embedding (normalized, for encoders that end in a
     # Normalize module) or the pooled vector before that module (pooled); see phases/dae.py.
     # Learning rate of the decoder's own parameters (those it does not share with the encoder: with the tied
