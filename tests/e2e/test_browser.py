@@ -181,8 +181,10 @@ def settled(pg, label: str, timeout_s: float = 300.0, min_charts: int = 0) -> No
             running = status.count() > 0 and "Running" in (status.first.inner_text() or "")
             skeleton = pg.locator('[data-testid="stSkeleton"]').count()
             charts = pg.locator('[data-testid="stPlotlyChart"]').count()
-            drawn = pg.locator('[data-testid="stPlotlyChart"] .main-svg').count()
-            if not running and not skeleton and drawn >= max(charts, min_charts):
+            # Charts with their plot drawn (a plotly chart holds two .main-svg layers, so counting
+            # those let 3 charts pass for 4).
+            drawn = pg.locator('[data-testid="stPlotlyChart"]:has(.main-svg)').count()
+            if not running and not skeleton and charts >= min_charts and drawn >= charts:
                 return
         pg.wait_for_timeout(50)
     raise AssertionError(f"page {label!r} did not finish drawing in {timeout_s:.0f} s")
