@@ -7,7 +7,8 @@ time, as a person would) alone and then beside a 2-thread matrix multiply (numpy
 * ``auto``: the engine's own choice (threads.py: idle OpenMP threads sleep, intra-op threads follow
   the free cores);
 * ``all-cores-spinning`` (with ``--compare``): what the engine did before, torch's defaults: one
-  thread per core, and idle threads that spin (libgomp's default spin count).
+  thread per core, and idle threads that spin (libgomp's default spin count);
+* ``all-cores-passive`` (with ``--settings``): a thread per core, idle threads asleep.
 
 Fair sharing of the cores between the run and the other process gives a slowdown of about 2x; the
 target is at most 2.5x. The other process's matrix multiplies per second are recorded too (alone and
@@ -56,6 +57,8 @@ SETTINGS = {
     "auto": {},
     # torch's defaults before threads.py: a thread per core, idle threads spinning (libgomp's default count).
     "all-cores-spinning": {"THREEPHASE_THREADS": str(len(os.sched_getaffinity(0))), "GOMP_SPINCOUNT": "300000"},
+    # a thread per core, idle threads asleep: the governor's rule set aside, the waiting policy kept.
+    "all-cores-passive": {"THREEPHASE_THREADS": str(len(os.sched_getaffinity(0)))},
 }
 
 
@@ -117,11 +120,17 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=2, help="alone/beside pairs per setting")
     ap.add_argument("--compare", action="store_true", help="also measure torch's defaults (all cores, spinning)")
+    ap.add_argument("--settings", default=None, help=f"comma-separated, from {', '.join(SETTINGS)} (default: auto)")
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="a run setting, key=value")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = ap.parse_args()
     settings = ["auto", "all-cores-spinning"] if args.compare else ["auto"]
+    if args.settings:
+        settings = [s.strip() for s in args.settings.split(",") if s.strip()]
+        unknown = [s for s in settings if s not in SETTINGS]
+        if unknown:
+            raise SystemExit(f"error: unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTINGS)}")
     result = {
         "command": " ".join(["python", "bench/cpu_sharing.py", *sys.argv[1:]]),
         "commit": _commit(),
