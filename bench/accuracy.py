@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from provenance import commit as provenance_commit
+from provenance import versions_text
 from settings import DATA_ROOT_HELP, load_benchmark_dataset, settings_for
 
 from threephase_core.cli import quiet_libraries
@@ -35,6 +36,7 @@ from threephase_core.recipes import build_config
 from threephase_core.runner import execute
 from threephase_core.runstore import RunStore
 
+PACKAGES = ("torch", "transformers", "sentence-transformers")  # the versions the results files name
 ROOT = Path(__file__).resolve().parents[1]
 
 ALL_DATASETS = "snips_builtin_intents,snips2,sst2,sst5,ag_news,massive_en_us,imdb"
@@ -130,7 +132,7 @@ def main() -> int:
     json_path = out / f"accuracy_{tag}.json"
     store = RunStore(args.runs_dir)
     use_gpu_preset = args.preset == "gpu" or (args.preset == "auto" and cuda)
-    commit = _commit()  # the code this process loaded, so once, at the start
+    commit = provenance_commit()  # the code this process loaded, so once, at the start
     for name in args.datasets.split(","):
         base = load_benchmark_dataset(name, args.data_root, max_train_rows=args.max_train_rows)
         variants = [make_long_tailed(base, r) for r in ratios] if ratios else [base]
@@ -202,9 +204,7 @@ def main() -> int:
                     _merge(json_path, row)
     rows = json.loads(json_path.read_text())["rows"]
     table = summary_table(rows)
-    (out / f"accuracy_{tag}.md").write_text(
-        f"# Accuracy ({tag})\n\nversions: python {platform.python_version()}; {_versions()}\n\n{table}\n"
-    )
+    (out / f"accuracy_{tag}.md").write_text(f"# Accuracy ({tag})\n\nversions: {versions_text(*PACKAGES)}\n\n{table}\n")
     print(table)
     return 0
 
@@ -313,36 +313,6 @@ def paired_table(done: list[dict]) -> list[str]:
                     cells.append(f"{p:.3f}")
             lines.append("| " + " | ".join(cells) + " |")
     return lines
-
-
-def _versions() -> str:
-    out = []
-    for name in ("torch", "transformers", "sentence_transformers"):
-        try:
-            out.append(f"{name} {__import__(name).__version__}")
-        except Exception:
-            pass
-    return ", ".join(out)
-
-
-def _commit() -> str:
-    """The checkout's commit (with "+dirty" for uncommitted changes), "" outside git."""
-    import subprocess
-
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "") if head.returncode == 0 else ""
 
 
 def _slug(s: str) -> str:

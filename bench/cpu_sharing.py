@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import signal
 import statistics
@@ -36,8 +35,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from provenance import commit, versions_text
+
 ROOT = Path(__file__).resolve().parents[1]
 OTHER_THREADS = 2
+PACKAGES = ("torch", "numpy", "transformers")  # the versions the results file names
 # The other process: square matrix multiplies in OTHER_THREADS BLAS threads until SIGTERM; prints its rate.
 OTHER_PROCESS = f"""
 import signal, sys, time
@@ -133,8 +135,8 @@ def main() -> int:
             raise SystemExit(f"error: unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTINGS)}")
     result = {
         "command": " ".join(["python", "bench/cpu_sharing.py", *sys.argv[1:]]),
-        "commit": _commit(),
-        "versions": _versions(),
+        "commit": commit(),
+        "versions": versions_text(*PACKAGES),
         "cores": len(os.sched_getaffinity(0)),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "other_process": f"numpy 1024x1024 matrix multiplies in {OTHER_THREADS} BLAS threads",
@@ -193,28 +195,6 @@ def _markdown(r: dict) -> str:
             )
     lines += ["", *(f"- {name}: median slowdown {s['median_slowdown']}x" for name, s in r["settings"].items()), ""]
     return "\n".join(lines)
-
-
-def _versions() -> str:
-    out = [f"python {platform.python_version()}"]
-    for name in ("torch", "numpy", "transformers"):
-        try:
-            out.append(f"{name} {__import__(name).__version__}")
-        except Exception:
-            pass
-    return ", ".join(out)
-
-
-def _commit() -> str:
-    """The checkout's commit (with "+dirty" for uncommitted changes), "" outside git."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
-        )
-    except OSError:
-        return ""
-    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "") if head.returncode == 0 else ""
 
 
 if __name__ == "__main__":

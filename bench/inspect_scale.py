@@ -36,10 +36,10 @@ import sys
 import tempfile
 import time
 import urllib.request
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+from provenance import commit, versions_text
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -257,20 +257,6 @@ def _drawn(pg, maps: int) -> None:
         pg.wait_for_timeout(25)
 
 
-def versions() -> str:
-    names = ("numpy", "scikit-learn", "umap-learn", "numba", "plotly", "streamlit", "playwright")
-    return ", ".join(f"{n} {version(n)}" for n in names)
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
-        return "unknown"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=20_000)
@@ -320,9 +306,11 @@ def write(args, umap: dict, server: dict, browser: dict | None) -> None:
         f"Command: `python bench/inspect_scale.py --rows {args.rows} --repeats {args.repeats}"
         + (" --no-browser" if args.no_browser else "")
         + f" --out {args.out}`  ",
-        f"Commit {commit()}, {time.strftime('%Y-%m-%d')}; load average {LOAD_AT_START:.1f} when it "
+        f"Commit {commit(REPO)}, {time.strftime('%Y-%m-%d')}; load average {LOAD_AT_START:.1f} when it "
         f"started; {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
-        f"Python {platform.python_version()}; {versions()}" + (f"; {browser['chromium']}" if browser else "") + ".",
+        f"{versions_text('numpy', 'scikit-learn', 'umap-learn', 'numba', 'plotly', 'streamlit', 'playwright')}"
+        + (f"; {browser['chromium']}" if browser else "")
+        + ".",
         "",
         f"One synthetic finished run: {args.rows:,} validation texts, 384-d, 10 classes, phases {', '.join(PHASES)} "
         f"(4 maps), FT probabilities. Each map draws {drawn:,} points (cap {DRAW_CAP:,}).",

@@ -19,27 +19,27 @@ logistic-regression head), offline (its Trainer gets a metric function: its defa
 fetched from the hub). --setfit-max-steps caps its contrastive steps (its own ``max_steps``): at
 large budgets "oversampling" draws every pair of texts, millions at 256 per class.
 
-A budget above a class's training texts (after the row cap) is skipped and listed. Rows are
-merged into bench/results/learning_curve_<device>.json across invocations (same dataset,
-recipe, budget, seed: the last wins); per dataset, a Markdown table (mean ± sd over seeds; each
-recipe and SetFit minus FT paired by seed, with a paired t-test's p-value) and a plotly figure
-(HTML and PNG) are rebuilt from all its rows, with the command, commit and package versions.
+A budget above a class's training texts (after the row cap) is skipped and listed. Each row is
+merged into bench/results/learning_curve_<device>.json as soon as it is done (same dataset,
+recipe, budget, seed: the last wins; a stopped grid keeps its finished rows); per dataset, a
+Markdown table (mean ± sd over seeds; each recipe and SetFit minus FT paired by seed, with a
+paired t-test's p-value) and a plotly figure (HTML and PNG) are rebuilt from all its rows, with
+the command, commit and package versions.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from provenance import commit, versions_text
 from settings import DATA_ROOT_HELP
 
 from threephase_core.cli import quiet_libraries
@@ -54,6 +54,7 @@ from threephase_core.runstore import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = "ft,dae_ft,cl_ft,three_phase"
+PACKAGES = ("torch", "transformers", "sentence-transformers", "setfit", "plotly", "kaleido")  # named in the results
 # The curve needs no embedding maps: a few validation rows for the per-phase cluster metrics, no
 # training rows (a --set of the same key wins).
 RUN_SETTINGS = {"embed_rows": 200, "embed_train_rows": 0}
@@ -262,8 +263,10 @@ def write_reports(all_rows: list[dict], datasets: list[str], tag: str, header: s
     problems = []
     for dataset in datasets:
         rows = [r for r in all_rows if r["dataset"] == dataset]
+        made_by = sorted({(r.get("command") or "(not recorded)", r.get("commit") or "?") for r in rows})
+        runs = "".join(f"Rows made by: `{cmd}` at commit {sha}  \n" for cmd, sha in made_by)
         stem = out / f"learning_curve_{dataset}_{tag}"
-        stem.with_suffix(".md").write_text(f"# Learning curve: {dataset} ({tag})\n\n{header}\n\n{table(rows)}\n")
+        stem.with_suffix(".md").write_text(f"# Learning curve: {dataset} ({tag})\n\n{runs}{header}\n\n{table(rows)}\n")
         fig = figure(rows, dataset)
         fig.write_html(stem.with_suffix(".html"), include_plotlyjs="cdn")
         try:
@@ -271,28 +274,6 @@ def write_reports(all_rows: list[dict], datasets: list[str], tag: str, header: s
         except Exception as exc:  # kaleido missing, or no Chrome for it to drive
             problems.append(f"{stem.name}.png not written ({type(exc).__name__}: {str(exc)[:160]})")
     return problems
-
-
-def versions() -> str:
-    out = []
-    for name in ("torch", "transformers", "sentence_transformers", "setfit", "plotly", "kaleido"):
-        try:
-            out.append(f"{name} {__import__(name).__version__}")
-        except Exception:
-            pass
-    return ", ".join(out) + f", Python {platform.python_version()}"
-
-
-def commit() -> str:
-    """The checkout's commit (with "+dirty" for uncommitted changes to tracked files), "" outside git."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
-        )
-    except OSError:
-        return ""
-    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "") if head.returncode == 0 else ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -312,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
         "--runs-dir", default=None, help="keep the engine's run folders here (the Results page draws their curve)"
     )
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    ap.add_argument(
+        "--report-only", action="store_true", help="run nothing: rebuild the tables and figures from the rows on disk"
+    )
     args = ap.parse_args(argv)
     quiet_libraries()
     for item in args.set:
@@ -327,8 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     command = "python bench/learning_curve.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     header = (
-        f"Command: `{command}`  \nCommit: {commit()}  \nDevice: {device_label() if device != 'cpu' else 'CPU'}  \n"
-        f"Versions: {versions()}  \n\n"
+        f"Tables rebuilt by: `{command}` at commit {commit()}  \n"
+        f"Device: {device_label() if device != 'cpu' else 'CPU'}  \n"
+        f"Versions: {versions_text(*PACKAGES)}  \n\n"
         "Test accuracy, mean ± sample sd over seeds. Each seed draws its own labelled texts (stratified); "
         "the rest of train is unlabelled text that only the DAE sees. vs FT: test accuracy minus FT's at the "
         "same budget on the same seeds, in points, the paired t-test's p-value, [seeds]. SetFit: its "
@@ -338,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     temp = None if args.runs_dir else tempfile.TemporaryDirectory(prefix="learning-curve-")
     store = RunStore(args.runs_dir or temp.name)
     rows = []
-    for dataset in datasets:
+    head = commit()
+    for dataset in [] if args.report_only else datasets:
         for budget in budgets:
             for seed in seeds:
                 for recipe in recipes + ([] if args.no_setfit else [SETFIT]):
@@ -347,14 +333,16 @@ def main(argv: list[str] | None = None) -> int:
                         row = run_setfit(dataset, seed, budget, args)
                     else:
                         row = run_recipe(recipe, dataset, seed, budget, args, store)
+                    row.update(commit=head, command=command)
                     rows.append(row)
+                    merge(out / f"learning_curve_{tag}.json", [row])
                     acc = f"test {row['test_acc']:.4f}" if "test_acc" in row else row.get("message", "")[:100]
                     print(
                         f"{dataset} {budget_name(budget):>9s} seed {seed} {recipe:12s} {row['state']:8s} "
                         f"{acc} ({time.time() - t0:.0f} s)",
                         flush=True,
                     )
-    all_rows = merge(out / f"learning_curve_{tag}.json", rows)
+    all_rows = merge(out / f"learning_curve_{tag}.json", [])
     problems = write_reports(all_rows, datasets, tag, header, out)
     for line in problems:
         print(f"note: {line}", file=sys.stderr)

@@ -23,17 +23,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from provenance import commit, versions_text
 from settings import default_data_root, load_benchmark_dataset
 
 from threephase_core.cli import quiet_libraries
 
+PACKAGES = ("torch", "transformers", "sentence-transformers", "scikit-learn")  # the versions the results files name
 ROOT = Path(__file__).resolve().parents[1]
 
 RESULTS = ROOT / "bench" / "results"
@@ -74,34 +74,6 @@ SWEEPS: dict[str, dict] = {
         },
     },
 }
-
-
-def versions() -> str:
-    import sentence_transformers
-    import sklearn
-    import torch
-    import transformers
-
-    return (
-        f"torch {torch.__version__}, transformers {transformers.__version__}, sentence-transformers "
-        f"{sentence_transformers.__version__}, scikit-learn {sklearn.__version__}, Python {platform.python_version()}"
-    )
-
-
-def commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        )
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "threephase_core"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        return out.stdout.strip() + (" (threephase_core changed since)" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def load(name: str, data_root: str, max_train_rows: int, seed: int):
@@ -340,7 +312,7 @@ def render_default(result: dict, command: str) -> str:
         "",
         f"Command: `{command}`  ",
         f"Commit: {commit()}  ",
-        f"Versions: {versions()}  ",
+        f"Versions: {versions_text(*PACKAGES)}  ",
         "Machine: a shared 2-core CPU; other jobs ran at the same time, so wall times are upper bounds.",
         "",
         "Per phase, mean ± sd over seeds of the validation texts' cosine silhouette by class, their 5-NN "
@@ -394,7 +366,7 @@ def render_sweep(result: dict, command: str) -> str:
         "",
         f"Command: `{command}`  ",
         f"Commit: {commit()}  ",
-        f"Versions: {versions()}  ",
+        f"Versions: {versions_text(*PACKAGES)}  ",
         "Machine: a shared 2-core CPU (other jobs were running: wall times are only roughly comparable).",
         "",
         "Mean ± sd over seeds. kNN(train): 5-NN accuracy of the validation texts against the training texts; "

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shlex
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from provenance import commit, versions
 
 ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("dae", "cl", "ft")
@@ -94,8 +95,8 @@ def main(args) -> int:
     }
     result.update(
         command="python bench/speed.py " + shlex.join(sys.argv[1:]),
-        commit=_commit(),
-        versions=_versions(),
+        commit=commit(),
+        versions=versions("torch", "transformers", "sentence-transformers"),
         date=time.strftime("%Y-%m-%d"),
         load_average=os.getloadavg(),
         cpus=os.cpu_count(),
@@ -136,25 +137,6 @@ def _table(r: dict) -> str:
         f"Versions: {r['versions']}",
     ]
     return "\n".join(lines)
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def _versions() -> dict:
-    out = {"python": platform.python_version()}
-    for name in ("torch", "transformers", "sentence_transformers"):
-        try:
-            out[name] = __import__(name).__version__
-        except Exception:  # noqa: BLE001 - a version we cannot read is left out
-            pass
-    return out
 
 
 def _slug(s: str) -> str:

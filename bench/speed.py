@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from provenance import versions
 from settings import DATA_ROOT_HELP, load_benchmark_dataset, settings_for
 
 from threephase_core.cli import quiet_libraries
@@ -203,7 +203,7 @@ def main() -> int:
         "dataset": ds.name,
         "train_rows": len(texts),
         "quick": args.quick,
-        "versions": {"torch": torch.__version__, "python": platform.python_version(), **_versions()},
+        "versions": versions("torch", "transformers", "sentence-transformers", "numpy"),
         "command": " ".join(sys.argv),
         "settings": settings,
     }
@@ -356,16 +356,6 @@ def _fmt(d: dict) -> str:
 
 def _slug(s: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in s.lower()).strip("_")
-
-
-def _versions() -> dict:
-    out = {}
-    for name in ("transformers", "sentence_transformers", "numpy"):
-        try:
-            out[name] = __import__(name).__version__
-        except Exception:
-            pass
-    return out
 
 
 if __name__ == "__main__":

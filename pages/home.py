@@ -48,7 +48,7 @@ def start_demo() -> None:
         st.session_state["home.error"] = f"Model (chosen on the Train page): {problem}"
         return
     try:
-        job = ui.manager().submit(demo_config())
+        job = ui.manager().submit(demo_config(), owner=ui.session_id())
     except (ConfigError, ValueError) as exc:
         st.session_state["home.error"] = str(exc)
         return
@@ -120,19 +120,9 @@ def recent_runs(runs) -> None:
             icon=":material/info:",
         )
         return
-    recent = runs.head(8)
-    view = recent.assign(val_acc=recent["val_acc"] * 100, test_acc=recent["test_acc"] * 100)
-    st.dataframe(
-        view[["created", "state", "recipe", "dataset", "model", "seed", "val_acc", "test_acc", "wall_s"]],
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "created": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
-            "val_acc": st.column_config.NumberColumn("val acc", format="%.1f%%"),
-            "test_acc": st.column_config.NumberColumn("test acc", format="%.1f%%"),
-            "wall_s": st.column_config.NumberColumn("wall", format="%.0f s"),
-        },
-    )
+    from threephase_core.workbench.result_tables import recent_runs_table
+
+    st.dataframe(recent_runs_table(runs.head(8)), hide_index=True, width="stretch")
     a, b = st.columns(2)
     a.page_link(nav.page("embeddings"), label="See the embedding maps", icon=":material/scatter_plot:")
     b.page_link(nav.page("results"), label="Compare all runs", icon=":material/leaderboard:")

@@ -15,6 +15,19 @@ from threephase_core.workbench.job_managers import live_status
 from threephase_core.workbench.result_tables import comparison_table, runs_table
 from threephase_core.workbench.runs import cleanup_candidates, fmt_seconds, runs_frame
 
+# The "All runs" columns shown at first: the table fits a 1280 px window without scrolling sideways.
+RUNS_COLUMNS = (
+    "started (UTC)",
+    "state",
+    "recipe",
+    "dataset",
+    "seed",
+    "val acc",
+    "test acc",
+    "test 95% CI",
+    "wall time",
+)
+
 
 def render() -> None:
     """The run table, the recipes compared over seeds, and one run in detail (`run_view`)."""
@@ -48,11 +61,16 @@ def render() -> None:
     m[2].metric("Best test accuracy", ui.pct(done["test_acc"].max()) if len(done) else "–", border=True)
     m[3].metric("Training time, all runs", fmt_seconds(df["wall_s"].fillna(0).sum()), border=True)
 
-    st.subheader("All runs")
+    head, toggle = st.columns([3, 1], vertical_alignment="bottom")
+    head.subheader("All runs")
+    every = toggle.toggle(
+        "Every column", key="res:every_column", help="Model, macro F1, step cap and run id too (the CSV has them all)."
+    )
     st.dataframe(
         runs_table(df),
         hide_index=True,
         width="stretch",
+        column_order=None if every else RUNS_COLUMNS,
         height=min(400, 38 + 35 * len(df)),
         column_config={
             "test 95% CI": st.column_config.TextColumn(

@@ -194,6 +194,31 @@ def test_two_processes_train_as_one_process_at_the_same_global_batch(still_model
     assert load_config(run / "config.json").nproc == 2
 
 
+def test_joint_on_two_processes_trains_as_one_process_at_the_same_global_batch(still_model, tmp_path):
+    """Joint (L_CL + weight * L_DAE on one model) splits both its batches between the processes:
+    the same summed loss at every step, then the same FT and predictions."""
+    steps = 3
+    settings = {**SETTINGS, "dae.joint_weight": 1.0}  # both terms weigh in the loss compared
+    global_batch = {f"{p}.batch_size": PER_PROCESS_BATCH * 2 for p in ("dae", "cl", "ft")}
+    cfg = build_config("joint", {**settings, **global_batch, "model": still_model, "max_steps": steps})
+    reference, result = run_recipe(cfg, tmp_path / "one")
+    assert result["state"] == "done", result
+
+    per_process = {f"{p}.batch_size": PER_PROCESS_BATCH for p in ("dae", "cl", "ft")}
+    cmd = _command(still_model, tmp_path / "two", "joint", {**settings, **per_process}, "--nproc", "2")
+    proc = _start(cmd + ["--max-steps", str(steps)], tmp_path)
+    output = _finish(proc)
+    assert proc.returncode == 0, output
+    run = _only_run(tmp_path / "two")
+    expected, got = _losses(reference.path), _losses(run)
+    assert list(got) == ["joint", "ft"] and list(expected) == list(got)
+    for phase in got:
+        assert [s for s, _ in got[phase]] == list(range(1, steps + 1)), got[phase]
+        np.testing.assert_allclose([v for _, v in got[phase]], [v for _, v in expected[phase]], rtol=1e-3)
+    mine, theirs = np.load(run / "embeddings" / "ft.npz"), np.load(reference.path / "embeddings" / "ft.npz")
+    np.testing.assert_allclose(mine["proba"], theirs["proba"], atol=1e-3)
+
+
 # ---- stop and failure ---------------------------------------------------------------------
 # Many FT epochs and patience at its limit: nothing ends the run before the test does.
 LONG_FT = {"dae.epochs": 1, "ft.epochs": 100, "ft.patience": 100, "embed_rows": 20, "embed_train_rows": 20}

@@ -259,6 +259,7 @@ def test_the_results_pages_resume_button_finishes_a_cancelled_run(tiny_model_pat
         at.button(key=f"res:resume:{run.id}").click().run()
         assert not at.exception, [e.value for e in at.exception]
         (job,) = [j for m in workbench.managers() for j in m.jobs()]
+        assert job.owner == at.session_state["wb._session"]  # the session that pressed Resume may stop it
         assert job.wait(HANG_GUARD_S) and job.result["state"] == "done", job.result
         assert (run.status["state"], run.status["resumed_from"]) == ("done", "cl") and run.has_model()
     finally:

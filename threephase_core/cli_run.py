@@ -18,6 +18,7 @@ import sys
 import threading
 
 from threephase_core.config import ConfigError
+from threephase_core.estimates import fmt_duration
 
 
 def run_command(args) -> int:
@@ -370,13 +371,17 @@ def _gpu_preset(cfg, train_rows: int) -> dict:
 
 
 def _watch(progress, done: threading.Event, quiet: bool) -> None:
-    """Draw a progress bar per phase until `done` is set; say once that a cancel was asked for."""
+    """Draw a progress bar per phase until `done` is set, with the whole run's time left beside
+    the phase's; say once how long the run is expected to take, and once that a cancel was asked for."""
     from tqdm import tqdm
 
-    bar, phase, told = None, None, False
+    bar, phase, told, estimated = None, None, False, quiet
     while not done.is_set():
         snap = progress.snapshot()
         told = told or _tell_cancel(snap["cancel_requested"])
+        if not estimated and snap.get("estimate_s"):
+            estimated = True
+            tqdm.write(f"expected: about {fmt_duration(snap['estimate_s'])} in all ({snap['estimate_basis']})")
         if not quiet and snap["phase"] and snap["phase"] != phase:
             if bar is not None:
                 bar.close()
@@ -384,9 +389,7 @@ def _watch(progress, done: threading.Event, quiet: bool) -> None:
             bar = tqdm(total=snap["total"], desc=f"{phase:5s}", unit="step", leave=True, dynamic_ncols=True)
         if bar is not None:
             bar.n = snap["step"]
-            losses = snap["losses"].get(phase) or []
-            if losses:
-                bar.set_postfix(loss=f"{losses[-1][1]:.4f}", refresh=False)
+            bar.set_postfix_str(_postfix(snap, phase), refresh=False)
             bar.refresh()
         done.wait(0.2)
     if bar is not None:
@@ -394,6 +397,15 @@ def _watch(progress, done: threading.Event, quiet: bool) -> None:
         bar.close()
     # A request the loop did not see came as the run ended: the report says whether it stopped
     # the run ("cancelled") or came too late (a finished run), so nothing is promised here.
+
+
+def _postfix(snap: dict, phase: str) -> str:
+    """The bar's tail: the phase's last loss and the whole run's smoothed time left."""
+    losses = snap["losses"].get(phase) or []
+    parts = [f"loss={losses[-1][1]:.4f}"] if losses else []
+    if snap.get("run_eta_s") is not None:
+        parts.append(f"run left ~{fmt_duration(snap['run_eta_s'])}")
+    return ", ".join(parts)
 
 
 def _tell_cancel(requested: bool) -> bool:

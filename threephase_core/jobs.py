@@ -107,9 +107,10 @@ class JobManager:
         self._queue.put(job)
         return job
 
-    def resume(self, run_id: str) -> Job:
+    def resume(self, run_id: str, owner: str | None = None) -> Job:
         """Queue a cancelled, failed or interrupted run of this runs folder to go on from its last
-        finished phase, with its saved config, in its own folder. ConfigError says why it cannot."""
+        finished phase, with its saved config, in its own folder. ConfigError says why it cannot.
+        `owner`: who queued it, as for `submit`."""
         from threephase_core.checkpoints import find_run, resume_problem
         from threephase_core.config import ConfigError, load_config
 
@@ -121,7 +122,7 @@ class JobManager:
             raise ConfigError(problem)
         cfg = load_config(run.path / "config.json").validate()
         run.update_status(state="queued", message="waiting to resume")
-        job = Job(next(self._ids), cfg, run, resume=True)
+        job = Job(next(self._ids), cfg, run, owner=owner, resume=True)
         with self._lock:
             self._jobs.append(job)
         self._queue.put(job)

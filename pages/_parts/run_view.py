@@ -14,6 +14,7 @@ from threephase_core import predict
 from threephase_core.config import ConfigError
 from threephase_core.runstore import Run
 from threephase_core.workbench.job_managers import live_status
+from threephase_core.workbench.result_tables import phases_table
 from threephase_core.workbench.run_details import (
     before_ft_acc,
     config_rows,
@@ -198,16 +199,7 @@ def _curves(run: Run, metrics: dict, training: bool) -> None:
 def _phases(metrics: dict) -> None:
     prow = phase_table(metrics)
     if len(prow):
-        st.dataframe(
-            prow,
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "wall time (s)": st.column_config.NumberColumn(format="%.1f"),
-                "silhouette": st.column_config.NumberColumn(format="%.3f"),
-                "kNN acc": st.column_config.NumberColumn(format="%.3f"),
-            },
-        )
+        st.dataframe(phases_table(prow), hide_index=True, width="stretch")
     counts = phase2_counts(metrics)
     if counts is not None:
         st.markdown("**Phase-2 rows per class**")
@@ -300,7 +292,7 @@ def _try_it(run: Run, run_id: str) -> None:
 def resume(run_id: str) -> None:
     """Queue the run to go on from its last finished phase (the Train page shows it training)."""
     try:
-        job = ui.manager().resume(run_id)
+        job = ui.manager().resume(run_id, owner=ui.session_id())
     except (ConfigError, ValueError) as exc:
         st.session_state["res:resume_error"] = str(exc)
         return

@@ -79,9 +79,11 @@ def test_the_queued_demo_run_is_listed_at_once(empty_store, open_app, goto):
     at.button(key="home:start").click().run()
     assert any(t.value == "Train" for t in at.title)  # Home switched to Train before drawing anything
     job = only_manager().jobs()[0]
+    assert job.owner == at.session_state["wb._session"]  # the demo is this session's run, as a Train run is
     goto(at, "home").run()  # back on Home, whatever the job's state by now
     assert not at.exception
     assert "No runs yet" not in texts(at)
     table = at.dataframe[0].value
     assert len(table) == 1 and table["recipe"].tolist() == ["three_phase"]
+    assert "None" not in table.astype(str).to_numpy().ravel().tolist()  # a queued run: '–', never a raw None
     assert job.wait(600)

@@ -718,3 +718,20 @@ def test_results_comparison_leaves_smoke_runs_out_while_full_runs_exist(finished
     ok(at)
     assert list(at.table[0].value["seeds"]) == ["2"]
     assert any("1 of these runs had a step cap" in w.value for w in at.warning)
+
+
+def test_results_all_runs_table_starts_with_the_columns_that_fit_and_shows_every_column_on_request(
+    finished_store, open_app
+):
+    """At 1280 px the "All runs" table fits without scrolling sideways: its first view leaves out
+    the model, macro F1, step cap and run id, which the "Every column" toggle brings back."""
+    from pages.results import RUNS_COLUMNS
+
+    at = open_app("results")
+    ok(at)
+    table = at.dataframe[0]
+    assert list(table.proto.column_order) == list(RUNS_COLUMNS)
+    assert {"model", "test macro F1", "step cap", "run"} <= set(table.value.columns)  # there, just not shown
+    at.toggle(key="res:every_column").set_value(True).run()
+    ok(at)
+    assert list(at.dataframe[0].proto.column_order) == []

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from threephase_core.workbench.result_tables import comparison_table, runs_table
+from threephase_core.workbench.result_tables import comparison_table, phases_table, recent_runs_table, runs_table
 
 
 def texts(at) -> str:
@@ -117,6 +117,53 @@ def test_runs_table_of_a_running_job_shows_no_raw_none():
         "12 min 37 s",
         "5",
     ]
+
+
+def test_recent_runs_table_has_no_raw_none_and_fewer_columns():
+    df = pd.DataFrame(
+        {
+            "created": pd.to_datetime(["2026-12-06 08:00:00"]),
+            "state": ["queued"],
+            "recipe": ["three_phase"],
+            "dataset": ["demo"],
+            "model": ["MiniLM"],
+            "seed": [0],
+            "val_acc": [None],
+            "test_acc": [None],
+            "test_f1": [None],
+            "val_n": [None],
+            "test_n": [None],
+            "wall_s": [None],
+            "steps_cap": [""],
+            "run": ["a"],
+        }
+    )
+    table = recent_runs_table(df)
+    assert table.columns.tolist() == [
+        "started (UTC)",
+        "state",
+        "recipe",
+        "dataset",
+        "seed",
+        "val acc",
+        "test acc",
+        "wall time",
+    ]
+    assert table.iloc[0].tolist() == ["2026-12-06 08:00", "queued", "three_phase", "demo", "0", "–", "–", "–"]
+
+
+def test_phases_table_shows_a_dash_where_a_phase_has_no_value():
+    from threephase_core.workbench.run_details import phase_table
+
+    metrics = {
+        "phases": {
+            "cl": {"wall_s": 12.345, "silhouette": 0.51234, "knn_acc": 0.9, "data": {"pairs": 1200}},
+            "ft": {"wall_s": 30.0, "silhouette": None, "knn_acc": float("nan")},
+        }
+    }
+    table = phases_table(phase_table(metrics))
+    assert table.iloc[0, 1:].tolist() == ["12.3", "0.512", "0.900", "1200"]
+    assert table.iloc[1, 1:].tolist() == ["30.0", "–", "–", "–"]
 
 
 def test_comparison_table_says_one_seed_and_gives_the_interval():

@@ -51,6 +51,31 @@ def runs_table(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _number(value, digits: int) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) and math.isfinite(value) else "–"
+
+
+def phases_table(prow: pd.DataFrame) -> pd.DataFrame:
+    """The Phases tab's table of `run_details.phase_table`: wall time, silhouette, kNN accuracy
+    and pairs as text, '–' for a phase that has none (FT draws no pairs; a run still training
+    has no scores yet)."""
+    return pd.DataFrame(
+        {
+            "phase": prow["phase"].map(_text),
+            "wall time (s)": prow["wall time (s)"].map(lambda v: _number(v, 1)),
+            "silhouette": prow["silhouette"].map(lambda v: _number(v, 3)),
+            "kNN acc": prow["kNN acc"].map(lambda v: _number(v, 3)),
+            "pairs": prow["pairs"].map(lambda v: _number(v, 0)),
+        }
+    )
+
+
+def recent_runs_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Home's short list of `runs.runs_frame`'s rows: the "All runs" table's text cells (no raw
+    None for a running job), fewer columns."""
+    return runs_table(df)[["started (UTC)", "state", "recipe", "dataset", "seed", "val acc", "test acc", "wall time"]]
+
+
 def comparison_table(comp: pd.DataFrame) -> pd.DataFrame:
     """The "Recipes compared" table of `comparison.recipe_comparison`: mean ± std over seeds ("1
     seed" for one), the binomial 95% interval of one run's test accuracy on the group's test size
