@@ -265,6 +265,9 @@ def write_reports(all_rows: list[dict], datasets: list[str], tag: str, header: s
         rows = [r for r in all_rows if r["dataset"] == dataset]
         made_by = sorted({(r.get("command") or "(not recorded)", r.get("commit") or "?") for r in rows})
         runs = "".join(f"Rows made by: `{cmd}` at commit {sha}  \n" for cmd, sha in made_by)
+        caps = sorted({r.get("setfit_max_steps") or 0 for r in rows if r["recipe"] == SETFIT})
+        if any(caps):
+            runs += f"SetFit's contrastive steps capped at {', '.join(str(c) if c else 'none' for c in caps)}.  \n"
         stem = out / f"learning_curve_{dataset}_{tag}"
         stem.with_suffix(".md").write_text(f"# Learning curve: {dataset} ({tag})\n\n{runs}{header}\n\n{table(rows)}\n")
         fig = figure(rows, dataset)
@@ -317,8 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         "Test accuracy, mean ± sample sd over seeds. Each seed draws its own labelled texts (stratified); "
         "the rest of train is unlabelled text that only the DAE sees. vs FT: test accuracy minus FT's at the "
         "same budget on the same seeds, in points, the paired t-test's p-value, [seeds]. SetFit: its "
-        "TrainingArguments defaults on the same labelled texts, same MiniLM"
-        + (f", its contrastive steps capped at {args.setfit_max_steps}." if args.setfit_max_steps else ".")
+        "TrainingArguments defaults on the same labelled texts, same MiniLM."
     )
     temp = None if args.runs_dir else tempfile.TemporaryDirectory(prefix="learning-curve-")
     store = RunStore(args.runs_dir or temp.name)

@@ -38,6 +38,26 @@ def test_learning_curve_toy_grid(tmp_path, tiny_model_path):
     assert rows[("ft", 30)]["state"] == "skipped" and "'gamma' has 12" in rows[("ft", 30)]["message"]
     table = (out / "learning_curve_toy_cpu.md").read_text()
     assert "| 4 / class | ft | 12 | 60 | 1 |" in table and "| 4 / class | setfit | 12 |" in table
-    assert "skipped 30 / class: labels_per_class=30" in table and "Commit: " in table and "setfit " in table
+    assert "skipped 30 / class: labels_per_class=30" in table and " at commit " in table and "setfit " in table
+    assert all(
+        r["commit"] and r["command"].startswith("python bench/learning_curve.py --datasets toy") for r in rows.values()
+    )
     assert (out / "learning_curve_toy_cpu.html").stat().st_size > 0
     assert (out / "learning_curve_toy_cpu.png").exists() or "png not written" in done.stderr
+
+    # --report-only runs nothing and rebuilds the same table from the rows on disk.
+    (out / "learning_curve_toy_cpu.md").unlink()
+    again = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "learning_curve.py"), "--datasets", "toy", "--report-only"]
+        + ["--out", str(out), "--model", tiny_model_path],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        cwd=ROOT,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    rebuilt = (out / "learning_curve_toy_cpu.md").read_text()
+    assert rebuilt.split("Device:")[1] == table.split("Device:")[1]  # the same rows, the same table
+    assert len(json.loads((out / "learning_curve_cpu.json").read_text())) == len(rows)

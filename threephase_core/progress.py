@@ -3,8 +3,7 @@
 The worker calls `start_phase`, `step` and `end_phase`; the watcher (a Streamlit page, the
 CLI's progress bar) calls `snapshot`. `step` raises `Cancelled` once a cancel was asked for,
 so training stops at the next step boundary. Every change is also passed to the `sinks`
-(the run store's event log), outside the lock. `step_hooks` run on the worker thread after
-each step (the thread governor looks at the machine's load there). Once the runner has set the
+(the run store's event log), outside the lock. Once the runner has set the
 run's estimate (`set_plan`), every event also updates the whole run's smoothed ETA
 (`estimates.RunEta`), which `snapshot` returns as ``run_eta_s``.
 """
@@ -42,7 +41,6 @@ class Progress:
         self.phase_walls: dict[str, float] = {}
         self.phases_done: list[str] = []
         self.extra: dict[str, Any] = {}
-        self.step_hooks: list[Callable[[], None]] = []
         self.estimate: Estimate | None = None
         self._run_eta: RunEta | None = None
 
@@ -85,11 +83,6 @@ class Progress:
             self._emit({"type": "loss", "phase": phase, "step": step, "loss": loss, **info})
         else:
             self._update_eta({"t": time.time(), "type": "loss", "phase": phase, "step": step})
-        for hook in self.step_hooks:
-            try:
-                hook()
-            except Exception:  # a failing hook (a load reading) never stops training
-                pass
         self.check_cancel()
 
     def log(self, kind: str, **info: Any) -> None:

@@ -193,14 +193,12 @@ def execute(
 
 
 def _share_the_cpu(progress: Progress) -> None:
-    """Train with the cores the rest of the machine leaves free, looked at again as the run goes
-    (threads.py); on this thread, which is the one that trains. Each change is logged."""
-    from threephase_core.threads import ThreadGovernor
+    """Set the training thread's intra-op threads (threads.py: one per usable core unless
+    THREEPHASE_THREADS fixes them) and log the choice."""
+    from threephase_core.threads import set_training_threads
 
-    governor = ThreadGovernor(
-        on_change=lambda c: progress.log("threads", threads=c.threads, others_busy=c.others_busy)
-    )
-    progress.step_hooks.append(governor.tick)
+    choice = set_training_threads()
+    progress.log("threads", threads=choice.threads, fixed=choice.fixed)
 
 
 def _phase2_pairs(cfg: RunConfig, texts: list[str], labels: np.ndarray, n_classes: int) -> dict | None:
