@@ -16,8 +16,10 @@ chosen on validation, test scored once). SetFit (the library, PyPI ``setfit``) i
 baseline: the same MiniLM folder, the same labelled texts per seed, its TrainingArguments
 defaults (1 epoch of contrastive pairs drawn by "oversampling", batch 16, body lr 2e-5, a
 logistic-regression head), offline (its Trainer gets a metric function: its default metric is
-fetched from the hub). --setfit-max-steps caps its contrastive steps (its own ``max_steps``): at
-large budgets "oversampling" draws every pair of texts, millions at 256 per class.
+fetched from the hub). --setfit-max-steps caps its contrastive steps where its own count (one
+epoch of its pairs) is larger: at large budgets "oversampling" draws every pair of texts, millions
+at 256 per class. Below the cap SetFit runs its own count (its ``max_steps`` would make it cycle
+its pairs up to the cap).
 
 A budget above a class's training texts (after the row cap) is skipped and listed. Each row is
 merged into bench/results/learning_curve_<device>.json as soon as it is done (same dataset,
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import shutil
 import sys
@@ -144,8 +147,11 @@ def run_setfit(dataset: str, seed: int, budget: int, args) -> dict:
             seed=seed,
             report_to="none",
             save_strategy="no",
-            max_steps=args.setfit_max_steps or -1,
+            max_steps=-1,
         )
+        own = setfit_own_steps(ds.train["text"].tolist(), ds.train["label"].astype(int).tolist(), train_args)
+        if args.setfit_max_steps and own > args.setfit_max_steps:
+            train_args.max_steps = args.setfit_max_steps  # its pairs are then drawn for this many steps only
         trainer = Trainer(model=model, args=train_args, train_dataset=as_dataset(ds.train), metric=scores)
         trainer.train()
         val = trainer.evaluate(as_dataset(ds.validation))
@@ -160,7 +166,19 @@ def run_setfit(dataset: str, seed: int, budget: int, args) -> dict:
         "test_acc": test["accuracy"],
         "test_f1": test["f1_macro"],
         "setfit_max_steps": args.setfit_max_steps or None,
+        "setfit_steps": min(own, args.setfit_max_steps or own),
     }
+
+
+def setfit_own_steps(texts: list[str], labels: list[int], train_args) -> int:
+    """The contrastive steps SetFit takes with these arguments and no max_steps: one epoch of the
+    pairs its sampler draws ("oversampling": as many positive as negative pairs, the larger count
+    of the two), in batches of `embedding_batch_size`. Passing max_steps instead would make it
+    cycle its pairs for that many steps, more than its own count on a small budget."""
+    from setfit.sampler import ContrastiveDataset
+
+    pairs = ContrastiveDataset(texts, labels, False, train_args.num_iterations, train_args.sampling_strategy)
+    return math.ceil((pairs.len_pos_pairs + pairs.len_neg_pairs) / train_args.embedding_batch_size)
 
 
 # ---- results ---------------------------------------------------------------------------
@@ -291,11 +309,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="engine settings (max_steps=5)")
     ap.add_argument("--no-setfit", action="store_true", help="leave the SetFit baseline out")
-    ap.add_argument("--setfit-max-steps", type=int, default=0, help="cap SetFit's contrastive steps (0: its own)")
+    ap.add_argument(
+        "--setfit-max-steps", type=int, default=0, help="cap SetFit's contrastive steps where its own count is larger"
+    )
     ap.add_argument(
         "--runs-dir", default=None, help="keep the engine's run folders here (the Results page draws their curve)"
     )
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    ap.add_argument("--skip-done", action="store_true", help="leave out runs whose finished row is on disk already")
     ap.add_argument(
         "--report-only", action="store_true", help="run nothing: rebuild the tables and figures from the rows on disk"
     )
@@ -326,10 +347,17 @@ def main(argv: list[str] | None = None) -> int:
     store = RunStore(args.runs_dir or temp.name)
     rows = []
     head = commit()
+    rows_file = out / f"learning_curve_{tag}.json"
+    done = set()
+    if args.skip_done and rows_file.exists():
+        key = ("dataset", "recipe", "budget", "seed")
+        done = {tuple(r[k] for k in key) for r in json.loads(rows_file.read_text()) if r.get("state") == "done"}
     for dataset in [] if args.report_only else datasets:
         for budget in budgets:
             for seed in seeds:
                 for recipe in recipes + ([] if args.no_setfit else [SETFIT]):
+                    if (dataset, recipe, budget, seed) in done:
+                        continue
                     t0 = time.time()
                     if recipe == SETFIT:
                         row = run_setfit(dataset, seed, budget, args)
@@ -337,14 +365,14 @@ def main(argv: list[str] | None = None) -> int:
                         row = run_recipe(recipe, dataset, seed, budget, args, store)
                     row.update(commit=head, command=command)
                     rows.append(row)
-                    merge(out / f"learning_curve_{tag}.json", [row])
+                    merge(rows_file, [row])
                     acc = f"test {row['test_acc']:.4f}" if "test_acc" in row else row.get("message", "")[:100]
                     print(
                         f"{dataset} {budget_name(budget):>9s} seed {seed} {recipe:12s} {row['state']:8s} "
                         f"{acc} ({time.time() - t0:.0f} s)",
                         flush=True,
                     )
-    all_rows = merge(out / f"learning_curve_{tag}.json", [])
+    all_rows = merge(rows_file, [])
     problems = write_reports(all_rows, datasets, tag, header, out)
     for line in problems:
         print(f"note: {line}", file=sys.stderr)

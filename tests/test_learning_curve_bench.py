@@ -35,6 +35,7 @@ def test_learning_curve_toy_grid(tmp_path, tiny_model_path):
     assert {r["state"] for (_, budget), r in rows.items() if budget == 4} == {"done"}
     assert rows[("dae_ft", 4)]["labelled"] == 12 and rows[("dae_ft", 4)]["dae_texts"] == 72  # every training text
     assert rows[("ft", 4)]["unlabelled"] == 60 and rows[("setfit", 4)]["labelled"] == 12
+    assert rows[("setfit", 4)]["setfit_steps"] == 2  # its own count (6 steps of 96 pairs) capped
     assert rows[("ft", 30)]["state"] == "skipped" and "'gamma' has 12" in rows[("ft", 30)]["message"]
     table = (out / "learning_curve_toy_cpu.md").read_text()
     assert "| 4 / class | ft | 12 | 60 | 1 |" in table and "| 4 / class | setfit | 12 |" in table
@@ -61,3 +62,37 @@ def test_learning_curve_toy_grid(tmp_path, tiny_model_path):
     rebuilt = (out / "learning_curve_toy_cpu.md").read_text()
     assert rebuilt.split("Device:")[1] == table.split("Device:")[1]  # the same rows, the same table
     assert len(json.loads((out / "learning_curve_cpu.json").read_text())) == len(rows)
+
+    # --skip-done leaves out every run whose finished row is there: nothing trains, no row changes.
+    before = (out / "learning_curve_cpu.json").read_text()
+    skip = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "learning_curve.py"), *args, "--recipes", "ft", "--budgets", "4"]
+        + ["--skip-done"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        cwd=ROOT,
+        check=False,
+    )
+    assert skip.returncode == 0, skip.stderr[-3000:]
+    assert " done " not in skip.stdout and (out / "learning_curve_cpu.json").read_text() == before
+
+
+def test_setfit_runs_its_own_step_count_below_the_cap():
+    """8 texts in each of 7 classes: 196 positive and 1,344 negative pairs; "oversampling" draws
+    1,344 of each, 168 batches of 16. A cap of 500 must leave it at 168, not make it cycle to 500."""
+    import importlib.util
+
+    from setfit import TrainingArguments
+
+    spec = importlib.util.spec_from_file_location("learning_curve", ROOT / "bench" / "learning_curve.py")
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    labels = [c for c in range(7) for _ in range(8)]
+    texts = [f"text {i}" for i in range(len(labels))]
+    assert module.setfit_own_steps(texts, labels, TrainingArguments(output_dir="unused")) == 168
