@@ -149,10 +149,11 @@ def run_setfit(dataset: str, seed: int, budget: int, args) -> dict:
             save_strategy="no",
             max_steps=-1,
         )
-        own = setfit_own_steps(ds.train["text"].tolist(), ds.train["label"].astype(int).tolist(), train_args)
+        train = as_dataset(ds.train)
+        own = setfit_own_steps(train["text"], train["label"], train_args)
         if args.setfit_max_steps and own > args.setfit_max_steps:
             train_args.max_steps = args.setfit_max_steps  # its pairs are then drawn for this many steps only
-        trainer = Trainer(model=model, args=train_args, train_dataset=as_dataset(ds.train), metric=scores)
+        trainer = Trainer(model=model, args=train_args, train_dataset=train, metric=scores)
         trainer.train()
         val = trainer.evaluate(as_dataset(ds.validation))
         test = trainer.evaluate(as_dataset(ds.test))
@@ -182,12 +183,16 @@ def setfit_own_steps(texts: list[str], labels: list[int], train_args) -> int:
 
 
 # ---- results ---------------------------------------------------------------------------
+def row_key(row: dict) -> tuple:
+    """What makes a row one run of the grid: its dataset, recipe, budget and seed."""
+    return row["dataset"], row["recipe"], row["budget"], row["seed"]
+
+
 def merge(path: Path, rows: list[dict]) -> list[dict]:
     """The rows on disk with `rows` merged in (same dataset, recipe, budget and seed: the new one)."""
     kept = json.loads(path.read_text()) if path.exists() else []
-    key = ("dataset", "recipe", "budget", "seed")
-    new = {tuple(r[k] for k in key) for r in rows}
-    merged = [r for r in kept if tuple(r[k] for k in key) not in new] + rows
+    new = {row_key(r) for r in rows}
+    merged = [r for r in kept if row_key(r) not in new] + rows
     path.write_text(json.dumps(merged, indent=1))
     return merged
 
@@ -350,13 +355,12 @@ def main(argv: list[str] | None = None) -> int:
     rows_file = out / f"learning_curve_{tag}.json"
     done = set()
     if args.skip_done and rows_file.exists():
-        key = ("dataset", "recipe", "budget", "seed")
-        done = {tuple(r[k] for k in key) for r in json.loads(rows_file.read_text()) if r.get("state") == "done"}
+        done = {row_key(r) for r in json.loads(rows_file.read_text()) if r.get("state") == "done"}
     for dataset in [] if args.report_only else datasets:
         for budget in budgets:
             for seed in seeds:
                 for recipe in recipes + ([] if args.no_setfit else [SETFIT]):
-                    if (dataset, recipe, budget, seed) in done:
+                    if row_key({"dataset": dataset, "recipe": recipe, "budget": budget, "seed": seed}) in done:
                         continue
                     t0 = time.time()
                     if recipe == SETFIT:

@@ -15,13 +15,9 @@ from tests.test_bench_quick import _toy_data_root
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_learning_curve_toy_grid(tmp_path, tiny_model_path):
-    root = _toy_data_root(tmp_path / "data")
-    out = tmp_path / "out"
-    args = ["--datasets", "toy", "--data-root", str(root), "--budgets", "4,30", "--seeds", "0"]
-    args += ["--recipes", "ft,dae_ft", "--max-train-rows", "0", "--model", tiny_model_path]
-    args += ["--set", "max_steps=2", "--setfit-max-steps", "2", "--out", str(out)]
-    done = subprocess.run(
+def run_script(*args: str) -> subprocess.CompletedProcess:
+    """bench/learning_curve.py with these arguments, offline, its output captured."""
+    return subprocess.run(
         [sys.executable, str(ROOT / "bench" / "learning_curve.py"), *args],
         capture_output=True,
         text=True,
@@ -30,6 +26,15 @@ def test_learning_curve_toy_grid(tmp_path, tiny_model_path):
         cwd=ROOT,
         check=False,
     )
+
+
+def test_learning_curve_toy_grid(tmp_path, tiny_model_path):
+    root = _toy_data_root(tmp_path / "data")
+    out = tmp_path / "out"
+    args = ["--datasets", "toy", "--data-root", str(root), "--budgets", "4,30", "--seeds", "0"]
+    args += ["--recipes", "ft,dae_ft", "--max-train-rows", "0", "--model", tiny_model_path]
+    args += ["--set", "max_steps=2", "--setfit-max-steps", "2", "--out", str(out)]
+    done = run_script(*args)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = {(r["recipe"], r["budget"]): r for r in json.loads((out / "learning_curve_cpu.json").read_text())}
     assert {r["state"] for (_, budget), r in rows.items() if budget == 4} == {"done"}
@@ -48,16 +53,7 @@ def test_learning_curve_toy_grid(tmp_path, tiny_model_path):
 
     # --report-only runs nothing and rebuilds the same table from the rows on disk.
     (out / "learning_curve_toy_cpu.md").unlink()
-    again = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "learning_curve.py"), "--datasets", "toy", "--report-only"]
-        + ["--out", str(out), "--model", tiny_model_path],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        cwd=ROOT,
-        check=False,
-    )
+    again = run_script("--datasets", "toy", "--report-only", "--out", str(out), "--model", tiny_model_path)
     assert again.returncode == 0, again.stderr[-3000:]
     rebuilt = (out / "learning_curve_toy_cpu.md").read_text()
     assert rebuilt.split("Device:")[1] == table.split("Device:")[1]  # the same rows, the same table
@@ -65,16 +61,7 @@ def test_learning_curve_toy_grid(tmp_path, tiny_model_path):
 
     # --skip-done leaves out every run whose finished row is there: nothing trains, no row changes.
     before = (out / "learning_curve_cpu.json").read_text()
-    skip = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "learning_curve.py"), *args, "--recipes", "ft", "--budgets", "4"]
-        + ["--skip-done"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        cwd=ROOT,
-        check=False,
-    )
+    skip = run_script(*args, "--recipes", "ft", "--budgets", "4", "--skip-done")
     assert skip.returncode == 0, skip.stderr[-3000:]
     assert " done " not in skip.stdout and (out / "learning_curve_cpu.json").read_text() == before
 

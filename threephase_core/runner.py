@@ -193,8 +193,8 @@ def execute(
 
 
 def _share_the_cpu(progress: Progress) -> None:
-    """Set the training thread's intra-op threads (threads.py: one per usable core unless
-    THREEPHASE_THREADS fixes them) and log the choice."""
+    """Set the training thread's intra-op threads (threads.py: one per core the process may use,
+    unless THREEPHASE_THREADS fixes them) and log the choice."""
     from threephase_core.threads import set_training_threads
 
     choice = set_training_threads()

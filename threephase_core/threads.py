@@ -91,15 +91,4 @@ def set_training_threads() -> ThreadChoice:
     return choice
 
 
-def describe() -> str:
-    """One line for logs and reports: the setting, torch's threads now, the waiting policy."""
-    import torch
-
-    setting = os.environ.get(ENV_THREADS, "auto")
-    return (
-        f"{ENV_THREADS}={setting}, torch threads {torch.get_num_threads()} of {len(usable_cpus())} cores, "
-        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}"
-    )
-
-
 _loaded_before_us = "torch" in sys.modules
