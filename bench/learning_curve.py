@@ -167,6 +167,7 @@ def run_setfit(dataset: str, seed: int, budget: int, args) -> dict:
         "test_acc": test["accuracy"],
         "test_f1": test["f1_macro"],
         "setfit_max_steps": args.setfit_max_steps or None,
+        "setfit_own_steps": own,
         "setfit_steps": min(own, args.setfit_max_steps or own),
     }
 
@@ -212,7 +213,7 @@ def _versus_ft(rows: list[dict], ft: dict[int, float]) -> str:
     x, y = np.array(pairs).T
     p = paired_p(x, y)
     text = f"{np.mean(x - y) * 100:+.1f}"
-    return text + (f" (p = {p:.2f})" if np.isfinite(p) else "") + f" [{len(x)}]"
+    return text + (f" (p = {p:.2f})" if p >= 0.01 else f" (p = {p:.3f})" if np.isfinite(p) else "") + f" [{len(x)}]"
 
 
 def table(rows: list[dict]) -> str:
@@ -235,13 +236,35 @@ def table(rows: list[dict]) -> str:
                 f"{_mean_sd([r['test_acc'] for r in rs])} | {_mean_sd([r['test_f1'] for r in rs])} | "
                 f"{'baseline' if recipe == 'ft' else _versus_ft(rs, ft)} | {np.mean([r['wall_s'] for r in rs]):.0f} |"
             )
+    notes = _setfit_steps_notes(done)
     skipped = sorted({(r["budget"], r["message"].split(";")[0]) for r in rows if r.get("state") == "skipped"})
     failed = [r for r in rows if r.get("state") not in ("done", "skipped")]
-    notes = [f"- skipped {budget_name(b)}: {why}" for b, why in skipped]
+    notes += [f"- skipped {budget_name(b)}: {why}" for b, why in skipped]
     notes += [
         f"- failed: {r['recipe']} {budget_name(r['budget'])} seed {r['seed']}: {r.get('message')}" for r in failed
     ]
     return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def _setfit_steps_notes(done: list[dict]) -> list[str]:
+    """Per budget, the contrastive steps SetFit took: its own count (one epoch of its pairs), or
+    the cap where its own count was larger (older rows record only the steps taken)."""
+    notes = []
+    for budget in sorted({r["budget"] for r in done if r["recipe"] == SETFIT}, key=lambda b: b or 10**9):
+        rs = [r for r in done if r["recipe"] == SETFIT and r["budget"] == budget and r.get("setfit_steps")]
+        if not rs:
+            continue
+        steps = sorted({r["setfit_steps"] for r in rs})
+        capped = [r for r in rs if r.get("setfit_max_steps") and r["setfit_steps"] >= r["setfit_max_steps"]]
+        own = sorted({r["setfit_own_steps"] for r in capped if r.get("setfit_own_steps")})
+        text = f"- SetFit at {budget_name(budget)}: {' / '.join(map(str, steps))} contrastive steps"
+        if capped:
+            text += f", capped at {capped[0]['setfit_max_steps']}"
+            text += f" (its own count {' / '.join(map(str, own))})" if own else " (its own count was larger)"
+        else:
+            text += " (its own count: one epoch of its pairs)"
+        notes.append(text)
+    return notes
 
 
 def figure(rows: list[dict], dataset: str):
@@ -288,9 +311,6 @@ def write_reports(all_rows: list[dict], datasets: list[str], tag: str, header: s
         rows = [r for r in all_rows if r["dataset"] == dataset]
         made_by = sorted({(r.get("command") or "(not recorded)", r.get("commit") or "?") for r in rows})
         runs = "".join(f"Rows made by: `{cmd}` at commit {sha}  \n" for cmd, sha in made_by)
-        caps = sorted({r.get("setfit_max_steps") or 0 for r in rows if r["recipe"] == SETFIT})
-        if any(caps):
-            runs += f"SetFit's contrastive steps capped at {', '.join(str(c) if c else 'none' for c in caps)}.  \n"
         stem = out / f"learning_curve_{dataset}_{tag}"
         stem.with_suffix(".md").write_text(f"# Learning curve: {dataset} ({tag})\n\n{runs}{header}\n\n{table(rows)}\n")
         fig = figure(rows, dataset)

@@ -12,21 +12,8 @@ from threephase_core.workbench.comparison import (
     recipe_comparison,
 )
 from threephase_core.workbench.job_managers import live_status
-from threephase_core.workbench.result_tables import comparison_table, runs_table
+from threephase_core.workbench.result_tables import RUNS_FIRST_VIEW, comparison_table, runs_table
 from threephase_core.workbench.runs import cleanup_candidates, fmt_seconds, runs_frame
-
-# The "All runs" columns shown at first: the table fits a 1280 px window without scrolling sideways.
-RUNS_COLUMNS = (
-    "started (UTC)",
-    "state",
-    "recipe",
-    "dataset",
-    "seed",
-    "val acc",
-    "test acc",
-    "test 95% CI",
-    "wall time",
-)
 
 
 def render() -> None:
@@ -70,7 +57,7 @@ def render() -> None:
         runs_table(df),
         hide_index=True,
         width="stretch",
-        column_order=None if every else RUNS_COLUMNS,
+        column_order=None if every else RUNS_FIRST_VIEW,
         height=min(400, 38 + 35 * len(df)),
         column_config={
             "test 95% CI": st.column_config.TextColumn(

@@ -41,9 +41,11 @@ def test_learning_curve_toy_grid(tmp_path, tiny_model_path):
     assert rows[("dae_ft", 4)]["labelled"] == 12 and rows[("dae_ft", 4)]["dae_texts"] == 72  # every training text
     assert rows[("ft", 4)]["unlabelled"] == 60 and rows[("setfit", 4)]["labelled"] == 12
     assert rows[("setfit", 4)]["setfit_steps"] == 2  # its own count (6 steps of 96 pairs) capped
+    assert rows[("setfit", 4)]["setfit_own_steps"] == 6
     assert rows[("ft", 30)]["state"] == "skipped" and "'gamma' has 12" in rows[("ft", 30)]["message"]
     table = (out / "learning_curve_toy_cpu.md").read_text()
     assert "| 4 / class | ft | 12 | 60 | 1 |" in table and "| 4 / class | setfit | 12 |" in table
+    assert "SetFit at 4 / class: 2 contrastive steps, capped at 2 (its own count 6)" in table
     assert "skipped 30 / class: labels_per_class=30" in table and " at commit " in table and "setfit " in table
     assert all(
         r["commit"] and r["command"].startswith("python bench/learning_curve.py --datasets toy") for r in rows.values()

@@ -725,12 +725,12 @@ def test_results_all_runs_table_starts_with_the_columns_that_fit_and_shows_every
 ):
     """At 1280 px the "All runs" table fits without scrolling sideways: its first view leaves out
     the model, macro F1, step cap and run id, which the "Every column" toggle brings back."""
-    from pages.results import RUNS_COLUMNS
+    from threephase_core.workbench.result_tables import RUNS_FIRST_VIEW
 
     at = open_app("results")
     ok(at)
     table = at.dataframe[0]
-    assert list(table.proto.column_order) == list(RUNS_COLUMNS)
+    assert list(table.proto.column_order) == list(RUNS_FIRST_VIEW)
     assert {"model", "test macro F1", "step cap", "run"} <= set(table.value.columns)  # there, just not shown
     at.toggle(key="res:every_column").set_value(True).run()
     ok(at)
