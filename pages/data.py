@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages._parts import charts, label_tree, nav, ui, unlabelled_texts
+from pages._parts import charts, data_cache, label_tree, nav, ui, unlabelled_texts
 from threephase_core import workbench as wb
 from threephase_core.data import DataError, available_datasets
 from threephase_core.data_root import ENV_VAR, data_root, root_problem
@@ -20,7 +20,7 @@ def use(spec: str, text_column: str, label_column: str, shown_as: str | None = N
     """Load a candidate; make it the workbench dataset if it loads, else show why not."""
     choice = {"spec": spec, "text_column": text_column, "label_column": label_column, "label_sep": label_sep}
     try:
-        ui.load_dataset(choice)
+        data_cache.load_dataset(choice)
     except (DataError, OSError) as exc:
         text = str(exc) if isinstance(exc, DataError) else f"cannot read it ({exc.strerror or exc})"
         message = text.replace(spec, shown_as) if shown_as else text
@@ -114,7 +114,7 @@ def folder_source() -> None:
             )
         else:
             try:
-                peek = ui.peek_table(table)
+                peek = data_cache.peek_table(table)
                 problem = wb.columns_problem(peek, table.name)
                 if problem:
                     raise DataError(problem)
@@ -144,7 +144,7 @@ def upload_source() -> None:
             path = kept.get(up.file_id)
             if path is None or not Path(path).exists():  # hash and keep each uploaded file once, not on every rerun
                 path = kept[up.file_id] = wb.save_upload(up.name, up.getvalue(), ui.store().root)
-            peek = ui.peek_table(path)
+            peek = data_cache.peek_table(path)
             problem = wb.columns_problem(peek, up.name)
             if problem:
                 raise DataError(problem)
@@ -206,7 +206,7 @@ def split_sizes(ds) -> None:
 
 def dataset_in_use() -> None:
     """The dataset in use: its sizes, class balance, notes, and sample texts per class."""
-    choice, ds, error = ui.current_dataset()
+    choice, ds, error = data_cache.current_dataset()
     if error:
         st.error(f"The dataset in use cannot be loaded: {error}", icon=":material/error:")
         st.stop()

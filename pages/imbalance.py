@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from pages._parts import charts, form, nav, ui
+from pages._parts import charts, data_cache, form, nav, ui
 from threephase_core.config import IMBALANCE_PRESETS, spec
 from threephase_core.data import capped_train
 from threephase_core.workbench.datasets import source_stamp
@@ -120,7 +120,7 @@ def render() -> None:
         "sentence. Try settings here; the Train page takes them when you choose so.",
     )
 
-    choice, ds, error = ui.current_dataset()
+    choice, ds, error = data_cache.current_dataset()
     if error:
         st.error(
             f"The dataset in use cannot be loaded: {error}. Pick another one on the Data page.",
@@ -206,7 +206,7 @@ def render() -> None:
             f":material/content_cut: Training rows capped at {cap:,} of {len(ds.train):,} (Train page › Size limits): "
             "the counts and pairs here are seed 0's stratified sample, as a seed-0 run would see."
         )
-    stats = ui.pair_stats(
+    stats = data_cache.pair_stats(
         choice["spec"],
         choice["text_column"],
         choice["label_column"],
@@ -215,9 +215,9 @@ def render() -> None:
         float(r_max),
         int(aug),
         cap,
-        ui.split_fractions(),
+        data_cache.split_fractions(),
         choice.get("label_sep", ""),
-        ui.text_settings(),
+        data_cache.text_settings(),
     )
     over = table[table["oversampled"]]
     m = st.columns(4)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._parts import charts, estimate_view, nav, ui
+from pages._parts import charts, data_cache, estimate_view, nav, ui
 from pages._parts.form import FIELDS, LIMITS, PAIR_ONLY, PHASE_TABS, WORKBENCH_SETTINGS, data_limits, setting_name
 from pages._parts.train_queue import apply_gpu_preset, clear_queue, command_preview, queue, stop
 from threephase_core.config import IMBALANCE_PRESETS, spec
@@ -110,7 +110,7 @@ def render() -> None:
     """The live job panel, the run set-up (data, model, recipe, seeds, phase settings), and Start / Queue all."""
     ui.header("Train", "Queue a recipe; it trains in the background while you keep using the workbench.")
     mgr = ui.manager()
-    choice, ds, data_error = ui.current_dataset()
+    choice, ds, data_error = data_cache.current_dataset()
     pending_ids = tuple(j.id for j in mgr.pending())
 
     @st.fragment(run_every=1.0 if pending_ids else None)

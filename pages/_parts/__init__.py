@@ -1,2 +1,3 @@
-"""Helpers the pages share: Streamlit plumbing (`ui`), figures (`charts`), the Train form (`form`),
-and the page table with the way into app.py's frame (`nav`)."""
+"""Helpers the pages share: Streamlit plumbing (`ui`), the cached datasets (`data_cache`),
+figures (`charts`), the Train form (`form`), and the page table with the way into app.py's frame
+(`nav`)."""

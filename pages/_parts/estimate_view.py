@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._parts import ui
+from pages._parts import data_cache, ui
 from threephase_core import estimates
 from threephase_core.config import ConfigError
 
@@ -51,7 +51,7 @@ def start_estimate(recipe: str, ds) -> str:
 
 def demo_estimate(cfg) -> str:
     try:
-        return estimate_text(estimate_for(cfg, ui.load_dataset({"spec": "demo"})))
+        return estimate_text(estimate_for(cfg, data_cache.load_dataset({"spec": "demo"})))
     except Exception:  # an estimate is a nicety: it never breaks the page
         return ""
 

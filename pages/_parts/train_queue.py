@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._parts import ui
+from pages._parts import data_cache, ui
 from pages._parts.form import FIELDS, PHASE_TABS, TEXT_SETTINGS, field_keys, setting_name
 from threephase_core.config import IMBALANCE_PRESETS, ConfigError, spec
 from threephase_core.recipes import build_config
@@ -114,7 +114,7 @@ def queue(recipes: list[str], like: str | None = None) -> None:
     """Validate everything, then submit one job per recipe and seed; errors go to the page.
     With `like`, each recipe takes the settings it shares with that recipe (`shared_values`)."""
     mgr = ui.manager()
-    _, ds, data_error = ui.current_dataset()
+    _, ds, data_error = data_cache.current_dataset()
     if data_error:
         st.session_state["train.error"] = f"The dataset cannot be used: {data_error}"
         return
@@ -185,7 +185,7 @@ def apply_gpu_preset(recipe: str) -> None:
     """Fill this recipe's phase settings with the GPU preset sized for the data and the GPU."""
     from threephase_core.gpu_presets import gpu_memory_gib, preset_tier, recipe_gpu_settings
 
-    _, ds, _ = ui.current_dataset()
+    _, ds, _ = data_cache.current_dataset()
     rows = len(ds.train) if ds is not None else 0
     cap = int(st.session_state["wb.max_train_rows"])
     rows = min(rows, cap) if cap else rows
