@@ -52,6 +52,13 @@ def tmp_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def bench_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/ importable for one test, as running a benchmark script puts it there (its scripts
+    import each other by module name)."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "bench"))
+
+
+@pytest.fixture
 def goto():
     """goto(at, name) -> `at`, set to draw ``pages/<name>.py`` on its next run, as a browser's link does.
 

@@ -8,52 +8,12 @@ test only (`bench_path`), as running the script puts it there.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-import pandas as pd
-import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _run(script: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "bench" / script), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, **(env or {})},
-        cwd=ROOT,
-    )
-
-
-@pytest.fixture
-def bench_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    """bench/ importable for one test (its scripts import each other by module name)."""
-    monkeypatch.syspath_prepend(str(ROOT / "bench"))
-
-
-def _toy_data_root(root: Path) -> Path:
-    """A data root holding one small data set folder, `toy` (3 classes of 40, 20 and 12 rows)."""
-    folder = root / "toy"
-    folder.mkdir(parents=True)
-    sizes = {"alpha": 40, "beta": 20, "gamma": 12}
-    rows = [
-        {"text": f"{name} sample number {i} with a few words", "label": name}
-        for name, n in sizes.items()
-        for i in range(n)
-    ]
-    pd.DataFrame(rows).to_csv(folder / "train.csv", index=False)
-    for split in ("validation", "test"):  # given, so that nothing is carved from train
-        pd.DataFrame(rows[::4]).to_csv(folder / f"{split}.csv", index=False)
-    return root
+from tests.helpers import bench_script, toy_data_root
 
 
 def test_speed_quick(tmp_path, tiny_model_path):
-    out = _run(
+    out = bench_script(
         "speed.py",
         "--quick",
         "--dataset",
@@ -76,7 +36,7 @@ def test_speed_quick(tmp_path, tiny_model_path):
 
 
 def test_accuracy_quick_with_long_tail(tmp_path, tiny_model_path):
-    out = _run(
+    out = bench_script(
         "accuracy.py",
         "--quick",
         "--model",
@@ -108,7 +68,7 @@ def test_accuracy_preset_gpu_applies_the_gpu_settings_on_the_cpu(tmp_path, tiny_
     preset; for FT its FT settings)."""
     from threephase_core.gpu_presets import TINY_DATA
 
-    out = _run(
+    out = bench_script(
         "accuracy.py",
         "--quick",
         "--model",
@@ -145,7 +105,7 @@ def test_long_tailed_profile(bench_path):
 
 def test_tune_quick_pools_seed_jobs_and_picks_the_winner_on_validation(tmp_path, tiny_model_path):
     for seed in ("0", "1"):
-        out = _run(
+        out = bench_script(
             "tune.py",
             "--dataset",
             "demo",
@@ -165,7 +125,7 @@ def test_tune_quick_pools_seed_jobs_and_picks_the_winner_on_validation(tmp_path,
             str(tmp_path / "runs"),
         )
         assert out.returncode == 0, out.stderr[-2000:]
-    out = _run("tune.py", "--collect", str(tmp_path), "--out", str(tmp_path / "pooled"))
+    out = bench_script("tune.py", "--collect", str(tmp_path), "--out", str(tmp_path / "pooled"))
     assert out.returncode == 0, out.stderr[-2000:]
     table = (tmp_path / "pooled" / "tune_demo_ft_cpu.md").read_text()
     assert "| 0,1 |" in table  # both seeds pooled per combination
@@ -240,7 +200,7 @@ def test_parallel_runs_jobs_with_a_deadline_and_merges(tmp_path, tiny_model_path
     jobs.write_text("# two quick jobs\n--recipes ft --seeds 0\n--recipes ft --seeds 0 --label again\n")
     (tmp_path / "out" / "shards" / "9").mkdir(parents=True)  # a stale shard from an earlier call
     (tmp_path / "out" / "shards" / "9" / "accuracy_cpu.json").write_text(json.dumps({"rows": [{"dataset": "stale"}]}))
-    out = _run(
+    out = bench_script(
         "parallel.py",
         str(jobs),
         "--workers",
@@ -259,7 +219,7 @@ def test_parallel_runs_jobs_with_a_deadline_and_merges(tmp_path, tiny_model_path
 
 
 def test_profile_dae_runs_on_cpu(tmp_path, tiny_model_path):
-    out = _run(
+    out = bench_script(
         "profile_dae.py",
         "--dataset",
         "demo",
@@ -319,7 +279,7 @@ def test_collect_ranks_only_combinations_scored_on_every_seed(tmp_path, bench_pa
 
 
 def test_head_study_quick_writes_its_table(tmp_path, tiny_model_path):
-    out = _run("head_study.py", "--quick", "--model", tiny_model_path, "--out", str(tmp_path))
+    out = bench_script("head_study.py", "--quick", "--model", tiny_model_path, "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr[-2000:]
     table = (tmp_path / "head_study_quick_cpu.md").read_text()
     rows = [line for line in table.splitlines() if line.startswith("| 16 |")]
@@ -393,8 +353,8 @@ def test_gpu_preset_in_the_benchmarks_keeps_what_a_recipe_fixes(bench_path):
 def test_data_root_flag_and_environment_name_the_folder_of_the_data_sets(tmp_path):
     """A data set named without a path is the folder of that name under --data-root, else under
     $THREEPHASE_DATA_ROOT; a missing one is a clear one-line error naming where it was looked for."""
-    root = _toy_data_root(tmp_path / "data")
-    out = _run(
+    root = toy_data_root(tmp_path / "data")
+    out = bench_script(
         "preset_coverage.py",
         "--datasets",
         "toy",
@@ -408,7 +368,7 @@ def test_data_root_flag_and_environment_name_the_folder_of_the_data_sets(tmp_pat
     assert out.returncode == 0, out.stderr[-2000:]
     table = (tmp_path / "a" / "preset_coverage.md").read_text()
     assert "| toy_lt3 | 72 | 3 | 40 / 12 |" in table  # ratio 3 asks for 40, 23, 13 rows; the data has 40, 20, 12
-    by_env = _run(
+    by_env = bench_script(
         "preset_coverage.py",
         "--datasets",
         "toy",
@@ -420,7 +380,7 @@ def test_data_root_flag_and_environment_name_the_folder_of_the_data_sets(tmp_pat
     )
     assert by_env.returncode == 0, by_env.stderr[-2000:]
     assert (tmp_path / "b" / "preset_coverage.md").read_text() == table
-    missing = _run(
+    missing = bench_script(
         "preset_coverage.py",
         "--datasets",
         "toy",

@@ -9,20 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def cli(*args: str, timeout: int = 300, **env_vars: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, **env_vars}
-    return subprocess.run(
-        [sys.executable, "-m", "threephase_core", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        cwd=ROOT,
-    )
+from tests.helpers import cli
 
 
 def test_recipes_lists_every_recipe():

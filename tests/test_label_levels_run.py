@@ -3,27 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "threephase_core", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=dict(os.environ),
-        cwd=ROOT,
-    )
+from tests.helpers import cli
 
 
 def _run(tmp_path, model: str, *extra: str):
@@ -45,6 +29,7 @@ def _run(tmp_path, model: str, *extra: str):
         "--quiet",
         "--runs-dir",
         str(tmp_path),
+        timeout=600,
     )
     assert out.returncode == 0, out.stderr
     (folder,) = list(tmp_path.iterdir())
@@ -98,7 +83,7 @@ def test_ft_can_predict_the_top_level(tiny_model_path, tmp_path):
     ],
 )
 def test_a_bad_level_spec_is_one_clear_line(args, message, tmp_path):
-    out = cli("run", "--model", "tiny", *args, "--runs-dir", str(tmp_path / "runs"))
+    out = cli("run", "--model", "tiny", *args, "--runs-dir", str(tmp_path / "runs"), timeout=600)
     assert out.returncode == 2, out.stdout
     assert message in out.stderr
     assert "Traceback" not in out.stderr + out.stdout

@@ -5,31 +5,16 @@ offline beside the recipes, and the table and figure are written."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-from tests.test_bench_quick import _toy_data_root
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import bench_script, toy_data_root
 
 
-def run_script(*args: str) -> subprocess.CompletedProcess:
-    """bench/learning_curve.py with these arguments, offline, its output captured."""
-    return subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "learning_curve.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        cwd=ROOT,
-        check=False,
-    )
+def run_script(*args: str):
+    return bench_script("learning_curve.py", *args, timeout=900)
 
 
 def test_learning_curve_toy_grid(tmp_path, tiny_model_path):
-    root = _toy_data_root(tmp_path / "data")
+    root = toy_data_root(tmp_path / "data")
     out = tmp_path / "out"
     args = ["--datasets", "toy", "--data-root", str(root), "--budgets", "4,30", "--seeds", "0"]
     args += ["--recipes", "ft,dae_ft", "--max-train-rows", "0", "--model", tiny_model_path]
@@ -68,20 +53,12 @@ def test_learning_curve_toy_grid(tmp_path, tiny_model_path):
     assert " done " not in skip.stdout and (out / "learning_curve_cpu.json").read_text() == before
 
 
-def test_setfit_runs_its_own_step_count_below_the_cap():
+def test_setfit_runs_its_own_step_count_below_the_cap(bench_path):
     """8 texts in each of 7 classes: 196 positive and 1,344 negative pairs; "oversampling" draws
     1,344 of each, 168 batches of 16. A cap of 500 must leave it at 168, not make it cycle to 500."""
-    import importlib.util
-
+    import learning_curve
     from setfit import TrainingArguments
 
-    spec = importlib.util.spec_from_file_location("learning_curve", ROOT / "bench" / "learning_curve.py")
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
     labels = [c for c in range(7) for _ in range(8)]
     texts = [f"text {i}" for i in range(len(labels))]
-    assert module.setfit_own_steps(texts, labels, TrainingArguments(output_dir="unused")) == 168
+    assert learning_curve.setfit_own_steps(texts, labels, TrainingArguments(output_dir="unused")) == 168

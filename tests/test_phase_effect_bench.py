@@ -4,21 +4,13 @@ their table, and the default mode's rows are the run folders' metrics."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import bench_script
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "phase_effect.py"), *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=900,
-    )
+def _run(*args: str):
+    return bench_script("phase_effect.py", *args, timeout=900)
 
 
 def test_default_mode_table_comes_from_the_run_folders(tiny_model_path, tmp_path):

@@ -6,21 +6,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests.helpers import cli
 from threephase_core.classifier import load_classifier
 from threephase_core.predict import PredictError, model_folder, predictions, read_texts
 from threephase_core.recipes import build_config
 from threephase_core.runner import run_recipe
 from threephase_core.runstore import RunStore
 
-ROOT = Path(__file__).resolve().parents[1]
 TEXTS = [
     "where is my parcel",
     "I was charged twice this month",
@@ -93,22 +90,23 @@ def test_read_texts_skips_blank_lines_and_names_bad_files(tmp_path):
             read_texts(str(path))
 
 
-def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "threephase_core", "predict", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
-
-
 def test_cli_predict_prints_and_writes_the_predictions(trained, tmp_path):
     runs, run, _ = trained
     out_csv = tmp_path / "p.csv"
     # texts before and after options, and blank ones dropped
-    done = _cli("latest", TEXTS[0], "--runs-dir", str(runs), "--device", "cpu", *TEXTS[1:], " ", "--out", str(out_csv))
+    done = cli(
+        "predict",
+        "latest",
+        TEXTS[0],
+        "--runs-dir",
+        str(runs),
+        "--device",
+        "cpu",
+        *TEXTS[1:],
+        " ",
+        "--out",
+        str(out_csv),
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     expected = predictions(load_classifier(run.path, device="cpu"), TEXTS)
@@ -116,7 +114,9 @@ def test_cli_predict_prints_and_writes_the_predictions(trained, tmp_path):
     assert [re.sub(r"\s+\(.*\)$", "", ln.split("\t")[2]) for ln in lines] == TEXTS
     written = pd.read_csv(out_csv, keep_default_na=False)
     assert list(written["text"]) == TEXTS and np.allclose(written["confidence"], expected["confidence"], atol=1e-6)
-    piped = _cli(run.id, "--file", "-", "--runs-dir", str(runs), "--top", "1", stdin="\n".join(TEXTS) + "\n\n")
+    piped = cli(
+        "predict", run.id, "--file", "-", "--runs-dir", str(runs), "--top", "1", stdin="\n".join(TEXTS) + "\n\n"
+    )
     assert piped.returncode == 0, piped.stderr
     assert [ln.split("\t") for ln in piped.stdout.strip().splitlines()] == [
         [lab, f"{c:.1%}", t] for lab, c, t in zip(expected["label"], expected["confidence"], TEXTS)
@@ -138,7 +138,7 @@ def test_cli_predict_prints_and_writes_the_predictions(trained, tmp_path):
 def test_cli_predict_refuses_bad_input_with_one_line(trained, args, message):
     runs, _, unfinished = trained
     args = [unfinished.id if a == "UNFINISHED" else a for a in args]
-    done = _cli(*args, "--runs-dir", str(runs))
+    done = cli("predict", *args, "--runs-dir", str(runs))
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].split(": ", 1)[0] in ("error", "threephase predict")
@@ -151,14 +151,22 @@ def test_cli_predict_names_a_damaged_model(trained, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(run.path, copy)
     (copy / "model" / "head.safetensors").write_bytes(b"cut")
-    done = _cli(str(copy), "a text", "--runs-dir", str(runs))
+    done = cli("predict", str(copy), "a text", "--runs-dir", str(runs))
     assert done.returncode == 2 and "is damaged (head.safetensors" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_cli_predict_takes_texts_that_start_with_a_dash_after_double_dash(trained):
     runs, run, _ = trained
-    done = _cli(
-        "latest", "--runs-dir", str(runs), "--top", "1", "--", "-5 stars, would not buy again", "--verbose please"
+    done = cli(
+        "predict",
+        "latest",
+        "--runs-dir",
+        str(runs),
+        "--top",
+        "1",
+        "--",
+        "-5 stars, would not buy again",
+        "--verbose please",
     )
     assert done.returncode == 0, done.stderr
     assert [ln.split("\t")[2] for ln in done.stdout.strip().splitlines()] == [

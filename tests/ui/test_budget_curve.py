@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.ui.test_pages import figures, ok, texts, values
+from tests.ui.helpers import figures, ok, texts, values
 from threephase_core.config import save_config
 from threephase_core.recipes import build_config
 from threephase_core.runstore import RunStore

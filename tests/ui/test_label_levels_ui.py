@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.ui.test_pages import figures, ok, texts
+from tests.ui.helpers import figures, ok, texts
 
 
 def tree_lines(at) -> list[str]:

@@ -3,7 +3,7 @@ taken as unlabelled texts, and a budget a class cannot meet refused in words."""
 
 from __future__ import annotations
 
-from tests.ui.test_pages import ok, texts
+from tests.ui.helpers import ok, texts
 
 
 def metric(at, label: str) -> str:
