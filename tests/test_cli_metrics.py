@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from threephase_core.cli_run import _print_metrics
+from threephase_core.cli_report import print_metrics
 
 
 def _split(acc: float) -> dict:
@@ -33,7 +33,7 @@ def test_phase_table_shows_intervals_and_train_referenced_knn(capsys):
             },  # an older run: no train kNN
         },
     }
-    _print_metrics(m, SimpleNamespace(path="runs/x"))
+    print_metrics(m, SimpleNamespace(path="runs/x"))
     lines = capsys.readouterr().out.splitlines()
     header = next(line for line in lines if line.startswith("phase"))
     assert "kNN val [95% CI]" in header and "kNN train [95% CI]" in header

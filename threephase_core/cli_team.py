@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import sys
 
-from threephase_core.cli_run import _create_run, _execute, _prepare, _print_header, _report, resume_input
+from threephase_core.cli_report import print_header, report
+from threephase_core.cli_run import _create_run, _execute, _prepare, resume_input
 from threephase_core.config import ConfigError
 
 
@@ -31,7 +32,7 @@ def launch_processes(args, cfg, dataset, run=None) -> int:
         run = _create_run(args.runs_dir, cfg)
         if run is None:
             return 2
-        _print_header(run, cfg, dataset)
+        print_header(run, cfg, dataset)
     outcome = launch(args.argv, cfg.nproc, str(run.path))
     return report_from_folder(run, outcome, cfg.nproc)
 
@@ -79,7 +80,7 @@ def run_in_team(args) -> int:
         return 2
     run = run or Run(path)
     if team.leader and not launcher_reports and not args.resume:
-        _print_header(run, cfg, dataset)
+        print_header(run, cfg, dataset)
     quiet = args.quiet or not team.leader
     result, progress = _execute(cfg, run, dataset, quiet=quiet, resume=bool(args.resume), team=team)
     state = result.get("state")
@@ -90,7 +91,7 @@ def run_in_team(args) -> int:
             print(f"error: {result.get('message')}", file=sys.stderr)
         return 1
     if team.leader and not launcher_reports:
-        code = _report(result, progress, run)
+        code = report(result, progress, run)
     else:
         code = 130 if state == "cancelled" else 0
     team.finish()
@@ -119,4 +120,4 @@ def report_from_folder(run, outcome: dict, nproc: int) -> int:
     result = {"state": state, "message": message}
     if state == "done":
         result["metrics"] = run.metrics
-    return _report(result, Progress(), run)
+    return report(result, Progress(), run)
