@@ -206,7 +206,8 @@ def _mean_sd(values: list[float]) -> str:
 
 
 def _versus_ft(rows: list[dict], ft: dict[int, float]) -> str:
-    """Test accuracy minus FT's on the same seeds (points), with the paired t-test's p-value."""
+    """Test accuracy minus FT's (or another baseline's: seed -> accuracy) on the same seeds, in
+    points, with the paired t-test's p-value."""
     pairs = [(r["test_acc"], ft[r["seed"]]) for r in rows if r["seed"] in ft]
     if not pairs:
         return "–"
@@ -236,7 +237,7 @@ def table(rows: list[dict]) -> str:
                 f"{_mean_sd([r['test_acc'] for r in rs])} | {_mean_sd([r['test_f1'] for r in rs])} | "
                 f"{'baseline' if recipe == 'ft' else _versus_ft(rs, ft)} | {np.mean([r['wall_s'] for r in rs]):.0f} |"
             )
-    notes = _setfit_steps_notes(done)
+    notes = _setfit_steps_notes(done) + _setfit_versus_ours(done)
     skipped = sorted({(r["budget"], r["message"].split(";")[0]) for r in rows if r.get("state") == "skipped"})
     failed = [r for r in rows if r.get("state") not in ("done", "skipped")]
     notes += [f"- skipped {budget_name(b)}: {why}" for b, why in skipped]
@@ -264,6 +265,22 @@ def _setfit_steps_notes(done: list[dict]) -> list[str]:
         else:
             text += " (its own count: one epoch of its pairs)"
         notes.append(text)
+    return notes
+
+
+def _setfit_versus_ours(done: list[dict]) -> list[str]:
+    """Per budget, SetFit's test accuracy minus each contrastive recipe's, paired by seed."""
+    notes = []
+    for budget in sorted({r["budget"] for r in done if r["recipe"] == SETFIT}, key=lambda b: b or 10**9):
+        at = [r for r in done if r["budget"] == budget]
+        setfit = [r for r in at if r["recipe"] == SETFIT]
+        parts = []
+        for recipe in ("cl_ft", "three_phase"):
+            ours = {r["seed"]: r["test_acc"] for r in at if r["recipe"] == recipe}
+            if ours:
+                parts.append(f"minus {recipe} {_versus_ft(setfit, ours)}")
+        if parts:
+            notes.append(f"- SetFit at {budget_name(budget)}, test accuracy " + "; ".join(parts))
     return notes
 
 

@@ -17,7 +17,7 @@ def test_learning_curve_toy_grid(tmp_path, tiny_model_path):
     root = toy_data_root(tmp_path / "data")
     out = tmp_path / "out"
     args = ["--datasets", "toy", "--data-root", str(root), "--budgets", "4,30", "--seeds", "0"]
-    args += ["--recipes", "ft,dae_ft", "--max-train-rows", "0", "--model", tiny_model_path]
+    args += ["--recipes", "ft,dae_ft,cl_ft", "--max-train-rows", "0", "--model", tiny_model_path]
     args += ["--set", "max_steps=2", "--setfit-max-steps", "2", "--out", str(out)]
     done = run_script(*args)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -31,6 +31,8 @@ def test_learning_curve_toy_grid(tmp_path, tiny_model_path):
     table = (out / "learning_curve_toy_cpu.md").read_text()
     assert "| 4 / class | ft | 12 | 60 | 1 |" in table and "| 4 / class | setfit | 12 |" in table
     assert "SetFit at 4 / class: 2 contrastive steps, capped at 2 (its own count 6)" in table
+    setfit_minus = (rows[("setfit", 4)]["test_acc"] - rows[("cl_ft", 4)]["test_acc"]) * 100
+    assert f"- SetFit at 4 / class, test accuracy minus cl_ft {setfit_minus:+.1f} [1]" in table
     assert "skipped 30 / class: labels_per_class=30" in table and " at commit " in table and "setfit " in table
     assert all(
         r["commit"] and r["command"].startswith("python bench/learning_curve.py --datasets toy") for r in rows.values()
