@@ -1,7 +1,9 @@
 """Accuracy against label budget: where does a label-free phase, or the contrastive phase, pay off?
 
+    python bench/learning_curve.py --datasets snips2,sst5,massive_en_us --budgets 8,16,64,256,all \
+        --seeds 0,1,2 --max-train-rows 1000 --setfit-max-steps 500 --skip-done   # the CPU grid in docs/RESULTS.md
     python bench/learning_curve.py --datasets snips2,sst5 --budgets 8,16,64,256,all --seeds 0,1,2 \
-        --max-train-rows 2200 --setfit-max-steps 1000
+        --max-train-rows 2200 --setfit-max-steps 1000     # a row cap that admits 256 per class
     python bench/learning_curve.py --datasets massive_en_us --budgets 8,16,64,all --seeds 0,1,2 \
         --max-train-rows 4000 --setfit-max-steps 1000     # its smallest class has 211 of 11,514 rows
     python bench/learning_curve.py --datasets snips2 --budgets 8,16 --seeds 0 --max-train-rows 300 \
