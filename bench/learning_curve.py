@@ -76,6 +76,11 @@ def budget_name(k: int) -> str:
     return "all" if not k else f"{k} / class"
 
 
+def by_budget(rows) -> list[int]:
+    """The budgets these rows hold, smallest first, "all" (0) last."""
+    return sorted({r["budget"] for r in rows}, key=lambda b: b or 10**9)
+
+
 def run_recipe(recipe: str, dataset: str, seed: int, budget: int, args, store: RunStore) -> dict:
     """One engine run; returns its row (state "skipped" with the reason when the budget is refused)."""
     settings = {
@@ -207,16 +212,18 @@ def _mean_sd(values: list[float]) -> str:
     return f"{np.mean(values) * 100:.1f} ± {sd:.1f}"
 
 
-def _versus_ft(rows: list[dict], ft: dict[int, float]) -> str:
-    """Test accuracy minus FT's (or another baseline's: seed -> accuracy) on the same seeds, in
-    points, with the paired t-test's p-value."""
-    pairs = [(r["test_acc"], ft[r["seed"]]) for r in rows if r["seed"] in ft]
+def _versus(rows: list[dict], baseline: dict[int, float]) -> str:
+    """Test accuracy minus a baseline's (seed -> accuracy: FT's, or another recipe's) on the same
+    seeds, in points, with the paired t-test's p-value (three decimals below 0.01)."""
+    pairs = [(r["test_acc"], baseline[r["seed"]]) for r in rows if r["seed"] in baseline]
     if not pairs:
         return "–"
     x, y = np.array(pairs).T
     p = paired_p(x, y)
     text = f"{np.mean(x - y) * 100:+.1f}"
-    return text + (f" (p = {p:.2f})" if p >= 0.01 else f" (p = {p:.3f})" if np.isfinite(p) else "") + f" [{len(x)}]"
+    if np.isfinite(p):
+        text += f" (p = {p:.2f})" if p >= 0.01 else f" (p = {p:.3f})"
+    return text + f" [{len(x)}]"
 
 
 def table(rows: list[dict]) -> str:
@@ -228,7 +235,7 @@ def table(rows: list[dict]) -> str:
         "vs FT (pts, paired) | wall s / run |",
         "|---|---|---:|---:|---:|---|---|---|---:|",
     ]
-    for budget in sorted({r["budget"] for r in done}, key=lambda b: b or 10**9):
+    for budget in by_budget(done):
         at = [r for r in done if r["budget"] == budget]
         ft = {r["seed"]: r["test_acc"] for r in at if r["recipe"] == "ft"}
         for recipe in sorted({r["recipe"] for r in at}, key=lambda n: order.index(n) if n in order else 99):
@@ -237,7 +244,7 @@ def table(rows: list[dict]) -> str:
                 f"| {budget_name(budget)} | {recipe} | {np.mean([r['labelled'] for r in rs]):.0f} | "
                 f"{np.mean([r['unlabelled'] for r in rs]):.0f} | {len(rs)} | "
                 f"{_mean_sd([r['test_acc'] for r in rs])} | {_mean_sd([r['test_f1'] for r in rs])} | "
-                f"{'baseline' if recipe == 'ft' else _versus_ft(rs, ft)} | {np.mean([r['wall_s'] for r in rs]):.0f} |"
+                f"{'baseline' if recipe == 'ft' else _versus(rs, ft)} | {np.mean([r['wall_s'] for r in rs]):.0f} |"
             )
     notes = _setfit_steps_notes(done) + _setfit_versus_ours(done)
     skipped = sorted({(r["budget"], r["message"].split(";")[0]) for r in rows if r.get("state") == "skipped"})
@@ -253,7 +260,7 @@ def _setfit_steps_notes(done: list[dict]) -> list[str]:
     """Per budget, the contrastive steps SetFit took: its own count (one epoch of its pairs), or
     the cap where its own count was larger (older rows record only the steps taken)."""
     notes = []
-    for budget in sorted({r["budget"] for r in done if r["recipe"] == SETFIT}, key=lambda b: b or 10**9):
+    for budget in by_budget(r for r in done if r["recipe"] == SETFIT):
         rs = [r for r in done if r["recipe"] == SETFIT and r["budget"] == budget and r.get("setfit_steps")]
         if not rs:
             continue
@@ -273,14 +280,14 @@ def _setfit_steps_notes(done: list[dict]) -> list[str]:
 def _setfit_versus_ours(done: list[dict]) -> list[str]:
     """Per budget, SetFit's test accuracy minus each contrastive recipe's, paired by seed."""
     notes = []
-    for budget in sorted({r["budget"] for r in done if r["recipe"] == SETFIT}, key=lambda b: b or 10**9):
+    for budget in by_budget(r for r in done if r["recipe"] == SETFIT):
         at = [r for r in done if r["budget"] == budget]
         setfit = [r for r in at if r["recipe"] == SETFIT]
         parts = []
         for recipe in ("cl_ft", "three_phase"):
             ours = {r["seed"]: r["test_acc"] for r in at if r["recipe"] == recipe}
             if ours:
-                parts.append(f"minus {recipe} {_versus_ft(setfit, ours)}")
+                parts.append(f"minus {recipe} {_versus(setfit, ours)}")
         if parts:
             notes.append(f"- SetFit at {budget_name(budget)}, test accuracy " + "; ".join(parts))
     return notes
@@ -294,7 +301,7 @@ def figure(rows: list[dict], dataset: str):
     done = [r for r in rows if r.get("state") == "done"]
     for recipe in [*RECIPES.split(","), SETFIT]:
         rs = [r for r in done if r["recipe"] == recipe]
-        budgets = sorted({r["budget"] for r in rs}, key=lambda b: b or 10**9)
+        budgets = by_budget(rs)
         if not budgets:
             continue
         points = [[r for r in rs if r["budget"] == b] for b in budgets]
