@@ -6,8 +6,8 @@ import numpy as np
 import streamlit as st
 
 from pages._parts import charts, data_cache, form, nav, ui
+from threephase_core.carving import capped_train
 from threephase_core.config import IMBALANCE_PRESETS, spec
-from threephase_core.data import capped_train
 from threephase_core.workbench.datasets import source_stamp
 from threephase_core.workbench.previews import (
     class_table,

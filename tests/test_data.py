@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from threephase_core.data import DataError, TextDataset, load_dataset, stratified_sample
+from threephase_core.carving import stratified_sample
+from threephase_core.data import DataError, TextDataset, load_dataset
 
 
 def _frame(counts: dict, prefix: str = "") -> pd.DataFrame:

@@ -11,8 +11,8 @@ Sources, tried in this order for a `spec` string:
     a network connection.
 Reading the files is data_files.py's job; labels with levels (several label columns, or one
 with a separator) are label_levels.py's: a row's class is then its finest level. Missing
-validation/test splits are carved from train, stratified, with a fixed seed, and the dataset's
-``notes`` record it. Duplicate texts, and texts with conflicting labels, are counted and
+validation/test splits are carved from train, stratified, with a fixed seed (carving.py), and
+the dataset's ``notes`` record it. Duplicate texts, and texts with conflicting labels, are counted and
 reported, not removed.
 """
 
@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from threephase_core.carving import cap_note, capped_train, carve, empty_split_message
 from threephase_core.data_files import (
     FILE_SUFFIXES,
     SPLITS,
@@ -173,7 +174,7 @@ def load_dataset(
     total = len(ds.train)
     ds.train = capped_train(ds.train, max_train_rows, seed)
     if max_train_rows and total > max_train_rows:
-        ds.notes.append(_cap_note(max_train_rows, len(ds.train), total, seed))
+        ds.notes.append(cap_note(max_train_rows, len(ds.train), total, seed))
     return ds
 
 
@@ -217,21 +218,6 @@ def _label_levels(frames: dict[str, pd.DataFrame], names: list[str] | None, labe
     return hierarchy, frames, list(hierarchy.names[-1]), notes
 
 
-def capped_train(train: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
-    """The training rows a run uses: all of them, or with `max_rows` > 0 below their number, a
-    stratified sample of about `max_rows` (`stratified_sample`)."""
-    return stratified_sample(train, max_rows, seed) if max_rows and len(train) > max_rows else train
-
-
-def _cap_note(cap: int, kept: int, total: int, seed: int) -> str:
-    """What the train cap did. stratified_sample rounds each class's share and keeps at least one
-    row per class, so the rows kept can differ from the cap (7 classes keep 7 rows at a cap of 1)."""
-    return (
-        f"train capped at {cap} rows: kept {kept} of {total}, stratified (each class keeps its share, "
-        f"rounded, and at least one row; seed {seed})"
-    )
-
-
 def available_datasets(root: str | Path | None = None) -> list[tuple[str, str]]:
     """(spec, description) of the demo and of every dataset folder (one with a train file) under
     the data root `root` (see data_root.py); none of the latter when the root cannot be listed."""
@@ -244,15 +230,6 @@ def available_datasets(root: str | Path | None = None) -> list[tuple[str, str]]:
         if any((sub / f"train{s}").exists() for s in FILE_SUFFIXES):
             out.append((str(sub), f"dataset folder {sub.name}"))
     return out
-
-
-def stratified_sample(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """About n rows keeping class shares; every class keeps at least one row."""
-    frac = n / len(df)
-    parts = [
-        g.sample(n=max(1, int(round(len(g) * frac))), random_state=seed) for _, g in df.groupby("label", sort=True)
-    ]
-    return pd.concat(parts).sample(frac=1.0, random_state=seed).reset_index(drop=True)
 
 
 # ---- checking and splitting -----------------------------------------------------------
@@ -274,9 +251,9 @@ def _assemble(name, frames, names, seed, val_fraction, test_fraction, columns) -
         (split, frac) for split, frac in (("test", test_fraction), ("validation", val_fraction)) if split not in frames
     ]
     for split, frac in to_carve:
-        train, frames[split] = _carve(train, frac, seed)
+        train, frames[split] = carve(train, frac, seed)
         if frames[split].empty:
-            raise DataError(_empty_split_message(name, split, to_carve, counts, len(train), columns))
+            raise DataError(empty_split_message(name, split, to_carve, counts, len(train), columns))
         notes.append(
             f"{split} split carved from train: {len(frames[split])} rows ({frac:.0%}, stratified, seed {seed})"
         )
@@ -304,43 +281,6 @@ def _assemble(name, frames, names, seed, val_fraction, test_fraction, columns) -
         notes=notes,
         carved=[split for split, _ in to_carve],
     )
-
-
-def _empty_split_message(name: str, split: str, to_carve, counts: pd.Series, train_left: int, columns) -> str:
-    """Why carving left `split` empty, and what would fix it. `to_carve`: every (split, fraction)
-    carved, in carving order (the rule covers them all, so adding rows fixes the next one too);
-    `counts`: rows per class before carving; `train_left`: train rows after carving."""
-    need = _rows_needed([frac for _, frac in to_carve])
-    rule = (
-        f"needs a class with at least {need} rows, so that each carved split gets one and train keeps one"
-        if need
-        else "cannot hold out a row for each carved split with these fractions"
-    )
-    singles, k = int((counts == 1).sum()), len(counts)
-    hint = ""
-    if singles > k / 2:  # most likely a text-like column taken as the label
-        which = "every label occurs once" if singles == k else f"{singles} of {k} labels occur once"
-        hint = f"{which}: is the label column right (text={columns[0]!r}, label={columns[1]!r})? If it is: "
-    return (
-        f"{name}: the {split} split is empty: {hint}carving {' and '.join(s for s, _ in to_carve)} from train "
-        f"{rule}; the largest class has {int(counts.max())} of the {int(counts.sum())} training rows, and train "
-        f"keeps {train_left} after carving. Add rows, or provide a {split} split."
-    )
-
-
-def _rows_needed(fractions: list[float]) -> int | None:
-    """Fewest rows a class needs for carving, one split after the other with these fractions, to
-    hold out at least one row for each (_carve's rule tried on growing class sizes); None if none do."""
-    for n in range(2, 10_000):
-        left = n
-        for frac in fractions:
-            held = _held_count(left, frac)
-            if not held:
-                break
-            left -= held
-        else:
-            return n
-    return None
 
 
 def _conflict_note(frames: dict[str, pd.DataFrame], label_names: list[str]) -> str | None:
@@ -408,26 +348,3 @@ def _check_known_in_train(ids: dict[str, set[int]], names: list[str], where: str
         extra = sorted(ids.get(s, set()) - ids["train"])
         if extra:
             raise DataError(f"{where}: {s} has label(s) {[names[i] for i in extra[:5]]} that never occur in train")
-
-
-def _held_count(n: int, fraction: float) -> int:
-    """Rows _carve holds out of a class of n rows: its share, at least one, never all; a class of
-    one row stays in train."""
-    if n < 2:
-        return 0
-    return min(max(int(round(n * fraction)), 1), n - 1)
-
-
-def _carve(train: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stratified hold-out of `fraction` of each class (see _held_count)."""
-    rng = np.random.default_rng(seed)
-    held = []
-    for _, idx in train.groupby("label", sort=True).groups.items():
-        idx = np.array(list(idx))
-        n = _held_count(len(idx), fraction)
-        if n:
-            held.extend(rng.choice(idx, size=n, replace=False).tolist())
-    held_mask = train.index.isin(held)
-    return train[~held_mask].reset_index(drop=True), train[held_mask].sample(frac=1.0, random_state=seed).reset_index(
-        drop=True
-    )

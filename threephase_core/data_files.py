@@ -2,7 +2,8 @@
 files, or a Hugging Face hub dataset, into ``text``/``label`` frames.
 
 Every problem is a `DataError` whose message names the file and the bad rows (by file line for
-CSV and JSON lines, else by row). What the rows mean (label ids, splits, carving) is data.py's.
+CSV and JSON lines, else by row). What the rows mean (label ids, splits) is data.py's; carving
+missing splits from train is carving.py's.
 """
 
 from __future__ import annotations

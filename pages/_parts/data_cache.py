@@ -139,7 +139,7 @@ def pair_stats(
     """Phase 2's rows and pairs for these settings, on the training rows a seed-0 run would use
     (`fractions`: the validation and test fractions carved from train, `split_fractions`; `texts`:
     the unlabelled texts and label budget, `text_settings`)."""
-    from threephase_core.data import capped_train
+    from threephase_core.carving import capped_train
     from threephase_core.unlabelled import with_unlabelled_texts
 
     path, rows, per_class, fraction = texts

@@ -170,7 +170,7 @@ def phase2_problem(
     but only once the job has started and loaded the model; this answers on the page, before a
     run is queued, with the engine's own pair builder. Skipped (None) for training splits above
     `limit` rows, where it would be slow and cannot fail."""
-    from threephase_core.data import stratified_sample
+    from threephase_core.carving import stratified_sample
     from threephase_core.phases.contrastive import pair_phase, prepare_pairs
 
     if pair_phase(phases, cl) is None:
