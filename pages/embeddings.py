@@ -20,6 +20,7 @@ import streamlit as st
 from pages._parts import inspect_sections, label_tree, maps, nav, ui
 from threephase_core import inspection as ins
 from threephase_core import inspection_maps as imaps
+from threephase_core import map_selection
 from threephase_core import workbench as wb
 
 PAGE = "emb"
@@ -240,7 +241,9 @@ def layouts_for(run, points: ins.Points, method: str, request: bool = True) -> t
 def on_map_select(chart_key: str, run_id: str) -> None:
     """A map's selection changed: keep its ids (one clicked point is also the picked text)."""
     event = st.session_state.get(chart_key)
-    maps.apply_selection(st.session_state, run_id, ins.selected_ids(event.get("selection") if event else None))
+    maps.apply_selection(
+        st.session_state, run_id, map_selection.selected_ids(event.get("selection") if event else None)
+    )
     st.session_state["emb._changed"] = True
 
 
@@ -316,7 +319,7 @@ def draw_maps(
         else {}
     )
     keep = np.concatenate([selected] + list(rings.values()) + ([np.array([focus])] if focus is not None else []))
-    draw = ins.draw_sample(len(points), maps.DRAW_CAP, keep)
+    draw = map_selection.draw_sample(len(points), maps.DRAW_CAP, keep)
     hover = maps.hover_texts(points)
     quality = wb.phase_quality(current.metrics, shown_phases)
     cols = st.columns(len(shown_phases), gap="small")

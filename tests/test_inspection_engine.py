@@ -9,6 +9,7 @@ import pytest
 
 from threephase_core import inspection as ins
 from threephase_core import inspection_maps as imaps
+from threephase_core import map_selection
 from threephase_core import neighbours as nb
 from threephase_core.runstore import Run
 
@@ -119,7 +120,7 @@ def test_positions_drop_ids_not_shown(run):
     ],
 )
 def test_selected_ids_from_selection_events(event, want):
-    assert ins.selected_ids(event) == want
+    assert map_selection.selected_ids(event) == want
 
 
 def test_selection_table_matches_direct_neighbours(run):
@@ -164,18 +165,18 @@ def test_drift_table_matches_direct_sets_and_is_cached(run):
 
 def test_search_finds_texts_with_every_word(run):
     points = ins.load_points(run, "validation")
-    hits = ins.search(points.texts, "About  TEXT 1")
+    hits = map_selection.search(points.texts, "About  TEXT 1")
     assert len(hits) and all(all(w in points.texts[h].lower() for w in ("about", "text", "1")) for h in hits)
     assert points.texts[hits[0]].startswith("validation text 1 ")  # whole word "1" first
-    assert ins.search(points.texts, "  ").size == 0
-    assert ins.search(points.texts, "nowhere").size == 0
+    assert map_selection.search(points.texts, "  ").size == 0
+    assert map_selection.search(points.texts, "nowhere").size == 0
 
 
 def test_draw_sample_is_seeded_and_keeps_the_selection():
     keep = [3, 999]
-    a, b = ins.draw_sample(1000, 100, keep), ins.draw_sample(1000, 100, keep)
+    a, b = map_selection.draw_sample(1000, 100, keep), map_selection.draw_sample(1000, 100, keep)
     assert np.array_equal(a, b) and set(keep) <= set(a) and 100 <= len(a) <= 102
-    assert np.array_equal(ins.draw_sample(50, 100), np.arange(50))
+    assert np.array_equal(map_selection.draw_sample(50, 100), np.arange(50))
 
 
 def test_per_class_silhouette_per_phase(run):

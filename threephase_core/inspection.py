@@ -11,7 +11,8 @@ Run-folder files it reads (written by the runner):
     embeddings/train/<phase>.npz    training texts: the same arrays, plus rows
 and the cache it writes (safe to delete):
     inspection/knn_<view>_<phase>.npz    the K_MAX nearest neighbours of every point
-(the maps of training texts are `inspection_maps.py`'s).
+(the maps of training texts are `inspection_maps.py`'s; reading a map's selection, searching the
+texts and sampling a crowded map are `map_selection.py`'s).
 
 Ids: validation text i has id i; training text j has id n_validation + j. A selection kept as
 ids therefore survives switching projections and switching between validation, training and both.
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 import zipfile
 import zlib
@@ -353,53 +353,6 @@ def selection_table(points: Points, ids, k: int, names: list[str]) -> pd.DataFra
     return frame
 
 
-# ---- selection and search ---------------------------------------------------------------
-def selected_ids(selection: Any) -> list[int]:
-    """The point ids in a Plotly selection event (Streamlit's ``.selection`` of a chart drawn
-    with each point's id as its customdata), in the order given, without repeats. Points with no
-    id (an overlay trace) are ignored; None or an empty event gives []."""
-    if not selection:
-        return []
-    points = selection.get("points", []) if hasattr(selection, "get") else getattr(selection, "points", [])
-    out: list[int] = []
-    seen = set()
-    for point in points or []:
-        value = point.get("customdata") if hasattr(point, "get") else None
-        if isinstance(value, (list, tuple)):
-            value = value[0] if value else None
-        try:
-            pid = int(value)
-        except (TypeError, ValueError):
-            continue
-        if pid not in seen:
-            seen.add(pid)
-            out.append(pid)
-    return out
-
-
-def search(texts, query: str, limit: int = 50) -> np.ndarray:
-    """Positions of the texts that contain every word of ``query`` (case-insensitive; a word
-    matches inside longer words too), those with more whole-word matches first, then shorter
-    texts. An empty query finds nothing."""
-    words = re.findall(r"\w+", str(query).lower())
-    if not words:
-        return np.zeros(0, dtype=np.int64)
-    lowered = [str(t).lower() for t in texts]
-    hits = [i for i, t in enumerate(lowered) if all(w in t for w in words)]
-    whole = [re.compile(rf"\b{re.escape(w)}\b") for w in words]
-    hits.sort(key=lambda i: (-sum(bool(p.search(lowered[i])) for p in whole), len(lowered[i]), i))
-    return np.asarray(hits[:limit], dtype=np.int64)
-
-
-def draw_sample(n: int, cap: int, keep=(), seed: int = 0) -> np.ndarray:
-    """Sorted positions to draw when a map has more than ``cap`` points: a seeded sample (the
-    same in every phase), plus every position in ``keep`` (the selection, the picked text)."""
-    if n <= cap:
-        return np.arange(n)
-    chosen = np.random.default_rng(seed).choice(n, cap, replace=False)
-    return np.union1d(chosen, np.asarray(list(keep), dtype=np.int64))
-
-
 # ---- per class ------------------------------------------------------------------------------
 def per_class_silhouette(points: Points, names: list[str]) -> pd.DataFrame:
     """Mean cosine silhouette of each class (columns) per phase (rows)."""
@@ -417,7 +370,6 @@ __all__ = [
     "READ_ERRORS",
     "VIEWS",
     "Points",
-    "draw_sample",
     "drift_table",
     "has_training",
     "load_points",
@@ -426,7 +378,5 @@ __all__ = [
     "neighbours_of",
     "per_class_silhouette",
     "save_cache",
-    "search",
-    "selected_ids",
     "selection_table",
 ]

@@ -12,7 +12,7 @@ import streamlit as st
 
 from pages._parts import maps
 from threephase_core import inspection as ins
-from threephase_core import label_issues
+from threephase_core import label_issues, map_selection
 from threephase_core import neighbours as nb
 from threephase_core import workbench as wb
 
@@ -130,7 +130,7 @@ def neighbours(run, points: ins.Points, names: list[str], k: int) -> None:
         placeholder="e.g. refund my order",
         help="Texts that contain every word (any case); pick one to see its neighbours.",
     )
-    hits = ins.search(points.texts, query, limit=50)
+    hits = map_selection.search(points.texts, query, limit=50)
     if query.strip() and not len(hits):
         st.caption("No text shown here contains all these words.")
     if len(hits):
@@ -223,7 +223,7 @@ def drift(run, points: ins.Points, names: list[str], k: int, layouts, colouring:
             "**Transition between the phases' maps** (press Play; the same texts glide from one aligned "
             "map to the next)"
         )
-        draw = ins.draw_sample(len(points), maps.ANIMATION_CAP)
+        draw = map_selection.draw_sample(len(points), maps.ANIMATION_CAP)
         colours = maps.point_colours(
             points, colouring if colouring in ("class", "prediction", "correct") else "class", names
         )

@@ -3,7 +3,7 @@ transition between phases, and the per-class charts (no Streamlit here).
 
 A phase map is one WebGL scatter per split (validation, training), each point carrying its
 text's id (`inspection.Points.ids`) as customdata, so a box or lasso selection on one phase's
-map names the same texts on every other map (`inspection.selected_ids`). A selection is drawn
+map names the same texts on every other map (`map_selection.selected_ids`). A selection is drawn
 with Plotly's own ``selectedpoints``; the picked text and its neighbours in that phase are an
 overlay without ids (so selecting them selects nothing twice).
 """
@@ -396,7 +396,7 @@ def focus_key(run_id: str) -> str:
 
 
 def apply_selection(state, run_id: str, ids, focus=KEEP) -> None:
-    """Keep ``ids`` (text ids, as `inspection.selected_ids` reads them from a map's selection
+    """Keep ``ids`` (text ids, as `map_selection.selected_ids` reads them from a map's selection
     event) as run ``run_id``'s selection in ``state`` (Streamlit's session state or a dict).
 
     One id alone is a clicked point: it also becomes the picked text (whose neighbours are

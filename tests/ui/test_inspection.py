@@ -2,7 +2,7 @@
 
 AppTest does not drive chart interactions, so a lasso is made here the way Plotly makes it: the
 points of the CL map inside a polygon become a selection event (curve, index, customdata), which
-goes through the same functions the page's on_select callback calls (`inspection.selected_ids`,
+goes through the same functions the page's on_select callback calls (`map_selection.selected_ids`,
 `maps.apply_selection`). The real-browser test (tests/e2e/test_inspection_browser.py) drags a
 real lasso. Expected values are computed here directly from the run folder's files.
 """
@@ -17,7 +17,7 @@ import pytest
 
 from pages._parts import maps
 from threephase_core import inspection as ins
-from threephase_core import label_issues
+from threephase_core import label_issues, map_selection
 from threephase_core import neighbours as nb
 from threephase_core.runstore import RunStore
 
@@ -164,7 +164,7 @@ def test_lasso_on_the_cl_map_selects_the_same_texts_on_every_map_and_fills_the_t
         [[lo, ys.min() - 1], [hi, ys.min() - 1], [hi, ys.max() + 1], [lo, ys.max() + 1], [(lo + hi) / 2, ys.mean()]]
     )
     event = lasso_event(cl, poly)
-    ids = ins.selected_ids(event)
+    ids = map_selection.selected_ids(event)
     assert 2 <= len(ids) < len(drawn_ids(cl))
     maps.apply_selection(at.session_state, run.id, ids)  # what the CL map's on_select callback does
     at.run()
