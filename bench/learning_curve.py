@@ -246,7 +246,7 @@ def table(rows: list[dict]) -> str:
                 f"{_mean_sd([r['test_acc'] for r in rs])} | {_mean_sd([r['test_f1'] for r in rs])} | "
                 f"{'baseline' if recipe == 'ft' else _versus(rs, ft)} | {np.mean([r['wall_s'] for r in rs]):.0f} |"
             )
-    notes = _setfit_steps_notes(done) + _setfit_versus_ours(done)
+    notes = _training_texts_note(done) + _setfit_steps_notes(done) + _setfit_versus_ours(done)
     skipped = sorted({(r["budget"], r["message"].split(";")[0]) for r in rows if r.get("state") == "skipped"})
     failed = [r for r in rows if r.get("state") not in ("done", "skipped")]
     notes += [f"- skipped {budget_name(b)}: {why}" for b, why in skipped]
@@ -254,6 +254,17 @@ def table(rows: list[dict]) -> str:
         f"- failed: {r['recipe']} {budget_name(r['budget'])} seed {r['seed']}: {r.get('message')}" for r in failed
     ]
     return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def _training_texts_note(done: list[dict]) -> list[str]:
+    """The training texts (labelled + unlabelled: the row cap) each budget's engine runs had, so a
+    budget run under another --max-train-rows shows as such."""
+    ours = [r for r in done if r["recipe"] != SETFIT]  # SetFit records no unlabelled texts
+    parts = []
+    for budget in by_budget(ours):
+        totals = sorted({r["labelled"] + r["unlabelled"] for r in ours if r["budget"] == budget})
+        parts.append(f"{budget_name(budget)} {' / '.join(f'{t:,}' for t in totals)}")
+    return [f"- training texts (labelled + unlabelled, after the row cap): {'; '.join(parts)}"] if parts else []
 
 
 def _setfit_steps_notes(done: list[dict]) -> list[str]:
@@ -293,6 +304,19 @@ def _setfit_versus_ours(done: list[dict]) -> list[str]:
     return notes
 
 
+def curve_points(rows: list[dict]) -> list[tuple[int, float, float, float]]:
+    """One recipe's finished rows as curve points (budget, mean labelled texts, mean and sd of test
+    accuracy in %), fewest labelled texts first: a budget run under a larger row cap (256 per class)
+    can hold more labelled texts than "all" under the smaller one."""
+    points = []
+    for budget in by_budget(rows):
+        at = [r for r in rows if r["budget"] == budget]
+        acc = [r["test_acc"] * 100 for r in at]
+        sd = float(np.std(acc, ddof=1)) if len(acc) > 1 else 0.0
+        points.append((budget, float(np.mean([r["labelled"] for r in at])), float(np.mean(acc)), sd))
+    return sorted(points, key=lambda p: p[1])
+
+
 def figure(rows: list[dict], dataset: str):
     """Test accuracy (mean ± sd over seeds) against labelled training texts, one line per recipe."""
     import plotly.graph_objects as go
@@ -300,19 +324,15 @@ def figure(rows: list[dict], dataset: str):
     fig = go.Figure()
     done = [r for r in rows if r.get("state") == "done"]
     for recipe in [*RECIPES.split(","), SETFIT]:
-        rs = [r for r in done if r["recipe"] == recipe]
-        budgets = by_budget(rs)
-        if not budgets:
+        points = curve_points([r for r in done if r["recipe"] == recipe])
+        if not points:
             continue
-        points = [[r for r in rs if r["budget"] == b] for b in budgets]
+        budgets, labelled, acc, sd = zip(*points)
         fig.add_trace(
             go.Scatter(
-                x=[np.mean([r["labelled"] for r in p]) for p in points],
-                y=[np.mean([r["test_acc"] for r in p]) * 100 for p in points],
-                error_y=dict(
-                    type="data",
-                    array=[np.std([r["test_acc"] for r in p], ddof=1) * 100 if len(p) > 1 else 0 for p in points],
-                ),
+                x=labelled,
+                y=acc,
+                error_y=dict(type="data", array=sd),
                 mode="lines+markers",
                 name=recipe,
                 line=dict(color=COLORS.get(recipe), dash="dash" if recipe == SETFIT else "solid"),

@@ -31,6 +31,7 @@ def test_learning_curve_toy_grid(tmp_path, tiny_model_path):
     table = (out / "learning_curve_toy_cpu.md").read_text()
     assert "| 4 / class | ft | 12 | 60 | 1 |" in table and "| 4 / class | setfit | 12 |" in table
     assert "SetFit at 4 / class: 2 contrastive steps, capped at 2 (its own count 6)" in table
+    assert "- training texts (labelled + unlabelled, after the row cap): 4 / class 72\n" in table
     setfit_minus = (rows[("setfit", 4)]["test_acc"] - rows[("cl_ft", 4)]["test_acc"]) * 100
     assert f"- SetFit at 4 / class, test accuracy minus cl_ft {setfit_minus:+.1f} [1]" in table
     assert "skipped 30 / class: labels_per_class=30" in table and " at commit " in table and "setfit " in table
@@ -64,3 +65,18 @@ def test_setfit_runs_its_own_step_count_below_the_cap(bench_path):
     labels = [c for c in range(7) for _ in range(8)]
     texts = [f"text {i}" for i in range(len(labels))]
     assert learning_curve.setfit_own_steps(texts, labels, TrainingArguments(output_dir="unused")) == 168
+
+
+def test_curve_points_run_from_fewest_labelled_texts(bench_path):
+    """A budget run under a larger row cap can hold more labelled texts than "all" under the
+    smaller one: the curve's points follow the labelled count, not the budget's name."""
+    import learning_curve
+
+    def row(budget, labelled, seed, acc):
+        return {"budget": budget, "labelled": labelled, "seed": seed, "test_acc": acc}
+
+    rows = [row(0, 1000, 0, 0.80), row(0, 1000, 1, 0.90), row(256, 1792, 0, 0.95), row(8, 56, 0, 0.5)]
+    points = learning_curve.curve_points(rows)
+    assert [(b, n) for b, n, _, _ in points] == [(8, 56.0), (0, 1000.0), (256, 1792.0)]
+    _, _, mean, sd = points[1]
+    assert round(mean, 6) == 85.0 and round(sd, 4) == round(((5**2 + 5**2) / 1) ** 0.5, 4)
