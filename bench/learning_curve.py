@@ -198,8 +198,15 @@ def row_key(row: dict) -> tuple:
 
 
 def merge(path: Path, rows: list[dict]) -> list[dict]:
-    """The rows on disk with `rows` merged in (same dataset, recipe, budget and seed: the new one)."""
+    """The rows on disk with `rows` merged in (same dataset, recipe, budget and seed: the new one,
+    unless it did not finish and the one on disk did).
+
+    A row's key does not hold the row cap, and a budget one cap refuses another can hold (256 per
+    class needs a larger cut than the rest of the grid): rerunning the smaller cut must not turn a
+    finished run into a skipped one. The unfinished run is still printed as it happens."""
     kept = json.loads(path.read_text()) if path.exists() else []
+    finished = {row_key(r) for r in kept if r.get("state") == "done"}
+    rows = [r for r in rows if r.get("state") == "done" or row_key(r) not in finished]
     new = {row_key(r) for r in rows}
     merged = [r for r in kept if row_key(r) not in new] + rows
     path.write_text(json.dumps(merged, indent=1))

@@ -80,3 +80,26 @@ def test_curve_points_run_from_fewest_labelled_texts(bench_path):
     assert [(b, n) for b, n, _, _ in points] == [(8, 56.0), (0, 1000.0), (256, 1792.0)]
     _, _, mean, sd = points[1]
     assert round(mean, 6) == 85.0 and round(sd, 4) == round(((5**2 + 5**2) / 1) ** 0.5, 4)
+
+
+def test_merge_keeps_a_finished_run_over_one_that_did_not_finish(bench_path, tmp_path):
+    """256 per class runs under a larger row cap than the rest of the grid: rerunning the smaller
+    cut, where that budget is skipped, must leave the finished row as it is. A finished rerun
+    replaces it; a new key is added whatever its state."""
+    import learning_curve
+
+    def row(state, acc=None, seed=0):
+        return {"dataset": "d", "recipe": "ft", "budget": 256, "seed": seed, "state": state, "test_acc": acc}
+
+    path = tmp_path / "rows.json"
+    learning_curve.merge(path, [row("done", 0.9)])
+    assert learning_curve.merge(path, [row("skipped"), row("skipped", seed=1)]) == [
+        row("done", 0.9),
+        row("skipped", seed=1),
+    ]
+    assert learning_curve.merge(path, [row("failed")]) == [row("done", 0.9), row("skipped", seed=1)]
+    assert learning_curve.merge(path, [row("done", 0.8), row("done", 0.7, seed=1)]) == [
+        row("done", 0.8),
+        row("done", 0.7, seed=1),
+    ]
+    assert json.loads(path.read_text()) == [row("done", 0.8), row("done", 0.7, seed=1)]
