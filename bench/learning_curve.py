@@ -26,7 +26,8 @@ its pairs up to the cap).
 A budget above a class's training texts (after the row cap) is skipped and listed (256 per class
 on MASSIVE at any cap: its smallest class has 211 training texts). Each row is
 merged into bench/results/learning_curve_<device>.json as soon as it is done (same dataset,
-recipe, budget, seed: the last wins; a stopped grid keeps its finished rows); per dataset, a
+recipe, budget, seed: the last wins, but a run that did not finish never replaces a finished
+one, as a smaller row cap skips 256 per class; a stopped grid keeps its finished rows); per dataset, a
 Markdown table (mean ± sd over seeds; each recipe and SetFit minus FT paired by seed, with a
 paired t-test's p-value) and a plotly figure (HTML and PNG) are rebuilt from all its rows, with
 the command, commit and package versions.
