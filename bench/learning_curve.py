@@ -198,6 +198,11 @@ def row_key(row: dict) -> tuple:
     return row["dataset"], row["recipe"], row["budget"], row["seed"]
 
 
+def finished_keys(rows: list[dict]) -> set[tuple]:
+    """The keys of the rows that finished: what `--skip-done` leaves out and `merge` keeps."""
+    return {row_key(r) for r in rows if r.get("state") == "done"}
+
+
 def merge(path: Path, rows: list[dict]) -> list[dict]:
     """The rows on disk with `rows` merged in (same dataset, recipe, budget and seed: the new one,
     unless it did not finish and the one on disk did).
@@ -206,7 +211,7 @@ def merge(path: Path, rows: list[dict]) -> list[dict]:
     class needs a larger cut than the rest of the grid): rerunning the smaller cut must not turn a
     finished run into a skipped one. The unfinished run is still printed as it happens."""
     kept = json.loads(path.read_text()) if path.exists() else []
-    finished = {row_key(r) for r in kept if r.get("state") == "done"}
+    finished = finished_keys(kept)
     rows = [r for r in rows if r.get("state") == "done" or row_key(r) not in finished]
     new = {row_key(r) for r in rows}
     merged = [r for r in kept if row_key(r) not in new] + rows
@@ -430,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     rows_file = out / f"learning_curve_{tag}.json"
     done = set()
     if args.skip_done and rows_file.exists():
-        done = {row_key(r) for r in json.loads(rows_file.read_text()) if r.get("state") == "done"}
+        done = finished_keys(json.loads(rows_file.read_text()))
     for dataset in [] if args.report_only else datasets:
         for budget in budgets:
             for seed in seeds:
